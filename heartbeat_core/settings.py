@@ -100,12 +100,16 @@ class Settings:
 
 
 def load_settings() -> Settings:
-    home = Path(_env("HEARTBEAT_HOME", str(Path.home() / ".local" / "share" / "heartbeat")) or "").expanduser()
+    home = Path(
+        _env("HEARTBEAT_HOME", str(Path.home() / ".local" / "share" / "heartbeat")) or ""
+    ).expanduser()
     timezone = _env("HEARTBEAT_TIMEZONE", "UTC") or "UTC"
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SettingsError(f"HEARTBEAT_TIMEZONE={timezone!r}: expected an IANA zone such as Europe/Berlin") from None
+        raise SettingsError(
+            f"HEARTBEAT_TIMEZONE={timezone!r}: expected an IANA zone such as Europe/Berlin"
+        ) from None
     parallelism = _int("HEARTBEAT_COMPUTE_PARALLELISM", 4)
     if parallelism < 1:
         raise SettingsError(f"HEARTBEAT_COMPUTE_PARALLELISM={parallelism}: expected at least 1")

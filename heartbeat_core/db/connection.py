@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -57,7 +58,9 @@ def server_url() -> str:
                 _embedded_url = embedded.ensure_running(settings.home)
             except Exception as exc:  # the server's own errors are long; keep the first line
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise DatabaseUnavailable(f"embedded Postgres in {settings.home} failed to start: {first}") from exc
+                raise DatabaseUnavailable(
+                    f"embedded Postgres in {settings.home} failed to start: {first}"
+                ) from exc
         return _embedded_url
 
 
@@ -81,10 +84,8 @@ def _ensure_database(url: str) -> None:
     with connect(with_database(url, "postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
         if not exists:
-            try:
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                 conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(dbname)))
-            except psycopg.errors.DuplicateDatabase:
-                pass
     _ensured.add(url)
 
 

@@ -58,7 +58,9 @@ def migrate(conn: psycopg.Connection[Any]) -> list[Migration]:
                    checksum text NOT NULL,
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
-        done = {row[0]: row[1] for row in conn.execute("SELECT version, checksum FROM heartbeat.schema_migration")}
+        done = {
+            row[0]: row[1] for row in conn.execute("SELECT version, checksum FROM heartbeat.schema_migration")
+        }
         for migration in discover():
             if migration.version in done:
                 continue

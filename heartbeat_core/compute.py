@@ -1,0 +1,403 @@
+"""The compute engine: run each metric's SQL point-in-time, read-only, with a timeout, and UPSERT history.
+
+Each metric runs on its own pooled connection, in parallel up to `HEARTBEAT_COMPUTE_PARALLELISM`; a
+failing metric records its error beside its last good value and never stops the others.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg import errors
+
+from heartbeat_core import clock, freshness
+from heartbeat_core.db import get_pool
+from heartbeat_core.metrics.registry import RegistryMetric, active_metrics
+from heartbeat_core.settings import get_settings
+from heartbeat_core.status import resolve_status
+
+DETAIL_ROW_LIMIT = 50
+
+
+class MetricSQLError(RuntimeError):
+    """The metric's SQL failed or returned something other than one numeric value."""
+
+
+@dataclass
+class MetricOutcome:
+    metric_id: str
+    days: int = 0
+    failed_days: int = 0
+    value: float | None = None
+    status: str | None = None
+    error: str | None = None
+    duration_ms: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class ComputeReport:
+    outcomes: list[MetricOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[MetricOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    value: float | None
+    detail: dict[str, Any] | None
+    duration_ms: int
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _begin_point_in_time(conn: psycopg.Connection[Any], metric: RegistryMetric, as_of: datetime) -> None:
+    settings = get_settings()
+    conn.execute("SET TRANSACTION READ ONLY")
+    conn.execute(
+        "SELECT set_config('statement_timeout', %s, true), set_config('heartbeat.as_of', %s, true),"
+        " set_config('heartbeat.period', %s, true), set_config('TimeZone', %s, true)",
+        (
+            f"{int(settings.metric_statement_timeout_s * 1000)}",
+            as_of.isoformat(),
+            metric.period,
+            settings.timezone,
+        ),
+    )
+
+
+def _describe(exc: psycopg.Error, section: str) -> str:
+    timeout = get_settings().metric_statement_timeout_s
+    if isinstance(exc, errors.QueryCanceled):
+        return f"@{section} timed out after {timeout:g} s (HEARTBEAT_METRIC_STATEMENT_TIMEOUT)"
+    if isinstance(exc, errors.ReadOnlySqlTransaction):
+        return f"@{section} tries to write: metric SQL runs in a read-only transaction"
+    message = (exc.diag.message_primary or str(exc)).strip().splitlines()[0]
+    return f"@{section}: {message}"
+
+
+def _single_number(cur: psycopg.Cursor[Any]) -> float | None:
+    if cur.description is None:
+        raise MetricSQLError("@value returned no result set (expected one row with one numeric column)")
+    if len(cur.description) != 1:
+        raise MetricSQLError(f"@value returned {len(cur.description)} columns (expected one numeric column)")
+    rows = cur.fetchmany(2)
+    if not rows:
+        raise MetricSQLError("@value returned no rows (expected exactly one)")
+    if len(rows) > 1:
+        raise MetricSQLError("@value returned more than one row (expected exactly one)")
+    if cur.nextset():
+        raise MetricSQLError("@value holds more than one statement (expected one SELECT)")
+    value = rows[0][0]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise MetricSQLError(
+            f"@value returned {type(value).__name__} {str(value)[:40]!r} (expected a number)"
+        )
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise MetricSQLError(f"@value returned {number} (expected a finite number)")
+    return number
+
+
+def evaluate(
+    conn: psycopg.Connection[Any], metric: RegistryMetric, as_of: datetime, *, with_detail: bool = True
+) -> Evaluation:
+    """Run the value (and detail) SQL at `as_of` in one read-only transaction."""
+    started = time.perf_counter()
+    section = "value"
+    try:
+        with conn.transaction():
+            _begin_point_in_time(conn, metric, as_of)
+            with conn.cursor() as cur:
+                cur.execute(metric.value_sql.encode())
+                value = _single_number(cur)
+                detail = None
+                if with_detail and metric.detail_sql:
+                    section = "detail"
+                    cur.execute(metric.detail_sql.encode())
+                    if cur.description:
+                        columns = [c.name for c in cur.description]
+                        rows = cur.fetchmany(DETAIL_ROW_LIMIT + 1)
+                        detail = {
+                            "columns": columns,
+                            "rows": [[_jsonable(v) for v in r] for r in rows[:DETAIL_ROW_LIMIT]],
+                            "truncated": len(rows) > DETAIL_ROW_LIMIT,
+                        }
+    except psycopg.Error as exc:
+        raise MetricSQLError(_describe(exc, section)) from exc
+    return Evaluation(value, detail, int((time.perf_counter() - started) * 1000))
+
+
+def _status_fields(metric: RegistryMetric, value: float | None, error: str | None) -> dict[str, Any]:
+    typical = metric.typical_active
+    result = resolve_status(
+        value,
+        metric.direction,  # type: ignore[arg-type]
+        norm=metric.norm_value,
+        alert=metric.alert_value,
+        typical_mean=metric.benchmark_mean if typical else None,
+        typical_stddev=metric.benchmark_stddev if typical else None,
+        z_amber=metric.typical_options.z_amber,
+        z_red=metric.typical_options.z_red,
+        unit=metric.unit,
+        typical_label=f"{metric.typical_options.window_days}-day typical",
+        error=error,
+    )
+    return {
+        "status": result.status,
+        "reason": result.reason,
+        "z": result.z,
+        "typical_mean": metric.benchmark_mean if typical else None,
+        "typical_stddev": metric.benchmark_stddev if typical else None,
+    }
+
+
+_UPSERT = """
+INSERT INTO heartbeat.metric_history AS h (
+    metric_id, as_of_date, as_of, value, computed_at, source_as_of, status, reason, z,
+    norm_value, alert_value, target_value, typical_mean, typical_stddev, error, duration_ms, job_id, detail)
+VALUES (%(metric_id)s, %(as_of_date)s, %(as_of)s, %(value)s, %(computed_at)s, %(source_as_of)s, %(status)s,
+    %(reason)s, %(z)s, %(norm)s, %(alert)s, %(target)s, %(typical_mean)s, %(typical_stddev)s, %(error)s,
+    %(duration_ms)s, %(job_id)s, %(detail)s)
+ON CONFLICT (metric_id, as_of_date) DO UPDATE SET
+    -- a failed run keeps the value it failed to replace and carries the error beside it
+    as_of = CASE WHEN excluded.error IS NULL THEN excluded.as_of ELSE h.as_of END,
+    value = CASE WHEN excluded.error IS NULL THEN excluded.value ELSE h.value END,
+    computed_at = CASE WHEN excluded.error IS NULL THEN excluded.computed_at ELSE h.computed_at END,
+    source_as_of = CASE WHEN excluded.error IS NULL THEN excluded.source_as_of ELSE h.source_as_of END,
+    status = CASE WHEN excluded.error IS NULL OR h.value IS NULL THEN excluded.status ELSE h.status END,
+    reason = CASE WHEN excluded.error IS NULL OR h.value IS NULL THEN excluded.reason ELSE h.reason END,
+    z = CASE WHEN excluded.error IS NULL THEN excluded.z ELSE h.z END,
+    norm_value = excluded.norm_value, alert_value = excluded.alert_value, target_value = excluded.target_value,
+    typical_mean = excluded.typical_mean, typical_stddev = excluded.typical_stddev,
+    error = excluded.error, duration_ms = excluded.duration_ms, job_id = excluded.job_id,
+    detail = CASE WHEN excluded.error IS NULL THEN excluded.detail ELSE h.detail END
+"""
+
+
+def write_history(
+    conn: psycopg.Connection[Any],
+    metric: RegistryMetric,
+    day: date,
+    as_of: datetime,
+    value: float | None,
+    *,
+    error: str | None,
+    detail: dict[str, Any] | None,
+    source_as_of: datetime | None,
+    duration_ms: int,
+    job_id: int | None,
+) -> dict[str, Any]:
+    fields = _status_fields(metric, value, error)
+    with conn.transaction():
+        conn.execute(
+            _UPSERT,
+            {
+                "metric_id": metric.metric_id,
+                "as_of_date": day,
+                "as_of": as_of,
+                "value": value,
+                "computed_at": clock.now(),
+                "source_as_of": source_as_of,
+                "norm": metric.norm_value,
+                "alert": metric.alert_value,
+                "target": metric.target_value,
+                "error": error,
+                "duration_ms": duration_ms,
+                "job_id": job_id,
+                "detail": json.dumps(detail) if detail is not None else None,
+                **fields,
+            },
+        )
+    return fields
+
+
+def _days(today: date, backfill_days: int) -> list[date]:
+    return [today - timedelta(days=n) for n in range(backfill_days, 0, -1)]
+
+
+def compute_metric(
+    conn: psycopg.Connection[Any],
+    metric: RegistryMetric,
+    *,
+    now: datetime,
+    backfill_days: int = 0,
+    job_id: int | None = None,
+) -> MetricOutcome:
+    """Today's value (and `backfill_days` past days) of one metric, written to history."""
+    settings = get_settings()
+    tz = settings.tz
+    today = clock.business_day(now, tz)
+    outcome = MetricOutcome(metric.metric_id)
+    started = time.perf_counter()
+    current_source_as_of = freshness.source_as_of(conn, metric.sources, now)
+    conn.commit()
+
+    past = _days(today, backfill_days)
+    if past and metric.history_sql:
+        past = _backfill_from_history_sql(conn, metric, past, now, current_source_as_of, job_id, outcome)
+    for day in past:
+        as_of = clock.end_of_business_day(day, tz)
+        _compute_day(conn, metric, day, as_of, current_source_as_of, job_id, outcome, with_detail=False)
+    _compute_day(conn, metric, today, now, current_source_as_of, job_id, outcome, with_detail=True)
+    outcome.duration_ms = int((time.perf_counter() - started) * 1000)
+    return outcome
+
+
+def _compute_day(
+    conn: psycopg.Connection[Any],
+    metric: RegistryMetric,
+    day: date,
+    as_of: datetime,
+    current_source_as_of: datetime | None,
+    job_id: int | None,
+    outcome: MetricOutcome,
+    *,
+    with_detail: bool,
+) -> None:
+    source_as_of = min(current_source_as_of, as_of) if current_source_as_of else None
+    try:
+        result = evaluate(conn, metric, as_of, with_detail=with_detail)
+        fields = write_history(
+            conn,
+            metric,
+            day,
+            as_of,
+            result.value,
+            error=None,
+            detail=result.detail,
+            source_as_of=source_as_of,
+            duration_ms=result.duration_ms,
+            job_id=job_id,
+        )
+        outcome.value, outcome.status = result.value, fields["status"]
+        if with_detail:
+            outcome.error = None
+    except MetricSQLError as exc:
+        conn.rollback()
+        outcome.failed_days += 1
+        outcome.error = str(exc)
+        fields = write_history(
+            conn, metric, day, as_of, None, error=str(exc), detail=None, source_as_of=source_as_of,
+            duration_ms=0, job_id=job_id,
+        )  # fmt: skip
+        outcome.status = fields["status"]
+    outcome.days += 1
+
+
+def _backfill_from_history_sql(
+    conn: psycopg.Connection[Any],
+    metric: RegistryMetric,
+    days: list[date],
+    now: datetime,
+    current_source_as_of: datetime | None,
+    job_id: int | None,
+    outcome: MetricOutcome,
+) -> list[date]:
+    """Run the @history section once; returns the days it did not cover (replayed with @value)."""
+    tz = get_settings().tz
+    started = time.perf_counter()
+    try:
+        with conn.transaction():
+            _begin_point_in_time(conn, metric, now)
+            conn.execute("SELECT set_config('heartbeat.history_from', %s, true)", (days[0].isoformat(),))
+            with conn.cursor() as cur:
+                cur.execute(metric.history_sql.encode())  # type: ignore[union-attr]
+                if cur.description is None or len(cur.description) != 2:
+                    raise MetricSQLError("@history must return two columns: (as_of_date, value)")
+                rows = cur.fetchall()
+    except psycopg.Error as exc:
+        conn.rollback()
+        outcome.error = _describe(exc, "history")
+        return days
+    except MetricSQLError as exc:
+        conn.rollback()
+        outcome.error = str(exc)
+        return days
+    wanted = set(days)
+    covered: set[date] = set()
+    per_day_ms = int((time.perf_counter() - started) * 1000 / max(len(rows), 1))
+    for day_value, value in rows:
+        day = day_value.date() if isinstance(day_value, datetime) else day_value
+        if day not in wanted or (value is not None and not isinstance(value, int | float | Decimal)):
+            continue
+        as_of = clock.end_of_business_day(day, tz)
+        source_as_of = min(current_source_as_of, as_of) if current_source_as_of else None
+        write_history(
+            conn, metric, day, as_of, None if value is None else float(value), error=None, detail=None,
+            source_as_of=source_as_of, duration_ms=per_day_ms, job_id=job_id,
+        )  # fmt: skip
+        covered.add(day)
+        outcome.days += 1
+    return [d for d in days if d not in covered]
+
+
+def compute_metrics(
+    ids: Sequence[str] | None = None,
+    *,
+    backfill_days: int = 0,
+    job_id: int | None = None,
+    parallelism: int | None = None,
+    on_outcome: Callable[[MetricOutcome], None] | None = None,
+) -> ComputeReport:
+    """Compute the given (or all active) metrics, in parallel, bounded; never raises for one metric."""
+    pool = get_pool()
+    with pool.connection() as conn:
+        metrics = active_metrics(conn, ids)
+    now = clock.now()
+    workers = max(1, min(parallelism or get_settings().compute_parallelism, len(metrics) or 1))
+    report = ComputeReport()
+    lock = threading.Lock()
+    started = time.perf_counter()
+
+    def run(metric: RegistryMetric) -> MetricOutcome:
+        try:
+            with pool.connection() as conn:
+                outcome = compute_metric(conn, metric, now=now, backfill_days=backfill_days, job_id=job_id)
+        except Exception as exc:  # a broken connection must not take the other metrics down
+            outcome = MetricOutcome(
+                metric.metric_id,
+                error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            )
+        with lock:
+            report.outcomes.append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="compute") as executor:
+        list(executor.map(run, metrics))
+    report.outcomes.sort(key=lambda o: o.metric_id)
+    report.seconds = time.perf_counter() - started
+    return report

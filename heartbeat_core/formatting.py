@@ -1,0 +1,57 @@
+"""Numbers, units and ages as people read them; shared by every surface and every reason line."""
+
+from __future__ import annotations
+
+import math
+
+
+def format_number(value: float, unit: str = "count") -> str:
+    """Compact and unit-aware: `12.4k`, `EUR 1.2M`, `93.1%`, `4.2 s`."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    value = float(value)
+    if unit == "pct":
+        return f"{_trim(value, 1)}%"
+    if unit == "ratio":
+        return _trim(value, 3)
+    if unit in ("seconds", "minutes", "hours", "days"):
+        short = {"seconds": "s", "minutes": "min", "hours": "h", "days": "d"}[unit]
+        return f"{_compact(value)} {short}"
+    if unit.startswith("money:"):
+        return f"{unit.split(':', 1)[1]} {_compact(value)}"
+    return _compact(value)
+
+
+def _trim(value: float, digits: int) -> str:
+    text = f"{value:.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _compact(value: float) -> str:
+    magnitude = abs(value)
+    for threshold, suffix in ((1e9, "B"), (1e6, "M"), (1e4, "k")):
+        if magnitude >= threshold:
+            return f"{_trim(value / threshold, 1)}{suffix}"
+    if magnitude >= 100 or value == int(value):
+        return f"{value:,.0f}"
+    return _trim(value, 2)
+
+
+def unit_label(unit: str) -> str:
+    """What the number counts, for tiles: `EUR`, `%`, `clients`."""
+    if unit.startswith("money:"):
+        return unit.split(":", 1)[1]
+    return {"pct": "%", "count": "", "ratio": ""}.get(unit, unit)
+
+
+def format_duration(seconds: float) -> str:
+    """An age as a chip shows it: `45 s`, `12 min`, `5 h`, `3 d`."""
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    if seconds < 86400 * 2:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 86400)} d"

@@ -1,0 +1,167 @@
+"""The status contract: colour, freshness and ranking, decided here and nowhere else.
+
+Pure functions over plain values. The cockpit, MCP tools and alerts all call these, so an alert can
+never disagree with the TV. Priority: alert line → red; norm line → amber; z against the typical band;
+else green. A line is crossed when it is reached or passed, in the metric's bad direction.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from heartbeat_core.formatting import format_duration, format_number
+
+Status = Literal["red", "amber", "green", "no_data"]
+Freshness = Literal["fresh", "amber", "red"]
+Direction = Literal["higher_is_better", "lower_is_better"]
+
+STATUSES: tuple[Status, ...] = ("red", "amber", "green", "no_data")
+
+# Age past which a metric's sources are amber / red, by period. 7d sits between 24h and 30d.
+FRESHNESS_LIMITS: dict[str, tuple[timedelta, timedelta]] = {
+    "24h": (timedelta(hours=36), timedelta(hours=72)),
+    "7d": (timedelta(days=3), timedelta(days=7)),
+    "30d": (timedelta(days=7), timedelta(days=14)),
+    "funnel": (timedelta(days=7), timedelta(days=14)),
+    "snapshot": (timedelta(hours=24), timedelta(hours=48)),
+}
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    status: Status
+    reason: str
+    crossed: Literal["alert", "norm", "z_red", "z_amber"] | None = None
+    z: float | None = None
+    distance: float = 0.0  # how far past the crossed line, relative; ranks within a colour
+
+
+@dataclass(frozen=True)
+class FreshnessResult:
+    freshness: Freshness
+    reason: str
+    age_s: float | None
+
+
+def _bad_side(value: float, line: float, direction: Direction) -> bool:
+    """True when `value` reached or passed `line` in the bad direction."""
+    return value >= line if direction == "lower_is_better" else value <= line
+
+
+def _relative_excess(value: float, line: float, direction: Direction) -> float:
+    excess = value - line if direction == "lower_is_better" else line - value
+    return excess / max(abs(line), 1.0)
+
+
+def resolve_status(
+    value: float | None,
+    direction: Direction,
+    *,
+    norm: float | None = None,
+    alert: float | None = None,
+    typical_mean: float | None = None,
+    typical_stddev: float | None = None,
+    z_amber: float = 1.0,
+    z_red: float = 2.0,
+    unit: str = "count",
+    typical_label: str = "typical",
+    error: str | None = None,
+) -> StatusResult:
+    """The colour of one value under the contract, with a one-line human reason."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        reason = f"no value: {error}" if error else "no value computed yet"
+        return StatusResult("no_data", reason)
+    shown = format_number(value, unit)
+    if alert is not None and _bad_side(value, alert, direction):
+        sign = "≥" if direction == "lower_is_better" else "≤"
+        return StatusResult(
+            "red",
+            f"{shown} {sign} alert line {format_number(alert, unit)}",
+            "alert",
+            distance=_relative_excess(value, alert, direction) + 1.0,
+        )
+    if norm is not None and _bad_side(value, norm, direction):
+        sign = "≥" if direction == "lower_is_better" else "≤"
+        return StatusResult(
+            "amber",
+            f"{shown} {sign} norm line {format_number(norm, unit)}",
+            "norm",
+            distance=_relative_excess(value, norm, direction),
+        )
+    z = z_score(value, typical_mean, typical_stddev)
+    if z is not None and typical_mean is not None and typical_stddev is not None:
+        band = f"{typical_label} {format_number(typical_mean, unit)} ± {format_number(typical_stddev, unit)}"
+        text = f"z = {format_z(z)} vs {band}"
+        # Only the bad direction of an unusual value is a problem; a good surprise stays green.
+        bad = z > 0 if direction == "lower_is_better" else z < 0
+        if abs(z) >= z_red and bad:
+            return StatusResult("red", text, "z_red", z, abs(z) - z_red)
+        if abs(z) >= z_amber and bad:
+            return StatusResult("amber", text, "z_amber", z, abs(z) - z_amber)
+        return StatusResult("green", text, None, z)
+    if alert is not None or norm is not None:
+        line, name = (norm, "norm") if norm is not None else (alert, "alert")
+        assert line is not None
+        word = "below" if direction == "lower_is_better" else "above"
+        return StatusResult("green", f"{shown} {word} {name} line {format_number(line, unit)}")
+    return StatusResult("green", f"{shown}; no lines or typical band set")
+
+
+def z_score(value: float, mean: float | None, stddev: float | None) -> float | None:
+    if mean is None or stddev is None or not stddev > 0:
+        return None
+    return (value - mean) / stddev
+
+
+def format_z(z: float) -> str:
+    return f"{z:+.1f}".replace("-", "−")
+
+
+def target_hit(status: Status, value: float | None, direction: Direction, target: float | None) -> bool:
+    """Green and at or beyond the target: display only, never changes the colour."""
+    if status != "green" or value is None or target is None:
+        return False
+    return value <= target if direction == "lower_is_better" else value >= target
+
+
+def resolve_freshness(period: str, source_as_of: datetime | None, now: datetime) -> FreshnessResult:
+    """How old the landed data behind a value is, judged separately from its colour."""
+    amber_after, red_after = FRESHNESS_LIMITS.get(period, FRESHNESS_LIMITS["24h"])
+    if source_as_of is None:
+        return FreshnessResult("red", "no completed load of its sources", None)
+    age = now - source_as_of
+    age_s = max(age.total_seconds(), 0.0)
+    shown = format_duration(age_s)
+    if age > red_after:
+        return FreshnessResult(
+            "red", f"sources {shown} old (red after {format_duration(red_after.total_seconds())})", age_s
+        )
+    if age > amber_after:
+        return FreshnessResult(
+            "amber",
+            f"sources {shown} old (amber after {format_duration(amber_after.total_seconds())})",
+            age_s,
+        )
+    return FreshnessResult("fresh", f"sources {shown} old", age_s)
+
+
+_STATUS_RANK = {"red": 0, "amber": 1, "no_data": 3, "green": 4}
+_FRESHNESS_RANK = {"red": 0, "amber": 1, "fresh": 2}
+
+
+def rank_key(
+    status: Status, freshness: Freshness, distance: float, verified: bool, name: str = ""
+) -> tuple[int, int, float, int, str]:
+    """Sort key for "what should I look at first": red, amber, then stale, then how far past the
+    line, verified before unverified."""
+    bucket = _STATUS_RANK[status]
+    if bucket > 1 and freshness != "fresh":
+        bucket = 2
+    return (bucket, _FRESHNESS_RANK[freshness], -distance, 0 if verified else 1, name)
+
+
+def needs_attention(status: Status, freshness: Freshness) -> bool:
+    return status in ("red", "amber") or freshness != "fresh"
