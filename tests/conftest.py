@@ -75,3 +75,16 @@ def marts_url(
 def marts_conn(marts_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(marts_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def mini_world(marts_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """`marts_url` with the mini world (tests/mini_world.py) landed, synced and computed at the clock's now;
+    HEARTBEAT_METRIC_DEFS points at its definitions."""
+    from heartbeat_core import clock
+    from tests.mini_world import MINI_DEFS, build_mini_world
+
+    monkeypatch.setenv("HEARTBEAT_METRIC_DEFS", str(MINI_DEFS))
+    reset_settings()
+    build_mini_world(marts_url, clock.now())
+    yield marts_url
