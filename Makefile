@@ -1,0 +1,52 @@
+# Heartbeat: `make demo` and `make test` are the two commands; everything else supports them.
+SHELL := /bin/bash
+PY ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-fast test-slow test-db lint format typecheck bench clean
+
+$(STAMP): pyproject.toml
+	@if [ -z "$(PY)" ]; then echo "make: Python 3.11+ is required (python3.11 or newer on PATH)" >&2; exit 1; fi
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## The whole product on this machine: embedded Postgres, demo world, ingest, compute, cockpit + MCP.
+demo: install
+	$(BIN)/heartbeat demo $(DEMO_ARGS)
+
+## Every test, slow suites included (real Postgres; headless Chromium where installable).
+test: install
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
+
+test-slow: install
+	$(BIN)/pytest -q -m slow $(PYTEST_ARGS)
+
+## The database-facing tests against HEARTBEAT_TEST_DATABASE_URL (an external server).
+test-db: install
+	@test -n "$$HEARTBEAT_TEST_DATABASE_URL" || { echo "make: set HEARTBEAT_TEST_DATABASE_URL" >&2; exit 2; }
+	$(BIN)/pytest -q -m "not browser" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts
