@@ -1,0 +1,164 @@
+"""Build the demo world: a Satchel-like fintech with 180 days of history and injected incidents.
+
+`build_world` (re)creates schemas `webbank`, `aml`, `card_management` and `helpdesk` in a source database
+(separate from marts, same server) with set-based SQL, and writes one currency-rate CSV per day into a
+folder. `append_live` adds the rows of the last minute, for `heartbeat demo --live`. The world is a pure
+function of (seed, scale, now). docs/demo-world.md describes the tables, columns and incidents.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import os
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from heartbeat_core import clock
+from heartbeat_core.demo import sqlgen
+
+SOURCE_SCHEMAS = ("webbank", "aml", "card_management", "helpdesk")
+TABLES: dict[str, tuple[str, ...]] = {
+    "webbank": ("client_profile", "client_profile_state_log", "payment", "payment_state_log", "entry", "payment_state"),
+    "aml": ("aml_retrospective",),
+    "card_management": ("card", "collateral_invoice"),
+    "helpdesk": ("ticket",),
+}
+RATE_FILE_PATTERN = "rates_{date}.csv"  # date as YYYY-MM-DD
+RATE_GAP_DAYS = 3  # incident (d): the files of the last 3 days never arrived
+MAX_SCALE = 50
+
+
+@dataclass
+class WorldSummary:
+    seed: int
+    scale: int
+    now: datetime
+    rows: dict[str, int] = field(default_factory=dict)  # "schema.table" -> rows
+    rate_files: int = 0
+    last_rate_date: date | None = None
+    acme_client_id: int = sqlgen.ACME_CLIENT_ID
+    seconds: float = 0.0
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+
+def _now(now: datetime | None) -> datetime:
+    moment = now or clock.now()
+    if moment.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def _run(conn: psycopg.Connection[Any], sql: str) -> None:
+    conn.execute(sql.encode())
+
+
+def build_world(
+    source_url: str, files_dir: Path, *, scale: int = 1, seed: int = 42, now: datetime | None = None
+) -> WorldSummary:
+    """(Re)create the demo source schemas at `source_url` and the rate files in `files_dir`."""
+    if not 1 <= scale <= MAX_SCALE:
+        raise ValueError(f"scale must be between 1 and {MAX_SCALE}, got {scale}")
+    moment = _now(now)
+    started = time.perf_counter()
+    summary = WorldSummary(seed=seed, scale=scale, now=moment)
+    with psycopg.connect(source_url, autocommit=True) as conn:
+        conn.execute("SET TIME ZONE 'UTC'")
+        conn.execute("SET synchronous_commit = off")
+        conn.execute("SET work_mem = '256MB'")
+        conn.execute("SET maintenance_work_mem = '512MB'")
+        with conn.transaction():
+            for schema in SOURCE_SCHEMAS:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+                conn.execute(f"CREATE SCHEMA {schema}")
+            _run(conn, sqlgen.helper_functions(seed, moment))
+            _run(conn, sqlgen.day_table(scale))
+            _run(conn, sqlgen.LOOKUPS)
+            _run(conn, sqlgen.clients(scale))
+            _run(conn, sqlgen.payments(scale))
+            _run(conn, sqlgen.aml(scale))
+            _run(conn, sqlgen.cards(scale))
+            _run(conn, sqlgen.helpdesk(scale))
+            _run(conn, sqlgen.CONSTRAINTS)
+            conn.execute("DROP SCHEMA demo_gen CASCADE")
+        for schema, tables in TABLES.items():
+            for table in tables:
+                conn.execute(f"ANALYZE {schema}.{table}")
+                row = conn.execute(f"SELECT count(*) FROM {schema}.{table}").fetchone()
+                summary.rows[f"{schema}.{table}"] = int(row[0]) if row else 0
+    files = write_rate_files(files_dir, moment, seed=seed)
+    summary.rate_files = len(files)
+    summary.last_rate_date = max((d for d, _ in files), default=None)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------- rates
+
+
+def rate_series(now: datetime, seed: int = 42) -> Iterable[tuple[date, dict[str, float]]]:
+    """Daily rates (EUR value of one unit) from the first history day to the last file that arrived."""
+    rng = random.Random(f"heartbeat-demo-rates-{seed}")
+    first = now.date() - timedelta(days=sqlgen.HISTORY_DAYS)
+    last = now.date() - timedelta(days=RATE_GAP_DAYS)
+    level = {c: math.log(r) for c, r in sqlgen.BASE_RATES.items()}
+    day = first
+    while day <= last:
+        for currency in level:
+            if currency != "EUR":
+                level[currency] += rng.gauss(0, 0.004) - 0.02 * (level[currency] - math.log(sqlgen.BASE_RATES[currency]))
+        yield day, {c: round(math.exp(v), 6) if c != "EUR" else 1.0 for c, v in level.items()}
+        day += timedelta(days=1)
+
+
+def write_rate_files(files_dir: Path, now: datetime, *, seed: int = 42) -> list[tuple[date, Path]]:
+    """One `rates_YYYY-MM-DD.csv` per day; each file's mtime is when it arrived (23:00 UTC the day before).
+
+    The files of the last RATE_GAP_DAYS days (today included) are missing: incident (d).
+    """
+    files_dir.mkdir(parents=True, exist_ok=True)
+    for old in files_dir.glob("rates_*.csv"):
+        old.unlink()
+    written: list[tuple[date, Path]] = []
+    for day, rates in rate_series(_now(now), seed):
+        path = files_dir / RATE_FILE_PATTERN.format(date=day.isoformat())
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["date", "currency", "rate_to_eur"])
+            for currency, rate in rates.items():
+                writer.writerow([day.isoformat(), currency, f"{rate:.6f}"])
+        arrived = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(hours=1)
+        os.utime(path, (arrived.timestamp(), arrived.timestamp()))
+        written.append((day, path))
+    return written
+
+
+# ----------------------------------------------------------------------------------------- checksum
+
+
+def world_checksum(source_url: str) -> str:
+    """A digest of every source row (ordered by id): same seed and now → same checksum."""
+    digest = hashlib.sha256()
+    with psycopg.connect(source_url) as conn:
+        for schema, tables in TABLES.items():
+            for table in tables:
+                row = conn.execute(
+                    f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM {schema}.{table} t"
+                ).fetchone()
+                digest.update(f"{schema}.{table}:{row[0] if row else ''};".encode())
+    return digest.hexdigest()
+
+
+def append_live(source_url: str, files_dir: Path, *, now: datetime | None = None, seed: int = 42) -> dict[str, int]:
+    raise NotImplementedError
