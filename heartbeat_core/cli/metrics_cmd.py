@@ -100,10 +100,10 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="The read mode
     if as_json:
         print(snapshot.model_dump_json())
         return
-    console = Console(highlight=False)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     table = Table(title=f"Heartbeat — {snapshot.generated_at:%Y-%m-%d %H:%M} UTC", expand=False)
     for column in ("status", "metric", "value", "period", "reason", "freshness"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("status", "metric", "value", "freshness"))
     for state in snapshot.metrics:
         value = "—" if state.value is None else format_number(state.value, state.unit)
         age = format_duration(state.source_age_s) if state.source_age_s is not None else "never"

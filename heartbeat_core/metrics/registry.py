@@ -108,7 +108,7 @@ class UnknownMetric(KeyError):
         self.missing = list(missing)
         parts = []
         for mid in self.missing:
-            close = difflib.get_close_matches(mid, known, n=3, cutoff=0.5)
+            close = difflib.get_close_matches(mid, known, n=3, cutoff=0.7)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             parts.append(f"unknown metric {mid!r}{hint}")
         self.message = "; ".join(parts)
