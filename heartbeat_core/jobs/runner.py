@@ -1,0 +1,483 @@
+"""The one refresh path: `request_recompute` → ingest (serial) → compute (parallel) → typical → alert hooks.
+
+Single-flight across processes: the worker holds a session-level advisory lock on a dedicated connection for
+the whole job; the check-and-insert of the ledger row happens under a transaction-level "gate" lock, so two
+requests at once make exactly one job. A partial unique index on the ledger backs this up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import psycopg
+
+from heartbeat_core import clock
+from heartbeat_core.db import connect, get_pool
+from heartbeat_core.jobs.ledger import GATE_LOCK, JOB_LOCK, LOCK_NS, mark_abandoned, read_job, wait_for_job
+from heartbeat_core.metrics.registry import RegistryMetric, active_metrics
+
+log = logging.getLogger("heartbeat.jobs")
+
+AlertHook = Callable[[psycopg.Connection[Any], int], Any]
+IngestRunner = Callable[[str], Any]
+
+# Modules imported before the alerts phase so that their import-time `register_alert_phase` calls happen
+# even in a bare `heartbeat recompute` process.
+ALERT_HOOK_MODULES = ("heartbeat_core.alerts",)
+HEARTBEAT_INTERVAL_S = 10.0
+
+_alert_hooks: list[AlertHook] = []
+_hooks_lock = threading.Lock()
+_ingest_runner: IngestRunner | None = None
+
+
+@dataclass
+class JobTicket:
+    job_id: int
+    coalesced: bool
+    state: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "coalesced": self.coalesced, "state": self.state}
+
+
+def register_alert_phase(fn: AlertHook) -> None:
+    """Call `fn(conn, job_id)` in every job's alerts phase; a failing hook is recorded, never fatal."""
+    with _hooks_lock:
+        if fn not in _alert_hooks:
+            _alert_hooks.append(fn)
+
+
+def unregister_alert_phase(fn: AlertHook) -> None:
+    with _hooks_lock:
+        if fn in _alert_hooks:
+            _alert_hooks.remove(fn)
+
+
+def set_ingest_runner(fn: IngestRunner | None) -> None:
+    """Replace how one source is ingested (default: `heartbeat_core.ingest.run_one`); None restores it."""
+    global _ingest_runner
+    _ingest_runner = fn
+
+
+class IngestUnavailable(RuntimeError):
+    """The ingest module is not installed in this build."""
+
+
+def _ingest(source: str) -> Any:
+    if _ingest_runner is not None:
+        return _ingest_runner(source)
+    try:
+        module = importlib.import_module("heartbeat_core.ingest")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("heartbeat_core.ingest", "heartbeat_core"):
+            raise IngestUnavailable("ingest is not available in this build") from None
+        raise
+    return module.run_one(source)
+
+
+def _field(result: Any, *names: str) -> Any:
+    for name in names:
+        if isinstance(result, dict) and name in result:
+            return result[name]
+        if hasattr(result, name):
+            return getattr(result, name)
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Requesting a job
+
+
+def _resolve_ids(metric_ids: Sequence[str] | Literal["all"] | None) -> list[str] | None:
+    if metric_ids is None or metric_ids == "all":
+        return None
+    ids = [metric_ids] if isinstance(metric_ids, str) else list(metric_ids)
+    ids = sorted(dict.fromkeys(i.strip() for i in ids if i and i.strip()))
+    if not ids:
+        return None
+    with get_pool().connection() as conn:
+        active_metrics(conn, ids)  # raises UnknownMetric naming the closest ids
+    return ids
+
+
+def request_recompute(
+    metric_ids: Sequence[str] | Literal["all"] = "all",
+    *,
+    trigger: str = "api",
+    ingest: bool = True,
+    requested_by: str | None = None,
+    wait: bool = False,
+    background: bool = True,
+) -> JobTicket:
+    """Start (or join) the one recompute job: ingest the metrics' sources, compute, refresh typical, alert.
+
+    background=True runs the job in a daemon thread of this process (web, MCP); background=False runs it in
+    the calling thread and returns when it is done (CLI, cron, scheduler). A request while a job runs returns
+    that job with coalesced=True (with wait=True, after it ends). Unknown ids raise UnknownMetric first.
+    """
+    ids = _resolve_ids(metric_ids)
+    request = {
+        "ids": ids if ids is not None else "all",
+        "ingest": bool(ingest),
+        "compute": True,
+        "typical": "due",
+    }
+    return submit(request, trigger=trigger, requested_by=requested_by, wait=wait, background=background)
+
+
+def request_typical_refresh(
+    metric_ids: Sequence[str] | Literal["all"] = "all",
+    *,
+    trigger: str = "schedule",
+    requested_by: str | None = None,
+    wait: bool = False,
+    background: bool = False,
+) -> JobTicket:
+    """A job that only refreshes the rolling typical bands (and re-scores today), through the same path."""
+    ids = _resolve_ids(metric_ids)
+    request = {
+        "ids": ids if ids is not None else "all",
+        "ingest": False,
+        "compute": False,
+        "typical": "force",
+    }
+    return submit(request, trigger=trigger, requested_by=requested_by, wait=wait, background=background)
+
+
+def submit(
+    request: dict[str, Any],
+    *,
+    trigger: str,
+    requested_by: str | None = None,
+    wait: bool = False,
+    background: bool = True,
+) -> JobTicket:
+    conn = connect(autocommit=True, application_name=f"heartbeat-job-{trigger}"[:63])
+    owned = False
+    try:
+        claim = _claim(conn, request, trigger, requested_by)
+        if claim[0] == "coalesced":
+            _, job_id, state = claim
+            conn.close()
+            if wait:
+                state = wait_for_job(job_id).state
+            return JobTicket(job_id, True, state)
+        job_id = claim[1]
+        owned = True
+    finally:
+        if not owned:
+            conn.close()
+
+    worker = _Worker(conn, job_id, request)
+    if background:
+        thread = threading.Thread(target=worker.run, name=f"recompute-{job_id}", daemon=True)
+        thread.start()
+        if wait:
+            thread.join()
+            return JobTicket(job_id, False, worker.state)
+        return JobTicket(job_id, False, "queued")
+    worker.run()
+    return JobTicket(job_id, False, worker.state)
+
+
+def _claim(
+    conn: psycopg.Connection[Any], request: dict[str, Any], trigger: str, requested_by: str | None
+) -> tuple[str, int, str]:
+    """Under the gate lock: join the running job, or reap an orphan and insert ours holding the job lock."""
+    for attempt in range(100):
+        got = False
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NS, GATE_LOCK))
+                row = conn.execute(
+                    "SELECT job_id, state, pid, host FROM heartbeat.recompute_job"
+                    " WHERE state IN ('queued', 'running') ORDER BY job_id DESC LIMIT 1"
+                ).fetchone()
+                got = bool(
+                    conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NS, JOB_LOCK)).fetchone()[0]  # type: ignore[index]
+                )
+                if row is not None and not got:
+                    return ("coalesced", int(row[0]), str(row[1]))
+                if row is None and not got:
+                    # Someone holds the job lock without a ledger row: only possible for a moment outside
+                    # our protocol; wait for it rather than run two jobs.
+                    pass
+                else:
+                    if row is not None:
+                        mark_abandoned(
+                            conn,
+                            int(row[0]),
+                            f"the worker (pid {row[2]} on {row[3]}) died; job abandoned when a new one was requested",
+                        )
+                    new = conn.execute(
+                        """INSERT INTO heartbeat.recompute_job (trigger, requested_by, request, state, phase,
+                               created_at, heartbeat_at, pid, host)
+                           VALUES (%s, %s, %s, 'queued', 'ingest', %s, %s, %s, %s) RETURNING job_id""",
+                        (
+                            trigger,
+                            requested_by,
+                            json.dumps(request),
+                            clock.now(),
+                            clock.now(),
+                            os.getpid(),
+                            socket.gethostname(),
+                        ),
+                    ).fetchone()
+                    assert new is not None
+                    return ("owned", int(new[0]), "queued")
+        except BaseException:
+            if got:
+                conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NS, JOB_LOCK))
+            raise
+        time.sleep(min(0.01 * (attempt + 1), 0.2))
+    raise RuntimeError("the recompute lock is held by a session that has no job in the ledger")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Running a job
+
+
+class _Worker:
+    def __init__(self, conn: psycopg.Connection[Any], job_id: int, request: dict[str, Any]):
+        self.conn = conn
+        self.job_id = job_id
+        self.request = request
+        self.state = "queued"
+        self.sources: list[dict[str, Any]] = []
+        self.metrics: list[dict[str, Any]] = []
+        self.hooks: list[dict[str, Any]] = []
+        self.errors: list[str] = []
+        self._db = threading.Lock()
+        self._stop = threading.Event()
+
+    # -- ledger writes (all on the lock connection, serialised) --
+
+    def _update(self, sql: str, params: dict[str, Any]) -> None:
+        with self._db:
+            self.conn.execute(
+                f"UPDATE heartbeat.recompute_job SET {sql}, heartbeat_at = %(now)s WHERE job_id = %(job_id)s",
+                {**params, "now": clock.now(), "job_id": self.job_id},
+            )
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_INTERVAL_S):
+            try:
+                self._update("state = state", {})
+            except Exception:  # the finishing path reports connection problems
+                return
+
+    # -- phases --
+
+    def run(self) -> None:
+        beat = threading.Thread(target=self._beat, name=f"recompute-{self.job_id}-beat", daemon=True)
+        state, error = "failed", None
+        try:
+            self.state = "running"
+            self._update("state = 'running', started_at = %(now)s", {})
+            beat.start()
+            state = self._run_phases()
+        except BaseException as exc:
+            error = _one_line(exc)
+            log.exception("recompute job %s failed", self.job_id)
+            state = "failed"
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            self._stop.set()
+            self.state = state
+            self._finish(state, error)
+
+    def _run_phases(self) -> str:
+        ids = self.request.get("ids")
+        ids = None if ids == "all" else list(ids or []) or None
+        with get_pool().connection() as conn:
+            metrics = _still_active(conn, ids)
+        metric_ids = [m.metric_id for m in metrics]
+        sources = sorted({s for m in metrics for s in m.sources}) if self.request.get("ingest") else []
+        do_compute = bool(self.request.get("compute", True))
+        total = len(sources) + (len(metric_ids) if do_compute else 0)
+        self._update("total = %(total)s", {"total": total})
+
+        # 1. ingest, serially: a failed source is recorded and the job goes on with landed data.
+        for source in sources:
+            self._ingest_one(source)
+
+        # 2. compute, parallel and bounded: each metric fails alone.
+        if do_compute and metric_ids:
+            self._update("phase = 'compute', current_step = %(step)s", {"step": f"{len(metric_ids)} metrics"})
+            from heartbeat_core.compute import compute_metrics
+
+            compute_metrics(metric_ids, job_id=self.job_id, on_outcome=self._on_outcome)
+
+        # 3. typical, when due (or forced by a typical-refresh job).
+        typical_mode = self.request.get("typical", "due")
+        if typical_mode != "skip":
+            self._typical(metric_ids, force=typical_mode == "force")
+
+        # 4. alert hooks.
+        self._alerts()
+
+        failed_sources = [s for s in self.sources if s["state"] == "failed"]
+        failed_metrics = [m for m in self.metrics if m["state"] == "failed"]
+        failed_hooks = [h for h in self.hooks if h["state"] == "failed"]
+        if do_compute and self.metrics and len(failed_metrics) == len(self.metrics):
+            self.errors.append("every metric failed")
+            return "failed"
+        if failed_sources:
+            self.errors.append(
+                f"{len(failed_sources)} source(s) failed: " + ", ".join(s["source"] for s in failed_sources)
+            )
+        if failed_metrics:
+            self.errors.append(f"{len(failed_metrics)} metric(s) failed")
+        if failed_hooks:
+            self.errors.append(f"{len(failed_hooks)} alert hook(s) failed")
+        if self.errors:
+            return "partial"
+        return "succeeded"
+
+    def _ingest_one(self, source: str) -> None:
+        entry: dict[str, Any] = {
+            "source": source,
+            "state": "running",
+            "rows": None,
+            "seconds": None,
+            "error": None,
+        }
+        self.sources.append(entry)
+        self._update(
+            "phase = 'ingest', current_step = %(step)s, sources = %(sources)s",
+            {"step": f"ingest {source}", "sources": json.dumps(self.sources)},
+        )
+        started = time.perf_counter()
+        try:
+            result = _ingest(source)
+            error = _field(result, "error")
+            entry["state"] = "failed" if error else "succeeded"
+            entry["error"] = str(error) if error else None
+            rows = _field(result, "rows", "rows_loaded", "row_count")
+            entry["rows"] = int(rows) if isinstance(rows, int | float) else None
+        except IngestUnavailable as exc:
+            entry["state"], entry["error"] = "unavailable", str(exc)
+        except Exception as exc:
+            entry["state"], entry["error"] = "failed", _one_line(exc)
+            log.warning("ingest of %s failed in job %s: %s", source, self.job_id, entry["error"])
+        entry["seconds"] = round(time.perf_counter() - started, 3)
+        self._update("done = done + 1, sources = %(sources)s", {"sources": json.dumps(self.sources)})
+
+    def _on_outcome(self, outcome: Any) -> None:
+        entry = {
+            "metric_id": outcome.metric_id,
+            "state": "failed" if outcome.error else "succeeded",
+            "status": outcome.status,
+            "error": outcome.error,
+        }
+        self.metrics.append(entry)
+        self._update(
+            "done = done + 1, current_step = %(step)s, metrics = metrics || %(entry)s::jsonb",
+            {"step": f"computed {outcome.metric_id}", "entry": json.dumps([entry])},
+        )
+
+    def _typical(self, metric_ids: list[str], *, force: bool) -> None:
+        from heartbeat_core import typical
+
+        try:
+            with get_pool().connection() as conn:
+                if not force and not typical.typical_due(conn, metric_ids or None):
+                    return
+                self._update("phase = 'typical', current_step = 'typical refresh'", {})
+                typical.refresh_typical(conn, metric_ids or None, rescore_today=True)
+                conn.commit()
+        except Exception as exc:
+            self.hooks.append(
+                {"name": "typical", "state": "failed", "seconds": None, "error": _one_line(exc)}
+            )
+            log.warning("typical refresh failed in job %s: %s", self.job_id, _one_line(exc))
+
+    def _alerts(self) -> None:
+        for name in ALERT_HOOK_MODULES:
+            try:
+                importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name != name:
+                    self.hooks.append(
+                        {"name": name, "state": "failed", "seconds": None, "error": _one_line(exc)}
+                    )
+            except Exception as exc:
+                self.hooks.append({"name": name, "state": "failed", "seconds": None, "error": _one_line(exc)})
+        with _hooks_lock:
+            hooks = list(_alert_hooks)
+        if not hooks:
+            return
+        self._update("phase = 'alerts', current_step = 'alert evaluation'", {})
+        for fn in hooks:
+            name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+            started = time.perf_counter()
+            entry: dict[str, Any] = {"name": name, "state": "succeeded", "seconds": None, "error": None}
+            try:
+                with get_pool().connection() as conn:
+                    fn(conn, self.job_id)
+                    conn.commit()
+            except Exception as exc:
+                entry["state"], entry["error"] = "failed", _one_line(exc)
+                log.warning("alert hook %s failed in job %s: %s", name, self.job_id, entry["error"])
+            entry["seconds"] = round(time.perf_counter() - started, 3)
+            self.hooks.append(entry)
+        self._update("hooks = %(hooks)s", {"hooks": json.dumps(self.hooks)})
+
+    def _finish(self, state: str, error: str | None) -> None:
+        message = "; ".join([*([error] if error else []), *self.errors]) or None
+        try:
+            with self._db, self.conn.transaction():
+                # Under the gate, update then release the job lock: requesters see either a running job
+                # holding the lock or a finished one with the lock free, never a mix.
+                self.conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NS, GATE_LOCK))
+                self.conn.execute(
+                    """UPDATE heartbeat.recompute_job
+                       SET state = %(state)s, phase = 'done', finished_at = %(now)s, heartbeat_at = %(now)s,
+                           current_step = NULL, error = %(error)s, hooks = %(hooks)s,
+                           sources = %(sources)s, started_at = coalesce(started_at, %(now)s)
+                       WHERE job_id = %(job_id)s""",
+                    {
+                        "state": state,
+                        "now": clock.now(),
+                        "error": message,
+                        "hooks": json.dumps(self.hooks),
+                        "sources": json.dumps(self.sources),
+                        "job_id": self.job_id,
+                    },
+                )
+                self.conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NS, JOB_LOCK))
+        except Exception:
+            log.exception("could not record the end of recompute job %s", self.job_id)
+        finally:
+            self.conn.close()
+
+
+def _still_active(conn: psycopg.Connection[Any], ids: list[str] | None) -> list[RegistryMetric]:
+    """The requested metrics that are still active (one retired since the request is skipped, not fatal)."""
+    metrics = active_metrics(conn, None)
+    if ids is None:
+        return metrics
+    wanted = set(ids)
+    return [m for m in metrics if m.metric_id in wanted]
+
+
+def job_state(job_id: int) -> str | None:
+    with get_pool().connection() as conn:
+        view = read_job(conn, job_id)
+    return view.state if view else None

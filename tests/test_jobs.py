@@ -1,0 +1,127 @@
+"""Recompute jobs: single-flight, ledger, phases, failure isolation (real Postgres, mini world)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import psycopg
+import pytest
+
+from heartbeat_core import jobs
+from heartbeat_core.metrics.registry import UnknownMetric
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture(autouse=True)
+def _clean_hooks() -> Any:
+    yield
+    jobs.set_ingest_runner(None)
+    from heartbeat_core.jobs import runner
+
+    runner._alert_hooks.clear()
+
+
+def test_foreground_job_computes_every_metric(mini_world: str) -> None:
+    jobs.set_ingest_runner(lambda source: {"rows": 7, "error": None})
+    ticket = jobs.request_recompute(trigger="cli", background=False)
+    assert not ticket.coalesced
+    assert ticket.state == "succeeded"
+    view = jobs.get_job(ticket.job_id)
+    assert view is not None
+    assert view.state == "succeeded" and view.phase == "done"
+    assert sorted(s.source for s in view.sources) == ["fx", "shop"]
+    assert all(s.state == "succeeded" and s.rows == 7 for s in view.sources)
+    assert len(view.metrics) == 5 and all(m.state == "succeeded" for m in view.metrics)
+    assert view.done == view.total == 7
+    assert view.finished_at is not None and view.seconds is not None
+    assert jobs.active_job() is None
+    with psycopg.connect(mini_world) as conn:
+        rows = conn.execute(
+            "SELECT count(*) FROM heartbeat.metric_history WHERE job_id = %s", (ticket.job_id,)
+        ).fetchone()
+        assert rows is not None and rows[0] == 5
+
+
+def test_unknown_metric_raises_before_any_job(mini_world: str) -> None:
+    with pytest.raises(UnknownMetric, match="shop_orders_24h"):
+        jobs.request_recompute(["shop_orderz_24h"], background=False)
+    with psycopg.connect(mini_world) as conn:
+        assert conn.execute("SELECT count(*) FROM heartbeat.recompute_job").fetchone() == (0,)
+
+
+def test_missing_ingest_is_recorded_not_fatal(mini_world: str) -> None:
+    ticket = jobs.request_recompute(["shop_orders_24h"], background=False)
+    view = jobs.get_job(ticket.job_id)
+    assert view is not None
+    assert [s.source for s in view.sources] == ["shop"]
+    assert view.metrics[0].state == "succeeded"
+
+
+def test_failed_source_keeps_computing_landed_data(mini_world: str) -> None:
+    def ingest(source: str) -> Any:
+        if source == "fx":
+            raise ConnectionError("fx API is down")
+        return {"rows": 3, "error": None}
+
+    jobs.set_ingest_runner(ingest)
+    ticket = jobs.request_recompute(trigger="cron", background=False)
+    assert ticket.state == "partial"
+    view = jobs.get_job(ticket.job_id)
+    assert view is not None
+    by_source = {s.source: s for s in view.sources}
+    assert by_source["fx"].state == "failed" and "fx API is down" in (by_source["fx"].error or "")
+    assert by_source["shop"].state == "succeeded"
+    assert len(view.metrics) == 5 and all(m.state == "succeeded" for m in view.metrics)
+    assert "fx" in (view.error or "")
+
+
+def test_background_job_and_coalescing(mini_world: str) -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def ingest(source: str) -> Any:
+        entered.set()
+        assert release.wait(30)
+        return {"rows": 1}
+
+    jobs.set_ingest_runner(ingest)
+    first = jobs.request_recompute(trigger="web")
+    assert not first.coalesced
+    assert entered.wait(30)
+    active = jobs.active_job()
+    assert active is not None and active.job_id == first.job_id and active.phase == "ingest"
+    second = jobs.request_recompute(["shop_orders_24h"], trigger="mcp")
+    assert second.coalesced and second.job_id == first.job_id
+    assert second.as_json() == {"job_id": first.job_id, "coalesced": True, "state": "running"}
+    seen: list[str] = []
+    release.set()
+    final = jobs.wait_for_job(first.job_id, on_progress=lambda v: seen.append(v.phase), timeout_s=60)
+    assert final.state == "succeeded"
+    assert seen and seen[-1] == "done"
+    third = jobs.request_recompute(["shop_orders_24h"], ingest=False, background=False)
+    assert not third.coalesced and third.job_id > first.job_id
+
+
+def test_alert_hooks_run_and_failures_are_recorded(mini_world: str) -> None:
+    calls: list[int] = []
+
+    def good(conn: psycopg.Connection, job_id: int) -> None:
+        conn.execute("SELECT 1")
+        calls.append(job_id)
+
+    def bad(conn: psycopg.Connection, job_id: int) -> None:
+        raise RuntimeError("slack exploded")
+
+    jobs.register_alert_phase(good)
+    jobs.register_alert_phase(bad)
+    jobs.register_alert_phase(good)  # registering twice is a no-op
+    ticket = jobs.request_recompute(ingest=False, background=False)
+    assert calls == [ticket.job_id]
+    view = jobs.get_job(ticket.job_id)
+    assert view is not None and view.state == "partial"
+    states = {h.name.rsplit(".", 1)[-1]: h for h in view.hooks}
+    assert states["good"].state == "succeeded"
+    assert states["bad"].state == "failed" and "slack exploded" in (states["bad"].error or "")
+    assert all(m.state == "succeeded" for m in view.metrics)
