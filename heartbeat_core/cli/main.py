@@ -19,6 +19,7 @@ app = typer.Typer(
 COMMAND_MODULES = (
     "db_cmd",
     "metrics_cmd",
+    "recompute_cmd",
 )
 
 
