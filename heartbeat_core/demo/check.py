@@ -1,0 +1,70 @@
+"""Run metric SQL straight against a demo source database, before (or without) ingest.
+
+The source database has the same schema and table names as the marts copies, so metric SQL runs on it
+once it has the `heartbeat.as_of()` helpers and a `currency_rates.rates` table loaded from the rate files
+(what the files source lands). Tests and the tuning of metric lines use this; production never does.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from heartbeat_core.db.migrate import migrate
+from heartbeat_core.demo.indexes import POST_INGEST_INDEXES
+
+
+def prepare_source_for_metrics(source_url: str, files_dir: Path) -> int:
+    """Install heartbeat's helpers, load the rate files into currency_rates.rates and create the
+    post-ingest indexes, as ingest would on marts; returns the rate rows loaded."""
+    with psycopg.connect(source_url, autocommit=True) as conn:
+        migrate(conn)
+        conn.execute("DROP SCHEMA IF EXISTS currency_rates CASCADE")
+        conn.execute("CREATE SCHEMA currency_rates")
+        conn.execute(
+            "CREATE TABLE currency_rates.rates (date date NOT NULL, currency text NOT NULL, "
+            "rate_to_eur double precision NOT NULL)"
+        )
+        rows = 0
+        with conn.cursor() as cur, cur.copy("COPY currency_rates.rates (date, currency, rate_to_eur) FROM STDIN") as copy:
+            for path in sorted(files_dir.glob("rates_*.csv")):
+                with path.open(newline="") as handle:
+                    for record in csv.DictReader(handle):
+                        copy.write_row((record["date"], record["currency"], record["rate_to_eur"]))
+                        rows += 1
+        for statements in POST_INGEST_INDEXES.values():
+            for statement in statements:
+                conn.execute(statement.encode())
+        conn.execute("ANALYZE")
+    return rows
+
+
+@dataclass
+class SectionResult:
+    rows: list[tuple[Any, ...]]
+    columns: list[str]
+    seconds: float
+
+
+def run_section(
+    conn: psycopg.Connection[Any], sql: str, *, period: str, as_of: datetime | None = None
+) -> SectionResult:
+    """Run one metric section the way compute does: read-only, with heartbeat.as_of and period set."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION READ ONLY")
+        conn.execute("SELECT set_config('heartbeat.period', %s, true)", (period,))
+        conn.execute(
+            "SELECT set_config('heartbeat.as_of', %s, true)", (as_of.isoformat() if as_of else "",)
+        )
+        started = time.perf_counter()
+        cur = conn.execute(sql.encode())
+        rows = cur.fetchall()
+        seconds = time.perf_counter() - started
+        columns = [d.name for d in cur.description or []]
+    return SectionResult(rows, columns, seconds)

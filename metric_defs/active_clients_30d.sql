@@ -1,0 +1,31 @@
+-- name: Active clients, 30 days
+-- period: 30d
+-- unit: clients
+-- direction: higher_is_better
+-- sources: webbank
+-- owner: growth@example.com
+-- team: growth
+-- tags: clients
+-- typical: rolling_stat
+-- typical_window: 28
+-- typical_robust: true
+-- z_amber: 2
+-- z_red: 3
+-- description: Clients with at least one booked ledger entry in the last 30 days.
+-- how_to_read: The size of the business that actually uses the account. It grows with onboarding;
+--   a dip means clients went quiet or left.
+-- methodology: Distinct webbank.entry.client_profile_id over entries created in the 30 days before the
+--   as-of moment (any product, reversed ones included: the client was active).
+
+-- @value
+SELECT count(DISTINCT e.client_profile_id) AS value
+FROM webbank.entry e
+WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of();
+
+-- @detail
+SELECT c.tier, count(DISTINCT e.client_profile_id) AS active_clients
+FROM webbank.entry e
+JOIN webbank.client_profile c ON c.id = e.client_profile_id
+WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
+GROUP BY c.tier
+ORDER BY active_clients DESC;

@@ -1,0 +1,30 @@
+-- name: Urgent tickets open over 4 hours
+-- period: snapshot
+-- unit: tickets
+-- direction: lower_is_better
+-- sources: helpdesk
+-- norm: 3
+-- alert: 8
+-- owner: support@example.com
+-- team: support
+-- tags: helpdesk, backlog
+-- description: Urgent tickets opened more than 4 hours before the as-of moment and still unresolved.
+-- how_to_read: Normally zero to two. Urgent means a client cannot use their money; the detail lists them.
+-- methodology: helpdesk.ticket rows with priority 'urgent' created more than 4 hours before the as-of
+--   moment, with resolved_at empty or after it.
+
+-- @value
+SELECT count(*) AS value
+FROM helpdesk.ticket t
+WHERE t.priority = 'urgent'
+  AND t.created_at < heartbeat.as_of() - interval '4 hours'
+  AND (t.resolved_at IS NULL OR t.resolved_at >= heartbeat.as_of());
+
+-- @detail
+SELECT t.id AS ticket_id, t.client_profile_id AS client_id, t.topic, t.subject, t.created_at,
+       round(extract(epoch FROM heartbeat.as_of() - t.created_at) / 3600, 1) AS hours_open
+FROM helpdesk.ticket t
+WHERE t.priority = 'urgent'
+  AND t.created_at < heartbeat.as_of() - interval '4 hours'
+  AND (t.resolved_at IS NULL OR t.resolved_at >= heartbeat.as_of())
+ORDER BY t.created_at;

@@ -1,0 +1,65 @@
+-- name: Onboarding funnel to first payment, 30 days
+-- period: funnel
+-- unit: pct
+-- direction: higher_is_better
+-- sources: webbank, card_management
+-- norm: 50
+-- alert: 40
+-- owner: growth@example.com
+-- team: growth
+-- tags: onboarding, funnel
+-- description: Of the clients who signed up in the last 30 days, the share who have already made a payment.
+-- how_to_read: The end of the funnel sign-up → approved → card issued → first payment. The detail shows
+--   every step, so a drop can be placed: KYC (approved), cards (issued) or activation (paid).
+-- methodology: Cohort = webbank.client_profile created in the 30 days before the as-of moment. Approved =
+--   an 'approved' state-log row before the as-of moment; card = a card_management.card issued before it;
+--   paid = a webbank.payment sent by the client before it. Each step is a LEFT JOIN of a grouped set.
+
+-- @value
+WITH cohort AS (
+    SELECT c.id
+    FROM webbank.client_profile c
+    WHERE c.created_at >= heartbeat.window_start('funnel') AND c.created_at < heartbeat.as_of()
+), paid AS (
+    SELECT DISTINCT p.sender_profile_id AS client_id
+    FROM webbank.payment p
+    JOIN cohort ON cohort.id = p.sender_profile_id
+    WHERE p.create_time >= heartbeat.window_start('funnel') AND p.create_time < heartbeat.as_of()
+)
+SELECT round(100.0 * count(paid.client_id) / nullif(count(*), 0), 2) AS value
+FROM cohort
+LEFT JOIN paid ON paid.client_id = cohort.id;
+
+-- @detail
+WITH cohort AS (
+    SELECT c.id
+    FROM webbank.client_profile c
+    WHERE c.created_at >= heartbeat.window_start('funnel') AND c.created_at < heartbeat.as_of()
+), approved AS (
+    SELECT DISTINCT l.client_profile_id AS client_id
+    FROM webbank.client_profile_state_log l
+    WHERE l.profile_state = 'approved'
+      AND l."timestamp" >= heartbeat.window_start('funnel') AND l."timestamp" < heartbeat.as_of()
+), carded AS (
+    SELECT DISTINCT cd.client_profile_id AS client_id
+    FROM card_management.card cd
+    WHERE cd.issued_at >= heartbeat.window_start('funnel') AND cd.issued_at < heartbeat.as_of()
+), paid AS (
+    SELECT DISTINCT p.sender_profile_id AS client_id
+    FROM webbank.payment p
+    JOIN cohort ON cohort.id = p.sender_profile_id
+    WHERE p.create_time >= heartbeat.window_start('funnel') AND p.create_time < heartbeat.as_of()
+), counts AS (
+    SELECT count(*) AS signed_up, count(a.client_id) AS approved, count(cd.client_id) AS card_issued,
+           count(pd.client_id) AS first_payment
+    FROM cohort
+    LEFT JOIN approved a ON a.client_id = cohort.id
+    LEFT JOIN carded cd ON cd.client_id = cohort.id
+    LEFT JOIN paid pd ON pd.client_id = cohort.id
+)
+SELECT s.step, s.clients, round(100.0 * s.clients / nullif(counts.signed_up, 0), 1) AS pct_of_signups
+FROM counts
+CROSS JOIN LATERAL (VALUES (1, 'signed up', counts.signed_up), (2, 'approved', counts.approved),
+                           (3, 'card issued', counts.card_issued), (4, 'first payment', counts.first_payment))
+    AS s(n, step, clients)
+ORDER BY s.n;

@@ -1,0 +1,32 @@
+-- name: Revenue, last 30 days
+-- period: 30d
+-- unit: money:EUR
+-- direction: higher_is_better
+-- sources: webbank
+-- owner: finance@example.com
+-- team: finance
+-- tags: revenue
+-- typical: rolling_stat
+-- typical_window: 28
+-- typical_robust: true
+-- z_amber: 2
+-- z_red: 3
+-- description: Fee revenue booked in the last 30 days, in EUR: the monthly run rate.
+-- how_to_read: The slowest-moving revenue view; it should rise steadily. A flat or falling line
+--   over several days is a trend worth a conversation with the product owners.
+-- methodology: Sum of webbank.entry.fee over entries created in the 30 days before the as-of moment,
+--   excluding entries reversed (entry_state_id 3) before it.
+
+-- @value
+SELECT coalesce(sum(e.fee), 0) AS value
+FROM webbank.entry e
+WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
+  AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of());
+
+-- @detail
+SELECT e.product, count(*) AS entries, sum(e.fee) AS revenue_eur, round(avg(e.fee), 2) AS avg_fee_eur
+FROM webbank.entry e
+WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
+  AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of())
+GROUP BY e.product
+ORDER BY revenue_eur DESC;

@@ -1,0 +1,32 @@
+-- name: Revenue, last 7 days
+-- period: 7d
+-- unit: money:EUR
+-- direction: higher_is_better
+-- sources: webbank
+-- owner: finance@example.com
+-- team: finance
+-- tags: revenue
+-- typical: rolling_stat
+-- typical_window: 28
+-- typical_robust: true
+-- z_amber: 2
+-- z_red: 3
+-- description: Fee revenue booked in the last 7 days, in EUR.
+-- how_to_read: A week smooths out weekends; the value should drift up with client growth. A fall
+--   below its 28-day typical band is a real loss of revenue, not a quiet Sunday.
+-- methodology: Sum of webbank.entry.fee over entries created in the 7 days before the as-of moment,
+--   excluding entries reversed (entry_state_id 3) before it.
+
+-- @value
+SELECT coalesce(sum(e.fee), 0) AS value
+FROM webbank.entry e
+WHERE e.create_time >= heartbeat.window_start('7d') AND e.create_time < heartbeat.as_of()
+  AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of());
+
+-- @detail
+SELECT e.create_time::date AS day, count(*) AS entries, sum(e.fee) AS revenue_eur
+FROM webbank.entry e
+WHERE e.create_time >= heartbeat.window_start('7d') AND e.create_time < heartbeat.as_of()
+  AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of())
+GROUP BY 1
+ORDER BY 1 DESC;

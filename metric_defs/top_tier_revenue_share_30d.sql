@@ -1,0 +1,33 @@
+-- name: Revenue share of top and business clients, 30 days
+-- period: 30d
+-- unit: pct
+-- direction: higher_is_better
+-- sources: webbank
+-- owner: finance@example.com
+-- team: finance
+-- tags: revenue, top-tier
+-- norm: 30
+-- alert: 25
+-- description: Share of the last 30 days' fee revenue paid by top-tier and business clients.
+-- how_to_read: The commercial book's weight. A falling share means the high-value clients are moving
+--   less money through us, even if retail growth hides it in total revenue.
+-- methodology: Booked fees (webbank.entry, not reversed by the as-of moment) of the last 30 days
+--   joined to webbank.client_profile.tier; fees of tiers 'top' and 'business' over all fees, in percent.
+
+-- @value
+SELECT round(100.0 * sum(e.fee) FILTER (WHERE c.tier IN ('top', 'business')) / nullif(sum(e.fee), 0), 2) AS value
+FROM webbank.entry e
+JOIN webbank.client_profile c ON c.id = e.client_profile_id
+WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
+  AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of());
+
+-- @detail
+SELECT c.name AS client, c.tier, c.country, sum(e.fee) AS revenue_eur, count(*) AS entries
+FROM webbank.entry e
+JOIN webbank.client_profile c ON c.id = e.client_profile_id
+WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
+  AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of())
+  AND c.tier IN ('top', 'business')
+GROUP BY c.id, c.name, c.tier, c.country
+ORDER BY revenue_eur DESC
+LIMIT 20;
