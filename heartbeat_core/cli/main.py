@@ -19,6 +19,10 @@ app = typer.Typer(
 COMMAND_MODULES = (
     "db_cmd",
     "metrics_cmd",
+    "mcp_cmd",
+    "serve_cmd",
+    "metric_gate_cmd",
+    "audit_cmd",
     "recompute_cmd",
 )
 

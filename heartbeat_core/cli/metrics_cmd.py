@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from heartbeat_core import readmodel
+from heartbeat_core.audit.registry import sync_cuts
 from heartbeat_core.cli.errors import CommandError, one_line_errors
 from heartbeat_core.compute import compute_metrics
 from heartbeat_core.db import connect
@@ -32,6 +33,8 @@ def run_sync(quiet: bool = False) -> SyncReport:
         migrate(conn)
         conn.autocommit = False
         report = sync_directory(conn, settings.metric_defs)
+        cuts = sync_cuts(conn)  # audit_cuts/*.py register beside the metrics they explain
+        conn.commit()
     if not quiet:
         print(
             f"synced {settings.metric_defs}: {len(report.added)} added, {len(report.updated)} updated, "
@@ -41,6 +44,10 @@ def run_sync(quiet: bool = False) -> SyncReport:
             print(f"warning: {warning}", file=sys.stderr)
         for problem in report.problems:
             print(f"error: {problem}", file=sys.stderr)
+    if not quiet:
+        print(f"synced {settings.audit_cuts}: {cuts.summary()}")
+        for cut_problem in cuts.problems:
+            print(f"error: {cut_problem}", file=sys.stderr)
     return report
 
 
