@@ -81,7 +81,7 @@ def compute(conn, *, window):
         {"x": r["day"], "y": r["n"]} for r in found]}]}
 '''
 
-FLAKY = '''
+FLAKY = """
 import os
 
 META = {"page": "money", "title": "Flaky <b>cut</b>", "kind": "table", "windows": ["30d"], "order": 3}
@@ -98,7 +98,7 @@ def compute(conn, *, window):
     if mode == "bad_payload":
         return {"takeaway": "x", "columns": [{"key": "a", "label": "A"}], "rows": [{"b": 1}]}
     return {"takeaway": "all good", "columns": [{"key": "a", "label": "A"}], "rows": [{"a": 1}]}
-'''
+"""
 
 
 def write_cuts(directory: Path, **modules: str) -> Path:
@@ -129,7 +129,8 @@ def test_payload_validation_names_the_field() -> None:
         validate_payload("funnel", {"steps": [{"label": "a", "value": 3}]})
     with pytest.raises(PayloadError, match="3 values for 2 categories"):
         validate_payload(
-            "stacked", {"takeaway": "t", "categories": ["a", "b"], "series": [{"name": "s", "values": [1, 2, 3]}]}
+            "stacked",
+            {"takeaway": "t", "categories": ["a", "b"], "series": [{"name": "s", "values": [1, 2, 3]}]},
         )
     with pytest.raises(PayloadError, match="cells for 2 columns"):
         validate_payload(
@@ -140,7 +141,9 @@ def test_payload_validation_names_the_field() -> None:
             "table", {"takeaway": "t", "columns": [{"key": "a", "label": "A"}], "rows": [{"zz": 1}]}
         )
     with pytest.raises(PayloadError, match="finite"):
-        validate_payload("line", {"takeaway": "t", "series": [{"name": "s", "points": [{"x": "a", "y": float("nan")}]}]})
+        validate_payload(
+            "line", {"takeaway": "t", "series": [{"name": "s", "points": [{"x": "a", "y": float("nan")}]}]}
+        )
     with pytest.raises(PayloadError, match="unknown kind"):
         validate_payload("pie", {"takeaway": "t"})
     with pytest.raises(PayloadError, match="expected a dict"):
@@ -192,7 +195,9 @@ def test_sync_registers_keeps_operator_columns_and_retires(mini_world: str, cuts
         report = sync_cuts(conn)
         assert report.retired == ["money_flaky"]
         assert [Path(p.path).name for p in report.problems] == ["money_unpaid.py"]
-        (cuts_dir / "money_unpaid.py").write_text(textwrap.dedent(UNPAID).replace("Who owes", "Who still owes"))
+        (cuts_dir / "money_unpaid.py").write_text(
+            textwrap.dedent(UNPAID).replace("Who owes", "Who still owes")
+        )
         report = sync_cuts(conn)
         assert report.updated == ["money_unpaid"] and report.ok
         rows = {r["cut_id"]: r for r in registry_view(conn)}
@@ -257,7 +262,7 @@ def test_pages_cuts_windows_and_metric_links(mini_world: str, cuts_dir: Path) ->
     with psycopg.connect(mini_world) as conn:
         page = page_view(conn, "money", "7d")
         assert [c["cut_id"] for c in page["cuts"]] == ["money_unpaid", "money_orders", "money_flaky"]
-        unpaid, orders, flaky = page["cuts"]
+        unpaid, orders, _flaky = page["cuts"]
         # A cut without the requested window shows its default and says so.
         assert unpaid["window"] == "30d" and unpaid["window_fixed"]
         assert orders["window"] == "7d" and not orders["window_fixed"]
@@ -297,7 +302,10 @@ def test_operator_edits_validate_and_are_recorded(mini_world: str, cuts_dir: Pat
     with psycopg.connect(mini_world) as conn:
         sync_cuts(conn)
         result = set_cut_fields(
-            conn, "money_unpaid", {"owner": " ops@example.com ", "verification_state": "verified"}, actor="ann"
+            conn,
+            "money_unpaid",
+            {"owner": " ops@example.com ", "verification_state": "verified"},
+            actor="ann",
         )
         assert result["owner"] == "ops@example.com" and result["verification_state"] == "verified"
         assert set_cut_fields(conn, "money_unpaid", {"owner": None}, actor="ann")["owner"] is None
