@@ -1,0 +1,253 @@
+"""The in-process scheduler that `heartbeat serve` runs: hourly recompute, daily typical and audit refresh.
+
+    scheduler = Scheduler(get_settings()).start()   # ... scheduler.stop()
+
+Cron expressions come from settings (HEARTBEAT_SCHEDULE_RECOMPUTE / _TYPICAL / _AUDIT; "off" disables one)
+and are read in the office's timezone (HEARTBEAT_TIMEZONE). The last tick each schedule ran for lives in
+`heartbeat.schedule_state`, claimed atomically: a tick missed while the server was down runs once at start (not
+once per missed tick), and two servers never run the same tick. Recompute and typical refresh go through
+the single-flight job, so the scheduler never runs two jobs at once. The loop only calls `tick(now)`, which
+tests drive with a frozen clock.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from croniter import croniter
+
+from heartbeat_core import clock
+from heartbeat_core.db import get_pool
+from heartbeat_core.settings import Settings, SettingsError, get_settings
+
+log = logging.getLogger("heartbeat.scheduler")
+
+AuditHook = Callable[[], Any]
+AUDIT_HOOK_MODULES = ("heartbeat_core.audit",)
+DISABLED = ("", "off", "none", "disabled", "never")
+MAX_SLEEP_S = 60.0
+
+_audit_hooks: list[AuditHook] = []
+_audit_lock = threading.Lock()
+
+
+def register_audit_refresh(fn: AuditHook) -> None:
+    """Call `fn()` on the daily audit schedule (default 04:45); a failure is logged and recorded, not fatal."""
+    with _audit_lock:
+        if fn not in _audit_hooks:
+            _audit_hooks.append(fn)
+
+
+def unregister_audit_refresh(fn: AuditHook) -> None:
+    with _audit_lock:
+        if fn in _audit_hooks:
+            _audit_hooks.remove(fn)
+
+
+def run_audit_refresh() -> list[str]:
+    """Run every registered audit hook; returns the failures as one-line messages."""
+    for name in AUDIT_HOOK_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    with _audit_lock:
+        hooks = list(_audit_hooks)
+    failures = []
+    for fn in hooks:
+        try:
+            fn()
+        except Exception as exc:
+            label = getattr(fn, "__qualname__", repr(fn))
+            failures.append(f"{label}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            log.exception("audit refresh hook %s failed", label)
+    return failures
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    expression: str
+    action: Callable[[], int | None]  # returns the job id it ran or joined, if any
+
+    @property
+    def enabled(self) -> bool:
+        return self.expression.strip().lower() not in DISABLED
+
+
+def last_tick(expression: str, now: datetime, tz: Any) -> datetime:
+    """The latest tick of `expression` at or before `now` (in the office's timezone), as UTC."""
+    local = now.astimezone(tz) + timedelta(microseconds=1)
+    prev: datetime = croniter(expression, local).get_prev(datetime)
+    return prev.astimezone(now.tzinfo or tz)
+
+
+def next_tick(expression: str, now: datetime, tz: Any) -> datetime:
+    nxt: datetime = croniter(expression, now.astimezone(tz)).get_next(datetime)
+    return nxt.astimezone(now.tzinfo or tz)
+
+
+def _recompute() -> int | None:
+    from heartbeat_core.jobs import request_recompute
+
+    # A tick that arrives mid-job joins that job (coalesced) and is absorbed.
+    return request_recompute("all", trigger="schedule", background=False).job_id
+
+
+def _typical() -> int | None:
+    from heartbeat_core.jobs import request_typical_refresh, wait_for_job
+
+    ticket = request_typical_refresh("all", trigger="schedule", background=False)
+    if ticket.coalesced:  # a recompute was running: refresh the bands once it ends
+        wait_for_job(ticket.job_id)
+        ticket = request_typical_refresh("all", trigger="schedule", background=False)
+    return ticket.job_id
+
+
+def _audit() -> int | None:
+    failures = run_audit_refresh()
+    if failures:
+        raise RuntimeError("; ".join(failures))
+    return None
+
+
+def default_schedules(settings: Settings) -> list[Schedule]:
+    return [
+        Schedule("recompute", settings.schedule_recompute, _recompute),
+        Schedule("typical", settings.schedule_typical, _typical),
+        Schedule("audit", settings.schedule_audit, _audit),
+    ]
+
+
+_ENV = {
+    "recompute": "HEARTBEAT_SCHEDULE_RECOMPUTE",
+    "typical": "HEARTBEAT_SCHEDULE_TYPICAL",
+    "audit": "HEARTBEAT_SCHEDULE_AUDIT",
+}
+
+
+class Scheduler:
+    def __init__(self, settings: Settings | None = None, *, schedules: list[Schedule] | None = None):
+        self.settings = settings or get_settings()
+        self.schedules = [s for s in (schedules or default_schedules(self.settings)) if s.enabled]
+        for s in self.schedules:
+            if not croniter.is_valid(s.expression):
+                var = _ENV.get(s.name, f"schedule {s.name}")
+                raise SettingsError(
+                    f"{var}={s.expression!r}: expected a cron expression such as '17 * * * *'"
+                )
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+
+    # -- the testable core --
+
+    def tick(self, now: datetime | None = None) -> list[str]:
+        """Run every schedule whose latest tick (≤ now) has not run yet; returns the names run."""
+        moment = now or clock.now()
+        ran = []
+        for schedule in self.schedules:
+            due = last_tick(schedule.expression, moment, self.settings.tz)
+            if not self._claim(schedule, due, moment):
+                continue
+            ran.append(schedule.name)
+            job_id, error = None, None
+            try:
+                job_id = schedule.action()
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                log.exception("scheduled %s failed", schedule.name)
+            self._record(schedule, job_id, error)
+        return ran
+
+    def next_wake(self, now: datetime | None = None) -> datetime | None:
+        moment = now or clock.now()
+        ticks = [next_tick(s.expression, moment, self.settings.tz) for s in self.schedules]
+        return min(ticks) if ticks else None
+
+    def _claim(self, schedule: Schedule, due: datetime, now: datetime) -> bool:
+        """Atomically take `due` for this schedule; a schedule seen for the first time starts from `due`."""
+        with get_pool().connection() as conn:
+            inserted = conn.execute(
+                """INSERT INTO heartbeat.schedule_state (name, expression, last_tick_at)
+                   VALUES (%s, %s, %s) ON CONFLICT (name) DO NOTHING RETURNING name""",
+                (schedule.name, schedule.expression, due),
+            ).fetchone()
+            if inserted:
+                conn.commit()
+                return False
+            claimed = conn.execute(
+                """UPDATE heartbeat.schedule_state
+                   SET last_tick_at = %s, last_started_at = %s, expression = %s
+                   WHERE name = %s AND (last_tick_at IS NULL OR last_tick_at < %s) RETURNING name""",
+                (due, now, schedule.expression, schedule.name, due),
+            ).fetchone()
+            conn.commit()
+            return claimed is not None
+
+    def _record(self, schedule: Schedule, job_id: int | None, error: str | None) -> None:
+        self.last_error = error
+        with get_pool().connection() as conn:
+            conn.execute(
+                """UPDATE heartbeat.schedule_state SET last_finished_at = %s, last_job_id = %s, last_error = %s
+                   WHERE name = %s""",
+                (clock.now(), job_id, error, schedule.name),
+            )
+            conn.commit()
+
+    # -- the thread --
+
+    def start(self) -> Scheduler:
+        if self._thread is not None and self._thread.is_alive():
+            return self
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="heartbeat-scheduler", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self.tick()
+                failures = 0
+            except Exception as exc:  # database down: retry with backoff, never die
+                failures += 1
+                self.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                log.warning("scheduler tick failed: %s", self.last_error)
+            self._stop.wait(self._sleep_s(failures))
+
+    def _sleep_s(self, failures: int) -> float:
+        if failures:
+            return min(MAX_SLEEP_S, 2.0**failures)
+        wake = self.next_wake()
+        if wake is None:
+            return MAX_SLEEP_S
+        seconds = (wake - clock.now()).total_seconds() + 0.05
+        return max(0.05, min(MAX_SLEEP_S, seconds))
+
+
+def schedule_states() -> list[dict[str, Any]]:
+    """The scheduler's last runs, for status pages."""
+    from psycopg.rows import dict_row
+
+    with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute("SELECT * FROM heartbeat.schedule_state ORDER BY name")
+        return cur.fetchall()
