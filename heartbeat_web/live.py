@@ -1,0 +1,192 @@
+"""The cockpit's rendered bytes, built once per read-model change and served from memory.
+
+A background thread asks `SnapshotCache` every `poll_s` whether the read model moved (one tiny query);
+when it did, or the job strip or the degraded flag changed, it renders the page, the swap-in partial
+and the `/api/cockpit` JSON once and swaps them in atomically. Requests only read `current`: no
+request waits on the database pool, so a dead database cannot slow the TV.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from heartbeat_core import clock
+from heartbeat_core.db import DatabaseUnavailable
+from heartbeat_core.readmodel import CockpitSnapshot
+from heartbeat_core.snapshot_cache import CachedSnapshot, SnapshotCache
+
+log = logging.getLogger("heartbeat.web")
+
+_URL_SECRET = re.compile(r"(://[^:/@\s]+):[^@\s]+@")
+
+
+def scrub(text: str | None) -> str | None:
+    """Drop any password from a URL inside an error message before it reaches a page."""
+    return None if text is None else _URL_SECRET.sub(r"\1:***@", text)
+
+
+@dataclass(frozen=True)
+class JobStrip:
+    """The running job as the top strip shows it."""
+
+    job_id: int
+    state: str
+    phase: str | None
+    progress: float | None  # 0..1
+    message: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "state": self.state,
+            "phase": self.phase,
+            "progress": self.progress,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Rendered:
+    key: tuple[Any, ...]
+    etag: str
+    page: bytes
+    partial: bytes
+    json: bytes
+    snapshot: CockpitSnapshot
+    degraded: bool
+    degraded_since: datetime | None
+    built_at: float
+    ids: frozenset[str] = field(default_factory=frozenset)
+
+
+Renderer = Callable[[CachedSnapshot, "JobStrip | None"], tuple[bytes, bytes, dict[str, Any]]]
+
+
+class LiveCockpit:
+    def __init__(
+        self,
+        cache: SnapshotCache,
+        render: Renderer,
+        *,
+        build_id: str,
+        poll_s: float = 1.0,
+        job_reader: Callable[[], JobStrip | None] | None = None,
+    ) -> None:
+        self.cache = cache
+        self._render = render
+        self.build_id = build_id
+        self.poll_s = poll_s
+        self._job_reader = job_reader
+        self._current: Rendered | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._refresh_lock = threading.Lock()
+        self.last_error: str | None = None
+        self.renders = 0
+
+    @property
+    def current(self) -> Rendered | None:
+        return self._current
+
+    @property
+    def degraded(self) -> bool:
+        current = self._current
+        return current is None or current.degraded
+
+    def refresh(self) -> Rendered | None:
+        """One tick: ask the cache, render when anything the screen shows has changed."""
+        with self._refresh_lock:
+            try:
+                cached = self.cache.get()
+            except DatabaseUnavailable as exc:
+                self.last_error = scrub(str(exc))
+                return self._current
+            job = None
+            if self._job_reader is not None and not cached.degraded:
+                try:
+                    job = self._job_reader()
+                except Exception as exc:  # the strip is optional; never let it blank the screen
+                    log.debug("job strip unavailable: %s", exc)
+            key = (
+                cached.snapshot.version,
+                cached.built_at,
+                cached.degraded,
+                job and (job.job_id, job.state, job.phase, job.progress),
+            )
+            current = self._current
+            if current is not None and current.key == key:
+                return current
+            page, partial, head = self._render(cached, job)
+            head = {
+                "build": self.build_id,
+                "degraded": cached.degraded,
+                "degraded_since": cached.degraded_since.isoformat() if cached.degraded_since else None,
+                "degraded_reason": scrub(cached.error),
+                "active_job": job.as_json() if job else None,
+                **head,
+            }
+            body = json.dumps(head, separators=(",", ":")).encode()
+            payload = body[:-1] + b"," + cached.json_bytes[1:]
+            etag = '"' + hashlib.sha1(repr(key).encode() + self.build_id.encode()).hexdigest()[:20] + '"'
+            self._current = Rendered(
+                key=key,
+                etag=etag,
+                page=page,
+                partial=partial,
+                json=payload,
+                snapshot=cached.snapshot,
+                degraded=cached.degraded,
+                degraded_since=cached.degraded_since,
+                built_at=time.monotonic(),
+                ids=frozenset(m.metric_id for m in cached.snapshot.metrics),
+            )
+            self.renders += 1
+            self.last_error = scrub(cached.error)
+            return self._current
+
+    def poke(self) -> None:
+        """Refresh soon (after an operator edit or a recompute request)."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.refresh()
+            except Exception:  # keep serving the last good screen whatever happens
+                log.exception("cockpit refresh failed")
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="heartbeat-cockpit", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+
+def office_time(moment: datetime | None, tz: Any) -> str:
+    if moment is None:
+        return "—"
+    return moment.astimezone(tz).strftime("%H:%M")
+
+
+def now() -> datetime:
+    return clock.now()

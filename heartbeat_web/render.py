@@ -1,0 +1,197 @@
+"""From the read model to what the templates show: formatted strings, SVG and layout sizes.
+
+Nothing here decides a colour or an order: status, freshness, `needs_attention` and the rank all come
+from `heartbeat_core`. This module only formats them and picks how many columns fit the screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from croniter import croniter
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from heartbeat_core import clock
+from heartbeat_core.formatting import format_duration, format_number, unit_label
+from heartbeat_core.readmodel import MetricState
+from heartbeat_core.settings import Settings
+from heartbeat_core.snapshot_cache import CachedSnapshot
+from heartbeat_core.status import needs_attention
+from heartbeat_web import svg
+from heartbeat_web.live import JobStrip, scrub
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+PERIOD_LABEL = {"snapshot": "now", "24h": "24 h", "7d": "7 d", "30d": "30 d", "funnel": "funnel"}
+
+
+def make_env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html", "xml"], default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = lambda v, unit="count": format_number(v, unit) if v is not None else "—"
+    env.filters["unit"] = unit_label
+    env.filters["period"] = lambda p: PERIOD_LABEL.get(p, p)
+    return env
+
+
+def build_id() -> str:
+    """Changes whenever a template, the CSS/JS or the package version changes: open TVs reload then."""
+    import hashlib
+
+    import heartbeat_web
+
+    digest = hashlib.sha1(getattr(heartbeat_web, "__version__", "0").encode())
+    for folder in (TEMPLATES, STATIC):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                digest.update(path.name.encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def schedule_interval_s(expr: str, base: datetime | None = None) -> float | None:
+    """Seconds between two runs of a cron expression (the recompute schedule), None when unparsable."""
+    try:
+        it = croniter(expr, base or clock.now())
+        first = it.get_next(datetime)
+        second = it.get_next(datetime)
+    except Exception:
+        return None
+    return (second - first).total_seconds()
+
+
+@dataclass(frozen=True)
+class Tile:
+    m: MetricState
+    value: str
+    unit: str
+    period: str
+    age: str
+    spark: Markup
+    unverified: bool
+
+
+def tile(m: MetricState) -> Tile:
+    value = format_number(m.value, m.unit) if m.value is not None else "—"
+    unit = unit_label(m.unit)
+    # money and pct carry their unit inside the formatted number already
+    if m.unit.startswith("money:") or m.unit == "pct" or value.endswith(unit):
+        unit = ""
+    return Tile(
+        m=m,
+        value=value,
+        unit=unit,
+        period=PERIOD_LABEL.get(m.period, m.period),
+        age=format_duration(m.source_age_s) if m.source_age_s is not None else "never",
+        spark=svg.sparkline(m.sparkline, m.status),
+        unverified=m.verification_state != "verified",
+    )
+
+
+def _cols(n: int, table: tuple[tuple[int, int], ...], most: int) -> int:
+    for limit, cols in table:
+        if n <= limit:
+            return cols
+    return most
+
+
+def layout(red: int, attention: int, calm: int) -> dict[str, float]:
+    """Columns and type scale per band so up to ~40 metrics fit one screen: fewer reds, bigger reds."""
+    red_cols = _cols(red, ((1, 1), (2, 2), (3, 3), (4, 4), (6, 3), (8, 4), (12, 4), (15, 5)), 6)
+    att_cols = _cols(attention, ((1, 2), (2, 2), (3, 3), (4, 4), (10, 5), (18, 6)), 7)
+    red_k = _cols(red, ((1, 1.45), (2, 1.25), (4, 1.05), (8, 0.95), (12, 0.85)), 0.75)
+    att_k = _cols(attention, ((2, 0.85), (4, 0.78), (10, 0.7)), 0.6)
+    if not red:
+        att_k = min(att_k * 1.2, 1.0)
+    return {
+        "red_cols": red_cols,
+        "att_cols": att_cols,
+        "calm_cols": _cols(calm, ((6, 6), (16, 8), (30, 10)), 12),
+        "red_k": red_k,
+        "att_k": att_k,
+    }
+
+
+class CockpitRenderer:
+    def __init__(self, env: Environment, settings: Settings, build: str) -> None:
+        self.env = env
+        self.settings = settings
+        self.build = build
+        self.page = env.get_template("cockpit.html")
+        self.body = env.get_template("_cockpit.html")
+
+    def context(self, cached: CachedSnapshot, job: JobStrip | None) -> dict[str, Any]:
+        snap = cached.snapshot
+        tz = self.settings.tz
+        red, attention, calm = [], [], []
+        for m in snap.metrics:
+            if m.status == "red":
+                red.append(tile(m))
+            elif needs_attention(m.status, m.freshness):
+                attention.append(tile(m))
+            else:
+                calm.append(tile(m))
+        interval = schedule_interval_s(self.settings.schedule_recompute, snap.generated_at)
+        computed = [m.computed_at for m in snap.metrics if m.computed_at is not None]
+        last_success = max(computed) if computed else None
+        if (
+            snap.last_job
+            and snap.last_job.state in ("succeeded", "done", "finished")
+            and snap.last_job.finished_at
+        ):
+            last_success = max(filter(None, (last_success, snap.last_job.finished_at)))
+        now = clock.now()
+        stalled = bool(
+            interval
+            and snap.metrics
+            and (last_success is None or (now - last_success).total_seconds() > 2 * interval)
+        )
+        stalled_for = (
+            format_duration((now - last_success).total_seconds()) if (stalled and last_success) else None
+        )
+        last_failed = snap.last_job if snap.last_job and snap.last_job.state == "failed" else None
+        return {
+            "snap": snap,
+            "red": red,
+            "attention": attention,
+            "calm": calm,
+            "layout": layout(len(red), len(attention), len(calm)),
+            "counts": snap.counts,
+            "updated": snap.generated_at.astimezone(tz).strftime("%H:%M"),
+            "updated_iso": snap.generated_at.isoformat(),
+            "degraded": cached.degraded,
+            "degraded_since": cached.degraded_since.astimezone(tz).strftime("%H:%M")
+            if cached.degraded_since
+            else None,
+            "job": job,
+            "job_pct": None if job is None or job.progress is None else round(job.progress * 100),
+            "last_failed": last_failed,
+            "last_failed_error": scrub(last_failed.error) if last_failed else None,
+            "stalled": stalled,
+            "stalled_for": stalled_for,
+            "last_success": last_success.astimezone(tz).strftime("%a %H:%M") if last_success else None,
+            "build": self.build,
+            "refresh_s": self.settings.cockpit_refresh_s,
+            "head": {
+                "pipeline": {
+                    "stalled": stalled,
+                    "last_success_at": last_success.isoformat() if last_success else None,
+                    "schedule_interval_s": interval,
+                }
+            },
+        }
+
+    def __call__(self, cached: CachedSnapshot, job: JobStrip | None) -> tuple[bytes, bytes, dict[str, Any]]:
+        ctx = self.context(cached, job)
+        partial = self.body.render(ctx).encode()
+        page = self.page.render({**ctx, "body": Markup(partial.decode())}).encode()
+        return page, partial, ctx["head"]

@@ -1,0 +1,122 @@
+"""HTML pages: the TV cockpit (served from bytes rendered once per change) and the metric page (laptop)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from heartbeat_core import readmodel
+from heartbeat_core.metrics.registry import UnknownMetric
+from heartbeat_web import svg
+from heartbeat_web.auth import token_configured
+from heartbeat_web.deps import Web, database_reads, web
+from heartbeat_web.render import tile
+
+router = APIRouter(include_in_schema=False)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+HTML_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def _html(body: bytes | str, status: int = 200, extra: dict[str, str] | None = None) -> Response:
+    headers = {**HTML_HEADERS, **(extra or {})}
+    return Response(body, status_code=status, media_type="text/html; charset=utf-8", headers=headers)
+
+
+@router.get("/", response_class=HTMLResponse)
+def cockpit(request: Request) -> Response:
+    w = web(request)
+    current = w.live.current
+    if current is None:
+        page = w.env.get_template("waiting.html").render(
+            build=w.build, refresh_s=w.settings.cockpit_refresh_s, reason=w.live.last_error
+        )
+        return _html(page, 503, {"Retry-After": "5", "X-Heartbeat-Build": w.build})
+    return _html(current.page, extra={"ETag": current.etag, "X-Heartbeat-Build": w.build})
+
+
+@router.get("/partials/cockpit")
+def cockpit_partial(request: Request) -> Response:
+    """What the TV's script swaps in: the body of `/`, with an ETag so an unchanged screen costs a 304."""
+    w = web(request)
+    current = w.live.current
+    headers = {"X-Heartbeat-Build": w.build, "Cache-Control": "no-store"}
+    if current is None:
+        return Response(b"", status_code=503, headers={**headers, "Retry-After": "5"})
+    headers["ETag"] = current.etag
+    if request.headers.get("if-none-match") == current.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(current.partial, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def _not_found(w: Web, message: str) -> Response:
+    page = w.env.get_template("not_found.html").render(build=w.build, message=message)
+    return _html(page, 404)
+
+
+@router.get("/metrics/{metric_id}", response_class=HTMLResponse)
+def metric_page(request: Request, metric_id: str, days: int = 180) -> Response:
+    w = web(request)
+    days = max(7, min(days, 3660))
+    current = w.live.current
+    state = None
+    if current is not None:
+        state = next((m for m in current.snapshot.metrics if m.metric_id == metric_id), None)
+        if state is None:
+            return _not_found(w, str(UnknownMetric([metric_id], sorted(current.ids))))
+    definition: dict[str, Any] = {}
+    detail: dict[str, Any] | None = None
+    history: list[readmodel.HistoryPoint] = []
+    with database_reads(w) as conn:
+        if conn is not None:
+            definition = readmodel.metric_definition(conn, metric_id) or {}
+            if state is None:
+                states = readmodel.metric_states(conn, ids=[metric_id])
+                if not states:
+                    return _not_found(w, f"unknown metric {metric_id!r}")
+                state = states[0]
+            detail = readmodel.metric_detail(conn, metric_id)
+            history = readmodel.metric_history(conn, metric_id, days)
+    if state is None:
+        return _html(
+            w.env.get_template("not_found.html").render(
+                build=w.build, message="The database is unreachable and no snapshot is loaded yet."
+            ),
+            503,
+        )
+    chart = svg.history_chart(
+        [p.as_of_date for p in history],
+        [p.value for p in history],
+        [p.status for p in history],
+        unit=state.unit,
+        norm=[p.norm_value for p in history],
+        alert=[p.alert_value for p in history],
+        band=[
+            (p.typical_mean - p.typical_stddev, p.typical_mean + p.typical_stddev)
+            if p.typical_mean is not None and p.typical_stddev is not None
+            else None
+            for p in history
+        ],
+        target=state.target_value,
+    )
+    page = w.env.get_template("metric.html").render(
+        build=w.build,
+        m=state,
+        t=tile(state),
+        definition=definition,
+        detail=detail,
+        history=history,
+        chart=chart,
+        degraded=w.live.degraded,
+        token_set=token_configured(),
+    )
+    return _html(page)
