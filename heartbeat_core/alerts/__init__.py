@@ -1,0 +1,90 @@
+"""Alerts on the same contract as the TV and `what_is_red`: transitions, repeats, snooze, an outbox.
+
+What surfaces and jobs call:
+
+    report = evaluate(conn, job_id=None)          # queue notifications for every transition (one transaction)
+    delivery = deliver(conn)                      # one pass over the outbox; never sleeps
+    evaluate_and_deliver(conn, job_id)            # both: the recompute job's alert phase
+    snooze(conn, metric_id, until, actor, reason=None)  # until=None lifts it
+    snoozes(conn), snoozed_until(conn, metric_id)
+    send_test(channel_name)                       # one test message, straight to the channel
+
+Importing this package registers `evaluate_and_deliver` as the recompute job's alert phase
+(`heartbeat_core.jobs.register_alert_phase`); the job runner imports it before that phase. See docs/alerts.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from heartbeat_core import clock
+from heartbeat_core.alerts.channels import SendResult, channel, redact, sign, verify
+from heartbeat_core.alerts.config import CHANNELS, ChannelConfig, configured_channels, is_configured
+from heartbeat_core.alerts.evaluate import EvaluationReport, decide, evaluate
+from heartbeat_core.alerts.messages import AlertEvent
+from heartbeat_core.alerts.outbox import DeliveryReport, deliver, outbox_rows
+from heartbeat_core.alerts.snooze import Snooze, SnoozeInputError, snooze, snoozed_until, snoozes
+from heartbeat_core.settings import get_settings
+
+__all__ = [
+    "CHANNELS",
+    "AlertEvent",
+    "ChannelConfig",
+    "DeliveryReport",
+    "EvaluationReport",
+    "SendResult",
+    "Snooze",
+    "SnoozeInputError",
+    "configured_channels",
+    "decide",
+    "deliver",
+    "evaluate",
+    "evaluate_and_deliver",
+    "install",
+    "outbox_rows",
+    "redact",
+    "send_test",
+    "sign",
+    "snooze",
+    "snoozed_until",
+    "snoozes",
+    "verify",
+]
+
+
+def evaluate_and_deliver(conn: psycopg.Connection[Any], job_id: int | None = None) -> dict[str, Any]:
+    """The recompute job's alert phase: evaluate (committed), then one delivery pass."""
+    report = evaluate(conn, job_id)
+    delivery = deliver(conn)
+    return {"evaluation": report.as_json(), "delivery": delivery.as_json()}
+
+
+def send_test(name: str) -> SendResult:
+    """Send one test message to a configured channel, bypassing the outbox; returns the channel's answer."""
+    if name not in CHANNELS:
+        raise ValueError(f"unknown channel {name!r}; expected one of {', '.join(CHANNELS)}")
+    if not is_configured(name):
+        needs = {
+            "slack": "HEARTBEAT_SLACK_WEBHOOK_URL",
+            "telegram": "HEARTBEAT_TELEGRAM_BOT_TOKEN and HEARTBEAT_TELEGRAM_CHAT_ID",
+            "webhook": "HEARTBEAT_WEBHOOK_URL",
+        }[name]
+        raise ValueError(f"channel {name} is not configured: set {needs}")
+    settings = get_settings()
+    text = f"Heartbeat test message ({clock.now():%Y-%m-%d %H:%M} UTC): alerts reach this channel. {settings.public_url}/"
+    sender = channel(name)
+    return sender.send(sender.test_payload(text), f"test:{clock.now().timestamp():.0f}")
+
+
+def install() -> None:
+    """Register the alert phase with the recompute job runner (idempotent; done at import)."""
+    try:
+        from heartbeat_core.jobs import register_alert_phase
+    except ImportError:  # a build without jobs: evaluate/deliver still work on demand
+        return
+    register_alert_phase(evaluate_and_deliver)
+
+
+install()

@@ -1,0 +1,368 @@
+"""Alert evaluation: compare each metric's live state (the read model, never re-derived) with what each
+channel has already seen, and turn transitions into notifications and outbox rows in one transaction.
+
+Per channel and metric, two tracks:
+- status: green→amber/red, amber→red (worse) notify with the new colour; red/amber→green notifies
+  `resolved` — only to a channel that was told about the problem; red→amber is recorded silently; a
+  still-red metric already announced is announced again after the repeat interval.
+- freshness: fresh→stale (amber or red freshness) notifies `stale`; stale→fresh notifies `resolved`
+  to a channel that was told it was stale.
+Each channel gets only its levels (`HEARTBEAT_<CHANNEL>_LEVELS`). A channel with no state yet starts from
+"green, fresh, nothing told", so a channel configured later receives what is firing at its first evaluation.
+A snoozed metric is skipped entirely while the snooze lasts: each channel's view of it is frozen, and the
+first evaluation after the snooze catches up (a resolution, a new red, or a due repeat).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from heartbeat_core import clock, readmodel
+from heartbeat_core.alerts import config
+from heartbeat_core.alerts.config import ChannelConfig
+from heartbeat_core.alerts.messages import (
+    AlertEvent,
+    Kind,
+    event_from_state,
+    render_slack,
+    render_telegram,
+    render_webhook,
+    summary_line,
+)
+from heartbeat_core.readmodel import MetricState
+from heartbeat_core.settings import get_settings
+
+EVALUATE_LOCK = 0x4842_414C  # "HBAL": one evaluation at a time across processes
+
+
+@dataclass(frozen=True)
+class ChannelView:
+    """What one channel has seen and been told about one metric (a row of heartbeat.alert_state)."""
+
+    status_level: str = "green"
+    status_since: datetime | None = None
+    status_notified: str | None = None
+    status_notified_at: datetime | None = None
+    freshness_level: str = "fresh"
+    freshness_since: datetime | None = None
+    stale_notified: bool = False
+    stale_notified_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    kind: Kind
+    track: str
+    previous: str | None
+    repeat: bool
+    key: str
+
+
+def _stamp(moment: datetime) -> str:
+    return (
+        moment.strftime("%Y%m%dT%H%M%SZ")
+        if moment.utcoffset() in (None, timedelta(0))
+        else moment.isoformat()
+    )
+
+
+def decide(
+    levels: frozenset[str],
+    status: str,
+    freshness: str,
+    metric_id: str,
+    view: ChannelView | None,
+    now: datetime,
+    repeat_s: float,
+) -> tuple[list[Transition], ChannelView]:
+    """The pure state machine: transitions to announce on this channel, and the channel's new view."""
+    prior = view or ChannelView(status_since=now, freshness_since=now)
+    out: list[Transition] = []
+    new = prior
+    stamp = _stamp(now)
+
+    # status track, on the channel's effective level: the colour if the channel takes it, else "ok"
+    if status != prior.status_level:
+        new = replace(new, status_level=status, status_since=now)
+    told = prior.status_notified
+    effective = status if status in ("red", "amber") and status in levels else "ok"
+    if status == "no_data":
+        pass  # no value at all says nothing new about the problem: hold what the channel was told
+    elif effective != "ok" and effective != told:
+        # ok→amber/red, amber→red, and red→amber on a channel that takes amber (the "was red" news)
+        key = f"{metric_id}:{told or 'ok'}>{effective}:{stamp}"
+        out.append(Transition(cast(Kind, effective), "status", told or prior.status_level, False, key))
+        new = replace(new, status_notified=effective, status_notified_at=now)
+    elif (
+        effective == "red"
+        and told == "red"
+        and prior.status_notified_at is not None
+        and (now - prior.status_notified_at).total_seconds() >= repeat_s
+    ):
+        out.append(Transition("red", "status", "red", True, f"{metric_id}:red:repeat:{stamp}"))
+        new = replace(new, status_notified_at=now)
+    elif effective == "ok" and told is not None:
+        # what the channel was told is over: back to green, or down to a level it does not take
+        if "resolved" in levels:
+            key = f"{metric_id}:{told}>{status}:{stamp}"
+            out.append(Transition("resolved", "status", told, False, key))
+        new = replace(new, status_notified=None, status_notified_at=None)
+
+    # freshness track
+    stale = freshness != "fresh"
+    if freshness != prior.freshness_level:
+        new = replace(new, freshness_level=freshness, freshness_since=now)
+    if stale and not prior.stale_notified and "stale" in levels:
+        out.append(
+            Transition("stale", "freshness", prior.freshness_level, False, f"{metric_id}:stale:{stamp}")
+        )
+        new = replace(new, stale_notified=True, stale_notified_at=now)
+    elif not stale and prior.stale_notified:
+        if "resolved" in levels:
+            out.append(
+                Transition(
+                    "resolved", "freshness", prior.freshness_level, False, f"{metric_id}:fresh:{stamp}"
+                )
+            )
+        new = replace(new, stale_notified=False, stale_notified_at=None)
+    return out, new
+
+
+@dataclass
+class EvaluationReport:
+    evaluation_id: int
+    job_id: int | None
+    at: datetime
+    channels: list[str]
+    metrics: int
+    snoozed: list[str] = field(default_factory=list)
+    notifications: dict[str, list[AlertEvent]] = field(default_factory=dict)
+    outbox_ids: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def total_notifications(self) -> int:
+        return sum(len(v) for v in self.notifications.values())
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "evaluation_id": self.evaluation_id,
+            "job_id": self.job_id,
+            "at": self.at.isoformat(),
+            "channels": self.channels,
+            "metrics": self.metrics,
+            "snoozed": self.snoozed,
+            "notifications": {
+                ch: [
+                    {"metric_id": e.metric_id, "kind": e.kind, "repeat": e.repeat, "key": e.idempotency_key}
+                    for e in events
+                ]
+                for ch, events in self.notifications.items()
+            },
+            "messages": {ch: len(ids) for ch, ids in self.outbox_ids.items()},
+        }
+
+
+def active_snoozes(conn: psycopg.Connection[Any], now: datetime) -> dict[str, datetime]:
+    rows = conn.execute(
+        "SELECT metric_id, until FROM heartbeat.alert_snooze WHERE until > %s", (now,)
+    ).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+def _load_views(conn: psycopg.Connection[Any], channel: str) -> dict[str, ChannelView]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            """SELECT metric_id, status_level, status_since, status_notified, status_notified_at, freshness_level,
+                      freshness_since, stale_notified, stale_notified_at
+               FROM heartbeat.alert_state WHERE channel = %s FOR UPDATE""",
+            (channel,),
+        )
+        return {r.pop("metric_id"): ChannelView(**r) for r in cur.fetchall()}
+
+
+def _save_view(
+    conn: psycopg.Connection[Any], channel: str, metric_id: str, v: ChannelView, now: datetime
+) -> None:
+    conn.execute(
+        """INSERT INTO heartbeat.alert_state (channel, metric_id, status_level, status_since, status_notified,
+               status_notified_at, freshness_level, freshness_since, stale_notified, stale_notified_at, evaluated_at)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (channel, metric_id) DO UPDATE SET
+               status_level = excluded.status_level, status_since = excluded.status_since,
+               status_notified = excluded.status_notified, status_notified_at = excluded.status_notified_at,
+               freshness_level = excluded.freshness_level, freshness_since = excluded.freshness_since,
+               stale_notified = excluded.stale_notified, stale_notified_at = excluded.stale_notified_at,
+               evaluated_at = excluded.evaluated_at""",
+        (
+            channel,
+            metric_id,
+            v.status_level,
+            v.status_since or now,
+            v.status_notified,
+            v.status_notified_at,
+            v.freshness_level,
+            v.freshness_since or now,
+            v.stale_notified,
+            v.stale_notified_at,
+            now,
+        ),
+    )
+
+
+def render_parts(
+    channel: str, events: list[AlertEvent], evaluation_id: int, now: datetime
+) -> list[dict[str, Any]]:
+    """The request bodies (without credentials) for one grouped message on one channel."""
+    public_url = get_settings().public_url
+    if channel == "slack":
+        return [render_slack(events, public_url)]
+    if channel == "telegram":
+        return [{"text": t} for t in render_telegram(events, public_url, config.telegram_max_parts())]
+    return [render_webhook(events, evaluation_id=evaluation_id, generated_at=now)]
+
+
+def enqueue(
+    conn: psycopg.Connection[Any],
+    channel: str,
+    parts: list[dict[str, Any]],
+    *,
+    key: str,
+    evaluation_id: int | None,
+    summary: str,
+    now: datetime,
+) -> list[int]:
+    """Add one message (in parts) to the outbox; a key already there adds nothing."""
+    ids = []
+    for number, payload in enumerate(parts, start=1):
+        part_key = key if len(parts) == 1 else f"{key}:part{number}"
+        row = conn.execute(
+            """INSERT INTO heartbeat.alert_outbox (channel, idempotency_key, evaluation_id, part, parts, payload,
+                   summary, next_attempt_at, created_at)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (channel, idempotency_key) DO NOTHING RETURNING id""",
+            (channel, part_key, evaluation_id, number, len(parts), Jsonb(payload), summary, now, now),
+        ).fetchone()
+        if row:
+            ids.append(int(row[0]))
+    return ids
+
+
+def evaluate(
+    conn: psycopg.Connection[Any],
+    job_id: int | None = None,
+    *,
+    channels: list[ChannelConfig] | None = None,
+) -> EvaluationReport:
+    """Evaluate every active metric against every configured channel; queue the notifications.
+
+    Runs in one transaction under an advisory lock (one evaluation at a time across processes): the new
+    channel views, the notification log and the outbox rows commit together or not at all. Sends nothing;
+    `deliver()` does that.
+    """
+    now = clock.now()
+    chosen = config.configured_channels() if channels is None else channels
+    repeat_s = config.repeat_interval_s()
+    public_url = get_settings().public_url
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (EVALUATE_LOCK,))
+        states = readmodel.metric_states(conn, now=now)
+        snoozed = active_snoozes(conn, now)
+        row = conn.execute(
+            "INSERT INTO heartbeat.alert_evaluation (job_id, at, channels, metrics) VALUES (%s, %s, %s, %s)"
+            " RETURNING evaluation_id",
+            (job_id, now, [c.name for c in chosen], len(states)),
+        ).fetchone()
+        assert row is not None
+        evaluation_id = int(row[0])
+        report = EvaluationReport(
+            evaluation_id, job_id, now, [c.name for c in chosen], len(states), sorted(snoozed)
+        )
+        details: dict[str, dict[str, Any] | None] = {}
+        for ch in chosen:
+            views = _load_views(conn, ch.name)
+            events: list[AlertEvent] = []
+            for state in states:
+                if state.metric_id in snoozed:
+                    continue
+                view = views.get(state.metric_id)
+                transitions, new_view = decide(
+                    ch.levels, state.status, state.freshness, state.metric_id, view, now, repeat_s
+                )
+                if view != new_view:
+                    _save_view(conn, ch.name, state.metric_id, new_view, now)
+                for t in transitions:
+                    if state.metric_id not in details:
+                        details[state.metric_id] = readmodel.metric_detail(conn, state.metric_id)
+                    events.append(_event(state, t, details[state.metric_id], public_url))
+            report.notifications[ch.name] = events
+            if events:
+                parts = render_parts(ch.name, events, evaluation_id, now)
+                ids = enqueue(
+                    conn,
+                    ch.name,
+                    parts,
+                    key=f"evaluation:{evaluation_id}",
+                    evaluation_id=evaluation_id,
+                    summary=summary_line(events),
+                    now=now,
+                )
+                report.outbox_ids[ch.name] = ids
+                _log_notifications(conn, ch.name, evaluation_id, events, ids[0] if ids else None, now)
+        conn.execute(
+            "UPDATE heartbeat.alert_evaluation SET notifications = %s, messages = %s WHERE evaluation_id = %s",
+            (report.total_notifications, sum(len(v) for v in report.outbox_ids.values()), evaluation_id),
+        )
+    return report
+
+
+def _event(state: MetricState, t: Transition, detail: dict[str, Any] | None, public_url: str) -> AlertEvent:
+    return event_from_state(
+        state,
+        t.kind,
+        "status" if t.track == "status" else "freshness",
+        previous=t.previous,
+        repeat=t.repeat,
+        detail=detail,
+        public_url=public_url,
+        key=t.key,
+    )
+
+
+def _log_notifications(
+    conn: psycopg.Connection[Any],
+    channel: str,
+    evaluation_id: int,
+    events: list[AlertEvent],
+    outbox_id: int | None,
+    now: datetime,
+) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO heartbeat.alert_notification (channel, idempotency_key, evaluation_id, metric_id, kind,
+                   repeat, previous, status, reason, event, outbox_id, created_at)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (channel, idempotency_key) DO NOTHING""",
+            [
+                (
+                    channel,
+                    e.idempotency_key,
+                    evaluation_id,
+                    e.metric_id,
+                    e.kind,
+                    e.repeat,
+                    e.previous,
+                    e.status,
+                    e.reason,
+                    Jsonb(e.model_dump(mode="json")),
+                    outbox_id,
+                    now,
+                )
+                for e in events
+            ],
+        )

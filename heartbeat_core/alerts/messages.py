@@ -1,0 +1,319 @@
+"""Alert messages: one event per metric transition, rendered per channel within each channel's limits.
+
+An event's text reads top to bottom: one line that says what is wrong; the status reason from the read
+model (value against the line or the typical band); since when, freshness and owner; the top detail rows
+("ACME Ltd — invoices 3, unpaid since 2026-07-01, amount EUR 12,400"); a link to the metric page.
+Several events from one evaluation become one grouped message per channel.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from heartbeat_core.formatting import format_number, unit_label
+from heartbeat_core.readmodel import MetricState
+
+Kind = Literal["red", "amber", "stale", "resolved"]
+
+SLACK_MAX_BLOCKS = 50
+SLACK_MAX_SECTION = 3000
+SLACK_MAX_TEXT = 3000  # the fallback `text`: notifications show only the start anyway
+SLACK_DETAILED = 40  # events with a full section; the rest are listed one line each
+TELEGRAM_MAX = 4096
+DETAIL_ROWS = 3
+
+_ICON = {"red": "🔴", "amber": "🟠", "stale": "⏳", "resolved": "✅"}
+_KIND_ORDER = {"red": 0, "stale": 1, "amber": 2, "resolved": 3}
+
+
+class AlertEvent(BaseModel):
+    """One notification: a metric's transition as one channel sees it."""
+
+    metric_id: str
+    name: str
+    kind: Kind
+    track: Literal["status", "freshness"]
+    repeat: bool = False
+    previous: str | None = None
+    status: str
+    reason: str
+    value: float | None = None
+    value_text: str = "—"
+    unit: str = "count"
+    freshness: str = "fresh"
+    freshness_reason: str = ""
+    status_since: date | None = None
+    source_as_of: datetime | None = None
+    owner: str | None = None
+    error: str | None = None
+    details: list[str] = Field(default_factory=list)
+    more_details: int = 0
+    url: str
+    idempotency_key: str = ""
+    rank: int = 0
+
+    @property
+    def headline(self) -> str:
+        icon = _ICON[self.kind]
+        if self.kind == "resolved":
+            if self.track == "freshness":
+                return f"{icon} RESOLVED: {self.name} — data is fresh again"
+            if self.status == "green":
+                return f"{icon} RESOLVED: {self.name} — back to green at {self.value_text}"
+            return f"{icon} RESOLVED: {self.name} — no longer {self.previous}, now {self.status} at {self.value_text}"
+        if self.kind == "stale":
+            return f"{icon} STALE: {self.name} — {self.freshness_reason}"
+        label = ("STILL " if self.repeat else "") + self.kind.upper()
+        was = f" (was {self.previous})" if self.previous == "red" and self.kind == "amber" else ""
+        return f"{icon} {label}: {self.name} at {self.value_text}{was}"
+
+    def body_lines(self) -> list[str]:
+        """The lines under the headline, plain text."""
+        lines = [
+            f"Why: {self.reason}"
+            if self.kind != "stale"
+            else f"Value: {self.value_text} ({self.status}: {self.reason})"
+        ]
+        facts = []
+        if self.status_since and self.track == "status":
+            facts.append(f"{self.status} since {self.status_since.isoformat()}")
+        freshness = "fresh" if self.freshness == "fresh" else f"stale ({self.freshness})"
+        facts.append(
+            f"data {freshness}, {self.freshness_reason}" if self.freshness_reason else f"data {freshness}"
+        )
+        facts.append(f"owner {self.owner}" if self.owner else "no owner")
+        lines.append(" · ".join(facts))
+        if self.error:
+            lines.append(f"Last compute failed: {self.error[:300]}")
+        if self.kind != "resolved":
+            lines.extend(f"• {row}" for row in self.details)
+            if self.more_details:
+                lines.append(f"• … {self.more_details} more")
+        return lines
+
+
+def value_text(value: float | None, unit: str) -> str:
+    if value is None:
+        return "no value"
+    shown = format_number(value, unit)
+    label = unit_label(unit)
+    if not label or unit.startswith("money:") or unit == "pct" or shown.endswith(label):
+        return shown
+    return f"{shown} {label}"
+
+
+_CURRENCY_COL = re.compile(r"^(?P<what>.*?)_?(?P<cur>eur|usd|gbp|chf|jpy|sek|nok|dkk|pln)$", re.IGNORECASE)
+_MIDNIGHT = re.compile(r"^(\d{4}-\d{2}-\d{2})T00:00:00(?:\+00:00|Z)?$")
+
+
+def _cell(column: str, value: Any) -> str:
+    match = _CURRENCY_COL.match(column)
+    what = (match.group("what") if match else column).replace("_", " ").strip()
+    if isinstance(value, bool) or value is None:
+        shown = "—" if value is None else ("yes" if value else "no")
+    elif isinstance(value, int | float):
+        number = float(value)
+        shown = f"{number:,.0f}" if number == int(number) else f"{number:,.2f}"
+        if match:
+            shown = f"{match.group('cur').upper()} {shown}"
+    else:
+        text = str(value)
+        midnight = _MIDNIGHT.match(text)
+        shown = midnight.group(1) if midnight else text
+    return f"{what} {shown}".strip()
+
+
+def detail_lines(detail: dict[str, Any] | None, limit: int = DETAIL_ROWS) -> tuple[list[str], int]:
+    """The top detail rows as one line each: first column as the label, the rest as `name value`."""
+    if not detail or not detail.get("rows"):
+        return [], 0
+    columns: list[str] = list(detail.get("columns") or [])
+    rows: list[list[Any]] = list(detail["rows"])
+    lines = []
+    for row in rows[:limit]:
+        label = "—" if not row or row[0] is None else str(row[0])
+        rest = [_cell(c, v) for c, v in zip(columns[1:], row[1:], strict=False)]
+        lines.append(f"{label} — {', '.join(rest)}" if rest else label)
+    return lines, max(len(rows) - limit, 0)
+
+
+def event_from_state(
+    state: MetricState,
+    kind: Kind,
+    track: Literal["status", "freshness"],
+    *,
+    previous: str | None,
+    repeat: bool,
+    detail: dict[str, Any] | None,
+    public_url: str,
+    key: str,
+) -> AlertEvent:
+    rows, more = detail_lines(detail) if kind != "resolved" else ([], 0)
+    return AlertEvent(
+        metric_id=state.metric_id,
+        name=state.name,
+        kind=kind,
+        track=track,
+        repeat=repeat,
+        previous=previous,
+        status=state.status,
+        reason=state.reason,
+        value=state.value,
+        value_text=value_text(state.value, state.unit),
+        unit=state.unit,
+        freshness=state.freshness,
+        freshness_reason=state.freshness_reason,
+        status_since=state.status_since,
+        source_as_of=state.source_as_of,
+        owner=state.owner,
+        error=state.error,
+        details=rows,
+        more_details=more,
+        url=f"{public_url}/metrics/{state.metric_id}",
+        idempotency_key=key,
+        rank=state.rank,
+    )
+
+
+def order_events(events: list[AlertEvent]) -> list[AlertEvent]:
+    return sorted(events, key=lambda e: (_KIND_ORDER[e.kind], e.rank, e.metric_id))
+
+
+def summary_line(events: list[AlertEvent]) -> str:
+    counts: dict[str, int] = {}
+    for event in events:
+        label = "still red" if event.repeat else event.kind
+        counts[label] = counts.get(label, 0) + 1
+    order = ["red", "still red", "stale", "amber", "resolved"]
+    parts = [f"{counts[k]} {k}" for k in order if k in counts]
+    return "Heartbeat: " + ", ".join(parts)
+
+
+def _clip(text: str, limit: int, tail: str = "…") -> str:
+    return text if len(text) <= limit else text[: limit - len(tail)] + tail
+
+
+# --- Slack ---------------------------------------------------------------------------------------
+
+
+def slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SLACK_MAX_SECTION)}}
+
+
+def _slack_event_text(event: AlertEvent) -> str:
+    head = f"*{slack_escape(event.headline)}*"
+    body = "\n".join(slack_escape(line) for line in event.body_lines())
+    link = f"<{event.url}|Open {slack_escape(event.name)}>"
+    text = f"{head}\n{body}\n{link}"
+    if len(text) > SLACK_MAX_SECTION:  # keep the headline and the link; trim the middle
+        room = SLACK_MAX_SECTION - len(head) - len(link) - 3
+        text = f"{head}\n{_clip(body, max(room, 0))}\n{link}"
+    return text
+
+
+def render_slack(events: list[AlertEvent], public_url: str) -> dict[str, Any]:
+    """One incoming-webhook payload: blocks (≤ 50, ≤ 3000 characters per section) plus a text fallback."""
+    ordered = order_events(events)
+    summary = summary_line(ordered)
+    blocks: list[dict[str, Any]] = [_slack_section(f"*{slack_escape(summary)}*")]
+    detailed = ordered[:SLACK_DETAILED]
+    for event in detailed:
+        blocks.append(_slack_section(_slack_event_text(event)))
+    rest = ordered[SLACK_DETAILED:]
+    chunk: list[str] = []
+    index = 0
+    while index < len(rest):
+        event = rest[index]
+        line = f"{_clip(slack_escape(event.headline), 400)} — <{event.url}|open>"
+        if chunk and sum(len(x) + 1 for x in chunk) + len(line) > SLACK_MAX_SECTION - 10:
+            if len(blocks) >= SLACK_MAX_BLOCKS - 2:
+                break
+            blocks.append(_slack_section("\n".join(chunk)))
+            chunk = []
+            continue
+        chunk.append(line)
+        index += 1
+    if chunk:
+        blocks.append(_slack_section("\n".join(chunk)))
+    if index < len(rest):
+        blocks.append(_slack_section(f"… and {len(rest) - index} more: <{public_url}/|open Heartbeat>"))
+    fallback = summary + "\n" + "\n".join(e.headline for e in ordered)
+    return {"text": _clip(fallback, SLACK_MAX_TEXT), "blocks": blocks[:SLACK_MAX_BLOCKS]}
+
+
+# --- Telegram ------------------------------------------------------------------------------------
+
+
+def tg_escape(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _tg_event_html(event: AlertEvent, limit: int) -> str:
+    head = f"<b>{tg_escape(event.headline)}</b>"
+    link = f'<a href="{html.escape(event.url, quote=True)}">Open {tg_escape(event.name)}</a>'
+    lines = [tg_escape(line) for line in event.body_lines()]
+    text = "\n".join([head, *lines, link])
+    while len(text) > limit and lines:  # drop trailing detail lines first, never the headline or link
+        lines.pop()
+        text = "\n".join([head, *lines, "…", link])
+    return text if len(text) <= limit else _clip(tg_escape(event.headline), limit)
+
+
+def render_telegram(events: list[AlertEvent], public_url: str, max_parts: int = 3) -> list[str]:
+    """HTML `sendMessage` texts, each ≤ 4096 characters; beyond `max_parts` the rest is a count and a link."""
+    ordered = order_events(events)
+    summary = f"<b>{tg_escape(summary_line(ordered))}</b>"
+    more_reserve = 120 + len(public_url)
+    blocks = [_tg_event_html(e, TELEGRAM_MAX - len(summary) - more_reserve - 20) for e in ordered]
+    parts: list[list[str]] = [[summary]]
+    placed = 0
+    for block in blocks:
+        current = parts[-1]
+        size = sum(len(x) + 2 for x in current) + len(block)
+        last_part = len(parts) == max_parts
+        budget = TELEGRAM_MAX - (more_reserve if last_part else 0) - 12
+        if size > budget:
+            if last_part:
+                break
+            parts.append([block])
+        else:
+            current.append(block)
+        placed += 1
+    if placed < len(blocks):
+        parts[-1].append(
+            f'… and {len(blocks) - placed} more: <a href="{html.escape(public_url, quote=True)}/">open Heartbeat</a>'
+        )
+    texts = ["\n\n".join(p) for p in parts]
+    if len(texts) > 1:
+        texts = [f"{t}\n<i>({i}/{len(texts)})</i>" for i, t in enumerate(texts, start=1)]
+    return [t if len(t) <= TELEGRAM_MAX else t[:TELEGRAM_MAX] for t in texts]
+
+
+# --- Generic webhook -----------------------------------------------------------------------------
+
+
+def render_webhook(events: list[AlertEvent], *, evaluation_id: int, generated_at: datetime) -> dict[str, Any]:
+    ordered = order_events(events)
+    return {
+        "type": "heartbeat.alerts",
+        "version": 1,
+        "evaluation_id": evaluation_id,
+        "generated_at": generated_at.isoformat(),
+        "summary": summary_line(ordered),
+        "events": [json.loads(e.model_dump_json()) for e in ordered],
+    }
+
+
+def canonical_json(payload: Any) -> bytes:
+    """The exact bytes a webhook body is signed over."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
