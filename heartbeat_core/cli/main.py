@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "metric_gate_cmd",
     "audit_cmd",
     "recompute_cmd",
+    "alerts_cmd",
 )
 
 
