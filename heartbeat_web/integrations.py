@@ -69,7 +69,7 @@ def job_strip() -> JobStrip | None:
     view = module.active_job()
     if view is None:
         return None
-    message = getattr(view, "message", None)
+    message = getattr(view, "current_step", None) or getattr(view, "message", None)
     if message is None and isinstance(getattr(view, "progress", None), dict):
         message = view.progress.get("message")
     return JobStrip(

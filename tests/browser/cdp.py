@@ -6,6 +6,7 @@ Chromium reads commands from fd 3 and writes replies and events to fd 4, each a 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -53,7 +54,11 @@ def ensure_chromium() -> tuple[str | None, str]:
         subprocess.run(cmd, env=env, capture_output=True, timeout=900, check=False)
         if cmd[1] == "update":
             subprocess.run(
-                ["apt-get", "install", "-y", "-q", "chromium"], env=env, capture_output=True, timeout=900, check=False
+                ["apt-get", "install", "-y", "-q", "chromium"],
+                env=env,
+                capture_output=True,
+                timeout=900,
+                check=False,
             )
         found = find_chromium()
         if found:
@@ -159,10 +164,8 @@ class Browser:
         return page
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(CDPError):
             self.send("Browser.close", timeout=5)
-        except CDPError:
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -177,7 +180,9 @@ class Page:
         self.browser = browser
         self.session = session
 
-    def send(self, method: str, params: dict[str, Any] | None = None, timeout: float = 30.0) -> dict[str, Any]:
+    def send(
+        self, method: str, params: dict[str, Any] | None = None, timeout: float = 30.0
+    ) -> dict[str, Any]:
         return self.browser.send(method, params, self.session, timeout)
 
     def goto(self, url: str) -> None:
