@@ -1,0 +1,114 @@
+"""`heartbeat metric validate | new`: the gate a metric passes before it ships, and its scaffold."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from heartbeat_core.cli import metrics_cmd
+from heartbeat_core.cli.errors import CommandError, one_line_errors
+from heartbeat_core.db import connect
+from heartbeat_core.metrics.scaffold import ScaffoldError, scaffold_metric
+from heartbeat_core.metrics.validate import (
+    DEFAULT_LARGE_TABLE_BYTES,
+    DEFAULT_NESTED_LOOP_OUTER_ROWS,
+    DEFAULT_TIME_LIMIT_S,
+    Limits,
+    ValidationReport,
+    resolve_target,
+    validate_file,
+)
+from heartbeat_core.settings import get_settings
+
+MARK = {"pass": "PASS", "fail": "FAIL", "skip": "skip"}
+
+
+def print_report(report: ValidationReport) -> None:
+    width = max(len(c.name) for c in report.checks)
+    print(f"{report.metric_id} ({report.path})")
+    for check in report.checks:
+        print(f"  {MARK[check.status]}  {check.name:<{width}}  {check.evidence}")
+        if check.fix and check.status == "fail":
+            pad = " " * (width + 8)
+            for n, line in enumerate(check.fix.splitlines()):
+                print(f"{pad}{'fix: ' if n == 0 else '     '}{line}")
+    failed = [c.name for c in report.failed]
+    if failed:
+        print(f"FAILED: {', '.join(failed)}")
+    else:
+        seconds = report.check("timing").data.get("seconds")
+        print(
+            f"OK: all {len(report.checks)} checks pass"
+            + (f" (@value {seconds:.3f} s)" if seconds is not None else "")
+        )
+
+
+@one_line_errors
+def validate_cmd(
+    target: str = typer.Argument(
+        ..., help="Metric id (its file in HEARTBEAT_METRIC_DEFS) or a path to a .sql file."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable report (for agents)."),
+    time_limit: float = typer.Option(
+        DEFAULT_TIME_LIMIT_S, "--time-limit", help="Seconds the value SQL may take."
+    ),
+    large_table_mb: float = typer.Option(
+        DEFAULT_LARGE_TABLE_BYTES / 1048576, "--large-table-mb", help="A Seq Scan on a bigger table fails."
+    ),
+    nested_loop_rows: int = typer.Option(
+        DEFAULT_NESTED_LOOP_OUTER_ROWS,
+        "--nested-loop-rows",
+        help="A Nested Loop over a bigger outer set fails.",
+    ),
+) -> None:
+    """Run every check on one metric (parses, header, sources, read-only one numeric row at now and
+    three past moments, timing, EXPLAIN, correlated subqueries, lines, detail); exit 1 on any failure."""
+    settings = get_settings()
+    try:
+        path = resolve_target(target, settings.metric_defs)
+    except FileNotFoundError as exc:
+        raise CommandError(str(exc)) from None
+    limits = Limits(
+        time_limit_s=time_limit,
+        large_table_bytes=int(large_table_mb * 1048576),
+        nested_loop_outer_rows=nested_loop_rows,
+    )
+    with connect() as conn:
+        conn.autocommit = True
+        report = validate_file(path, conn, limits=limits)
+    if as_json:
+        print(json.dumps(report.as_json(), default=str))
+    else:
+        print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@one_line_errors
+def new_cmd(
+    metric_id: str = typer.Argument(..., help="The new metric's id (a slug: lowercase letters, digits, _)."),
+    source: str = typer.Option(..., "--source", help="The landed source (marts schema) the metric reads."),
+    table: str = typer.Option(None, "--table", help="The main table (default: the source's largest)."),
+) -> None:
+    """Scaffold metric_defs/ID.sql from the landed data, with TODO markers where a human must decide."""
+    settings = get_settings()
+    with connect() as conn:
+        conn.autocommit = True
+        try:
+            result = scaffold_metric(conn, metric_id, source, settings.metric_defs, table)
+        except ScaffoldError as exc:
+            raise CommandError(str(exc)) from None
+    window = f"window on {result.time_column}" if result.time_column else "no timestamp column found"
+    print(f"wrote {result.path} (table {result.source}.{result.table}, period {result.period}, {window})")
+    todos = result.text.count("TODO")
+    print(
+        f"next: resolve the {todos} TODO markers, then `heartbeat metric validate {metric_id}` until it passes",
+        file=sys.stderr,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    metrics_cmd.metric.command("validate")(validate_cmd)
+    metrics_cmd.metric.command("new")(new_cmd)

@@ -1,0 +1,263 @@
+"""`heartbeat metric validate` on real Postgres: good metrics pass, each bad fixture fails its named check."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from heartbeat_core import clock
+from heartbeat_core.db.connection import reset_pool
+from heartbeat_core.db.migrate import migrate
+from heartbeat_core.metrics.validate import (
+    CHECKS,
+    Limits,
+    analyze_plan,
+    correlated_subqueries,
+    validate_file,
+)
+from heartbeat_core.settings import reset_settings
+from tests.conftest import REPO_ROOT
+from tests.mini_world import MINI_DEFS, build_mini_world
+
+BAD = Path(__file__).parent / "fixtures" / "bad_metrics"
+HEARTBEAT = str(REPO_ROOT / ".venv" / "bin" / "heartbeat")
+
+# fixture file → the check that must fail
+EXPECTED_FAILURE = {
+    "correlated_subquery": "no_correlated_subqueries",
+    "seq_scan_large_table": "explain",
+    "slow_query": "timing",
+    "write_delete_cte": "read_only",
+    "write_insert_cte": "read_only",
+    "wall_clock": "point_in_time",
+    "lines_against_direction": "lines_consistent",
+    "header_incomplete": "header_complete",
+    "unknown_source": "sources_exist",
+    "many_rows": "value_one_numeric_row",
+    "detail_without_rows": "detail_rows",
+}
+SMALL = Limits(time_limit_s=1.0, large_table_bytes=1024 * 1024)
+FAST = Limits(time_limit_s=1.0)
+
+
+@pytest.fixture(scope="module")
+def world(create_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One mini world for the whole module (building it per test would dominate the run time)."""
+    url = create_database("validate")
+    with psycopg.connect(url) as conn:
+        migrate(conn)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HEARTBEAT_DATABASE_URL", url)
+        mp.setenv("HEARTBEAT_HOME", str(tmp_path_factory.mktemp("home")))
+        mp.setenv("HEARTBEAT_METRIC_DEFS", str(MINI_DEFS))
+        reset_settings()
+        reset_pool()
+        build_mini_world(url, clock.now(), backfill_days=2)
+        yield url
+    reset_pool()
+    reset_settings()
+
+
+def _validate(path: Path, url: str, limits: Limits | None = None):  # type: ignore[no-untyped-def]
+    with psycopg.connect(url, autocommit=True) as conn:
+        return validate_file(path, conn, limits=limits)
+
+
+@pytest.mark.parametrize("metric_id", sorted(p.stem for p in MINI_DEFS.glob("*.sql")))
+def test_good_metrics_pass_every_check(world: str, metric_id: str) -> None:
+    report = _validate(MINI_DEFS / f"{metric_id}.sql", world)
+    assert [c.name for c in report.checks] == list(CHECKS)
+    assert report.ok, [c.as_json() for c in report.failed]
+    assert "@value took" in report.check("timing").evidence
+    assert report.check("value_one_numeric_row").evidence.count(":") == 4  # now and three past moments
+
+
+def test_every_bad_fixture_has_an_expected_failure() -> None:
+    assert sorted(p.stem for p in BAD.glob("*.sql")) == sorted(EXPECTED_FAILURE)
+
+
+@pytest.mark.parametrize("metric_id", sorted(EXPECTED_FAILURE))
+def test_bad_fixture_fails_its_named_check(world: str, metric_id: str) -> None:
+    limits = SMALL if metric_id == "seq_scan_large_table" else FAST
+    report = _validate(BAD / f"{metric_id}.sql", world, limits)
+    expected = EXPECTED_FAILURE[metric_id]
+    assert not report.ok
+    assert expected in [c.name for c in report.failed], [c.as_json() for c in report.checks]
+    # the failure is precise: no unrelated check fails alongside it
+    assert [c.name for c in report.failed] == [expected], [c.as_json() for c in report.failed]
+
+
+def test_correlated_subquery_evidence_names_the_outer_alias(world: str) -> None:
+    report = _validate(BAD / "correlated_subquery.sql", world, SMALL)
+    assert "o.customer" in report.check("no_correlated_subqueries").evidence
+
+
+def test_seq_scan_names_table_index_and_sources_toml_line(world: str) -> None:
+    report = _validate(BAD / "seq_scan_large_table.sql", world, SMALL)
+    check = report.check("explain")
+    assert "Seq Scan on shop.orders" in check.evidence
+    assert "(customer, created_at)" in check.evidence
+    assert check.fix is not None
+    assert '[sources.shop.tables.orders]\nindexes = ["customer, created_at"]' in check.fix
+    # under the default 200 MB limit the same small table is fine
+    assert _validate(BAD / "seq_scan_large_table.sql", world).ok
+
+
+def test_write_is_refused_and_rows_survive(world: str) -> None:
+    with psycopg.connect(world) as conn:
+        before = conn.execute("SELECT count(*) FROM shop.orders").fetchone()
+    report = _validate(BAD / "write_insert_cte.sql", world)
+    assert "tries to write" in report.check("read_only").evidence
+    with psycopg.connect(world) as conn:
+        assert conn.execute("SELECT count(*) FROM shop.orders").fetchone() == before
+
+
+def test_statement_timeout_fails_timing(world: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEARTBEAT_METRIC_STATEMENT_TIMEOUT", "300ms")
+    reset_settings()
+    try:
+        report = _validate(BAD / "slow_query.sql", world)
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    assert [c.name for c in report.failed] == ["timing"]
+    assert "timed out" in report.check("timing").evidence
+
+
+def test_lines_problem_does_not_hide_other_checks(world: str) -> None:
+    report = _validate(BAD / "lines_against_direction.sql", world)
+    assert "norm 10 is above alert 5" in report.check("lines_consistent").evidence
+    assert report.check("value_one_numeric_row").status == "pass"
+
+
+def test_nested_loop_over_a_large_outer_set_is_flagged(world: str) -> None:
+    query = (
+        "SELECT count(*) FROM shop.orders o JOIN shop.invoices i ON i.customer = o.customer"
+        " AND i.amount > o.amount"
+    )
+    with psycopg.connect(world, autocommit=True) as conn:
+        with conn.transaction():
+            conn.execute("SET LOCAL enable_hashjoin = off")
+            conn.execute("SET LOCAL enable_mergejoin = off")
+            row = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, VERBOSE, FORMAT JSON) {query}").fetchone()
+        assert row is not None
+        plan = row[0][0]["Plan"]
+        findings, _ = analyze_plan(conn, plan, Limits(nested_loop_outer_rows=1000), None)
+    loops = [f for f in findings if f.kind == "Nested Loop"]
+    assert loops, findings
+    assert loops[0].table == "shop.invoices"
+    assert loops[0].index_columns[0] == "customer"
+    assert loops[0].toml and loops[0].toml.startswith("[sources.shop.tables.invoices]")
+
+
+def test_correlated_subqueries_parser() -> None:
+    assert correlated_subqueries("SELECT count(*) FROM a x WHERE EXISTS (SELECT 1 FROM b y WHERE y.k = x.k)")
+    assert correlated_subqueries(
+        "SELECT count(*) FROM a x JOIN LATERAL (SELECT max(y.v) m FROM b y WHERE y.k = x.k) l ON true"
+    )
+    # a plain subquery, a CTE and a derived table are not correlated
+    assert not correlated_subqueries(
+        "WITH c AS (SELECT k FROM b) SELECT count(*) FROM a x WHERE x.k IN (SELECT k FROM c)"
+        " AND x.v > (SELECT avg(v) FROM a)"
+    )
+    assert not correlated_subqueries("SELECT sum(t.v) FROM (SELECT k, v FROM a) t JOIN b y ON y.k = t.k")
+
+
+def _cli(*args: str, env_url: str, defs: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = {
+        **os.environ,
+        "HEARTBEAT_DATABASE_URL": env_url,
+        "HEARTBEAT_METRIC_DEFS": str(defs),
+        "HEARTBEAT_HOME": str(home),
+    }
+    return subprocess.run([HEARTBEAT, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_cli_by_id_and_path_with_json(world: str, tmp_path: Path) -> None:
+    ok = _cli("metric", "validate", "shop_unpaid_invoices", env_url=world, defs=MINI_DEFS, home=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "PASS  timing" in ok.stdout and "OK: all" in ok.stdout
+    bad = _cli(
+        "metric", "validate", str(BAD / "correlated_subquery.sql"), "--json",
+        env_url=world, defs=MINI_DEFS, home=tmp_path,
+    )  # fmt: skip
+    assert bad.returncode == 1
+    payload = json.loads(bad.stdout)
+    assert payload["ok"] is False and payload["failed"] == ["no_correlated_subqueries"]
+    assert {c["name"] for c in payload["checks"]} == set(CHECKS)
+    unknown = _cli("metric", "validate", "shop_unpaid_invoice", env_url=world, defs=MINI_DEFS, home=tmp_path)
+    assert unknown.returncode == 1
+    assert "did you mean shop_unpaid_invoices" in unknown.stderr
+
+
+def test_cli_small_limits_flag_the_seq_scan(world: str, tmp_path: Path) -> None:
+    result = _cli(
+        "metric", "validate", str(BAD / "seq_scan_large_table.sql"), "--large-table-mb", "1",
+        env_url=world, defs=MINI_DEFS, home=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "FAIL  explain" in result.stdout
+    assert 'indexes = ["customer, created_at"]' in result.stdout
+
+
+def test_scaffold_fails_until_todos_are_resolved(world: str, tmp_path: Path) -> None:
+    defs = tmp_path / "defs"
+    shutil.copytree(MINI_DEFS, defs)
+    made = _cli(
+        "metric", "new", "shop_big_orders_24h", "--source", "shop", "--table", "orders",
+        env_url=world, defs=defs, home=tmp_path,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    text = (defs / "shop_big_orders_24h.sql").read_text()
+    assert "-- sources: shop" in text and "-- period: 24h" in text
+    assert "created_at >= heartbeat.window_start() AND created_at < heartbeat.as_of()" in text
+    failing = _validate(defs / "shop_big_orders_24h.sql", world)
+    assert "no_todo" in [c.name for c in failing.failed]
+    assert "header_complete" in [c.name for c in failing.failed]
+    # the author resolves the TODOs
+    finished = "\n".join(
+        line.split("  -- TODO")[0]
+        for line in text.splitlines()
+        if not line.startswith("-- TODO") and not line.startswith("--       ")
+    )
+    finished = (
+        finished.replace("-- description: TODO: one sentence: what is counted, over which window.",
+                         "-- description: Orders over EUR 60 in the last 24 hours.")
+        .replace("-- how_to_read: TODO: when is the value bad, and what should someone do about it.",
+                 "-- how_to_read: A drop means big baskets stopped.\n-- owner: sales@example.com")
+        .replace("-- methodology: TODO: the exact rule (filters, joins, edge cases).",
+                 "-- methodology: Orders with amount > 60.")
+        .replace("SELECT count(*) AS value", "SELECT count(*) FILTER (WHERE amount > 60) AS value")
+    )  # fmt: skip
+    finished = "\n".join(line for line in finished.splitlines() if "-- owner: maint" not in line)
+    (defs / "shop_big_orders_24h.sql").write_text(finished)
+    report = _validate(defs / "shop_big_orders_24h.sql", world)
+    assert report.ok, [c.as_json() for c in report.failed]
+
+
+def test_new_refuses_taken_and_bad_ids(world: str, tmp_path: Path) -> None:
+    defs = tmp_path / "defs"
+    shutil.copytree(MINI_DEFS, defs)
+    taken = _cli(
+        "metric", "new", "shop_orders_24h", "--source", "shop", env_url=world, defs=defs, home=tmp_path
+    )
+    assert taken.returncode == 1 and "exists already" in taken.stderr
+    bad = _cli("metric", "new", "Shop-Orders", "--source", "shop", env_url=world, defs=defs, home=tmp_path)
+    assert bad.returncode == 1 and "not a metric id" in bad.stderr
+    nowhere = _cli("metric", "new", "x_count", "--source", "nowhere", env_url=world, defs=defs, home=tmp_path)
+    assert nowhere.returncode == 1 and "no landed source 'nowhere'" in nowhere.stderr
+    assert "shop" in nowhere.stderr
+    no_table = _cli(
+        "metric", "new", "x_count", "--source", "shop", "--table", "nope",
+        env_url=world, defs=defs, home=tmp_path,
+    )  # fmt: skip
+    assert no_table.returncode == 1 and "no table shop.nope" in no_table.stderr
+    assert not (defs / "x_count.sql").exists()
