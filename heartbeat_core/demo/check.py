@@ -32,7 +32,10 @@ def prepare_source_for_metrics(source_url: str, files_dir: Path) -> int:
             "rate_to_eur double precision NOT NULL)"
         )
         rows = 0
-        with conn.cursor() as cur, cur.copy("COPY currency_rates.rates (date, currency, rate_to_eur) FROM STDIN") as copy:
+        with (
+            conn.cursor() as cur,
+            cur.copy("COPY currency_rates.rates (date, currency, rate_to_eur) FROM STDIN") as copy,
+        ):
             for path in sorted(files_dir.glob("rates_*.csv")):
                 with path.open(newline="") as handle:
                     for record in csv.DictReader(handle):
@@ -59,9 +62,7 @@ def run_section(
     with conn.transaction():
         conn.execute("SET TRANSACTION READ ONLY")
         conn.execute("SELECT set_config('heartbeat.period', %s, true)", (period,))
-        conn.execute(
-            "SELECT set_config('heartbeat.as_of', %s, true)", (as_of.isoformat() if as_of else "",)
-        )
+        conn.execute("SELECT set_config('heartbeat.as_of', %s, true)", (as_of.isoformat() if as_of else "",))
         started = time.perf_counter()
         cur = conn.execute(sql.encode())
         rows = cur.fetchall()

@@ -469,3 +469,150 @@ CREATE INDEX ON card_management.card (updated_at);
 CREATE INDEX ON card_management.collateral_invoice (updated_at);
 CREATE INDEX ON helpdesk.ticket (updated_at, id);
 """
+
+
+def live(scale: int, start: datetime, now: datetime) -> str:
+    """New rows created in (start, now] and every lifecycle step that became due by now.
+
+    Uses the same per-id formulas as the full build (growth at its end level, the weekday and time-of-day
+    profile of `now`), so a live world keeps its shape and its incidents: the screening rule keeps
+    rejecting, the stalled reviewers stay stalled, the rate files stay missing.
+    """
+    start_lit = f"'{start.isoformat()}'::timestamptz"
+    return f"""
+CREATE TABLE demo_gen.live_window AS
+SELECT {start_lit} AS t0, demo_gen.now() AS t1,
+       extract(epoch FROM demo_gen.now() - {start_lit}) / 86400.0 * {int(scale)} * 1.25
+       * CASE extract(isodow FROM demo_gen.now()) WHEN 1 THEN 1.08 WHEN 5 THEN 1.04 WHEN 6 THEN 0.62 WHEN 7 THEN 0.52 ELSE 1.0 END
+       * (1 - 0.8 * cos(2 * pi() * extract(epoch FROM demo_gen.now() - date_trunc('day', demo_gen.now())) / 86400.0)) AS per_unit,
+       extract(epoch FROM demo_gen.now() - {start_lit}) / 86400.0 * {int(scale)} * 1.25 AS flat,
+       extract(epoch FROM demo_gen.now())::bigint AS tick;
+CREATE TABLE demo_gen.approved AS
+SELECT row_number() OVER (ORDER BY c.id) AS rk, c.id, c.tier FROM webbank.client_profile c WHERE c.state = 'approved';
+CREATE UNIQUE INDEX ON demo_gen.approved (rk);
+
+-- New payments
+WITH w AS (SELECT *, floor(1800 * per_unit + demo_gen.u(tick, 90))::bigint AS n,
+                  (SELECT coalesce(max(id), 0) FROM webbank.payment) AS base,
+                  (SELECT count(*) FROM demo_gen.approved) AS k FROM demo_gen.live_window),
+raw AS MATERIALIZED (
+    SELECT w.base + g AS id, w.t0 + ((g - 1 + demo_gen.u(w.base + g, 20)) / w.n) * (w.t1 - w.t0) AS create_time,
+           1 + floor(w.k * power(demo_gen.u(w.base + g, 21), 1.3))::bigint AS rk
+    FROM w, generate_series(1, w.n) AS g WHERE w.k > 0),
+typed AS MATERIALIZED (
+    SELECT r.id, r.create_time, a.id AS sender, a.tier,
+           CASE WHEN demo_gen.u(r.id, 30) < 0.55 THEN 1 WHEN demo_gen.u(r.id, 30) < 0.9 THEN 2 ELSE 3 END::smallint AS type_id,
+           CASE WHEN demo_gen.u(r.id, 30) >= 0.9 THEN 'EUR' ELSE demo_gen.pick({_arr(PAY_CURRENCIES)}, r.id, 32) END AS currency
+    FROM raw r JOIN demo_gen.approved a ON a.rk = r.rk)
+INSERT INTO webbank.payment
+SELECT t.id, t.sender, t.type_id, CASE t.type_id WHEN 1 THEN 'outgoing' WHEN 2 THEN 'incoming' ELSE 'internal' END,
+       round((exp(ln(80) + 1.1 * demo_gen.n(t.id, 39))
+              * CASE t.tier WHEN 'top' THEN 25 WHEN 'business' THEN 8 WHEN 'premium' THEN 2.5 ELSE 1 END / b.rate)::numeric, 2),
+       t.currency, 1, 'created', CASE WHEN demo_gen.u(t.id, 40) < 0.7 THEN 'INV-' || (t.id % 100000) END,
+       t.create_time, t.create_time
+FROM typed t JOIN demo_gen.base_rate b ON b.currency = t.currency;
+INSERT INTO webbank.payment_state_log
+SELECT p.id * 4, p.id, 1, p.create_time FROM webbank.payment p
+WHERE p.create_time > (SELECT t0 FROM demo_gen.live_window) AND p.state_id = 1
+ON CONFLICT DO NOTHING;
+
+-- Advance payments whose next step is due: decisions, completions, failures, ledger entries.
+CREATE TABLE demo_gen.due AS
+SELECT p.id, p.type_id, p.state_id AS old_state, p.sender_profile_id, p.amount, p.currency, p.create_time,
+       CASE WHEN p.type_id = 1 THEN demo_gen.pay_decided_at(p.id, p.create_time) END AS decided_at,
+       p.type_id = 1 AND demo_gen.pay_rejected(p.id, p.create_time, p.currency) AS rejected,
+       demo_gen.pay_done_at(p.id, p.create_time, p.type_id) AS done_at,
+       demo_gen.pay_failed(p.id) AS failed
+FROM webbank.payment p
+WHERE p.state_id IN (1, 2) AND p.create_time > demo_gen.now() - interval '3 days';
+ALTER TABLE demo_gen.due ADD COLUMN new_state smallint, ADD COLUMN new_at timestamptz;
+UPDATE demo_gen.due SET
+    new_state = CASE WHEN type_id = 1 AND decided_at > demo_gen.now() THEN 1 WHEN rejected THEN 3
+                     WHEN done_at > demo_gen.now() THEN CASE WHEN type_id = 1 THEN 2 ELSE 1 END
+                     WHEN failed THEN 5 ELSE 4 END,
+    new_at = CASE WHEN type_id = 1 AND decided_at > demo_gen.now() THEN create_time WHEN rejected THEN decided_at
+                  WHEN done_at > demo_gen.now() THEN CASE WHEN type_id = 1 THEN decided_at ELSE create_time END
+                  ELSE done_at END;
+DELETE FROM demo_gen.due WHERE new_state = old_state;
+INSERT INTO webbank.payment_state_log
+SELECT id * 4 + 1, id, CASE WHEN rejected THEN 3 ELSE 2 END, decided_at FROM demo_gen.due
+WHERE type_id = 1 AND old_state = 1 AND new_state IN (2, 3, 4, 5)
+UNION ALL
+SELECT id * 4 + 2, id, new_state, done_at FROM demo_gen.due WHERE new_state IN (4, 5)
+ON CONFLICT DO NOTHING;
+UPDATE webbank.payment p SET state_id = d.new_state,
+    state = (ARRAY['created', 'approved', 'rejected', 'completed', 'failed'])[d.new_state], updated_at = d.new_at
+FROM demo_gen.due d WHERE d.id = p.id;
+INSERT INTO webbank.entry
+SELECT d.id, d.id, d.sender_profile_id, 2, round((d.amount * b.rate)::numeric, 2),
+       CASE WHEN d.type_id = 1 THEN round((0.9 + least(0.003 * d.amount * b.rate, 40)
+                                           + CASE WHEN d.currency <> 'EUR' THEN least(0.006 * d.amount * b.rate, 60) ELSE 0 END)::numeric, 2)
+            WHEN d.type_id = 2 AND d.currency <> 'EUR' THEN round(least(0.004 * d.amount * b.rate, 30)::numeric, 2)
+            ELSE 0 END,
+       CASE WHEN d.type_id = 1 AND d.currency = 'EUR' THEN 'sepa_transfer' WHEN d.type_id = 1 THEN 'swift_transfer'
+            WHEN d.type_id = 2 THEN 'incoming_transfer' ELSE 'internal_transfer' END,
+       d.done_at, d.done_at
+FROM demo_gen.due d JOIN demo_gen.base_rate b ON b.currency = d.currency
+WHERE d.new_state = 4
+ON CONFLICT DO NOTHING;
+
+-- New AML reviews; due reviews get done (except the stalled reviewers' queue).
+WITH w AS (SELECT *, floor(50 * flat + demo_gen.u(tick, 91))::bigint AS n,
+                  (SELECT coalesce(max(id), 0) FROM aml.aml_retrospective) AS base,
+                  (SELECT count(*) FROM demo_gen.approved) AS k FROM demo_gen.live_window)
+INSERT INTO aml.aml_retrospective
+SELECT w.base + g, a.id, 'periodic_review', demo_gen.pick({_arr(AML_REVIEWERS)}, w.base + g, 52),
+       w.t0 + ((g - 1 + demo_gen.u(w.base + g, 50)) / w.n) * (w.t1 - w.t0), NULL, NULL,
+       w.t0 + ((g - 1 + demo_gen.u(w.base + g, 50)) / w.n) * (w.t1 - w.t0)
+FROM w CROSS JOIN generate_series(1, w.n) AS g
+JOIN demo_gen.approved a ON a.rk = 1 + floor(w.k * demo_gen.u(w.base + g, 51))::bigint;
+UPDATE aml.aml_retrospective a SET reviewed_at = x.review_at, updated_at = x.review_at,
+    decision = CASE WHEN demo_gen.u(a.id, 55) < 0.9 THEN 'clear' WHEN demo_gen.u(a.id, 55) < 0.96 THEN 'request_info' ELSE 'escalate' END
+FROM (SELECT id, created_at + least(exp(ln(20) + 0.5 * demo_gen.n(id, 53)), 200) * interval '1 hour' AS review_at
+      FROM aml.aml_retrospective WHERE reviewed_at IS NULL) AS x
+WHERE x.id = a.id AND x.review_at <= demo_gen.now() AND NOT a.reviewer = ANY({_arr(AML_STALLED_REVIEWERS)});
+
+-- New helpdesk tickets; due tickets get solved.
+WITH w AS (SELECT *, floor(80 * per_unit + demo_gen.u(tick, 92))::bigint AS n,
+                  (SELECT coalesce(max(id), 0) FROM helpdesk.ticket) AS base,
+                  (SELECT count(*) FROM demo_gen.approved) AS k FROM demo_gen.live_window)
+INSERT INTO helpdesk.ticket
+SELECT w.base + g, a.id, demo_gen.pick({_arr(TICKET_TOPICS)}, w.base + g, 82),
+       demo_gen.pick({_arr(TICKET_PRIORITIES)}, w.base + g, 83),
+       CASE WHEN demo_gen.u(w.base + g, 85) < 0.25 THEN 'pending' ELSE 'open' END,
+       initcap(demo_gen.pick({_arr(TICKET_TOPICS)}, w.base + g, 82)) || ': question',
+       w.t0 + ((g - 1 + demo_gen.u(w.base + g, 80)) / w.n) * (w.t1 - w.t0),
+       w.t0 + ((g - 1 + demo_gen.u(w.base + g, 80)) / w.n) * (w.t1 - w.t0), NULL
+FROM w CROSS JOIN generate_series(1, w.n) AS g
+JOIN demo_gen.approved a ON a.rk = 1 + floor(w.k * demo_gen.u(w.base + g, 81))::bigint;
+UPDATE helpdesk.ticket t SET status = 'solved', resolved_at = x.resolve_at, updated_at = x.resolve_at
+FROM (SELECT id, created_at + least(exp(ln(CASE priority WHEN 'urgent' THEN 1.5 WHEN 'high' THEN 4 ELSE 7 END)
+                                          + 0.9 * demo_gen.n(id, 84)), 600) * interval '1 hour' AS resolve_at
+      FROM helpdesk.ticket WHERE resolved_at IS NULL) AS x
+WHERE x.id = t.id AND x.resolve_at <= demo_gen.now();
+
+-- New sign-ups; due onboarding decisions get made.
+WITH w AS (SELECT *, floor(35 * per_unit + demo_gen.u(tick, 93))::bigint AS n,
+                  (SELECT coalesce(max(id), 0) FROM webbank.client_profile) AS base FROM demo_gen.live_window)
+INSERT INTO webbank.client_profile
+SELECT w.base + g, demo_gen.pick({_arr(FIRST_NAMES)}, w.base + g, 12) || ' ' || demo_gen.pick({_arr(LAST_NAMES)}, w.base + g, 13),
+       'client.' || (w.base + g) || '@example.com', demo_gen.pick({_arr(COUNTRIES)}, w.base + g, 16),
+       CASE WHEN demo_gen.u(w.base + g, 11) < 0.30 THEN 'premium' ELSE 'standard' END, 'pending',
+       w.t0 + ((g - 1 + demo_gen.u(w.base + g, 10)) / w.n) * (w.t1 - w.t0),
+       w.t0 + ((g - 1 + demo_gen.u(w.base + g, 10)) / w.n) * (w.t1 - w.t0)
+FROM w, generate_series(1, w.n) AS g;
+INSERT INTO webbank.client_profile_state_log
+SELECT c.id * 4, c.id, 'submitted', c.created_at FROM webbank.client_profile c
+WHERE c.created_at > (SELECT t0 FROM demo_gen.live_window)
+ON CONFLICT DO NOTHING;
+CREATE TABLE demo_gen.decide AS
+SELECT c.id, c.created_at + least(exp(ln(6) + 0.8 * demo_gen.n(c.id, 15)), 240) * interval '1 hour' AS decided_at,
+       demo_gen.u(c.id, 17) < CASE WHEN c.tier IN ('business', 'top') THEN 0.76 ELSE 0.83 END AS approve
+FROM webbank.client_profile c WHERE c.state = 'pending';
+DELETE FROM demo_gen.decide WHERE decided_at > demo_gen.now();
+INSERT INTO webbank.client_profile_state_log
+SELECT id * 4 + 1, id, CASE WHEN approve THEN 'approved' ELSE 'rejected' END, decided_at FROM demo_gen.decide
+ON CONFLICT DO NOTHING;
+UPDATE webbank.client_profile c SET state = CASE WHEN d.approve THEN 'approved' ELSE 'rejected' END, updated_at = d.decided_at
+FROM demo_gen.decide d WHERE d.id = c.id;
+"""

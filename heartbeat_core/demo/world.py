@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import math
 import os
 import random
@@ -27,7 +28,14 @@ from heartbeat_core.demo import sqlgen
 
 SOURCE_SCHEMAS = ("webbank", "aml", "card_management", "helpdesk")
 TABLES: dict[str, tuple[str, ...]] = {
-    "webbank": ("client_profile", "client_profile_state_log", "payment", "payment_state_log", "entry", "payment_state"),
+    "webbank": (
+        "client_profile",
+        "client_profile_state_log",
+        "payment",
+        "payment_state_log",
+        "entry",
+        "payment_state",
+    ),
     "aml": ("aml_retrospective",),
     "card_management": ("card", "collateral_invoice"),
     "helpdesk": ("ticket",),
@@ -35,6 +43,8 @@ TABLES: dict[str, tuple[str, ...]] = {
 RATE_FILE_PATTERN = "rates_{date}.csv"  # date as YYYY-MM-DD
 RATE_GAP_DAYS = 3  # incident (d): the files of the last 3 days never arrived
 MAX_SCALE = 50
+_META_PREFIX = "heartbeat demo world: "
+_LIVE_LOCK = 0x4842_444C  # "HBDL"
 
 
 @dataclass
@@ -91,6 +101,8 @@ def build_world(
             _run(conn, sqlgen.cards(scale))
             _run(conn, sqlgen.helpdesk(scale))
             _run(conn, sqlgen.CONSTRAINTS)
+            meta = json.dumps({"seed": seed, "scale": scale, "now": moment.isoformat()})
+            conn.execute(f"COMMENT ON SCHEMA webbank IS '{_META_PREFIX}{meta}'".encode())
             conn.execute("DROP SCHEMA demo_gen CASCADE")
         for schema, tables in TABLES.items():
             for table in tables:
@@ -117,7 +129,9 @@ def rate_series(now: datetime, seed: int = 42) -> Iterable[tuple[date, dict[str,
     while day <= last:
         for currency in level:
             if currency != "EUR":
-                level[currency] += rng.gauss(0, 0.004) - 0.02 * (level[currency] - math.log(sqlgen.BASE_RATES[currency]))
+                level[currency] += rng.gauss(0, 0.004) - 0.02 * (
+                    level[currency] - math.log(sqlgen.BASE_RATES[currency])
+                )
         yield day, {c: round(math.exp(v), 6) if c != "EUR" else 1.0 for c, v in level.items()}
         day += timedelta(days=1)
 
@@ -160,5 +174,55 @@ def world_checksum(source_url: str) -> str:
     return digest.hexdigest()
 
 
-def append_live(source_url: str, files_dir: Path, *, now: datetime | None = None, seed: int = 42) -> dict[str, int]:
-    raise NotImplementedError
+def _meta(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+    row = conn.execute("SELECT obj_description('webbank'::regnamespace, 'pg_namespace')").fetchone()
+    text = (row[0] if row else None) or ""
+    if not text.startswith(_META_PREFIX):
+        raise ValueError("the source database has no demo world: run build_world first")
+    return dict(json.loads(text[len(_META_PREFIX) :]))
+
+
+LIVE_CATCH_UP = timedelta(minutes=5)
+_LIVE_TABLES = {
+    "payments": "webbank.payment",
+    "payment_state_log": "webbank.payment_state_log",
+    "entries": "webbank.entry",
+    "clients": "webbank.client_profile",
+    "client_state_log": "webbank.client_profile_state_log",
+    "aml_reviews": "aml.aml_retrospective",
+    "tickets": "helpdesk.ticket",
+}
+
+
+def append_live(
+    source_url: str, files_dir: Path, *, now: datetime | None = None, seed: int | None = None
+) -> dict[str, int]:
+    """Append the rows of the last minute (at most LIVE_CATCH_UP since the newest payment) and move due
+    lifecycle steps forward (decisions, completions, reviews, resolutions). Rate files stay missing:
+    incident (d) goes on. Returns new rows per table; `files_dir` is accepted for symmetry and untouched.
+    """
+    moment = _now(now)
+    with psycopg.connect(source_url, autocommit=True) as conn:
+        conn.execute("SET TIME ZONE 'UTC'")
+        meta = _meta(conn)
+        row = conn.execute("SELECT max(create_time) FROM webbank.payment").fetchone()
+        last = row[0] if row and row[0] else moment - timedelta(minutes=1)
+        start = max(last, moment - LIVE_CATCH_UP)
+        if start >= moment:
+            return dict.fromkeys(_LIVE_TABLES, 0)
+        before = {k: _max_id(conn, t) for k, t in _LIVE_TABLES.items()}
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LIVE_LOCK,))
+            _run(conn, sqlgen.helper_functions(meta["seed"] if seed is None else seed, moment))
+            _run(conn, sqlgen.live(int(meta["scale"]), start, moment))
+            conn.execute("DROP SCHEMA demo_gen CASCADE")
+        counts = {}
+        for key, table in _LIVE_TABLES.items():
+            got = conn.execute(f"SELECT count(*) FROM {table} WHERE id > %s", (before[key],)).fetchone()
+            counts[key] = int(got[0]) if got else 0
+    return counts
+
+
+def _max_id(conn: psycopg.Connection[Any], table: str) -> int:
+    row = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
