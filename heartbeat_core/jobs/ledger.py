@@ -31,7 +31,7 @@ CHANNEL = "heartbeat_job"
 
 class JobSource(BaseModel):
     source: str
-    state: str  # running | succeeded | failed | unavailable
+    state: str  # running | succeeded | skipped | failed | unavailable
     rows: int | None = None
     seconds: float | None = None
     error: str | None = None

@@ -366,9 +366,11 @@ class _Worker:
         started = time.perf_counter()
         try:
             result = _ingest(source)
-            error = _field(result, "error")
-            entry["state"] = "failed" if error else "succeeded"
-            entry["error"] = str(error) if error else None
+            error, ok = _field(result, "error"), _field(result, "ok")
+            if error or ok is False:
+                entry["state"], entry["error"] = "failed", str(error or "ingest reported failure")
+            else:
+                entry["state"] = "skipped" if _field(result, "skipped") else "succeeded"
             rows = _field(result, "rows", "rows_loaded", "row_count")
             entry["rows"] = int(rows) if isinstance(rows, int | float) else None
         except IngestUnavailable as exc:
