@@ -307,7 +307,7 @@ def evaluate(
                     conn,
                     ch.name,
                     parts,
-                    key=f"evaluation:{evaluation_id}",
+                    key=f"evaluation:{evaluation_id}:{_stamp(now)}",
                     evaluation_id=evaluation_id,
                     summary=summary_line(events),
                     now=now,
