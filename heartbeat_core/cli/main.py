@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "mcp_cmd",
     "serve_cmd",
     "metric_gate_cmd",
+    "skills_cmd",
     "audit_cmd",
     "recompute_cmd",
     "alerts_cmd",
