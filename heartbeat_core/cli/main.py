@@ -19,6 +19,7 @@ app = typer.Typer(
 COMMAND_MODULES = (
     "db_cmd",
     "metrics_cmd",
+    "demo_cmd",
     "mcp_cmd",
     "serve_cmd",
     "metric_gate_cmd",
