@@ -1,0 +1,258 @@
+"""The typed answers of Heartbeat's MCP tools (each becomes a tool's outputSchema).
+
+Compact on purpose: an agent's context is precious. Optional fields are left out of answers when empty.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from heartbeat_core.triage import HistorySummary, SourceStatus
+
+
+class Problem(BaseModel):
+    """One metric that needs attention, as ranked by the status contract."""
+
+    rank: int
+    metric_id: str
+    name: str
+    status: str = Field(description="red | amber | green | no_data")
+    value: float | None = None
+    shown: str = Field(description="the value with its unit, as people read it")
+    period: str
+    reason: str = Field(description="one line: the line crossed or z against the typical band")
+    crossed: str | None = Field(default=None, description="alert | norm | z_red | z_amber")
+    since: date | None = Field(default=None, description="first day of the current colour in history")
+    freshness: str = Field(description="fresh | amber | red: age of the landed source data")
+    freshness_reason: str | None = None
+    error: str | None = None
+    owner: str | None = None
+    verified: bool = False
+    team: str | None = None
+
+
+class WhatIsRed(BaseModel):
+    generated_at: datetime
+    counts: dict[str, int]
+    total: int = Field(description="metrics needing attention under the filters")
+    items: list[Problem]
+    more: int = Field(default=0, description="problems left out by `limit`")
+    degraded: str | None = Field(
+        default=None, description="set when the database is unreachable: last good copy"
+    )
+
+
+class Change(BaseModel):
+    metric_id: str
+    name: str
+    before: str
+    after: str
+    reason: str
+    worse: bool
+
+
+class StaleSource(BaseModel):
+    source: str
+    freshness: str
+    reason: str
+    last_status: str | None = None
+    metrics: int
+
+
+class JobBrief(BaseModel):
+    job_id: int
+    state: str
+    phase: str | None = None
+    trigger: str | None = None
+    done: int | None = None
+    total: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+
+
+class TargetHit(BaseModel):
+    metric_id: str
+    name: str
+    shown: str
+    target: str
+
+
+class Today(BaseModel):
+    generated_at: datetime
+    business_day: date
+    headline: str
+    counts: dict[str, int]
+    top: list[Problem] = Field(description="the worst few, ranked; what_is_red has the full list")
+    changed: list[Change] = Field(description="colour changes since the last value before today; worse first")
+    stale_sources: list[StaleSource]
+    job: JobBrief | None = Field(default=None, description="the running job, else the last one")
+    targets_hit: list[TargetHit]
+    degraded: str | None = None
+
+
+class Components(BaseModel):
+    """The six components of the status contract, with their values."""
+
+    value: float | None = None
+    shown: str
+    period: str
+    typical_mean: float | None = None
+    typical_stddev: float | None = None
+    z: float | None = None
+    norm_value: float | None = Field(default=None, description="amber line")
+    alert_value: float | None = Field(default=None, description="red line")
+    target_value: float | None = None
+    target_due_date: date | None = None
+    target_hit: bool = False
+
+
+class Definition(BaseModel):
+    description: str = ""
+    how_to_read: str = ""
+    methodology: str = ""
+    value_sql: str
+    detail_sql: str | None = None
+    file_path: str | None = None
+    typical: str | None = Field(default=None, description="how the typical band is computed, when it is")
+
+
+class Detail(BaseModel):
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool = False
+
+
+class Explanation(BaseModel):
+    metric_id: str
+    name: str
+    status: str
+    reason: str
+    why: str = Field(description="why the status is what it is, in a sentence or two")
+    direction: str
+    unit: str
+    components: Components
+    freshness: str
+    freshness_why: str
+    source_as_of: datetime | None = None
+    sources: list[str]
+    computed_at: datetime | None = None
+    as_of_date: date | None = None
+    since: date | None = None
+    error: str | None = None
+    last_30: HistorySummary = Field(description="summary of the last 30 values, not the raw series")
+    detail: Detail | None = Field(
+        default=None, description="rows stored with the newest value: who, how much, since"
+    )
+    definition: Definition
+    owner: str | None = None
+    verification_state: str
+    verification_updated_by: str | None = None
+    verification_updated_at: datetime | None = None
+    team: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class Point(BaseModel):
+    as_of_date: date
+    value: float | None = None
+    status: str
+    error: str | None = None
+
+
+class History(BaseModel):
+    metric_id: str
+    unit: str
+    days: int
+    summary: HistorySummary
+    points: list[Point] = Field(description="oldest first")
+
+
+class MetricRow(BaseModel):
+    metric_id: str
+    name: str
+    status: str
+    shown: str
+    period: str
+    freshness: str
+    team: str | None = None
+    owner: str | None = None
+    sources: list[str] = Field(default_factory=list)
+
+
+class MetricList(BaseModel):
+    total: int
+    metrics: list[MetricRow]
+
+
+class Sources(BaseModel):
+    generated_at: datetime
+    sources: list[SourceStatus]
+
+
+class JobSourceResult(BaseModel):
+    source: str
+    state: str
+    rows: int | None = None
+    seconds: float | None = None
+    error: str | None = None
+
+
+class JobMetricFailure(BaseModel):
+    metric_id: str
+    state: str
+    error: str | None = None
+
+
+class Job(BaseModel):
+    job_id: int
+    state: str = Field(description="queued | running | succeeded | failed | abandoned ...")
+    phase: str | None = None
+    done: int | None = None
+    total: int | None = None
+    current_step: str | None = None
+    trigger: str | None = None
+    requested_by: str | None = None
+    sources: list[JobSourceResult] = Field(default_factory=list, description="per-source ingest results")
+    metrics_ok: int = 0
+    metrics_failed: list[JobMetricFailure] = Field(default_factory=list)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    seconds: float | None = None
+    error: str | None = None
+
+
+class RecomputeAnswer(BaseModel):
+    job_id: int
+    coalesced: bool = Field(description="true when this request joined a job already running")
+    state: str
+    job: Job | None = Field(default=None, description="the finished job, when wait=true")
+
+
+class ThresholdsAnswer(BaseModel):
+    metric_id: str
+    norm_value: float | None = None
+    alert_value: float | None = None
+    target_value: float | None = None
+    target_due_date: date | None = None
+    status: str = Field(description="the colour under the new lines")
+    reason: str
+    updated_by: str
+    updated_at: datetime
+
+
+class OwnerAnswer(BaseModel):
+    metric_id: str
+    owner: str | None = None
+    updated_by: str
+    updated_at: datetime
+
+
+class VerificationAnswer(BaseModel):
+    metric_id: str
+    verification_state: str
+    updated_by: str
+    updated_at: datetime
