@@ -19,8 +19,14 @@ app = typer.Typer(
 COMMAND_MODULES = (
     "db_cmd",
     "metrics_cmd",
+    "demo_cmd",
     "mcp_cmd",
+    "serve_cmd",
+    "metric_gate_cmd",
+    "skills_cmd",
+    "audit_cmd",
     "recompute_cmd",
+    "alerts_cmd",
 )
 
 
