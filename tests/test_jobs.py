@@ -16,11 +16,12 @@ pytestmark = pytest.mark.db
 
 @pytest.fixture(autouse=True)
 def _clean_hooks() -> Any:
-    yield
-    jobs.set_ingest_runner(None)
     from heartbeat_core.jobs import runner
 
-    runner._alert_hooks.clear()
+    saved = list(runner._alert_hooks)
+    yield
+    jobs.set_ingest_runner(None)
+    runner._alert_hooks[:] = saved
 
 
 def test_foreground_job_computes_every_metric(mini_world: str) -> None:
@@ -114,6 +115,9 @@ def test_alert_hooks_run_and_failures_are_recorded(mini_world: str) -> None:
     def bad(conn: psycopg.Connection, job_id: int) -> None:
         raise RuntimeError("slack exploded")
 
+    from heartbeat_core.jobs import runner
+
+    runner._alert_hooks.clear()  # only this test's hooks
     jobs.register_alert_phase(good)
     jobs.register_alert_phase(bad)
     jobs.register_alert_phase(good)  # registering twice is a no-op
