@@ -31,9 +31,9 @@ def _trim(value: float, digits: int) -> str:
 
 def _compact(value: float) -> str:
     magnitude = abs(value)
-    for threshold, suffix in ((1e9, "B"), (1e6, "M"), (1e4, "k")):
+    for threshold, divisor, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
         if magnitude >= threshold:
-            return f"{_trim(value / threshold, 1)}{suffix}"
+            return f"{_trim(value / divisor, 1)}{suffix}"
     if magnitude >= 100 or value == int(value):
         return f"{value:,.0f}"
     return _trim(value, 2)
