@@ -49,7 +49,7 @@ def compute(conn, *, window):
             "days_overdue": r["days_overdue"],
             "critical": bool(r["owed_30d"]),
         }
-        for r in found[:40]
+        for r in found[:15]
     ]
     if flagged:
         worst = flagged[0]

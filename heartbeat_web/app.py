@@ -24,7 +24,7 @@ from heartbeat_core.metrics.operator import OperatorInputError
 from heartbeat_core.metrics.registry import UnknownMetric
 from heartbeat_core.settings import get_settings
 from heartbeat_core.snapshot_cache import SnapshotCache
-from heartbeat_web import api, integrations, views
+from heartbeat_web import api, audit_views, integrations, views
 from heartbeat_web.deps import Web
 from heartbeat_web.live import LiveCockpit
 from heartbeat_web.render import STATIC, CockpitRenderer, build_id, make_env
@@ -134,6 +134,8 @@ def create_app(
 
     app.include_router(views.router)
     app.include_router(api.router)
+    app.include_router(audit_views.pages)  # /audit pages and /api/audit (heartbeat_web/audit_views.py)
+    app.include_router(audit_views.api)
     app.include_router(api.health)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     # MCP mount point: heartbeat_mcp's streamable-HTTP app answers at /mcp (bearer token enforced there).

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from heartbeat_core import readmodel
+from heartbeat_core.audit.registry import cuts_for_metric
 from heartbeat_core.metrics.registry import UnknownMetric
 from heartbeat_web import svg
 from heartbeat_web.auth import token_configured
@@ -76,6 +77,7 @@ def metric_page(request: Request, metric_id: str, days: int = 180) -> Response:
     definition: dict[str, Any] = {}
     detail: dict[str, Any] | None = None
     history: list[readmodel.HistoryPoint] = []
+    audit_cuts: list[dict[str, Any]] = []
     with database_reads(w) as conn:
         if conn is not None:
             definition = readmodel.metric_definition(conn, metric_id) or {}
@@ -86,6 +88,7 @@ def metric_page(request: Request, metric_id: str, days: int = 180) -> Response:
                 state = states[0]
             detail = readmodel.metric_detail(conn, metric_id)
             history = readmodel.metric_history(conn, metric_id, days)
+            audit_cuts = cuts_for_metric(conn, metric_id)
     if state is None:
         return _html(
             w.env.get_template("not_found.html").render(
@@ -118,5 +121,6 @@ def metric_page(request: Request, metric_id: str, days: int = 180) -> Response:
         chart=chart,
         degraded=w.live.degraded,
         token_set=token_configured(),
+        audit_cuts=audit_cuts,
     )
     return _html(page)
