@@ -59,9 +59,9 @@ def runnable_commands(text: str) -> list[str]:
             if not pending and (not line.strip() or line.lstrip().startswith("#")):
                 continue
             if line.endswith("\\"):
-                pending += line[:-1] + " "
+                pending += line[:-1].strip() + " "
                 continue
-            commands.append((pending + line).strip())
+            commands.append((pending + line.strip()).strip())
             pending = ""
         if pending.strip():
             commands.append(pending.strip())

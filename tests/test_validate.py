@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -22,6 +23,7 @@ from heartbeat_core.metrics.validate import (
     validate_file,
 )
 from heartbeat_core.settings import reset_settings
+from tests import conftest
 from tests.conftest import REPO_ROOT
 from tests.mini_world import MINI_DEFS, build_mini_world
 
@@ -261,3 +263,33 @@ def test_new_refuses_taken_and_bad_ids(world: str, tmp_path: Path) -> None:
     )  # fmt: skip
     assert no_table.returncode == 1 and "no table shop.nope" in no_table.stderr
     assert not (defs / "x_count.sql").exists()
+
+
+def test_cli_defaults_match_the_gate() -> None:
+    from heartbeat_core.cli import metric_gate_cmd
+    from heartbeat_core.metrics import validate
+
+    assert metric_gate_cmd.DEFAULT_TIME_LIMIT_S == validate.DEFAULT_TIME_LIMIT_S
+    assert metric_gate_cmd.DEFAULT_LARGE_TABLE_MB * 1048576 == validate.DEFAULT_LARGE_TABLE_BYTES
+    assert metric_gate_cmd.DEFAULT_NESTED_LOOP_OUTER_ROWS == validate.DEFAULT_NESTED_LOOP_OUTER_ROWS
+
+
+# Acceptance: every metric in metric_defs/ passes the gate on the demo world at scale 1. Defined when
+# tests/conftest.py offers the demo world (it reads the session's template; validation only reads).
+if hasattr(conftest, "demo_world_template"):
+    METRIC_DEFS = REPO_ROOT / "metric_defs"
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("metric_id", sorted(p.stem for p in METRIC_DEFS.glob("*.sql")))
+    def test_every_metric_passes_on_the_demo_world(
+        demo_world_template: Any, monkeypatch: pytest.MonkeyPatch, metric_id: str
+    ) -> None:
+        for key, value in demo_world_template.env().items():
+            monkeypatch.setenv(key, value)
+        reset_settings()
+        try:
+            report = _validate(METRIC_DEFS / f"{metric_id}.sql", demo_world_template.marts_url)
+        finally:
+            monkeypatch.undo()
+            reset_settings()
+        assert report.ok, [c.as_json() for c in report.failed]
