@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -66,6 +67,13 @@ def ensure_chromium() -> tuple[str | None, str]:
     return None, "apt-get install chromium failed (no network or no package)"
 
 
+def _high(fd: int) -> int:
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    os.set_inheritable(high, True)
+    return high
+
+
 class CDPError(RuntimeError):
     pass
 
@@ -75,15 +83,15 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="hb-chromium-")
         cmd_read, self._cmd_write = os.pipe()  # we write commands; Chromium reads fd 3
         self._evt_read, evt_write = os.pipe()  # Chromium writes fd 4; we read
-        os.set_inheritable(cmd_read, True)
-        os.set_inheritable(evt_write, True)
+        # move the child's ends above 9 so the shell's `3<&N 4>&M` cannot clobber one with the other
+        cmd_read, evt_write = _high(cmd_read), _high(evt_write)
         args = [executable, *FLAGS, f"--user-data-dir={self.profile}", f"--window-size={width},{height}"]
         shell = f'exec "$0" "$@" 3<&{cmd_read} 4>&{evt_write}'
         self.proc = subprocess.Popen(
-            ["sh", "-c", shell, *args],
+            ["bash", "-c", shell, *args],
             pass_fds=(cmd_read, evt_write),
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=open(Path(self.profile) / "chromium.log", "wb"),  # noqa: SIM115
         )
         os.close(cmd_read)
         os.close(evt_write)
@@ -125,7 +133,10 @@ class Browser:
             msg: dict[str, Any] = {"id": mid, "method": method, "params": params or {}}
             if session:
                 msg["sessionId"] = session
-            os.write(self._cmd_write, json.dumps(msg).encode() + b"\0")
+            try:
+                os.write(self._cmd_write, json.dumps(msg).encode() + b"\0")
+            except BrokenPipeError:
+                raise CDPError(f"{method}: chromium exited: {self.log_tail()}") from None
         deadline = time.monotonic() + timeout
         with self._cond:
             while mid not in self._replies:
@@ -137,6 +148,12 @@ class Browser:
         if "error" in reply:
             raise CDPError(f"{method}: {reply['error']}")
         return reply.get("result", {})
+
+    def log_tail(self) -> str:
+        try:
+            return (Path(self.profile) / "chromium.log").read_text(errors="replace")[-1500:]
+        except OSError:
+            return ""
 
     def wait_event(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30.0,
                    start: int = 0) -> dict[str, Any]:  # fmt: skip
