@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "audit_cmd",
     "recompute_cmd",
     "alerts_cmd",
+    "ingest_cmd",
 )
 
 

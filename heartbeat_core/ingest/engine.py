@@ -30,6 +30,7 @@ import psycopg
 from psycopg import sql
 
 from heartbeat_core.db.connection import connect, database_url
+from heartbeat_core.freshness import data_watermark
 from heartbeat_core.ingest.config import (
     AnySource,
     FilesSource,
@@ -522,7 +523,11 @@ def _land(
         table_results[t.name].seconds += share
     result.rows = sum(tr.rows for tr in table_results.values())
     result.warnings.extend(apply_indexes(conn, source.name, landed))
-    result.data_watermark = compute_watermark(conn, source.name, tables)
+    # only tables that received rows can move the watermark; the rest keep the recorded one
+    previous = data_watermark(conn, source.name)
+    moved = [t for t in landed if table_results[t.name].rows > 0] if previous is not None else tables
+    newest = compute_watermark(conn, source.name, moved) if moved else None
+    result.data_watermark = max(filter(None, (previous, newest)), default=None)
     failed = [tr for tr in table_results.values() if tr.error]
     result.ok = not failed
     if failed:

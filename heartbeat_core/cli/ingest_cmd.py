@@ -1,0 +1,110 @@
+"""`heartbeat ingest [--source NAME]` and `heartbeat sources status|report`: landing source data."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+
+from heartbeat_core.cli.errors import CommandError, one_line_errors
+
+sources_app = typer.Typer(
+    help="The sources in sources.toml: their state and their hidden costs.", no_args_is_help=True
+)
+
+
+def _config() -> Any:
+    from heartbeat_core.ingest.config import SourcesConfigError, load_sources
+
+    try:
+        return load_sources()
+    except SourcesConfigError as exc:
+        raise CommandError(str(exc)) from None
+
+
+@one_line_errors
+def ingest_cmd(
+    source: list[str] = typer.Option(None, "--source", "-s", help="Land only this source (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Land sources into marts with dlt (all of sources.toml, or --source NAME)."""
+    from heartbeat_core.ingest import run_one
+
+    config = _config()
+    names = list(source) if source else [n for n, s in config.items() if s.kind != "webhook"]
+    unknown = [n for n in names if n not in config]
+    if unknown:
+        raise CommandError(f"no source {unknown[0]!r} in sources.toml (known: {', '.join(config) or 'none'})")
+
+    def say(line: str) -> None:
+        if not as_json:
+            print(line, file=sys.stderr if as_json else sys.stdout, flush=True)
+
+    results = []
+    for name in names:
+        say(f"{name}: starting ({config[name].kind})")
+        result = run_one(name, sources=config, progress=say)
+        results.append(result)
+        if not as_json:
+            for table in result.tables:
+                mark = "FAILED " + (table.error or "") if table.error else f"{table.rows} rows ({table.mode})"
+                print(f"  {name}.{table.name}: {mark}  {table.seconds:.1f}s")
+            for warning in result.warnings:
+                print(f"  warning: {warning}")
+    if as_json:
+        print(json.dumps([r.to_dict() for r in results], default=str))
+    failed = [r.source for r in results if not r.ok]
+    if failed:
+        raise CommandError(f"{len(failed)} of {len(results)} source(s) failed: {', '.join(failed)}")
+    if not as_json:
+        total = sum(r.rows for r in results)
+        print(f"landed {total} rows from {len(results)} source(s) in {sum(r.seconds for r in results):.1f}s")
+
+
+@sources_app.command("status")
+@one_line_errors
+def status_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Last load, rows, errors and freshness per source."""
+    from heartbeat_core.ingest.report import sources_status
+
+    rows = sources_status(sources=_config())
+    if as_json:
+        print(json.dumps(rows, default=str))
+        return
+    for r in rows:
+        print(
+            f"{r['source']:<18} {r['kind'] or '?':<9} {r['last_status']:<7} freshness {r['freshness']:<6} "
+            f"as of {r['source_as_of'] or '-'}  rows {r['last_rows'] if r['last_rows'] is not None else '-'}  "
+            f"last load {r['last_load_at'] or '-'}"
+        )
+        if r["last_error"]:
+            print(f"  error: {r['last_error']}")
+        if r["last_status"] != "never":
+            print(f"  {r['freshness_reason']}; watermark {r['data_watermark'] or '-'}")
+
+
+@sources_app.command("report")
+@one_line_errors
+def report_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Which tables go through replace (reloaded in full every run) and how big they are."""
+    from heartbeat_core.ingest.report import replace_report
+
+    rows = replace_report(sources=_config())
+    if as_json:
+        print(json.dumps(rows, default=str))
+        return
+    for r in rows:
+        size = f"{r['bytes'] / 1e6:.1f} MB" if r["bytes"] is not None else "not landed"
+        flag = "REPLACE" if r["replace"] else "       "
+        print(
+            f"{flag} {r['source']}.{r['table']:<28} {r['write_disposition'] or '-':<8} {size:>12}  {r['note']}"
+        )
+    replaced = [r for r in rows if r["replace"]]
+    print(f"{len(replaced)} replace table(s) of {len(rows)}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest_cmd)
+    app.add_typer(sources_app, name="sources")
