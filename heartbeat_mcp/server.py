@@ -35,6 +35,7 @@ from heartbeat_core.readmodel import MetricState
 from heartbeat_core.settings import get_settings
 from heartbeat_core.snapshot_cache import CachedSnapshot, SnapshotCache
 from heartbeat_mcp import models
+from heartbeat_mcp.audit_tools import register_audit_tools
 from heartbeat_mcp.schema import compact_tool_schemas
 
 READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
@@ -687,5 +688,6 @@ def build_server(hb: Heartbeat | None = None, actor: str = "mcp-stdio") -> MCPSe
             "change thresholds unless asked."
         )
 
+    register_audit_tools(server, hb)  # audit_page, audit_cut (heartbeat_mcp/audit_tools.py)
     compact_tool_schemas(server)
     return server

@@ -206,6 +206,19 @@ def refresh_cuts(
     return report
 
 
+class AuditRefreshFailed(RuntimeError):
+    """Some snapshots failed (they kept their last good payload); the message lists them."""
+
+
 def scheduled_refresh() -> RefreshReport:
-    """The scheduler's daily audit refresh (04:45 by default): every cut, every window."""
-    return refresh_cuts()
+    """The scheduler's daily audit refresh (04:45 by default): every cut, every window. Raises
+    `AuditRefreshFailed` after refreshing everything else when some failed, so the scheduler records it."""
+    report = refresh_cuts()
+    if not report.ok:
+        failed = [f"{o.cut_id}[{o.window}]: {o.error}" for o in report.failed[:5]]
+        failed += [str(p) for p in report.problems[:3]]
+        raise AuditRefreshFailed(
+            f"{len(report.failed)} of {len(report.outcomes)} audit snapshot(s) failed, "
+            f"{len(report.problems)} broken cut file(s): " + "; ".join(failed)
+        )
+    return report

@@ -1,0 +1,112 @@
+"""MCP tools over the audit cuts: `audit_page` and `audit_cut`, summarised for an agent's context.
+
+Both read snapshots only (never compute a cut) and return the takeaway and the few rows that carry it,
+not whole series; the full payload stays on the web page and in `GET /api/audit/cuts/{id}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from heartbeat_core.audit import UnknownCut, UnknownPage, UnknownWindow, cut_view, page_view, pages_index
+from heartbeat_core.audit.read import summarize_cut
+
+READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+TOP_ON_PAGE = 3
+TOP_IN_CUT = 8
+
+
+class CutSummary(BaseModel):
+    cut_id: str
+    title: str
+    page: str
+    kind: str
+    question: str = ""
+    window: str
+    windows: list[str] = Field(default_factory=list)
+    takeaway: str | None = None
+    unit: str | None = None
+    top: list[dict[str, Any]] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    how_to_read: str | None = None
+    computed_at: str | None = None
+    freshness: str
+    error: str | None = None
+    related_metrics: list[dict[str, Any]] = Field(default_factory=list)
+    verification_state: str
+    owner: str | None = None
+    url: str
+
+
+class PageSummary(BaseModel):
+    page: str
+    title: str
+    intro: str = ""
+    window: str | None = None
+    cuts: list[CutSummary] = Field(default_factory=list)
+    pages: list[str] = Field(default_factory=list)
+
+
+def _summary(view: dict[str, Any], top: int, with_prose: bool) -> CutSummary:
+    data = summarize_cut(view, top)
+    known = set(CutSummary.model_fields)
+    extra = {k: v for k, v in data.items() if k not in known}
+    summary = CutSummary(**{k: v for k, v in data.items() if k in known})
+    if "last_category" in extra:
+        summary.top.append({"latest": extra["last_category"]})
+    if with_prose:
+        summary.how_to_read = view["how_to_read"] or None
+    return summary
+
+
+def register_audit_tools(server: MCPServer, hb: Any) -> None:
+    """Add `audit_page` and `audit_cut` to a Heartbeat MCP server (`hb` gives pooled connections)."""
+    from heartbeat_mcp.server import answer, tool_errors
+
+    @server.tool(annotations=READ)
+    def audit_page(page: str = "", window: str | None = None) -> PageSummary:
+        """An audit page (clients, journeys, risk, ...): each cut's question, takeaway and top rows, in page
+        order. Empty `page` gives every page with its cuts' takeaways. `window`: 7d, 30d or 90d (default:
+        each cut's own). Audit cuts answer the questions a red metric raises: which clients, where, since when."""
+        with tool_errors():
+            try:
+                with hb.connection() as conn:
+                    if not page:
+                        pages = pages_index(conn)
+                        return answer(  # type: ignore[return-value]
+                            PageSummary(
+                                page="",
+                                title="Audit pages",
+                                pages=[p["page"] for p in pages],
+                                cuts=[_summary(c, 1, False) for p in pages for c in p["cuts"]],
+                            )
+                        )
+                    view = page_view(conn, page, window)
+            except (UnknownPage, UnknownWindow) as exc:
+                raise ToolError(f"{exc}. Call audit_page with no page to list them.") from None
+            return answer(  # type: ignore[return-value]
+                PageSummary(
+                    page=view["page"],
+                    title=view["title"],
+                    intro=view["intro"],
+                    window=window,
+                    cuts=[_summary(c, TOP_ON_PAGE, False) for c in view["cuts"]],
+                )
+            )
+
+    @server.tool(annotations=READ)
+    def audit_cut(cut_id: str, window: str | None = None) -> CutSummary:
+        """One audit cut: the question it answers, today's takeaway, its top rows, how to read it, its
+        related metrics and the freshness of its snapshot. `window`: 7d, 30d or 90d (default: the cut's own)."""
+        with tool_errors():
+            try:
+                with hb.connection() as conn:
+                    view = cut_view(conn, cut_id, window)
+            except (UnknownCut, UnknownWindow) as exc:
+                raise ToolError(f"{exc}. Call audit_page with no page to list the cuts.") from None
+            return answer(_summary(view, TOP_IN_CUT, True))  # type: ignore[return-value]
