@@ -111,6 +111,25 @@ def test_seq_scan_names_table_index_and_sources_toml_line(world: str) -> None:
     assert _validate(BAD / "seq_scan_large_table.sql", world).ok
 
 
+def test_seq_scan_despite_an_index_says_so(create_database: Callable[[str], str]) -> None:
+    """A Seq Scan the existing index cannot prevent is named as such, with no index to add."""
+    url = create_database("seqidx")
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn)
+        conn.execute(
+            "CREATE SCHEMA s; CREATE TABLE s.t AS SELECT g AS id, g % 2 AS flag FROM generate_series(1, 50000) g"
+        )
+        conn.execute("CREATE INDEX t_flag ON s.t (flag); ANALYZE s.t")
+        row = conn.execute(
+            "EXPLAIN (ANALYZE, VERBOSE, FORMAT JSON) SELECT count(*) FROM s.t WHERE flag >= 0"
+        ).fetchone()
+        assert row is not None
+        findings, _ = analyze_plan(conn, row[0][0]["Plan"], Limits(large_table_bytes=1024), None)
+    assert len(findings) == 1 and findings[0].table == "s.t"
+    assert "index t_flag (flag) exists" in findings[0].detail
+    assert findings[0].toml is None
+
+
 def test_write_is_refused_and_rows_survive(world: str) -> None:
     with psycopg.connect(world) as conn:
         before = conn.execute("SELECT count(*) FROM shop.orders").fetchone()

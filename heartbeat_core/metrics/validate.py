@@ -309,6 +309,28 @@ def _table_columns(conn: psycopg.Connection[Any], schema: str, table: str) -> li
     return [r[0] for r in rows]
 
 
+def existing_indexes(conn: psycopg.Connection[Any], schema: str, table: str) -> dict[str, list[str]]:
+    """Index name → its key columns, in order, for one table."""
+    qualified = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table)).as_string(conn)
+    rows = conn.execute(
+        "SELECT i.relname, array_agg(a.attname::text ORDER BY k.ord) FROM pg_index x"
+        " JOIN pg_class i ON i.oid = x.indexrelid"
+        " CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)"
+        " JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum"
+        " WHERE x.indrelid = to_regclass(%s) GROUP BY i.relname ORDER BY i.relname",
+        (qualified,),
+    ).fetchall()
+    return {r[0]: list(r[1]) for r in rows}
+
+
+def _covering_index(indexes: dict[str, list[str]], columns: list[str]) -> str | None:
+    """An existing index that leads with the first suggested column (it would serve the filter)."""
+    for name, keys in indexes.items():
+        if columns and keys and keys[0] == columns[0]:
+            return f"{name} ({', '.join(keys)})"
+    return None
+
+
 def _relation_size(conn: psycopg.Connection[Any], schema: str, table: str) -> int:
     qualified = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table)).as_string(conn)
     row = conn.execute("SELECT pg_total_relation_size(to_regclass(%s))", (qualified,)).fetchone()
@@ -407,6 +429,13 @@ def analyze_plan(
                 f"{int(node.get('Actual Rows', 0))} row(s) kept × {int(node.get('Actual Loops', 1))} loop(s)"
                 + (f", filter {_short(condition)}" if condition else ", no filter: the whole table is read")
             )
+            covering = _covering_index(existing_indexes(conn, schema, table), columns)
+            if covering:
+                detail += (
+                    f"; index {covering} exists but the planner reads the whole table: the filter is not"
+                    " selective, narrow it or aggregate from a smaller table"
+                )
+                columns = []
             findings.append(
                 PlanFinding(
                     "Seq Scan",
