@@ -129,3 +129,51 @@ def test_alert_hooks_run_and_failures_are_recorded(mini_world: str) -> None:
     assert states["good"].state == "succeeded"
     assert states["bad"].state == "failed" and "slack exploded" in (states["bad"].error or "")
     assert all(m.state == "succeeded" for m in view.metrics)
+
+
+def test_coalesced_wait_returns_the_running_jobs_outcome(mini_world: str) -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def ingest(source: str) -> Any:
+        entered.set()
+        assert release.wait(30)
+        return {"rows": 1, "ok": True}
+
+    jobs.set_ingest_runner(ingest)
+    first = jobs.request_recompute(["shop_orders_24h"], trigger="web")
+    assert entered.wait(30)
+    answers: list[jobs.JobTicket] = []
+    waiter = threading.Thread(target=lambda: answers.append(jobs.request_recompute(trigger="cli", wait=True)))
+    waiter.start()
+    release.set()
+    waiter.join(60)
+    assert answers == [jobs.JobTicket(first.job_id, True, "succeeded")]
+
+
+def test_typical_refresh_job_refreshes_bands_and_skips_ingest_and_compute(mini_world: str) -> None:
+    ticket = jobs.request_typical_refresh(trigger="schedule")
+    assert ticket.state == "succeeded"
+    view = jobs.get_job(ticket.job_id)
+    assert view is not None and view.sources == [] and view.metrics == [] and view.total == 0
+    with psycopg.connect(mini_world) as conn:
+        row = conn.execute(
+            "SELECT benchmark_computed_at IS NOT NULL FROM heartbeat.metric_registry"
+            " WHERE metric_id = 'shop_basket_eur_24h'"
+        ).fetchone()
+    assert row == (True,)
+
+
+def test_orphaned_row_is_abandoned_by_the_next_request(mini_world: str) -> None:
+    with psycopg.connect(mini_world, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO heartbeat.recompute_job (trigger, state, phase, pid, host)"
+            " VALUES ('ghost', 'running', 'compute', 1, 'gone')"
+        )
+    assert jobs.active_job() is None  # the lock is free: the row is reaped, not reported
+    with psycopg.connect(mini_world) as conn:
+        assert conn.execute(
+            "SELECT state FROM heartbeat.recompute_job WHERE trigger = 'ghost'"
+        ).fetchone() == ("abandoned",)
+    ticket = jobs.request_recompute(ingest=False, background=False)
+    assert not ticket.coalesced and ticket.state == "succeeded"
