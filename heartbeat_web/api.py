@@ -20,6 +20,7 @@ from heartbeat_core.readmodel import CockpitSnapshot, HistoryPoint, MetricState
 from heartbeat_web import integrations
 from heartbeat_web.auth import require_token
 from heartbeat_web.deps import Web, database_reads, database_writes, web
+from heartbeat_web.live import scrub
 
 router = APIRouter(prefix="/api")
 health = APIRouter()
@@ -247,8 +248,17 @@ def api_webhook(
         raise HTTPException(422, 'body: expected a JSON object, a list of objects, or {"events": [...]}')
     if not all(isinstance(e, dict) for e in events):
         raise HTTPException(422, "body: every event must be a JSON object")
-    result = integrations.land_events(source, events)
+    try:
+        result = integrations.land_events(source, events)
+    except integrations.NotAvailable:
+        raise
+    except ValueError as exc:  # SourcesConfigError is a ValueError: unknown or not a webhook source
+        message = str(exc)
+        status = 404 if message.startswith("no source") else 422
+        raise HTTPException(status, f"source: {message}") from None
     web(request).live.poke()
+    if getattr(result, "error", None):
+        raise HTTPException(502, f"landing {source} failed: {scrub(result.error)}")
     return jsonable_encoder(
         {"source": source, "received": len(events), "result": integrations.as_json(result)}
     )

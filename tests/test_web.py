@@ -243,3 +243,44 @@ def test_metric_named_script_renders_inert(
             assert c.get("/api/cockpit").json()["metrics"]  # JSON carries the name as data
     finally:
         srv.stop()
+
+
+def test_mcp_is_mounted(mini_world: str) -> None:
+    import anyio
+    from mcp import Client
+
+    srv = LiveServer(lambda: create_app(mcp=True, poll_s=0.2)).start()
+    try:
+
+        async def talk() -> list[str]:
+            async with Client(f"{srv.url}/mcp") as c:
+                tools = await c.list_tools()
+                return [t.name for t in tools.tools]
+
+        names = anyio.run(talk)
+        assert "what_is_red" in names
+    finally:
+        srv.stop()
+
+
+def test_webhook_lands_events(mini_world: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[sources.hooks]\nkind = "webhook"\ntable = "event"\n')
+    monkeypatch.setenv("HEARTBEAT_SOURCES", str(sources))
+    reset_settings()
+    srv = LiveServer(lambda: create_app(mcp=False, poll_s=0.2)).start()
+    try:
+        with httpx.Client(base_url=srv.url, timeout=60) as c:
+            r = c.post("/api/webhooks/hooks", json={"events": [{"id": 1, "kind": "signup"}, {"id": 2}]})
+            assert r.status_code == 202, r.text
+            assert r.json()["received"] == 2
+            with psycopg.connect(mini_world) as conn:
+                assert conn.execute("SELECT count(*) FROM hooks.event").fetchone()[0] == 2
+            unknown = c.post("/api/webhooks/nohooks", json={"a": 1})
+            assert unknown.status_code == 404 and "nohooks" in unknown.json()["detail"]
+            not_hook = c.post("/api/webhooks/Bad-Name", json={"a": 1})
+            assert not_hook.status_code == 422
+            scalar = c.post("/api/webhooks/hooks", json=3)
+            assert scalar.status_code == 422
+    finally:
+        srv.stop()
