@@ -312,3 +312,35 @@ if hasattr(conftest, "demo_world_template"):
             monkeypatch.undo()
             reset_settings()
         assert report.ok, [c.as_json() for c in report.failed]
+
+
+def test_scaffold_without_a_timestamp_column_fails_point_in_time(world: str, tmp_path: Path) -> None:
+    from heartbeat_core.metrics.scaffold import scaffold_metric
+
+    with psycopg.connect(world, autocommit=True) as conn:
+        conn.execute(
+            "CREATE SCHEMA IF NOT EXISTS lookup; CREATE TABLE IF NOT EXISTS lookup.currencies (code text);"
+            " CREATE TABLE IF NOT EXISTS lookup._dlt_loads (load_id text, schema_name text, status bigint,"
+            " inserted_at timestamptz, schema_version_hash text)"
+        )
+        made = scaffold_metric(conn, "lookup_currencies", "lookup", tmp_path, owner="fx@example.com")
+    assert made.table == "currencies" and made.time_column is None and made.period == "snapshot"
+    report = _validate(made.path, world)
+    failed = {c.name for c in report.failed}
+    assert {"no_todo", "header_complete", "point_in_time"} <= failed
+    assert "parses" not in failed and "sources_exist" not in failed
+
+
+def test_scaffold_guesses() -> None:
+    from heartbeat_core.metrics.scaffold import guess_period, pick_time_column
+
+    columns = [
+        ("id", "bigint"),
+        ("updated_at", "timestamp with time zone"),
+        ("create_time", "timestamp without time zone"),
+    ]
+    assert pick_time_column(columns) == "create_time"
+    assert pick_time_column([("id", "bigint")]) is None
+    assert guess_period("payments_7d", "create_time") == "7d"
+    assert guess_period("open_tickets", "created_at") == "24h"
+    assert guess_period("open_tickets", None) == "snapshot"
