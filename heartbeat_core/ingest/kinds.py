@@ -45,6 +45,29 @@ def sql_engine(url: str) -> Any:
     return sa.create_engine(url, pool_pre_ping=False, connect_args={"connect_timeout": 5})
 
 
+def _widen_smallint(sql_type: Any) -> Any:
+    """smallint lands as integer: connectorx hands int16 to arrow, and ADBC's binary COPY cannot put
+    int16 into the integer column dlt would create (nor dlt into a smallint one)."""
+    import sqlalchemy as sa
+
+    if isinstance(sql_type, sa.SmallInteger):
+        return sa.Integer()
+    return sql_type
+
+
+def _widen_int16(batch: Any) -> Any:
+    import pyarrow as pa
+
+    schema = batch.schema
+    if not any(pa.types.is_int16(f.type) or pa.types.is_int8(f.type) for f in schema):
+        return batch
+    fields = [
+        f.with_type(pa.int32()) if (pa.types.is_int16(f.type) or pa.types.is_int8(f.type)) else f
+        for f in schema
+    ]
+    return batch.cast(pa.schema(fields, metadata=schema.metadata))
+
+
 def postgres_resources(
     source: PostgresSource,
     tables: list[ResolvedTable],
@@ -70,6 +93,7 @@ def postgres_resources(
         backend_kwargs={"conn": cx_url, "return_type": "arrow_stream", "batch_size": source.chunk_size},
         chunk_size=source.chunk_size,
         reflection_level="full_with_precision",
+        type_adapter_callback=_widen_smallint,
     )
     out: dict[str, DltResource] = {}
     for source_table, table in by_source_name.items():
@@ -81,6 +105,7 @@ def postgres_resources(
         )
         if source_table != table.name:
             resource.apply_hints(table_name=table.name)
+        resource.add_map(_widen_int16)
         out[table.name] = resource
     return out
 

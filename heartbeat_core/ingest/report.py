@@ -20,6 +20,8 @@ from heartbeat_core.freshness import last_completed_load, one_source_as_of
 from heartbeat_core.ingest.config import AnySource, load_sources, resolved_tables
 from heartbeat_core.status import resolve_freshness
 
+RUN_TABLE = "heartbeat_ingest_run"
+
 LARGE_REPLACE_BYTES = 50 * 1024 * 1024
 
 
@@ -117,7 +119,8 @@ def replace_report(
         for name, spec in config.items():
             stored = _stored_dispositions(c, name)
             configured = {t.name: t for t in resolved_tables(spec)}
-            for table in list(configured) + sorted(set(stored) - set(configured)):
+            extra = sorted(set(stored) - set(configured) - {RUN_TABLE})
+            for table in list(configured) + extra:
                 resolved = configured.get(table)
                 size = c.execute(
                     "SELECT pg_total_relation_size(c.oid), greatest(c.reltuples, 0)::bigint "
@@ -125,9 +128,9 @@ def replace_report(
                     "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')",
                     (name, table),
                 ).fetchone()
-                disposition = stored.get(table) or (resolved.write_disposition if resolved else None)
                 configured_disposition = resolved.write_disposition if resolved else None
-                replace = "replace" in (disposition, configured_disposition)
+                disposition = configured_disposition or stored.get(table)
+                replace = disposition == "replace"
                 bytes_ = int(size[0]) if size else None
                 note = ""
                 if replace and bytes_ and bytes_ >= LARGE_REPLACE_BYTES:
@@ -144,7 +147,7 @@ def replace_report(
                         "table": table,
                         "kind": spec.kind,
                         "write_disposition": disposition,
-                        "configured_disposition": configured_disposition,
+                        "last_landed_as": stored.get(table),
                         "cursor": resolved.cursor if resolved else None,
                         "primary_key": resolved.primary_key if resolved else [],
                         "replace": replace,
