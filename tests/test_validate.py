@@ -344,3 +344,23 @@ def test_scaffold_guesses() -> None:
     assert guess_period("payments_7d", "create_time") == "7d"
     assert guess_period("open_tickets", "created_at") == "24h"
     assert guess_period("open_tickets", None) == "snapshot"
+
+
+def test_sources_toml_line_extends_an_existing_section(tmp_path: Path) -> None:
+    import tomllib
+
+    from heartbeat_core.metrics.validate import sources_toml_line
+
+    toml = tmp_path / "sources.toml"
+    toml.write_text(
+        '[sources.webbank]\nkind = "postgres"\n\n[sources.webbank.tables.payment]\nindexes = ["create_time"]\n'
+    )
+    line = sources_toml_line("webbank", "payment", ["type_id", "create_time"], toml)
+    assert line.endswith('indexes = ["create_time", "type_id, create_time"]')
+    assert "replace its indexes line" in line
+    fresh = sources_toml_line("webbank", "entry", ["create_time"], toml)
+    assert fresh == '[sources.webbank.tables.entry]\nindexes = ["create_time"]'
+    assert (
+        tomllib.loads(line)["sources"]["webbank"]["tables"]["payment"]["indexes"][-1]
+        == "type_id, create_time"
+    )

@@ -374,15 +374,18 @@ def sources_toml_line(schema: str, table: str, columns: list[str], sources_path:
     """The exact lines to add to sources.toml so ingest creates the index after every load."""
     spec = ", ".join(columns)
     existing: list[str] = []
+    section_exists = False
     if sources_path and sources_path.is_file():
         try:
             data = tomllib.loads(sources_path.read_text(encoding="utf-8"))
-            table_cfg = data.get("sources", {}).get(schema, {}).get("tables", {}).get(table, {})
-            existing = [str(s) for s in table_cfg.get("indexes", [])]
+            tables = data.get("sources", {}).get(schema, {}).get("tables", {})
+            section_exists = table in tables
+            existing = [str(s) for s in tables.get(table, {}).get("indexes", [])]
         except (tomllib.TOMLDecodeError, OSError, AttributeError):
             existing = []
     items = ", ".join(f'"{s}"' for s in [*existing, spec] if s)
-    return f"[sources.{schema}.tables.{table}]\nindexes = [{items}]"
+    note = "  # the section exists: replace its indexes line" if section_exists else ""
+    return f"[sources.{schema}.tables.{table}]{note}\nindexes = [{items}]"
 
 
 @dataclass
