@@ -583,15 +583,13 @@ def validate_file(
                 Check("header_complete", "pass", f"owner {definition.owner}; description and how_to_read set")
             )
 
-    todo_lines = [
-        f"line {n}: {line.strip()}" for n, line in enumerate(text.splitlines(), 1) if _TODO.search(line)
-    ]
+    todo_lines = [str(n) for n, line in enumerate(text.splitlines(), 1) if _TODO.search(line)]
     if todo_lines:
         add(
             Check(
                 "no_todo",
                 "fail",
-                f"{len(todo_lines)} TODO marker(s) left: " + "; ".join(todo_lines[:5]),
+                f"{len(todo_lines)} TODO marker(s) left on line(s) {', '.join(todo_lines)} of {path.name}",
                 fix="resolve every TODO, then validate again",
             )
         )
