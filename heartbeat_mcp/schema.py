@@ -39,6 +39,30 @@ def compact(schema: Any, *, drop_null: bool) -> Any:
     return out
 
 
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replace local `#/$defs/...` references by their definitions (our models are not recursive).
+
+    Clients validate structured content against the output schema; a `$ref` per list item makes that
+    validation several times slower in common validators (jsonschema's ref resolution dominates)."""
+    defs = schema.get("$defs", {})
+
+    def resolve(node: Any, depth: int = 0) -> Any:
+        if depth > 20:
+            raise ValueError("recursive output schema")
+        if isinstance(node, list):
+            return [resolve(item, depth) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            target = resolve(defs[ref.split("/")[-1]], depth + 1)
+            extra = {k: resolve(v, depth) for k, v in node.items() if k != "$ref"}
+            return {**target, **extra}
+        return {k: resolve(v, depth) for k, v in node.items() if k != "$defs"}
+
+    return resolve(schema)  # type: ignore[no-any-return]
+
+
 def compact_tool_schemas(server: MCPServer) -> None:
     """One-line descriptions; no titles in input schemas; no titles or null variants in output schemas."""
     for tool in server._tool_manager.list_tools():
@@ -46,4 +70,4 @@ def compact_tool_schemas(server: MCPServer) -> None:
         tool.parameters = compact(tool.parameters, drop_null=False)
         metadata = tool.fn_metadata
         if metadata.output_schema is not None:
-            metadata.output_schema = compact(metadata.output_schema, drop_null=True)
+            metadata.output_schema = compact(inline_refs(metadata.output_schema), drop_null=True)

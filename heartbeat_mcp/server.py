@@ -11,7 +11,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -34,7 +34,7 @@ from heartbeat_core.metrics.registry import UnknownMetric, active_metrics
 from heartbeat_core.readmodel import MetricState
 from heartbeat_core.settings import get_settings
 from heartbeat_core.snapshot_cache import CachedSnapshot, SnapshotCache
-from heartbeat_mcp import models
+from heartbeat_mcp import models, render
 from heartbeat_mcp.audit_tools import register_audit_tools
 from heartbeat_mcp.schema import compact_tool_schemas
 
@@ -54,6 +54,7 @@ INSTRUCTIONS = (
 TOP_IN_TODAY = 5
 DETAIL_ROWS = 20
 POOL_TIMEOUT_S = 3.0
+CHECK_EVERY_S = 1.0  # how stale a read may be (writes through this server are seen at once)
 PROBE_TIMEOUT_S = 3
 RETRY_AFTER_S = 5.0
 
@@ -64,10 +65,11 @@ def shown(state: MetricState) -> str:
     return "—" if state.value is None else format_number(state.value, state.unit)
 
 
-def answer(model: BaseModel) -> CallToolResult:
-    """Structured content plus its compact JSON as text (for clients that read only text)."""
+def answer(model: BaseModel, text: str | None = None) -> CallToolResult:
+    """Structured content plus a text block for clients that read only text: its compact JSON, or `text`."""
     data = model.model_dump(mode="json", exclude_none=True)
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    if text is None:
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
 
 
@@ -104,6 +106,8 @@ class Heartbeat:
         self._lock = threading.Lock()
         self._extras_key: tuple[int, float] | None = None
         self._extras: tuple[list[triage.Transition], list[triage.SourceStatus]] = ([], [])
+        self._recent: tuple[float, CachedSnapshot | None] = (0.0, None)
+        self._answers: dict[tuple[Any, ...], CallToolResult] = {}
         self._reached = False  # has the database answered once?
         self._down_since: float | None = None
         self._down_reason = ""
@@ -136,7 +140,68 @@ class Heartbeat:
         cached = self.cache.get()
         if cached.degraded and self._down_since is None:
             self._failed(RuntimeError(cached.error or "database unavailable"))
+        with self._lock:
+            self._recent = (time.monotonic(), cached)
         return cached
+
+    def recent(self) -> CachedSnapshot | None:
+        """The snapshot checked against the database less than CHECK_EVERY_S ago, without any I/O."""
+        checked_at, cached = self._recent
+        if cached is None or time.monotonic() - checked_at >= CHECK_EVERY_S or cached.degraded:
+            return None
+        return cached
+
+    def forget(self) -> None:
+        """After a write through this server: the next read checks the database again."""
+        self.cache.invalidate()
+        with self._lock:
+            self._recent = (0.0, None)
+            self._answers.clear()
+
+    @staticmethod
+    def _key(cached: CachedSnapshot) -> tuple[int, float]:
+        return (cached.snapshot.version, cached.built_at)
+
+    def memo(self, cached: CachedSnapshot, key: tuple[Any, ...]) -> CallToolResult | None:
+        return self._answers.get((self._key(cached), *key))
+
+    def remember(
+        self, cached: CachedSnapshot, key: tuple[Any, ...], result: CallToolResult
+    ) -> CallToolResult:
+        if cached.degraded:
+            return result
+        with self._lock:
+            if len(self._answers) > 64:
+                self._answers.clear()
+            self._answers[(self._key(cached), *key)] = result
+        return result
+
+    def read_answer(
+        self, key: tuple[Any, ...], build: Callable[[CachedSnapshot], BaseModel]
+    ) -> CallToolResult:
+        """An answer built from the snapshot, once per snapshot build and argument set (runs in a thread)."""
+        cached = self.snapshot()
+        hit = self.memo(cached, key)
+        if hit is not None:
+            return hit
+        model = build(cached)
+        text = None
+        if isinstance(model, models.WhatIsRed):
+            text = render.what_is_red(model)
+        elif isinstance(model, models.Today):
+            text = render.today(model)
+        return self.remember(cached, key, answer(model, text))
+
+    async def serve_read(
+        self, key: tuple[Any, ...], build: Callable[[CachedSnapshot], BaseModel]
+    ) -> CallToolResult:
+        """Fast path on the event loop when a recent snapshot's answer is memoised; else a worker thread."""
+        recent = self.recent()
+        if recent is not None:
+            hit = self.memo(recent, key)
+            if hit is not None:
+                return hit
+        return await anyio.to_thread.run_sync(self.read_answer, key, build)
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -218,9 +283,14 @@ class Heartbeat:
         )
 
     def what_is_red(
-        self, include_amber: bool = True, include_stale: bool = True, team: str | None = None, limit: int = 20
+        self,
+        include_amber: bool = True,
+        include_stale: bool = True,
+        team: str | None = None,
+        limit: int = 20,
+        cached: CachedSnapshot | None = None,
     ) -> models.WhatIsRed:
-        cached = self.snapshot()
+        cached = cached or self.snapshot()
         found = triage.problems(
             cached.snapshot.metrics, include_amber=include_amber, include_stale=include_stale, team=team
         )
@@ -233,8 +303,8 @@ class Heartbeat:
             degraded=cached.error if cached.degraded else None,
         )
 
-    def today(self) -> models.Today:
-        cached = self.snapshot()
+    def today(self, cached: CachedSnapshot | None = None) -> models.Today:
+        cached = cached or self.snapshot()
         snap = cached.snapshot
         changes, sources = self.extras(cached)
         found = triage.problems(snap.metrics)
@@ -278,20 +348,22 @@ class Heartbeat:
         )
 
     def job_brief(self, cached: CachedSnapshot) -> models.JobBrief | None:
-        if not cached.degraded:
-            jobs = _jobs_module()
-            if jobs is not None:
-                with contextlib.suppress(Exception):
-                    view = jobs.active_job()
-                    if view is not None:
-                        data = _dump(view)
-                        return models.JobBrief.model_validate(
-                            {k: data.get(k) for k in models.JobBrief.model_fields}
-                        )
+        """The running or last job from the snapshot (job changes move the read-model version); progress
+        counts are read live only while a job runs."""
         last = cached.snapshot.last_job
         if last is None:
             return None
-        return models.JobBrief.model_validate(last.model_dump())
+        brief = models.JobBrief.model_validate(last.model_dump())
+        jobs = _jobs_module()
+        if jobs is not None and last.state in ("queued", "running") and not cached.degraded:
+            with contextlib.suppress(Exception):
+                view = jobs.get_job(last.job_id)
+                if view is not None:
+                    data = _dump(view)
+                    brief = models.JobBrief.model_validate(
+                        {k: data.get(k) for k in models.JobBrief.model_fields}
+                    )
+        return brief
 
     def explain(self, metric_id: str) -> models.Explanation:
         _, state = self.state(metric_id)
@@ -437,7 +509,7 @@ class Heartbeat:
             )
         with self.connection() as conn:
             result = operator.set_thresholds(conn, metric_id, changes=changes, actor=actor)
-        self.cache.invalidate()
+        self.forget()
         _, state = self.state(metric_id)
         return models.ThresholdsAnswer(
             metric_id=metric_id,
@@ -454,13 +526,13 @@ class Heartbeat:
     def set_owner(self, metric_id: str, owner: str | None, actor: str) -> models.OwnerAnswer:
         with self.connection() as conn:
             result = operator.set_owner(conn, metric_id, owner, actor=actor)
-        self.cache.invalidate()
+        self.forget()
         return models.OwnerAnswer(**result)
 
     def set_verification(self, metric_id: str, state: str, actor: str) -> models.VerificationAnswer:
         with self.connection() as conn:
             result = operator.set_verification(conn, metric_id, state, actor=actor)
-        self.cache.invalidate()
+        self.forget()
         return models.VerificationAnswer(**result)
 
 
@@ -506,7 +578,7 @@ def build_server(hb: Heartbeat | None = None, actor: str = "mcp-stdio") -> MCPSe
     server.heartbeat = hb  # type: ignore[attr-defined]
 
     @server.tool(annotations=READ)
-    def what_is_red(
+    async def what_is_red(
         include_amber: bool = True,
         include_stale: bool = True,
         team: str | None = None,
@@ -515,14 +587,17 @@ def build_server(hb: Heartbeat | None = None, actor: str = "mcp-stdio") -> MCPSe
         """Metrics needing attention, worst first: red, amber, then stale sources or missing values. Each
         item says the line crossed (or z vs typical), since when, freshness, owner, verification."""
         with tool_errors():
-            return answer(hb.what_is_red(include_amber, include_stale, team, limit))  # type: ignore[return-value]
+            key = ("what_is_red", include_amber, include_stale, team, limit)
+            return await hb.serve_read(  # type: ignore[return-value]
+                key, lambda cached: hb.what_is_red(include_amber, include_stale, team, limit, cached)
+            )
 
     @server.tool(annotations=READ)
-    def today() -> models.Today:
+    async def today() -> models.Today:
         """The state of the business in one call: counts, the worst few, colour changes since yesterday,
         stale sources, the running or last recompute job, targets hit."""
         with tool_errors():
-            return answer(hb.today())  # type: ignore[return-value]
+            return await hb.serve_read(("today",), hb.today)  # type: ignore[return-value]
 
     @server.tool(annotations=READ)
     def explain_metric(metric_id: str) -> models.Explanation:
@@ -603,7 +678,7 @@ def build_server(hb: Heartbeat | None = None, actor: str = "mcp-stdio") -> MCPSe
                 raise ToolError(f"job {ticket.job_id} still running after an hour; ask job_status") from None
             result.job = job_model(final)
             result.state = result.job.state
-            hb.cache.invalidate()
+            hb.forget()
             return answer(result)  # type: ignore[return-value]
 
     @server.tool(annotations=READ)

@@ -47,8 +47,14 @@ def run(body: Callable[[Client], Awaitable[None]], actor: str = "mcp-test") -> N
 def data(result: CallToolResult) -> dict[str, Any]:
     assert not result.is_error, result.content
     assert result.structured_content is not None
-    # The text block carries the same answer for clients that read only text.
-    assert json.loads(result.content[0].text) == result.structured_content  # type: ignore[union-attr]
+    text = result.content[0].text  # type: ignore[union-attr]
+    # The text block carries the answer for clients that read only text: the JSON, or for the two
+    # most-asked tools a line-per-metric rendering that names the same metrics.
+    if text.startswith("{"):
+        assert json.loads(text) == result.structured_content
+    else:
+        for item in result.structured_content.get("items") or result.structured_content.get("top") or []:
+            assert item["metric_id"] in text and item["reason"] in text
     return result.structured_content
 
 
@@ -65,7 +71,7 @@ def test_tools_are_listed_with_schemas_annotations_and_fit_in_8k_tokens(mini_wor
     async def body(client: Client) -> None:
         listed = await client.list_tools()
         by_name = {t.name: t for t in listed.tools}
-        assert set(by_name) == TOOLS
+        assert set(by_name) >= TOOLS  # other features (audit cuts) add their own tools
         for tool in listed.tools:
             assert tool.output_schema is not None, tool.name
             assert tool.description
