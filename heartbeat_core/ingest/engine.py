@@ -467,12 +467,15 @@ def _land(
         t0 = time.perf_counter()
         if progress:
             progress(f"{source.name}: extracting {', '.join(resources) or 'nothing'}")
+        extracted = False
         try:
-            # the fast path: every table in one package
-            pipeline.extract(
-                [*resources.values(), _run_resource(len(resources), len(errors))],
-                loader_file_format=file_format,
-            )
+            # the fast path: every table in one package; the run row only when nothing failed, so a
+            # source with a failing table never records a clean completed load
+            items = list(resources.values())
+            if not errors:
+                items.append(_run_resource(len(resources), 0))
+            pipeline.extract(items, loader_file_format=file_format)
+            extracted = bool(resources)
         except Exception:
             # isolate the failing table(s): extract again, one table per package
             cleanup()
@@ -480,20 +483,22 @@ def _land(
             for name, resource in resources.items():
                 try:
                     pipeline.extract(resource, loader_file_format=file_format)
+                    extracted = True
                 except Exception as exc:
                     errors[name] = f"source {source.name!r} table {name!r}: {_first_line(exc)}"
-            pipeline.extract(_run_resource(len(resources) - len(errors), len(errors)))
         extract_seconds = time.perf_counter() - t0
         if progress:
             progress(f"{source.name}: loading")
         t_load = time.perf_counter()
-        norm = pipeline.normalize(workers=1)
-        _drop_empty_parquet(pipeline)
-        load_info = pipeline.load(workers=LOAD_WORKERS, raise_on_failed_jobs=True)
+        counts: dict[str, int] = {}
+        if extracted:
+            norm = pipeline.normalize(workers=1)
+            _drop_empty_parquet(pipeline)
+            load_info = pipeline.load(workers=LOAD_WORKERS, raise_on_failed_jobs=True)
+            counts = dict(norm.row_counts) if norm is not None else {}
+            if file_format == "parquet":
+                _check_formats(load_info, {t.name for t in tables})
         load_seconds = time.perf_counter() - t_load
-        counts = dict(norm.row_counts) if norm is not None else {}
-        if file_format == "parquet":
-            _check_formats(load_info, {t.name for t in tables})
     except Exception as exc:
         cleanup()
         _abort(pipeline)
@@ -603,7 +608,7 @@ def run_one(
             result.rows,
             result.seconds,
             result.data_watermark,
-            update_watermark=result.data_watermark is not None,
+            update_watermark=result.ok and result.data_watermark is not None,
         )
     if progress:
         progress(
