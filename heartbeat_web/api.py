@@ -99,7 +99,7 @@ def _snapshot_state(w: Web, metric_id: str) -> MetricState:
     response_model=CockpitOut,
     summary="The read model, ranked worst first (served from bytes built once per change)",
 )
-def api_cockpit(request: Request) -> Response:
+async def api_cockpit(request: Request) -> Response:
     w = web(request)
     current = w.live.current
     if current is None:
@@ -111,7 +111,11 @@ def api_cockpit(request: Request) -> Response:
     headers = {"ETag": current.etag, "X-Heartbeat-Build": w.build, "Cache-Control": "no-store"}
     if request.headers.get("if-none-match") == current.etag:
         return Response(status_code=304, headers=headers)
-    return Response(current.json, media_type="application/json", headers=headers)
+    body, gz = current.body("json", request.headers.get("accept-encoding"))
+    headers["Vary"] = "Accept-Encoding"
+    if gz:
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/metrics/active-job", summary="The running recompute job, or null")
@@ -265,7 +269,7 @@ def api_webhook(
 
 
 @health.get("/healthz", summary="Liveness plus whether the read model is degraded")
-def healthz(request: Request) -> Any:
+async def healthz(request: Request) -> Any:
     w = web(request)
     current = w.live.current
     return {

@@ -57,9 +57,7 @@ def create_app(
     settings = get_settings()
     env = make_env()
     build = build or build_id()
-    cache = cache or SnapshotCache(
-        max_age_s=max(5.0, min(settings.cockpit_refresh_s, 60.0)), retry_after_s=2.0
-    )
+    cache = cache or SnapshotCache(max_age_s=60.0, retry_after_s=2.0)
     live = LiveCockpit(
         cache,
         CockpitRenderer(env, settings, build),

@@ -8,6 +8,7 @@ request waits on the database pool, so a dead database cannot slow the TV.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -66,6 +67,16 @@ class Rendered:
     degraded_since: datetime | None
     built_at: float
     ids: frozenset[str] = field(default_factory=frozenset)
+    page_gz: bytes = b""
+    partial_gz: bytes = b""
+    json_gz: bytes = b""
+
+    def body(self, kind: str, accept_encoding: str | None) -> tuple[bytes, bool]:
+        """The bytes of `kind` (page, partial, json), gzipped once per change when the client accepts it."""
+        gz = accept_encoding is not None and "gzip" in accept_encoding
+        if gz:
+            return getattr(self, f"{kind}_gz"), True
+        return getattr(self, kind), False
 
 
 Renderer = Callable[[CachedSnapshot, "JobStrip | None"], tuple[bytes, bytes, dict[str, Any]]]
@@ -149,6 +160,9 @@ class LiveCockpit:
                 degraded_since=cached.degraded_since,
                 built_at=time.monotonic(),
                 ids=frozenset(m.metric_id for m in cached.snapshot.metrics),
+                page_gz=gzip.compress(page, 6, mtime=0),
+                partial_gz=gzip.compress(partial, 6, mtime=0),
+                json_gz=gzip.compress(payload, 6, mtime=0),
             )
             self.renders += 1
             self.last_error = scrub(cached.error)

@@ -34,7 +34,7 @@ def _html(body: bytes | str, status: int = 200, extra: dict[str, str] | None = N
 
 
 @router.get("/", response_class=HTMLResponse)
-def cockpit(request: Request) -> Response:
+async def cockpit(request: Request) -> Response:
     w = web(request)
     current = w.live.current
     if current is None:
@@ -42,11 +42,15 @@ def cockpit(request: Request) -> Response:
             build=w.build, refresh_s=w.settings.cockpit_refresh_s, reason=w.live.last_error
         )
         return _html(page, 503, {"Retry-After": "5", "X-Heartbeat-Build": w.build})
-    return _html(current.page, extra={"ETag": current.etag, "X-Heartbeat-Build": w.build})
+    body, gz = current.body("page", request.headers.get("accept-encoding"))
+    extra = {"ETag": current.etag, "X-Heartbeat-Build": w.build, "Vary": "Accept-Encoding"}
+    if gz:
+        extra["Content-Encoding"] = "gzip"
+    return _html(body, extra=extra)
 
 
 @router.get("/partials/cockpit")
-def cockpit_partial(request: Request) -> Response:
+async def cockpit_partial(request: Request) -> Response:
     """What the TV's script swaps in: the body of `/`, with an ETag so an unchanged screen costs a 304."""
     w = web(request)
     current = w.live.current
@@ -56,7 +60,11 @@ def cockpit_partial(request: Request) -> Response:
     headers["ETag"] = current.etag
     if request.headers.get("if-none-match") == current.etag:
         return Response(status_code=304, headers=headers)
-    return Response(current.partial, media_type="text/html; charset=utf-8", headers=headers)
+    body, gz = current.body("partial", request.headers.get("accept-encoding"))
+    headers["Vary"] = "Accept-Encoding"
+    if gz:
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type="text/html; charset=utf-8", headers=headers)
 
 
 def _not_found(w: Web, message: str) -> Response:
