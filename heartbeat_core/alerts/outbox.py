@@ -151,11 +151,12 @@ def deliver(
 ) -> DeliveryReport:
     """One pass over the outbox: send every row that is due, oldest first per channel; never sleeps.
 
-    Uses `conn` when it is idle (each row gets its own committed transaction), else its own connection.
+    Uses `conn` when it is an idle autocommit connection (each row then gets its own committed transaction),
+    else opens its own, so a caller's open transaction never swallows the claims.
     `report.next_attempt_at` says when the earliest waiting row is due (call again then).
     """
     own: psycopg.Connection[Any] | None = None
-    if conn is None or conn.info.transaction_status != pq.TransactionStatus.IDLE:
+    if conn is None or not conn.autocommit or conn.info.transaction_status != pq.TransactionStatus.IDLE:
         own = connect(autocommit=True)
         conn = own
     report = DeliveryReport()
