@@ -18,14 +18,23 @@
 --   as-of moment (any product, reversed ones included: the client was active).
 
 -- @value
-SELECT count(DISTINCT e.client_profile_id) AS value
-FROM webbank.entry e
-WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of();
+SELECT count(*) AS value
+FROM (
+    SELECT e.client_profile_id
+    FROM webbank.entry e
+    WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
+    GROUP BY e.client_profile_id
+) AS active;
 
 -- @detail
-SELECT c.tier, count(DISTINCT e.client_profile_id) AS active_clients
-FROM webbank.entry e
-JOIN webbank.client_profile c ON c.id = e.client_profile_id
-WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
+WITH active AS (
+    SELECT e.client_profile_id
+    FROM webbank.entry e
+    WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
+    GROUP BY e.client_profile_id
+)
+SELECT c.tier, count(*) AS active_clients
+FROM active
+JOIN webbank.client_profile c ON c.id = active.client_profile_id
 GROUP BY c.tier
 ORDER BY active_clients DESC;

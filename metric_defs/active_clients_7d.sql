@@ -17,6 +17,10 @@
 --   as-of moment.
 
 -- @value
-SELECT count(DISTINCT e.client_profile_id) AS value
-FROM webbank.entry e
-WHERE e.create_time >= heartbeat.window_start('7d') AND e.create_time < heartbeat.as_of();
+SELECT count(*) AS value
+FROM (
+    SELECT e.client_profile_id
+    FROM webbank.entry e
+    WHERE e.create_time >= heartbeat.window_start('7d') AND e.create_time < heartbeat.as_of()
+    GROUP BY e.client_profile_id
+) AS active;

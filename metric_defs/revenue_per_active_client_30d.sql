@@ -11,11 +11,31 @@
 -- description: Average fee revenue per client who moved money in the last 30 days.
 -- how_to_read: Independent of how many clients there are: it falls when clients move to cheaper
 --   products or when paid payments fail, even while headline revenue still grows.
--- methodology: Sum of booked fees (webbank.entry, not reversed by the as-of moment) over the last
---   30 days divided by the distinct client_profile_id of those entries.
+-- methodology: Entries of the last 30 days (webbank.entry) grouped by client_profile_id: booked fees
+--   (not reversed by the as-of moment) summed over all clients, divided by the number of clients with
+--   any entry (the active clients of active_clients_30d).
 
 -- @value
-SELECT round(coalesce(sum(e.fee), 0) / nullif(count(DISTINCT e.client_profile_id), 0), 2) AS value
-FROM webbank.entry e
-WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
-  AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of());
+WITH per_client AS (
+    SELECT e.client_profile_id,
+           coalesce(sum(e.fee) FILTER (WHERE NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of())), 0) AS fee
+    FROM webbank.entry e
+    WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
+    GROUP BY e.client_profile_id
+)
+SELECT round(sum(per_client.fee) / nullif(count(*), 0), 2) AS value
+FROM per_client;
+
+-- @detail
+WITH per_client AS (
+    SELECT e.client_profile_id,
+           coalesce(sum(e.fee) FILTER (WHERE NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of())), 0) AS fee
+    FROM webbank.entry e
+    WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
+    GROUP BY e.client_profile_id
+)
+SELECT c.tier, count(*) AS active_clients, sum(pc.fee) AS revenue_eur, round(sum(pc.fee) / count(*), 2) AS per_client_eur
+FROM per_client pc
+JOIN webbank.client_profile c ON c.id = pc.client_profile_id
+GROUP BY c.tier
+ORDER BY per_client_eur DESC;

@@ -15,32 +15,28 @@
 -- how_to_read: Top-tier clients carry a large share of revenue; the count should only grow. A drop
 --   means top clients were blocked or left.
 -- methodology: Clients with tier 'top' whose state log has an 'approved' entry and no 'blocked' entry
---   before the as-of moment (webbank.client_profile_state_log, conditional aggregation per client).
+--   before the as-of moment (webbank.client_profile_state_log joined and aggregated per client).
 
 -- @value
 SELECT count(*) AS value
-FROM webbank.client_profile c
-JOIN (
-    SELECT l.client_profile_id,
-           bool_or(l.profile_state = 'approved') AS approved,
-           bool_or(l.profile_state = 'blocked') AS blocked
-    FROM webbank.client_profile_state_log l
-    WHERE l."timestamp" < heartbeat.as_of()
-    GROUP BY l.client_profile_id
-) s ON s.client_profile_id = c.id
-WHERE c.tier = 'top' AND s.approved AND NOT s.blocked;
+FROM (
+    SELECT c.id
+    FROM webbank.client_profile c
+    JOIN webbank.client_profile_state_log l ON l.client_profile_id = c.id
+    WHERE c.tier = 'top' AND l."timestamp" < heartbeat.as_of()
+    GROUP BY c.id
+    HAVING bool_or(l.profile_state = 'approved') AND NOT bool_or(l.profile_state = 'blocked')
+) AS top_tier;
 
 -- @detail
-SELECT c.country, count(*) AS top_tier_clients
-FROM webbank.client_profile c
-JOIN (
-    SELECT l.client_profile_id,
-           bool_or(l.profile_state = 'approved') AS approved,
-           bool_or(l.profile_state = 'blocked') AS blocked
-    FROM webbank.client_profile_state_log l
-    WHERE l."timestamp" < heartbeat.as_of()
-    GROUP BY l.client_profile_id
-) s ON s.client_profile_id = c.id
-WHERE c.tier = 'top' AND s.approved AND NOT s.blocked
-GROUP BY c.country
+SELECT top_tier.country, count(*) AS top_tier_clients
+FROM (
+    SELECT c.id, c.country
+    FROM webbank.client_profile c
+    JOIN webbank.client_profile_state_log l ON l.client_profile_id = c.id
+    WHERE c.tier = 'top' AND l."timestamp" < heartbeat.as_of()
+    GROUP BY c.id, c.country
+    HAVING bool_or(l.profile_state = 'approved') AND NOT bool_or(l.profile_state = 'blocked')
+) AS top_tier
+GROUP BY top_tier.country
 ORDER BY top_tier_clients DESC;

@@ -92,7 +92,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
            * interval '1 day'
 $$;
 CREATE FUNCTION demo_gen.now() RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$ SELECT {now_lit} $$;
-CREATE TABLE demo_gen.base_rate (currency text PRIMARY KEY, rate float8);
+CREATE UNLOGGED TABLE demo_gen.base_rate (currency text PRIMARY KEY, rate float8);
 INSERT INTO demo_gen.base_rate VALUES {rates};
 
 -- Outgoing payments: screening decision {{approved | rejected}} after ~40 s.
@@ -124,7 +124,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT demo_gen.u(id, 37) < 0.004 $$;
 def day_table(scale: int) -> str:
     """One row per calendar day (UTC) of the history: growth, weekly seasonality and daily noise."""
     return f"""
-CREATE TABLE demo_gen.day AS
+CREATE UNLOGGED TABLE demo_gen.day AS
 SELECT d,
        (demo_gen.now()::date - {HISTORY_DAYS} + d) AS day,
        ((demo_gen.now()::date - {HISTORY_DAYS} + d)::timestamp AT TIME ZONE 'UTC') AS day_start,
@@ -140,7 +140,7 @@ def clients(scale: int) -> str:
     pre = 6000 * int(scale)
     return f"""
 -- Clients: {pre} signed up in the three years before the history, then ~35/day growing.
-CREATE TABLE demo_gen.client_time AS
+CREATE UNLOGGED TABLE demo_gen.client_time AS
 WITH per_day AS (
     SELECT d, day_start, greatest(1, round(35 * scale * growth * weekly * (1 + 0.1 * demo_gen.n(d, 2))))::bigint AS n
     FROM demo_gen.day),
@@ -152,7 +152,7 @@ SELECT i, (SELECT min(day_start) FROM demo_gen.day) - ((({pre} - i) + demo_gen.u
 FROM generate_series(1, {pre}) AS i;
 DELETE FROM demo_gen.client_time WHERE created_at > demo_gen.now();
 
-CREATE TABLE demo_gen.client AS
+CREATE UNLOGGED TABLE demo_gen.client AS
 SELECT id, created_at, tier,
        CASE WHEN tier IN ('business', 'top')
             THEN demo_gen.pick({_arr(COMPANY_WORDS_A)}, id, 12) || ' ' || demo_gen.pick({_arr(COMPANY_WORDS_B)}, id, 13)
@@ -182,7 +182,7 @@ UPDATE demo_gen.client SET
                        AND decided_at_planned + demo_gen.u(id, 19) * interval '200 days' <= demo_gen.now()
                       THEN decided_at_planned + demo_gen.u(id, 19) * interval '200 days' END;
 
-CREATE TABLE webbank.client_profile (
+CREATE UNLOGGED TABLE webbank.client_profile (
     id bigint NOT NULL, name text NOT NULL, email text NOT NULL, country text NOT NULL, tier text NOT NULL,
     state text NOT NULL, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL);
 INSERT INTO webbank.client_profile
@@ -192,7 +192,7 @@ SELECT id, name, lower(replace(replace(name, ' ', '.'), '..', '.')) || '.' || id
        created_at, coalesce(blocked_at, decided_at, created_at)
 FROM demo_gen.client ORDER BY id;
 
-CREATE TABLE webbank.client_profile_state_log (
+CREATE UNLOGGED TABLE webbank.client_profile_state_log (
     id bigint NOT NULL, client_profile_id bigint NOT NULL, profile_state text NOT NULL, "timestamp" timestamptz NOT NULL);
 INSERT INTO webbank.client_profile_state_log
 SELECT id * 4 + slot, id, st, ts FROM (
@@ -203,26 +203,37 @@ SELECT id * 4 + slot, id, st, ts FROM (
 ORDER BY 1;
 
 -- Approved clients in approval order; payments, reviews and tickets pick their client by rank.
-CREATE TABLE demo_gen.approved AS
+CREATE UNLOGGED TABLE demo_gen.approved AS
 SELECT row_number() OVER (ORDER BY approved_at, id) AS rk, id, tier, approved_at FROM demo_gen.client
 WHERE approved_at IS NOT NULL;
 CREATE UNIQUE INDEX ON demo_gen.approved (rk);
 CREATE INDEX ON demo_gen.approved (approved_at);
 -- For each day: how many clients were approved before it started (ranks follow approval order).
-CREATE TABLE demo_gen.day_clients AS
+CREATE UNLOGGED TABLE demo_gen.day_clients AS
 SELECT d.d, coalesce((SELECT a.rk FROM demo_gen.approved a WHERE a.approved_at < d.day_start
                       ORDER BY a.approved_at DESC LIMIT 1), 0) AS k
 FROM demo_gen.day d;
 """
 
 
-def payments(scale: int) -> str:
-    return f"""
-CREATE TABLE webbank.payment (
+PAYMENT_TABLES = """
+CREATE UNLOGGED TABLE webbank.payment (
     id bigint NOT NULL, sender_profile_id bigint NOT NULL, type_id smallint NOT NULL, direction text NOT NULL,
     amount numeric(14, 2) NOT NULL, currency text NOT NULL, state_id smallint NOT NULL, state text NOT NULL,
     reference text, create_time timestamptz NOT NULL, updated_at timestamptz NOT NULL);
-INSERT INTO webbank.payment
+CREATE UNLOGGED TABLE webbank.payment_state_log (
+    id bigint NOT NULL, payment_id bigint NOT NULL, state_id smallint NOT NULL, "timestamp" timestamptz NOT NULL);
+CREATE UNLOGGED TABLE webbank.entry (
+    id bigint NOT NULL, payment_id bigint, client_profile_id bigint NOT NULL, entry_state_id smallint NOT NULL,
+    amount numeric(14, 2) NOT NULL, fee numeric(12, 2) NOT NULL, product text NOT NULL,
+    create_time timestamptz NOT NULL, updated_at timestamptz NOT NULL);
+"""
+
+
+def payments(scale: int, first_day: int = 0, last_day: int = HISTORY_DAYS) -> str:
+    """Payments created on history days [first_day, last_day], with their state log and ledger entries,
+    in one statement (writable CTEs), so day ranges can be generated side by side."""
+    return f"""
 WITH per_day AS (
     SELECT day.d, day_start, greatest(1, round(1800 * scale * growth * weekly * (1 + 0.06 * demo_gen.n(day.d, 3))))::bigint AS n,
            greatest(dc.k, 1) AS k
@@ -231,7 +242,8 @@ offs AS MATERIALIZED (SELECT *, (sum(n) OVER (ORDER BY d) - n)::bigint AS off FR
 raw AS MATERIALIZED (
     SELECT off + g AS id, day_start + demo_gen.intraday(g, n, off + g, 20) AS create_time,
            1 + floor(k * power(demo_gen.u(off + g, 21), 1.3))::bigint AS rk
-    FROM offs, generate_series(1, n) AS g),
+    FROM offs, generate_series(1, n) AS g
+    WHERE offs.d BETWEEN {int(first_day)} AND {int(last_day)}),
 typed AS MATERIALIZED (
     SELECT r.id, r.create_time, a.id AS sender, a.tier,
            CASE WHEN demo_gen.u(r.id, 30) < 0.55 THEN 1 WHEN demo_gen.u(r.id, 30) < 0.9 THEN 2 ELSE 3 END::smallint AS type_id,
@@ -251,7 +263,9 @@ st AS (
         WHEN rejected THEN 3
         WHEN done_at > demo_gen.now() THEN CASE WHEN type_id = 1 THEN 2 ELSE 1 END
         WHEN failed THEN 5 ELSE 4 END::smallint AS state_id
-    FROM life l)
+    FROM life l),
+pay AS (
+INSERT INTO webbank.payment
 SELECT id, sender, type_id,
        CASE type_id WHEN 1 THEN 'outgoing' WHEN 2 THEN 'incoming' ELSE 'internal' END,
        round((exp(ln(80) + 1.1 * demo_gen.n(id, 39))
@@ -262,24 +276,18 @@ SELECT id, sender, type_id,
        CASE WHEN demo_gen.u(id, 40) < 0.7 THEN 'INV-' || (id % 100000) END,
        create_time,
        CASE state_id WHEN 1 THEN create_time WHEN 2 THEN decided_at WHEN 3 THEN decided_at ELSE done_at END
-FROM st JOIN demo_gen.base_rate b ON b.currency = st.currency;
-
-CREATE TABLE webbank.payment_state_log (
-    id bigint NOT NULL, payment_id bigint NOT NULL, state_id smallint NOT NULL, "timestamp" timestamptz NOT NULL);
+FROM st JOIN demo_gen.base_rate b ON b.currency = st.currency
+RETURNING *),
+log AS (
 INSERT INTO webbank.payment_state_log
 SELECT p.id * 4 + s.slot, p.id, s.state_id, s.ts
-FROM webbank.payment p
+FROM pay p
 CROSS JOIN LATERAL (VALUES
     (0, 1::smallint, p.create_time),
     (1, CASE WHEN p.state_id = 3 THEN 3 ELSE 2 END::smallint,
         CASE WHEN p.type_id = 1 AND p.state_id <> 1 THEN demo_gen.pay_decided_at(p.id, p.create_time) END),
     (2, p.state_id, CASE WHEN p.state_id IN (4, 5) THEN p.updated_at END)) AS s(slot, state_id, ts)
-WHERE s.ts IS NOT NULL;
-
-CREATE TABLE webbank.entry (
-    id bigint NOT NULL, payment_id bigint, client_profile_id bigint NOT NULL, entry_state_id smallint NOT NULL,
-    amount numeric(14, 2) NOT NULL, fee numeric(12, 2) NOT NULL, product text NOT NULL,
-    create_time timestamptz NOT NULL, updated_at timestamptz NOT NULL);
+WHERE s.ts IS NOT NULL)
 INSERT INTO webbank.entry
 SELECT id, id, sender_profile_id,
        CASE WHEN reversed_at <= demo_gen.now() THEN 3 ELSE 2 END::smallint,
@@ -295,7 +303,7 @@ SELECT id, id, sender_profile_id,
 FROM (
     SELECT p.*, round((p.amount * b.rate)::numeric, 2) AS amount_eur,
            CASE WHEN demo_gen.u(p.id, 41) < 0.003 THEN p.updated_at + demo_gen.u(p.id, 42) * interval '5 days' END AS reversed_at
-    FROM webbank.payment p JOIN demo_gen.base_rate b ON b.currency = p.currency
+    FROM pay p JOIN demo_gen.base_rate b ON b.currency = p.currency
     WHERE p.state_id = 4) AS x;
 """
 
@@ -304,7 +312,7 @@ def aml(scale: int) -> str:
     return f"""
 -- AML retrospective reviews: ~50/day, reviewed after ~20 h. Incident (c): for the last 7 days the
 -- reviews assigned to {", ".join(AML_STALLED_REVIEWERS)} have not been reviewed (they left the team).
-CREATE TABLE aml.aml_retrospective (
+CREATE UNLOGGED TABLE aml.aml_retrospective (
     id bigint NOT NULL, client_profile_id bigint NOT NULL, reason text NOT NULL, reviewer text NOT NULL,
     created_at timestamptz NOT NULL, reviewed_at timestamptz, decision text, updated_at timestamptz NOT NULL);
 INSERT INTO aml.aml_retrospective
@@ -343,7 +351,7 @@ FROM done;
 def cards(scale: int) -> str:
     return """
 -- Cards: business and top clients hold a MasterCard backed by monthly collateral, others mostly Visa.
-CREATE TABLE card_management.card (
+CREATE UNLOGGED TABLE card_management.card (
     id bigint NOT NULL, client_profile_id bigint NOT NULL, scheme text NOT NULL, issued_at timestamptz NOT NULL,
     status text NOT NULL, updated_at timestamptz NOT NULL);
 INSERT INTO card_management.card
@@ -366,7 +374,7 @@ WHERE issued_at <= demo_gen.now();
 -- Monthly collateral invoices for the MasterCard of business and top clients, issued on the 1st at
 -- 06:00 UTC, due 14 days later; clients pay on time or at most ~20 days late. Incident (a): ACME Ltd
 -- has paid nothing for the last four months.
-CREATE TABLE card_management.collateral_invoice (
+CREATE UNLOGGED TABLE card_management.collateral_invoice (
     id bigint NOT NULL, client_profile_id bigint NOT NULL, card_id bigint NOT NULL, amount numeric(14, 2) NOT NULL,
     currency text NOT NULL, issued_at timestamptz NOT NULL, due_date date NOT NULL, paid_at timestamptz,
     updated_at timestamptz NOT NULL);
@@ -406,7 +414,7 @@ FROM priced;
 
 def helpdesk(scale: int) -> str:
     return f"""
-CREATE TABLE helpdesk.ticket (
+CREATE UNLOGGED TABLE helpdesk.ticket (
     id bigint NOT NULL, client_profile_id bigint NOT NULL, topic text NOT NULL, priority text NOT NULL,
     status text NOT NULL, subject text NOT NULL, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
     resolved_at timestamptz);
@@ -444,18 +452,22 @@ FROM timed;
 
 
 LOOKUPS = """
-CREATE TABLE webbank.payment_state (id smallint NOT NULL, code text NOT NULL, is_final boolean NOT NULL);
+CREATE UNLOGGED TABLE webbank.payment_state (id smallint NOT NULL, code text NOT NULL, is_final boolean NOT NULL);
 INSERT INTO webbank.payment_state VALUES
     (1, 'created', false), (2, 'approved', false), (3, 'rejected', true), (4, 'completed', true), (5, 'failed', true);
 """
 
-# Source-side keys and the indexes the cursors (updated_at) and the helpdesk API need.
+# Source-side keys and the indexes the cursors (updated_at) and the helpdesk API need; two halves that
+# can run side by side.
+CONSTRAINTS_BIG = """
+ALTER TABLE webbank.payment_state_log ADD PRIMARY KEY (id);
+CREATE INDEX ON webbank.entry (updated_at);
+"""
 CONSTRAINTS = """
 ALTER TABLE webbank.payment_state ADD PRIMARY KEY (id);
 ALTER TABLE webbank.client_profile ADD PRIMARY KEY (id);
 ALTER TABLE webbank.client_profile_state_log ADD PRIMARY KEY (id);
 ALTER TABLE webbank.payment ADD PRIMARY KEY (id);
-ALTER TABLE webbank.payment_state_log ADD PRIMARY KEY (id);
 ALTER TABLE webbank.entry ADD PRIMARY KEY (id);
 ALTER TABLE aml.aml_retrospective ADD PRIMARY KEY (id);
 ALTER TABLE card_management.card ADD PRIMARY KEY (id);
@@ -463,7 +475,6 @@ ALTER TABLE card_management.collateral_invoice ADD PRIMARY KEY (id);
 ALTER TABLE helpdesk.ticket ADD PRIMARY KEY (id);
 CREATE INDEX ON webbank.client_profile (updated_at);
 CREATE INDEX ON webbank.payment (updated_at);
-CREATE INDEX ON webbank.entry (updated_at);
 CREATE INDEX ON aml.aml_retrospective (updated_at);
 CREATE INDEX ON card_management.card (updated_at);
 CREATE INDEX ON card_management.collateral_invoice (updated_at);
@@ -480,14 +491,14 @@ def live(scale: int, start: datetime, now: datetime) -> str:
     """
     start_lit = f"'{start.isoformat()}'::timestamptz"
     return f"""
-CREATE TABLE demo_gen.live_window AS
+CREATE UNLOGGED TABLE demo_gen.live_window AS
 SELECT {start_lit} AS t0, demo_gen.now() AS t1,
        extract(epoch FROM demo_gen.now() - {start_lit}) / 86400.0 * {int(scale)} * 1.25
        * CASE extract(isodow FROM demo_gen.now()) WHEN 1 THEN 1.08 WHEN 5 THEN 1.04 WHEN 6 THEN 0.62 WHEN 7 THEN 0.52 ELSE 1.0 END
        * (1 - 0.8 * cos(2 * pi() * extract(epoch FROM demo_gen.now() - date_trunc('day', demo_gen.now())) / 86400.0)) AS per_unit,
        extract(epoch FROM demo_gen.now() - {start_lit}) / 86400.0 * {int(scale)} * 1.25 AS flat,
        extract(epoch FROM demo_gen.now())::bigint AS tick;
-CREATE TABLE demo_gen.approved AS
+CREATE UNLOGGED TABLE demo_gen.approved AS
 SELECT row_number() OVER (ORDER BY c.id) AS rk, c.id, c.tier FROM webbank.client_profile c WHERE c.state = 'approved';
 CREATE UNIQUE INDEX ON demo_gen.approved (rk);
 
@@ -517,7 +528,7 @@ WHERE p.create_time > (SELECT t0 FROM demo_gen.live_window) AND p.state_id = 1
 ON CONFLICT DO NOTHING;
 
 -- Advance payments whose next step is due: decisions, completions, failures, ledger entries.
-CREATE TABLE demo_gen.due AS
+CREATE UNLOGGED TABLE demo_gen.due AS
 SELECT p.id, p.type_id, p.state_id AS old_state, p.sender_profile_id, p.amount, p.currency, p.create_time,
        CASE WHEN p.type_id = 1 THEN demo_gen.pay_decided_at(p.id, p.create_time) END AS decided_at,
        p.type_id = 1 AND demo_gen.pay_rejected(p.id, p.create_time, p.currency) AS rejected,
@@ -605,7 +616,7 @@ INSERT INTO webbank.client_profile_state_log
 SELECT c.id * 4, c.id, 'submitted', c.created_at FROM webbank.client_profile c
 WHERE c.created_at > (SELECT t0 FROM demo_gen.live_window)
 ON CONFLICT DO NOTHING;
-CREATE TABLE demo_gen.decide AS
+CREATE UNLOGGED TABLE demo_gen.decide AS
 SELECT c.id, c.created_at + least(exp(ln(6) + 0.8 * demo_gen.n(c.id, 15)), 240) * interval '1 hour' AS decided_at,
        demo_gen.u(c.id, 17) < CASE WHEN c.tier IN ('business', 'top') THEN 0.76 ELSE 0.83 END AS approve
 FROM webbank.client_profile c WHERE c.state = 'pending';
