@@ -121,6 +121,18 @@ def layout(red: int, attention: int, calm: int) -> dict[str, float]:
     }
 
 
+def _short_time(moment: datetime | None, now: datetime, tz: Any) -> str:
+    """`14:05` today, `Tue 14:05` within a week, else the date: the strip's "last refresh"."""
+    if moment is None:
+        return "never"
+    local, today = moment.astimezone(tz), now.astimezone(tz)
+    if local.date() == today.date():
+        return local.strftime("%H:%M")
+    if (today - local).days < 7:
+        return local.strftime("%a %H:%M")
+    return local.strftime("%Y-%m-%d")
+
+
 class CockpitRenderer:
     def __init__(self, env: Environment, settings: Settings, build: str) -> None:
         self.env = env
@@ -179,6 +191,7 @@ class CockpitRenderer:
             "stalled": stalled,
             "stalled_for": stalled_for,
             "last_success": last_success.astimezone(tz).strftime("%a %H:%M") if last_success else None,
+            "last_refresh": _short_time(last_success, now, tz),
             "build": self.build,
             "refresh_s": self.settings.cockpit_refresh_s,
             "head": {
