@@ -43,7 +43,7 @@ from heartbeat_core.typical import baseline, score  # noqa: E402
 @dataclass(frozen=True)
 class Method:
     name: str
-    options: TypicalOptions
+    options: TypicalOptions | None  # None: each metric's own settings from its file ("as configured")
 
 
 METHODS = [
@@ -56,6 +56,7 @@ METHODS = [
     Method("weekday robust 84d z2/3",
            TypicalOptions(window_days=84, min_points=8, seasonality="weekday", robust=True, z_amber=2, z_red=3)),
 ]  # fmt: skip
+AS_CONFIGURED = Method("as configured (rolling_stat metrics; others plain mean 28d)", None)
 WARMUP_DAYS = 28  # every method is scored on the same days: after the longest plain window fills
 
 
@@ -69,6 +70,7 @@ class Series:
     sources: tuple[str, ...]
     points: list[tuple[date, float | None]]
     kind: str = "demo"
+    options: TypicalOptions | None = None
 
 
 @dataclass
@@ -85,6 +87,9 @@ class Tally:
     false_red_typical: int = 0
     false_red_full: int = 0
     by_kind: dict[str, list[int]] = field(default_factory=dict)  # kind -> [healthy days, typical-only reds]
+    by_metric: dict[str, list[int]] = field(
+        default_factory=dict
+    )  # metric -> [healthy days, typical-only reds]
     caught: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # typical-only, full
 
 
@@ -99,8 +104,9 @@ def replay(series: list[Series], incidents: list[Incident], method: Method, firs
         for day, value in s.points:
             if day < first_day or value is None:
                 continue
-            band = baseline(s.points, day, method.options)
-            common = {"direction": s.direction, "unit": s.unit, "options": method.options, "band": band}
+            options = method.options or s.options or TypicalOptions()
+            band = baseline(s.points, day, options)
+            common = {"direction": s.direction, "unit": s.unit, "options": options, "band": band}
             typical_only = score(value, norm=None, alert=None, **common)["status"]  # type: ignore[arg-type]
             full = score(value, norm=s.norm, alert=s.alert, **common)["status"]  # type: ignore[arg-type]
             if unhealthy_from is None or day < unhealthy_from:
@@ -109,6 +115,9 @@ def replay(series: list[Series], incidents: list[Incident], method: Method, firs
                 bucket = tally.by_kind.setdefault(s.kind, [0, 0])
                 bucket[0] += 1
                 bucket[1] += typical_only == "red"
+                per = tally.by_metric.setdefault(s.metric_id, [0, 0])
+                per[0] += 1
+                per[1] += typical_only == "red"
                 tally.false_red_full += full == "red"
             if incident is not None and day >= incident.start:
                 offset = (day - incident.start).days
@@ -220,6 +229,8 @@ def demo_series(scale: int, now: datetime) -> tuple[list[Series], list[Incident]
                         None if d.alert is None else float(d.alert),
                         tuple(d.sources),
                         pts,
+                        "typical" if d.typical == "rolling_stat" else "lines only",
+                        d.typical_options if d.typical == "rolling_stat" else None,
                     )
                 )
             info["replay_s"] = time.perf_counter() - started
@@ -287,7 +298,12 @@ def _day(offset: int | None) -> str:
 
 
 def table(
-    title: str, series: list[Series], incidents: list[Incident], *, aggregate: bool = False
+    title: str,
+    series: list[Series],
+    incidents: list[Incident],
+    *,
+    aggregate: bool = False,
+    configured: bool = False,
 ) -> list[str]:
     first_day = min(d for s in series for d, _ in s.points) + timedelta(days=WARMUP_DAYS)
     kinds = sorted({s.kind for s in series if s.kind != "incident"})
@@ -299,7 +315,8 @@ def table(
     head = "| method | false reds /100 healthy days (typical only) | (full status) | "
     head += (fr_heads + " | " if fr_heads else "") + " | ".join(groups) + " |"
     lines += [head, "|" + "---|" * (3 + (len(kinds) if fr_heads else 0) + len(groups))]
-    for method in METHODS:
+    methods = [*METHODS, AS_CONFIGURED] if configured else METHODS
+    for method in methods:
         t = replay(series, incidents, method, first_day)
         cells = []
         for members in groups.values():
@@ -337,10 +354,76 @@ def table(
     return lines
 
 
+def per_metric_table(series: list[Series], incidents: list[Incident], kind: str) -> list[str]:
+    chosen = [s for s in series if s.kind == kind]
+    if not chosen:
+        return []
+    first_day = min(d for s in series for d, _ in s.points) + timedelta(days=WARMUP_DAYS)
+    tallies = {m.name: replay(chosen, incidents, m, first_day) for m in [*METHODS, AS_CONFIGURED]}
+    lines = [
+        f"False reds per 100 healthy days, typical band alone, per metric declaring `typical: rolling_stat` "
+        f"({len(chosen)} metrics):",
+        "",
+        "| metric | " + " | ".join(t.split(" (")[0] for t in tallies) + " |",
+        "|---|" + "---|" * len(tallies),
+    ]
+    for s in chosen:
+        cells = []
+        for t in tallies.values():
+            days, reds = t.by_metric.get(s.metric_id, [0, 0])
+            cells.append(f"{100.0 * reds / max(days, 1):.1f}")
+        lines.append(f"| {s.metric_id} | " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines
+
+
+def save_series(path: Path, series: list[Series], incidents: list[Incident], info: dict[str, Any]) -> None:
+    import json
+
+    payload = {
+        "series": [
+            {
+                **{k: v for k, v in vars(s).items() if k not in ("points", "options")},
+                "options": s.options.as_json() if s.options else None,
+                "points": [[d.isoformat(), v] for d, v in s.points],
+            }
+            for s in series
+        ],
+        "incidents": [{**vars(i), "start": i.start.isoformat()} for i in incidents],
+        "info": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in info.items()},
+    }
+    path.write_text(json.dumps(payload))
+
+
+def load_series(path: Path) -> tuple[list[Series], list[Incident], dict[str, Any]]:
+    import json
+
+    payload = json.loads(path.read_text())
+    series = [
+        Series(
+            **{
+                **s,
+                "sources": tuple(s["sources"]),
+                "options": TypicalOptions.from_json(s["options"]) if s.get("options") else None,
+                "points": [(date.fromisoformat(d), v) for d, v in s["points"]],
+            }
+        )
+        for s in payload["series"]
+    ]
+    incidents = [
+        Incident(**{**i, "start": date.fromisoformat(i["start"]), "sources": tuple(i["sources"])})
+        for i in payload["incidents"]
+    ]
+    return series, incidents, payload["info"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic-only", action="store_true")
     parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument(
+        "--cache", type=Path, help="Save the replayed demo series here; reuse it when present."
+    )
     parser.add_argument("--now", default="2026-11-25T14:30:00+00:00")
     args = parser.parse_args()
     now = datetime.fromisoformat(args.now).astimezone(UTC)
@@ -367,11 +450,17 @@ def main() -> None:
         out.append(f"- {method.name}: {two_sided_share(plain, method.options, first):.2f}%")
     out.append("")
     if not args.synthetic_only:
-        series, incidents, info = demo_series(args.scale, now)
+        if args.cache and args.cache.exists():
+            series, incidents, info = load_series(args.cache)
+        else:
+            series, incidents, info = demo_series(args.scale, now)
+            if args.cache:
+                save_series(args.cache, series, incidents, info)
         out += table(
             f"Demo world, scale {args.scale}: {len(series)} metrics × {len(series[0].points) if series else 0} days",
             series,
             incidents,
+            configured=True,
         )
         out.append("")
         out.append(
@@ -380,6 +469,8 @@ def main() -> None:
             f"({info['rates_gap_days']} days missing) — a freshness incident, caught by the freshness contract "
             "(snapshot: red > 48 h) whatever the typical method."
         )
+        out.append("")
+        out += per_metric_table(series, incidents, "typical")
     print("\n".join(out))
 
 
