@@ -3,6 +3,7 @@
 The world is the demo world when tests/conftest.py offers a `demo_world` fixture, the mini world until
 then. Placeholders ($METRIC_ID, $SOURCE, $TABLE) are set per world. Where the metrics-discovery skill
 tells the agent to write the file, the test does what the agent would: it resolves the TODO markers.
+`HEARTBEAT_SKILLS_WORLD=mini` forces the mini world (a quick local run while the demo world exists).
 """
 
 from __future__ import annotations

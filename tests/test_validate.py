@@ -364,3 +364,20 @@ def test_sources_toml_line_extends_an_existing_section(tmp_path: Path) -> None:
         tomllib.loads(line)["sources"]["webbank"]["tables"]["payment"]["indexes"][-1]
         == "type_id, create_time"
     )
+
+
+def test_cli_all_validates_every_file(world: str, tmp_path: Path) -> None:
+    good = _cli("metric", "validate", "--all", env_url=world, defs=MINI_DEFS, home=tmp_path)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "5 of 5 metrics pass" in good.stdout
+    bad = _cli(
+        "metric", "validate", "--all", "--json", "--time-limit", "1", env_url=world, defs=BAD, home=tmp_path
+    )
+    assert bad.returncode == 1
+    payload = json.loads(bad.stdout)
+    assert payload["ok"] is False
+    assert {m["metric_id"]: m["failed"] for m in payload["metrics"]}["correlated_subquery"] == [
+        "no_correlated_subqueries"
+    ]
+    neither = _cli("metric", "validate", env_url=world, defs=MINI_DEFS, home=tmp_path)
+    assert neither.returncode == 1 and "or --all" in neither.stderr

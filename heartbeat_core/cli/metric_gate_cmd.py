@@ -49,8 +49,9 @@ def print_report(report: ValidationReport) -> None:
 @one_line_errors
 def validate_cmd(
     target: str = typer.Argument(
-        ..., help="Metric id (its file in HEARTBEAT_METRIC_DEFS) or a path to a .sql file."
+        None, help="Metric id (its file in HEARTBEAT_METRIC_DEFS) or a path to a .sql file."
     ),
+    every: bool = typer.Option(False, "--all", help="Validate every file in HEARTBEAT_METRIC_DEFS."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable report (for agents)."),
     time_limit: float = typer.Option(
         DEFAULT_TIME_LIMIT_S, "--time-limit", help="Seconds the value SQL may take."
@@ -64,7 +65,7 @@ def validate_cmd(
         help="A Nested Loop over a bigger outer set fails.",
     ),
 ) -> None:
-    """Run every named check on one metric and exit 1 on any failure.
+    """Run every named check on one metric (or --all) and exit 1 on any failure.
 
     Checks: parses, header_complete, no_todo, lines_consistent, sources_exist, no_correlated_subqueries,
     point_in_time, read_only, value_one_numeric_row (now and three past moments), timing, explain, detail_rows.
@@ -72,23 +73,51 @@ def validate_cmd(
     from heartbeat_core.metrics.validate import Limits, resolve_target, validate_file
 
     settings = get_settings()
-    try:
-        path = resolve_target(target, settings.metric_defs)
-    except FileNotFoundError as exc:
-        raise CommandError(str(exc)) from None
+    if every == bool(target):
+        raise CommandError("give one metric id or path, or --all")
+    if every:
+        paths = sorted(settings.metric_defs.glob("*.sql"))
+        if not paths:
+            raise CommandError(f"no metric files in {settings.metric_defs}")
+    else:
+        try:
+            paths = [resolve_target(target, settings.metric_defs)]
+        except FileNotFoundError as exc:
+            raise CommandError(str(exc)) from None
     limits = Limits(
         time_limit_s=time_limit,
         large_table_bytes=int(large_table_mb * 1048576),
         nested_loop_outer_rows=nested_loop_rows,
     )
+    reports = []
     with connect() as conn:
         conn.autocommit = True
-        report = validate_file(path, conn, limits=limits)
-    if as_json:
-        print(json.dumps(report.as_json(), default=str))
+        for path in paths:
+            reports.append(validate_file(path, conn, limits=limits))
+    ok = all(r.ok for r in reports)
+    if every:
+        if as_json:
+            print(json.dumps({"ok": ok, "metrics": [r.as_json() for r in reports]}, default=str))
+        else:
+            for report in reports:
+                seconds = report.check("timing").data.get("seconds")
+                timing = f" ({seconds:.3f} s)" if seconds is not None else ""
+                if report.ok:
+                    print(f"PASS  {report.metric_id}{timing}")
+                else:
+                    print(f"FAIL  {report.metric_id}{timing}")
+                    for check in report.failed:
+                        print(f"        {check.name}: {check.evidence}")
+            failed = [r.metric_id for r in reports if not r.ok]
+            print(
+                f"{len(reports) - len(failed)} of {len(reports)} metrics pass"
+                + (f"; failed: {', '.join(failed)}" if failed else "")
+            )
+    elif as_json:
+        print(json.dumps(reports[0].as_json(), default=str))
     else:
-        print_report(report)
-    if not report.ok:
+        print_report(reports[0])
+    if not ok:
         raise typer.Exit(1)
 
 
