@@ -93,6 +93,9 @@ class SourceResult:
     warnings: list[str] = field(default_factory=list)
     data_watermark: datetime | None = None
     skipped: bool = False
+    extract_seconds: float = 0.0
+    load_seconds: float = 0.0  # normalize + load
+    index_seconds: float = 0.0  # post-ingest indexes
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -527,7 +530,10 @@ def _land(
     for t in landed:
         table_results[t.name].seconds += share
     result.rows = sum(tr.rows for tr in table_results.values())
+    t_index = time.perf_counter()
     result.warnings.extend(apply_indexes(conn, source.name, landed))
+    result.index_seconds = time.perf_counter() - t_index
+    result.extract_seconds, result.load_seconds = extract_seconds, load_seconds
     # only tables that received rows can move the watermark; the rest keep the recorded one
     previous = data_watermark(conn, source.name)
     moved = [t for t in landed if table_results[t.name].rows > 0] if previous is not None else tables
