@@ -381,3 +381,15 @@ def test_cli_all_validates_every_file(world: str, tmp_path: Path) -> None:
     ]
     neither = _cli("metric", "validate", env_url=world, defs=MINI_DEFS, home=tmp_path)
     assert neither.returncode == 1 and "or --all" in neither.stderr
+
+
+def test_wall_clock_functions_are_recognised() -> None:
+    from heartbeat_core.metrics.validate import _function_names
+
+    used, wall = _function_names(
+        "SELECT count(*) FROM t WHERE a < now() OR b < current_date OR c < localtimestamp"
+        " OR d < clock_timestamp() OR e < heartbeat.as_of() OR f >= heartbeat.window_start('7d')"
+    )
+    assert used == {"heartbeat.as_of()", "heartbeat.window_start()"}
+    assert wall == {"now() / current_timestamp", "current_date", "localtimestamp", "clock_timestamp()"}
+    assert _function_names("SELECT 1 WHERE x < heartbeat.as_of()")[1] == set()

@@ -83,6 +83,11 @@ _WALL_CLOCK_FUNCS = {
     "localtime",
 }
 _POINT_IN_TIME_FUNCS = {"as_of", "window_start", "history_from"}
+_WALL_CLOCK_NODES: tuple[type, ...] = tuple(
+    getattr(exp, name)
+    for name in ("CurrentTimestamp", "CurrentDate", "CurrentTime", "Localtimestamp", "Localtime")
+    if hasattr(exp, name)
+)
 
 
 @dataclass
@@ -274,8 +279,12 @@ def _function_names(query: str) -> tuple[set[str], set[str]]:
         if statement is None:
             continue
         for node in statement.walk():
-            if isinstance(node, exp.CurrentTimestamp | exp.CurrentDate | exp.CurrentTime):
-                wall.add(node.sql(dialect="postgres").lower())
+            if isinstance(node, _WALL_CLOCK_NODES):
+                wall.add(
+                    "now() / current_timestamp"
+                    if isinstance(node, exp.CurrentTimestamp)
+                    else node.sql(dialect="postgres").lower().rstrip("()")
+                )
             elif isinstance(node, exp.Anonymous):
                 name = str(node.name).lower()
                 if name in _WALL_CLOCK_FUNCS:
