@@ -14,6 +14,7 @@ from heartbeat_core.alerts.messages import (
     detail_lines,
     render_slack,
     render_telegram,
+    value_text,
 )
 from tests.test_alerts_support import telegram_visible_text
 
@@ -154,3 +155,12 @@ def test_detail_rows_read_like_a_sentence() -> None:
     assert lines[1] == "Globex — invoices 1, unpaid since 2026-08-01, amount EUR 99.50"
     assert more == 3
     assert detail_lines(None) == ([], 0)
+
+
+def test_values_carry_their_unit_once() -> None:
+    assert value_text(5.03, "days") == "5.03 d"
+    assert value_text(71.1, "pct") == "71.1%"
+    assert value_text(97600, "money:EUR") == "EUR 97.6k"
+    assert value_text(175, "reviews") == "175 reviews"
+    assert value_text(3, "count") == "3"
+    assert value_text(None, "count") == "no value"

@@ -103,7 +103,8 @@ def value_text(value: float | None, unit: str) -> str:
         return "no value"
     shown = format_number(value, unit)
     label = unit_label(unit)
-    if not label or unit.startswith("money:") or unit == "pct" or shown.endswith(label):
+    labelled = unit.startswith("money:") or unit in ("pct", "seconds", "minutes", "hours", "days")
+    if not label or labelled or shown.endswith(label):
         return shown
     return f"{shown} {label}"
 
