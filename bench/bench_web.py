@@ -79,7 +79,7 @@ def build_world(url: str, metrics: int, days: int, rows: int) -> None:
                SELECT g, g %% %(merchants)s, g %% 50000, (g * 7919 %% 20000) / 100.0,
                       CASE WHEN g %% 37 = 0 THEN 'failed' WHEN g %% 53 = 0 THEN 'refunded' ELSE 'ok' END,
                       now() - (g::float / %(rows)s) * interval '90 days'
-               FROM generate_series(1, %(rows)s) g""",
+               FROM generate_series(1::bigint, %(rows)s::bigint) g""",
             {"rows": rows, "merchants": metrics},
         )
         conn.execute("CREATE INDEX ON benchsrc.payment (created_at)")

@@ -6,6 +6,7 @@ MCP app's lifespan and, unless asked not to, the scheduler in the app's lifespan
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import logging
@@ -17,15 +18,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 
 from heartbeat_core.db import DatabaseUnavailable
 from heartbeat_core.metrics.operator import OperatorInputError
 from heartbeat_core.metrics.registry import UnknownMetric
 from heartbeat_core.settings import get_settings
 from heartbeat_core.snapshot_cache import SnapshotCache
-from heartbeat_web import api, audit_views, integrations, views
+from heartbeat_web import api, audit_views, fast, integrations, views
 from heartbeat_web.deps import Web
+from heartbeat_web.fast import CockpitFastPath
 from heartbeat_web.live import LiveCockpit
 from heartbeat_web.render import STATIC, CockpitRenderer, build_id, make_env
 
@@ -66,12 +67,17 @@ def create_app(
         job_reader=integrations.job_strip,
     )
     mcp_app = integrations.mcp_http_app() if mcp else None
+    # built before uvicorn starts, so a bad schedule setting fails `heartbeat serve` with a one-line reason
+    sched = integrations.scheduler() if scheduler else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(live.refresh)  # first screen before the first request, if the DB answers
         live.start()
-        sched = integrations.scheduler() if scheduler else None
+        # the first screen before the first request when the database answers; never wait long for a dead one
+        for _ in range(100):
+            if live.current is not None or live.last_error is not None:
+                break
+            await asyncio.sleep(0.05)
         async with contextlib.AsyncExitStack() as stack:
             if mcp_app is not None:
                 # The MCP streamable-HTTP app runs its session manager in its own lifespan.
@@ -130,6 +136,8 @@ def create_app(
         live.poke()
         return JSONResponse({"detail": "the database connection failed; try again"}, status_code=503)
 
+    fast.configure(views.CSP)
+    app.add_middleware(CockpitFastPath, live=live, build=build)
     app.include_router(views.router)
     app.include_router(api.router)
     app.include_router(audit_views.pages)  # /audit pages and /api/audit (heartbeat_web/audit_views.py)
