@@ -247,8 +247,10 @@ def main() -> None:
     print(
         f"# Web read path — {platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')} UTC"
     )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
-        f"{args.metrics} metrics x {args.days} days of history; wrk 20 connections, {args.duration}s per endpoint\n"
+        f"{args.metrics} metrics x {args.days} days of history; wrk 20 connections, {args.duration}s per endpoint; "
+        f"load average at start {load}\n"
     )
     print("| scale | source rows | endpoint | req/s | p50 ms | p90 ms | p99 ms | non-2xx | bytes |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -292,6 +294,9 @@ def main() -> None:
                 flush=True,
             )
             summary.append((scale, setup_s, cached["/"]["p50"], cached["/api/cockpit"]["p50"], live_p50))
+            print(
+                f"| {scale} | | load average after | {', '.join(f'{x:.1f}' for x in os.getloadavg())} | | | | | |"
+            )
         finally:
             if proc is not None:
                 os.killpg(proc.pid, signal.SIGTERM)
