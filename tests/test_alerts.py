@@ -178,3 +178,35 @@ def test_the_recompute_job_runs_the_alert_phase(mini_world: str, slack: SlackRec
     with psycopg.connect(mini_world, autocommit=True) as conn:
         jobs_seen = [r[0] for r in conn.execute("SELECT job_id FROM heartbeat.alert_evaluation ORDER BY 1")]
     assert first.job_id in jobs_seen and second.job_id in jobs_seen
+
+
+def test_the_alert_phase_follows_up_a_short_rate_limit(mini_world: str, slack: SlackReceiver) -> None:
+    from tests.test_alerts_support import Reply
+
+    slack.script.append(Reply(429, b"rate_limited", {"Retry-After": "1"}))
+    with psycopg.connect(mini_world, autocommit=True) as conn:
+        result = alerts.evaluate_and_deliver(conn)
+    assert result["delivery"]["sent"] == 1 and result["delivery"]["passes"] == 2
+    assert len(slack.requests) == 2 and len(slack.accepted) == 1
+
+
+def test_concurrent_evaluations_queue_each_transition_once(mini_world: str, slack: SlackReceiver) -> None:
+    import threading
+
+    reports: list[alerts.EvaluationReport] = []
+    barrier = threading.Barrier(4)
+
+    def run() -> None:
+        with psycopg.connect(mini_world, autocommit=True) as conn:
+            barrier.wait()
+            reports.append(alerts.evaluate(conn))
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(len(r.notifications["slack"]) for r in reports) == [0, 0, 0, 2]
+    with psycopg.connect(mini_world, autocommit=True) as conn:
+        assert alerts.deliver(conn).sent and len(alerts.outbox_rows(conn)) == 1
+    assert len(slack.accepted) == 1

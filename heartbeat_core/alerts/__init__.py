@@ -15,13 +15,20 @@ Importing this package registers `evaluate_and_deliver` as the recompute job's a
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import psycopg
 
 from heartbeat_core import clock
 from heartbeat_core.alerts.channels import SendResult, channel, redact, sign, verify
-from heartbeat_core.alerts.config import CHANNELS, ChannelConfig, configured_channels, is_configured
+from heartbeat_core.alerts.config import (
+    CHANNELS,
+    ChannelConfig,
+    configured_channels,
+    followup_s,
+    is_configured,
+)
 from heartbeat_core.alerts.evaluate import EvaluationReport, decide, evaluate
 from heartbeat_core.alerts.messages import AlertEvent
 from heartbeat_core.alerts.outbox import DeliveryReport, deliver, outbox_rows
@@ -55,10 +62,30 @@ __all__ = [
 
 
 def evaluate_and_deliver(conn: psycopg.Connection[Any], job_id: int | None = None) -> dict[str, Any]:
-    """The recompute job's alert phase: evaluate (committed), then one delivery pass."""
+    """The recompute job's alert phase: evaluate (committed), then deliver.
+
+    After the first pass, rows a channel rate-limited (a 429 with a short wait) get further
+    passes while they fall due within `HEARTBEAT_ALERT_FOLLOWUP` (default 60 s of wall time; 0 turns
+    it off), so a cron-only setup does not hold a red alert until the next job. The wait is between
+    passes, never inside a request; anything later is left to the next job or `heartbeat alerts deliver`.
+    """
     report = evaluate(conn, job_id)
     delivery = deliver(conn)
-    return {"evaluation": report.as_json(), "delivery": delivery.as_json()}
+    passes = [delivery]
+    budget_end = time.monotonic() + followup_s()
+    while delivery.rate_limited and delivery.next_attempt_at is not None and len(passes) < 20:
+        wait = (delivery.next_attempt_at - clock.now()).total_seconds()
+        if time.monotonic() + max(wait, 0.0) > budget_end:
+            break
+        if wait > 0:
+            time.sleep(wait)
+        delivery = deliver(conn)
+        passes.append(delivery)
+    merged = passes[-1].as_json()
+    merged["sent"] = sum(len(p.sent) for p in passes)
+    merged["failed"] = sum(len(p.failed) for p in passes)
+    merged["passes"] = len(passes)
+    return {"evaluation": report.as_json(), "delivery": merged}
 
 
 def send_test(name: str) -> SendResult:

@@ -7,6 +7,7 @@ environment here (all `HEARTBEAT_*`, documented in docs/alerts.md):
   `red, amber, stale, resolved` (default `red,stale,resolved`);
 - `HEARTBEAT_ALERT_REPEAT`: how long a still-red metric waits before it is announced again (default 24h);
 - `HEARTBEAT_ALERT_MAX_ATTEMPTS`: transient failures (5xx, network) before a message is marked failed (default 24);
+- `HEARTBEAT_ALERT_FOLLOWUP`: how long the job's alert phase keeps delivering rows due soon (default 60s);
 - `HEARTBEAT_ALERT_TELEGRAM_MAX_PARTS`: how many Telegram messages one grouped alert may be split into (default 3).
 """
 
@@ -77,4 +78,12 @@ def telegram_max_parts() -> int:
     value = _int("HEARTBEAT_ALERT_TELEGRAM_MAX_PARTS", 3)
     if value < 1:
         raise SettingsError("HEARTBEAT_ALERT_TELEGRAM_MAX_PARTS: expected at least 1")
+    return value
+
+
+def followup_s() -> float:
+    """How long the job's alert phase keeps delivering rows that a channel asked to retry soon."""
+    value = _duration_seconds("HEARTBEAT_ALERT_FOLLOWUP", 60.0)
+    if value < 0:
+        raise SettingsError("HEARTBEAT_ALERT_FOLLOWUP: expected a duration such as 60s (0 turns it off)")
     return value

@@ -57,6 +57,7 @@ class DeliveryReport:
     busy: list[str] = field(default_factory=list)  # channels another deliverer holds
     unconfigured: list[str] = field(default_factory=list)  # pending rows for a channel with no settings
     next_attempt_at: datetime | None = None
+    rate_limited: bool = False  # some channel answered 429 in this pass
 
     def _due(self, moment: datetime) -> None:
         if self.next_attempt_at is None or moment < self.next_attempt_at:
@@ -70,6 +71,7 @@ class DeliveryReport:
             "busy": self.busy,
             "unconfigured": self.unconfigured,
             "next_attempt_at": self.next_attempt_at.isoformat() if self.next_attempt_at else None,
+            "rate_limited": self.rate_limited,
         }
 
 
@@ -134,6 +136,7 @@ def _deliver_channel(
             report.failed.append(row["id"])
         else:
             report.retrying.append(row["id"])
+            report.rate_limited = report.rate_limited or result.status == 429
             nxt = conn.execute(
                 "SELECT next_attempt_at FROM heartbeat.alert_outbox WHERE id = %s", (row["id"],)
             )
