@@ -15,28 +15,20 @@
 --   joined to webbank.client_profile.tier; fees of tiers 'top' and 'business' over all fees, in percent.
 
 -- @value
-WITH per_client AS (
-    SELECT e.client_profile_id, sum(e.fee) AS fee
-    FROM webbank.entry e
-    WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
-      AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of())
-    GROUP BY e.client_profile_id
-)
-SELECT round(100.0 * sum(pc.fee) FILTER (WHERE c.tier IN ('top', 'business')) / nullif(sum(pc.fee), 0), 2) AS value
-FROM per_client pc
-JOIN webbank.client_profile c ON c.id = pc.client_profile_id;
+SELECT round(100.0 * sum(e.fee) FILTER (WHERE big.id IS NOT NULL) / nullif(sum(e.fee), 0), 2) AS value
+FROM webbank.entry e
+LEFT JOIN (
+    SELECT c.id FROM webbank.client_profile c WHERE c.tier IN ('top', 'business')
+) AS big ON big.id = e.client_profile_id
+WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
+  AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of());
 
 -- @detail
-WITH per_client AS (
-    SELECT e.client_profile_id, sum(e.fee) AS fee, count(*) AS entries
-    FROM webbank.entry e
-    WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
-      AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of())
-    GROUP BY e.client_profile_id
-)
-SELECT c.name AS client, c.tier, c.country, pc.fee AS revenue_eur, pc.entries
-FROM per_client pc
-JOIN webbank.client_profile c ON c.id = pc.client_profile_id
-WHERE c.tier IN ('top', 'business')
+SELECT c.name AS client, c.tier, c.country, sum(e.fee) AS revenue_eur, count(*) AS entries
+FROM webbank.entry e
+JOIN webbank.client_profile c ON c.id = e.client_profile_id AND c.tier IN ('top', 'business')
+WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
+  AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of())
+GROUP BY c.id, c.name, c.tier, c.country
 ORDER BY revenue_eur DESC
 LIMIT 20;
