@@ -185,6 +185,7 @@ class MetricRow(BaseModel):
 
 class MetricList(BaseModel):
     total: int
+    more: int = Field(default=0, description="matches left out by `limit`")
     metrics: list[MetricRow]
 
 

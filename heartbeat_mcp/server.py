@@ -450,7 +450,12 @@ class Heartbeat:
         )
 
     def list_metrics(
-        self, query: str | None, status: str | None, source: str | None, team: str | None
+        self,
+        query: str | None,
+        status: str | None,
+        source: str | None,
+        team: str | None,
+        limit: int | None = None,
     ) -> models.MetricList:
         cached = self.snapshot()
         chosen = [
@@ -458,8 +463,10 @@ class Heartbeat:
             for s in cached.snapshot.metrics
             if triage.matches(s, query=query, status=status, source=source, team=team)
         ]
+        shown_rows = chosen if limit is None else chosen[:limit]
         return models.MetricList(
             total=len(chosen),
+            more=len(chosen) - len(shown_rows),
             metrics=[
                 models.MetricRow(
                     metric_id=s.metric_id,
@@ -472,7 +479,7 @@ class Heartbeat:
                     owner=s.owner,
                     sources=s.sources,
                 )
-                for s in chosen
+                for s in shown_rows
             ],
         )
 
@@ -618,11 +625,12 @@ def build_server(hb: Heartbeat | None = None, actor: str = "mcp-stdio") -> MCPSe
         status: Literal["red", "amber", "green", "no_data", "stale"] | None = None,
         source: str | None = None,
         team: str | None = None,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 50,
     ) -> models.MetricList:
-        """Active metrics, ranked worst first; filter by words in id/name/description/tags, status,
-        source or team."""
+        """Active metrics, ranked worst first; filter by words in id/name/description/tags, status
+        (or "stale"), source or team."""
         with tool_errors():
-            return answer(hb.list_metrics(query, status, source, team))  # type: ignore[return-value]
+            return answer(hb.list_metrics(query, status, source, team, limit))  # type: ignore[return-value]
 
     @server.tool(annotations=READ)
     def sources_status() -> models.Sources:

@@ -172,6 +172,8 @@ def test_explain_metric_names_the_client_and_summarises_history(mini_world: str)
         assert [m["metric_id"] for m in stale["metrics"]] == ["rates_coverage"]
         by_source = data(await client.call_tool("list_metrics", {"source": "fx"}))
         assert by_source["total"] == 1
+        first_two = data(await client.call_tool("list_metrics", {"limit": 2}))
+        assert len(first_two["metrics"]) == 2 and first_two["total"] == 5 and first_two["more"] == 3
 
         sources = data(await client.call_tool("sources_status", {}))
         assert [s["source"] for s in sources["sources"]] == ["fx", "shop"]
@@ -353,3 +355,26 @@ def test_database_down_is_a_clear_error_within_seconds(
             assert time.monotonic() - started < 10
 
     run(body)
+
+
+def test_database_lost_after_a_good_read_serves_the_last_copy_marked_degraded(
+    mini_world: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = build_server(actor="mcp-test")
+
+    async def body() -> None:
+        async with Client(server) as client:
+            first = data(await client.call_tool("what_is_red", {}))
+            assert "degraded" not in first
+            monkeypatch.setenv("HEARTBEAT_DATABASE_URL", "postgresql://heartbeat@127.0.0.1:9/nowhere")
+            reset_settings()
+            reset_pool()
+            server.heartbeat.forget()  # type: ignore[attr-defined]
+            started = time.monotonic()
+            again = data(await client.call_tool("what_is_red", {}))
+            assert time.monotonic() - started < 10
+            assert again["degraded"] and again["items"] == first["items"]
+            text = error_text(await client.call_tool("explain_metric", {"metric_id": "shop_unpaid_invoices"}))
+            assert "database unavailable" in text
+
+    anyio.run(body)
