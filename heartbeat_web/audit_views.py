@@ -7,7 +7,9 @@ with a banner. Nothing here computes a cut: refreshes go through `heartbeat_core
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -15,6 +17,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Reques
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
 
 from heartbeat_core import clock
 from heartbeat_core.audit import (
@@ -31,7 +34,6 @@ from heartbeat_core.audit import (
     set_cut_fields,
 )
 from heartbeat_core.audit.read import check_window, known_pages, page_info
-from heartbeat_core.formatting import format_duration
 from heartbeat_web import audit_charts
 from heartbeat_web.auth import require_token, token_configured
 from heartbeat_web.deps import Web, database_reads, database_writes, web
@@ -45,13 +47,22 @@ PageName = Path(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_-]*$", desc
 WindowQ = Query(None, description="7d, 30d or 90d (default: each cut's own)")
 
 
-class _PageCache:
-    """Rendered pages by key; small, per process; the newest copy per (page, window) also serves outages."""
+CHECK_EVERY_S = 1.0  # how stale a read may be: another process's refresh shows within a second
 
-    def __init__(self, size: int = 64) -> None:
+
+class _PageCache:
+    """Rendered bodies by key, small and per process. The database is asked at most once a second whether
+    anything changed (two version counters); a page is rendered by one request while the others wait
+    for it; the newest body per (kind, page, window) also serves while the database is down."""
+
+    def __init__(self, size: int = 128) -> None:
+        self.size = size
         self.lock = threading.Lock()
         self.items: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
-        self.last: dict[tuple[str, str], bytes] = {}
+        self.last: dict[tuple[str, str, str], bytes] = {}
+        self.render_locks: dict[tuple[Any, ...], threading.Lock] = {}
+        self.versions: tuple[int, int] | None = None
+        self.checked_at = 0.0
 
     def get(self, key: tuple[Any, ...]) -> bytes | None:
         with self.lock:
@@ -60,13 +71,24 @@ class _PageCache:
                 self.items.move_to_end(key)
             return body
 
-    def put(self, key: tuple[Any, ...], body: bytes, size: int = 64) -> None:
+    def put(self, key: tuple[Any, ...], body: bytes) -> None:
         with self.lock:
             self.items[key] = body
             self.items.move_to_end(key)
-            while len(self.items) > size:
+            while len(self.items) > self.size:
                 self.items.popitem(last=False)
-            self.last[(str(key[0]), str(key[1]))] = body
+            self.last[(str(key[0]), str(key[1]), str(key[2]))] = body
+
+    def render_lock(self, key: tuple[Any, ...]) -> threading.Lock:
+        with self.lock:
+            if len(self.render_locks) > 4 * self.size:
+                self.render_locks.clear()
+            return self.render_locks.setdefault(key, threading.Lock())
+
+    def invalidate(self) -> None:
+        """After a write through this process: ask the database again on the next read."""
+        with self.lock:
+            self.checked_at = 0.0
 
 
 _cache = _PageCache()
@@ -79,14 +101,34 @@ def _versions(conn: Any) -> tuple[int, int]:
     return (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
 
 
-def _age(view: dict[str, Any]) -> str:
-    return format_duration(view["age_s"]) if view.get("age_s") is not None else "never"
+def _current_versions(w: Web) -> tuple[int, int] | None:
+    now = time.monotonic()
+    with _cache.lock:
+        if _cache.versions is not None and now - _cache.checked_at < CHECK_EVERY_S:
+            return _cache.versions
+    with database_reads(w) as conn:
+        if conn is None:
+            return None
+        versions = _versions(conn)
+    with _cache.lock:
+        _cache.versions, _cache.checked_at = versions, now
+    return versions
 
 
-def _decorate(cut: dict[str, Any]) -> dict[str, Any]:
+def _age(view: dict[str, Any], tz: Any) -> str:
+    """When a snapshot was computed, as a time (pages are cached for up to an hour without a change)."""
+    computed = view.get("computed_at")
+    if computed is None:
+        return "never"
+    local = computed.astimezone(tz)
+    today = clock.now().astimezone(tz).date()
+    return local.strftime("%H:%M") if local.date() == today else local.strftime("%b %d %H:%M")
+
+
+def _decorate(cut: dict[str, Any], tz: Any) -> dict[str, Any]:
     cut = dict(cut)
     cut["chart"] = audit_charts.render(cut["kind"], cut["payload"], cut["title"])
-    cut["age"] = _age(cut)
+    cut["age"] = _age(cut, tz)
     return cut
 
 
@@ -95,7 +137,7 @@ def _render_page(w: Web, conn: Any, page: str, window: str | None) -> bytes:
     ctx = {
         "build": w.build,
         "p": view,
-        "cuts": [_decorate(c) for c in view["cuts"]],
+        "cuts": [_decorate(c, w.settings.tz) for c in view["cuts"]],
         "pages": [page_info(x) for x in known_pages(conn)],
         "window": window,
         "windows": WINDOWS,
@@ -109,7 +151,7 @@ def _render_page(w: Web, conn: Any, page: str, window: str | None) -> bytes:
 def _render_index(w: Web, conn: Any) -> bytes:
     index = pages_index(conn)
     for p in index:
-        p["cuts"] = [{**c, "age": _age(c)} for c in p["cuts"]]
+        p["cuts"] = [{**c, "age": _age(c, w.settings.tz)} for c in p["cuts"]]
     ctx = {
         "build": w.build,
         "index": index,
@@ -119,45 +161,96 @@ def _render_index(w: Web, conn: Any) -> bytes:
     return w.env.get_template("audit_index.html").render(ctx).encode()
 
 
+def _render_json(w: Web, conn: Any, page: str, window: str | None) -> bytes:
+    return json.dumps(jsonable_encoder(page_view(conn, page, window)), separators=(",", ":")).encode()
+
+
+def _key(w: Web, kind: str, page: str, window: str | None, versions: tuple[int, int]) -> tuple[Any, ...]:
+    hour = clock.now().replace(minute=0, second=0, microsecond=0)
+    return (kind, page, window or "", *versions, hour, token_configured(), w.build)
+
+
+def _fast(w: Web, kind: str, page: str, window: str | None) -> bytes | None:
+    """The cached body when the versions were checked less than a second ago: no I/O, no thread hop."""
+    with _cache.lock:
+        if _cache.versions is None or time.monotonic() - _cache.checked_at >= CHECK_EVERY_S:
+            return None
+        versions = _cache.versions
+    return _cache.get(_key(w, kind, page, window, versions))
+
+
+def _cached(w: Web, kind: str, page: str, window: str | None) -> tuple[int, bytes, str | None]:
+    """(status, body, stale reason) for a page, rendered at most once per change (and per hour, so ages
+    and freshness move on without a change)."""
+    versions = _current_versions(w)
+    if versions is None:
+        stale = _cache.last.get((kind, page, window or ""))
+        if stale is not None:
+            return 200, stale, "database unreachable"
+        return 503, b"", "database unreachable"
+    key = _key(w, kind, page, window, versions)
+    body = _cache.get(key)
+    if body is not None:
+        return 200, body, None
+    with _cache.render_lock(key):
+        body = _cache.get(key)
+        if body is not None:
+            return 200, body, None
+        with database_reads(w) as conn:
+            if conn is None:
+                stale = _cache.last.get((kind, page, window or ""))
+                return (
+                    (200, stale, "database unreachable") if stale is not None else (503, b"", "unreachable")
+                )
+            if kind == "json":
+                body = _render_json(w, conn, page, window)
+            elif page == "":
+                body = _render_index(w, conn)
+            else:
+                body = _render_page(w, conn, page, window)
+        _cache.put(key, body)
+    return 200, body, None
+
+
 def _serve(w: Web, page: str, window: str | None) -> Response:
-    minute = clock.now().replace(second=0, microsecond=0)
-    with database_reads(w) as conn:
-        if conn is None:
-            stale = _cache.last.get((page, window or ""))
-            if stale is not None:
-                return _html(stale, extra={"X-Heartbeat-Stale": "database unreachable"})
-            body = w.env.get_template("not_found.html").render(
-                build=w.build,
-                message="The database is unreachable and this audit page has not been served yet.",
-            )
-            return _html(body, 503, {"Retry-After": "5"})
-        key = (page, window or "", *_versions(conn), minute, token_configured(), w.build)
-        cached = _cache.get(key)
-        if cached is not None:
-            return _html(cached)
-        try:
-            body = _render_index(w, conn) if page == "" else _render_page(w, conn, page, window)
-        except UnknownPage as exc:
-            html = w.env.get_template("not_found.html").render(build=w.build, message=str(exc))
-            return _html(html, 404)
-    _cache.put(key, body)
-    return _html(body)
+    try:
+        status, body, stale = _cached(w, "html", page, window)
+    except UnknownPage as exc:
+        html = w.env.get_template("not_found.html").render(build=w.build, message=str(exc))
+        return _html(html, 404)
+    if status == 503:
+        html = w.env.get_template("not_found.html").render(
+            build=w.build, message="The database is unreachable and this audit page has not been served yet."
+        )
+        return _html(html, 503, {"Retry-After": "5"})
+    return _html(body, extra={"X-Heartbeat-Stale": stale} if stale else None)
+
+
+# The page routes are async: a cached body is served on the event loop; only a version check or a
+# render goes to the threadpool (the hop alone costs tail latency under load).
 
 
 @pages.get("/audit", response_class=HTMLResponse)
-def audit_index(request: Request) -> Response:
-    return _serve(web(request), "", None)
+async def audit_index(request: Request) -> Response:
+    w = web(request)
+    body = _fast(w, "html", "", None)
+    if body is not None:
+        return _html(body)
+    return await run_in_threadpool(_serve, w, "", None)
 
 
 @pages.get("/audit/{page}", response_class=HTMLResponse)
-def audit_page(request: Request, page: str = PageName, window: str | None = Query(None)) -> Response:
+async def audit_page(request: Request, page: str = PageName, window: str | None = Query(None)) -> Response:
     w = web(request)
     try:
         window = check_window(window)
     except UnknownWindow as exc:
         html = w.env.get_template("not_found.html").render(build=w.build, message=str(exc))
         return _html(html, 404)
-    return _serve(w, page, window)
+    body = _fast(w, "html", page, window)
+    if body is not None:
+        return _html(body)
+    return await run_in_threadpool(_serve, w, page, window)
 
 
 # ------------------------------------------------------------------------------------------- REST
@@ -168,15 +261,21 @@ def _reads(w: Web) -> Any:
 
 
 @api.get("/pages/{page}", summary="An audit page: its cuts in order with their snapshots")
-def api_page(request: Request, page: str = PageName, window: str | None = WindowQ) -> Any:
+async def api_page(request: Request, page: str = PageName, window: str | None = WindowQ) -> Any:
     w = web(request)
-    with _reads(w) as conn:
+    try:
+        window = check_window(window)
+    except UnknownWindow as exc:
+        raise HTTPException(422, str(exc)) from None
+    body = _fast(w, "json", page, window)
+    if body is None:
         try:
-            return jsonable_encoder(page_view(conn, page, window))
+            status, body, _ = await run_in_threadpool(_cached, w, "json", page, window)
         except UnknownPage as exc:
             raise HTTPException(404, str(exc)) from None
-        except UnknownWindow as exc:
-            raise HTTPException(422, str(exc)) from None
+        if status == 503:
+            raise HTTPException(503, "the database is unreachable")
+    return Response(body, media_type="application/json")
 
 
 @api.get("/cuts/{cut_id}", summary="One cut's snapshot for a window (its default when the cut lacks it)")
@@ -211,6 +310,7 @@ def api_refresh(request: Request, cut_id: str = CutId, window: str | None = Wind
         raise HTTPException(404, str(exc)) from None
     except UnknownWindow as exc:
         raise HTTPException(422, str(exc)) from None
+    _cache.invalidate()
     result = report.as_json()
     result["ok"] = not report.failed
     return jsonable_encoder(result)
@@ -234,8 +334,10 @@ def api_verification(request: Request, body: CutVerificationIn = Body(...), cut_
     changes = {k: getattr(body, k) for k in body.model_fields_set}
     with database_writes(w) as conn:
         try:
-            return jsonable_encoder(set_cut_fields(conn, cut_id, changes, actor="api"))
+            result = jsonable_encoder(set_cut_fields(conn, cut_id, changes, actor="api"))
         except UnknownCut as exc:
             raise HTTPException(404, str(exc)) from None
         except CutInputError as exc:
             raise HTTPException(422, str(exc)) from None
+    _cache.invalidate()
+    return result
