@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,53 @@ def _run_skill(name: str, world: dict[str, Any], new_metric: str | None = None) 
     return ran
 
 
-def test_metrics_discovery_runs_end_to_end(skill_world: dict[str, Any]) -> None:
+@pytest.fixture
+def served(skill_world: dict[str, Any]) -> Iterator[str]:
+    """`heartbeat serve` on a free loopback port over the skill world; its base URL."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    env = {k: v for k, v in skill_world["env"].items() if k != "HEARTBEAT_API_TOKEN"}
+    server = subprocess.Popen(
+        [str(VENV_BIN / "heartbeat"), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-scheduler"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                raise AssertionError(
+                    f"heartbeat serve exited: {server.stderr.read() if server.stderr else ''}"
+                )
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "heartbeat serve did not answer /healthz within 60 s"
+            time.sleep(0.2)  # readiness poll: the server offers no event to await
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.mark.slow
+def test_metrics_discovery_runs_end_to_end(skill_world: dict[str, Any], served: str) -> None:
+    skill_world["env"]["HEARTBEAT_URL"] = served
     new_metric = f"{skill_world['places']['SOURCE']}_{skill_world['places']['TABLE']}_skill_24h"
     ran = _run_skill("metrics-discovery", skill_world, new_metric)
     assert any(c.startswith("heartbeat metric validate") for c in ran)
