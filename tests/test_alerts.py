@@ -122,6 +122,10 @@ def test_snooze_silences_a_metric_until_it_ends(mini_world: str, slack: SlackRec
             alerts.snooze(
                 conn, "shop_unpaid_invoices", (start + timedelta(hours=1)).replace(tzinfo=None), actor="x"
             )
+        seen = alerts.metric_alerts(conn, "shop_unpaid_invoices")
+        assert seen["snoozed_until"] is None  # the clock is past the snooze
+        assert seen["channels"]["slack"]["status_notified"] == "red"
+        assert [(n["kind"], n["delivery"]) for n in seen["recent"]] == [("red", "sent")]
         lifted = alerts.snooze(conn, "shop_unpaid_invoices", None, actor="ops@example.com")
         assert not lifted.active and alerts.snoozes(conn) == []
 

@@ -7,6 +7,7 @@ What surfaces and jobs call:
     evaluate_and_deliver(conn, job_id)            # both: the recompute job's alert phase
     snooze(conn, metric_id, until, actor, reason=None)  # until=None lifts it
     snoozes(conn), snoozed_until(conn, metric_id)
+    metric_alerts(conn, metric_id)                # snooze, what each channel was told, recent notifications
     send_test(channel_name)                       # one test message, straight to the channel
 
 Importing this package registers `evaluate_and_deliver` as the recompute job's alert phase
@@ -33,6 +34,7 @@ from heartbeat_core.alerts.evaluate import EvaluationReport, decide, evaluate
 from heartbeat_core.alerts.messages import AlertEvent
 from heartbeat_core.alerts.outbox import DeliveryReport, deliver, outbox_rows
 from heartbeat_core.alerts.snooze import Snooze, SnoozeInputError, snooze, snoozed_until, snoozes
+from heartbeat_core.alerts.view import metric_alerts
 from heartbeat_core.settings import get_settings
 
 __all__ = [
@@ -50,6 +52,7 @@ __all__ = [
     "evaluate",
     "evaluate_and_deliver",
     "install",
+    "metric_alerts",
     "outbox_rows",
     "redact",
     "send_test",
