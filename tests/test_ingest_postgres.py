@@ -147,6 +147,22 @@ def test_first_load_incremental_merge_and_no_change(shop: str, marts_url: str) -
     third = run_one("shop", sources=_config())
     assert third.ok
     assert {t.name: t.rows for t in third.tables}["orders"] == 0
+    # nothing new: no table is even extracted (cheap checks on the source), yet the run is a completed load
+    assert {t.name: t.mode for t in third.tables} == {
+        "orders": "unchanged",
+        "client": "unchanged",
+        "currency": "unchanged",
+    }
+    with psycopg.connect(marts_url) as m:
+        assert m.execute("SELECT count(*) FROM shop.heartbeat_ingest_run").fetchone()[0] == 3
+
+    with psycopg.connect(shop, autocommit=True) as s:
+        s.execute("UPDATE core.currency SET name = 'Euro (EUR)' WHERE code = 'EUR'")
+    fourth = run_one("shop", sources=_config())
+    assert {t.name: (t.mode, t.rows) for t in fourth.tables}["currency"] == ("replace", 2)
+    with psycopg.connect(marts_url) as m:
+        assert m.execute("SELECT name FROM shop.currency WHERE code = 'EUR'").fetchone()[0] == "Euro (EUR)"
+        assert m.execute("SELECT count(*) FROM shop.currency").fetchone()[0] == 2
 
 
 def test_vanished_table_fails_alone(shop: str, marts_url: str) -> None:

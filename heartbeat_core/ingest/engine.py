@@ -31,6 +31,7 @@ from psycopg import sql
 
 from heartbeat_core.db.connection import connect, database_url
 from heartbeat_core.freshness import data_watermark
+from heartbeat_core.ingest.changes import detect_changes, load_fingerprints, save_fingerprints
 from heartbeat_core.ingest.config import (
     AnySource,
     FilesSource,
@@ -357,6 +358,27 @@ def record_attempt(
 # ---------------------------------------------------------------- building resources
 
 
+def _unchanged_tables(
+    source: PostgresSource, tables: list[ResolvedTable], pipeline: Any, secrets: list[str]
+) -> tuple[set[str], dict[str, str]]:
+    url = source_url(source.name, source.connection_env, source.fallback_database)
+    secrets.extend(url_secrets(url))
+    try:
+        src = psycopg.connect(libpq_url(url), autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        raise IngestError(
+            scrub(
+                f"source {source.name!r}: cannot connect to the source database: {_first_line(exc)}",
+                tuple(secrets),
+            )
+        ) from None
+    with src:
+        unchanged, prints, _ = detect_changes(
+            src, source.source_schema, tables, pipeline, load_fingerprints(Path(pipeline.working_dir))
+        )
+    return unchanged, prints
+
+
 def _build_resources(
     source: AnySource, tables: list[ResolvedTable], modes: Mapping[str, str], secrets: list[str]
 ) -> tuple[dict[str, Any], dict[str, str], Callable[[], None]]:
@@ -367,6 +389,8 @@ def _build_resources(
     errors: dict[str, str] = {}
     cleanup: Callable[[], None] = lambda: None  # noqa: E731
 
+    if not tables:
+        return resources, errors, cleanup
     if isinstance(source, PostgresSource):
         url = source_url(source.name, source.connection_env, source.fallback_database)
         secrets.extend(url_secrets(url))
@@ -465,7 +489,17 @@ def _land(
     _reset_resource_state(pipeline, fresh)
     file_format = "parquet" if isinstance(source, PostgresSource) else None
 
-    resources, errors, cleanup = _build_resources(source, tables, modes, secrets)
+    # skip tables with nothing new (cheap queries on the source) so a quiet run stays fast
+    unchanged: set[str] = set()
+    new_prints: dict[str, str] = {}
+    if isinstance(source, PostgresSource):
+        unchanged, new_prints = _unchanged_tables(source, tables, pipeline, secrets)
+        unchanged -= set(fresh)
+        for name in unchanged:
+            table_results[name].mode = "unchanged"
+    to_extract = [t for t in tables if t.name not in unchanged]
+
+    resources, errors, cleanup = _build_resources(source, to_extract, modes, secrets)
     try:
         t0 = time.perf_counter()
         if progress:
@@ -478,11 +512,11 @@ def _land(
             if not errors:
                 items.append(_run_resource(len(resources), 0))
             pipeline.extract(items, loader_file_format=file_format)
-            extracted = bool(resources)
+            extracted = bool(items)
         except Exception:
             # isolate the failing table(s): extract again, one table per package
             cleanup()
-            resources, errors, cleanup = _build_resources(source, tables, modes, secrets)
+            resources, errors, cleanup = _build_resources(source, to_extract, modes, secrets)
             for name, resource in resources.items():
                 try:
                     pipeline.extract(resource, loader_file_format=file_format)
@@ -521,6 +555,11 @@ def _land(
     cleanup()
 
     landed = [t for t in tables if t.name in resources and t.name not in errors]
+    if new_prints:
+        workdir = Path(pipeline.working_dir)
+        prints = load_fingerprints(workdir)
+        prints.update({k: v for k, v in new_prints.items() if k not in errors})
+        save_fingerprints(workdir, prints)
     for t in tables:
         tr = table_results[t.name]
         tr.rows = int(counts.get(t.name, 0))
