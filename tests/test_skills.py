@@ -215,3 +215,47 @@ def test_metric_validate_runs(skill_world: dict[str, Any]) -> None:
 def test_heartbeat_today_runs(skill_world: dict[str, Any]) -> None:
     ran = _run_skill("heartbeat-today", skill_world)
     assert "heartbeat status" in ran
+
+
+# The MCP tools the skills tell an agent to call: each exists, and the daily-triage walk works.
+SKILL_TOOLS = {
+    "heartbeat-today": [
+        "today",
+        "what_is_red",
+        "explain_metric",
+        "sources_status",
+        "recompute",
+        "job_status",
+    ],
+    "metric-validate": ["set_owner", "set_verification"],
+}
+
+
+def test_heartbeat_today_walk_through_the_mcp_tools(skill_world: dict[str, Any]) -> None:
+    import anyio
+    from mcp import Client
+
+    from heartbeat_mcp.server import build_server
+
+    texts = {s.name: s.text for s in available_skills()}
+    for skill, tools in SKILL_TOOLS.items():
+        for tool in tools:
+            assert f"`{tool}" in texts[skill], f"{skill} does not name {tool}"
+    answers: dict[str, Any] = {}
+
+    async def walk() -> None:
+        async with Client(build_server(actor="skills-test")) as client:
+            listed = {t.name for t in (await client.list_tools()).tools}
+            missing = {t for tools in SKILL_TOOLS.values() for t in tools} - listed
+            assert not missing, f"skills name MCP tools the server lacks: {missing}"
+            for name in ("today", "what_is_red", "sources_status"):
+                result = await client.call_tool(name, {})
+                assert not result.is_error, (name, result.content)
+                answers[name] = result.structured_content
+            items = answers["what_is_red"].get("items") or []
+            assert items, "the world has something to triage"
+            for item in items[:3]:
+                result = await client.call_tool("explain_metric", {"metric_id": item["metric_id"]})
+                assert not result.is_error, (item["metric_id"], result.content)
+
+    anyio.run(walk)
