@@ -268,3 +268,34 @@ def test_webhook_events_land_through_dlt(marts_url: str, tmp_path: Path) -> None
         land_events("events", ["nope"], sources=config)  # type: ignore[list-item]
     with pytest.raises(ValueError, match="not webhook"):
         land_events("fx", events, sources=config)
+
+
+def test_jsonl_files_and_a_bad_line(marts_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "events"
+    folder.mkdir()
+    config = parse_sources(
+        f"""
+[sources.logs]
+kind = "files"
+path = "{folder}"
+
+[sources.logs.tables.line]
+glob = "*.jsonl"
+format = "jsonl"
+columns = {{ at = "timestamp", n = "bigint" }}
+primary_key = "id"
+watermark_column = "at"
+""",
+        Path("sources.toml"),
+    )
+    (folder / "a.jsonl").write_text(
+        '{"id": 1, "at": "2026-11-20T10:00:00Z", "n": "5"}\n{"id": 2, "at": "2026-11-20T11:00:00Z", "n": 6}\n'
+    )
+    first = run_one("logs", sources=config)
+    assert first.ok, first.error
+    assert first.rows == 2
+    assert _state(marts_url, "logs")["data_watermark"] == datetime(2026, 11, 20, 11, tzinfo=UTC)
+    (folder / "b.jsonl").write_text('{"id": 3, "at": "2026-11-21T10:00:00Z", "n": 1}\n{"id": 4, "at": \n')
+    bad = run_one("logs", sources=config)
+    assert not bad.ok and "b.jsonl line 2" in (bad.error or "")
+    assert _count(marts_url, "logs.line") == 2
