@@ -24,20 +24,22 @@ META = {
 
 SQL = """
 WITH p AS (
-    SELECT p.id, p.type_id,
-           min(l."timestamp") FILTER (WHERE l.state_id = 1) AS created,
-           min(l."timestamp") FILTER (WHERE l.state_id IN (2, 3)) AS decided,
-           min(l."timestamp") FILTER (WHERE l.state_id IN (4, 5)) AS done
-    FROM webbank.payment p JOIN webbank.payment_state_log l ON l.payment_id = p.id
-    WHERE p.create_time >= %(as_of)s - make_interval(days => %(days)s) AND p.create_time < %(as_of)s
+    SELECT p.id, p.type_id, p.create_time AS created,
+           CASE WHEN p.state_id IN (4, 5) AND p.updated_at < %(as_of)s THEN p.updated_at END AS done
+    FROM webbank.payment p
+    WHERE p.create_time >= %(as_of)s - make_interval(days => %(days)s) AND p.create_time < %(as_of)s),
+d AS (
+    SELECT l.payment_id, min(l."timestamp") AS decided FROM webbank.payment_state_log l
+    WHERE l.state_id IN (2, 3)
       AND l."timestamp" >= %(as_of)s - make_interval(days => %(days)s) AND l."timestamp" < %(as_of)s
-    GROUP BY p.id, p.type_id),
+    GROUP BY 1),
+o AS MATERIALIZED (SELECT p.created, p.done, d.decided FROM p JOIN d ON d.payment_id = p.id WHERE p.type_id = 1),
 steps AS (
     SELECT 1 AS ord, 'Outgoing: screening (created → decided)' AS step,
-           extract(epoch FROM decided - created) / 60 AS minutes FROM p WHERE type_id = 1 AND decided IS NOT NULL
+           extract(epoch FROM decided - created) / 60 AS minutes FROM o
     UNION ALL
     SELECT 2, 'Outgoing: settlement (approved → completed)', extract(epoch FROM done - decided) / 60
-    FROM p WHERE type_id = 1 AND done IS NOT NULL AND decided IS NOT NULL
+    FROM o WHERE done IS NOT NULL
     UNION ALL
     SELECT 3, 'Incoming and internal: created → completed', extract(epoch FROM done - created) / 60
     FROM p WHERE type_id <> 1 AND done IS NOT NULL)
