@@ -43,6 +43,7 @@ EXPECTED_FAILURE = {
     "unknown_source": "sources_exist",
     "many_rows": "value_one_numeric_row",
     "detail_without_rows": "detail_rows",
+    "does_not_parse": "parses",
 }
 SMALL = Limits(time_limit_s=1.0, large_table_bytes=1024 * 1024)
 FAST = Limits(time_limit_s=1.0)
