@@ -217,6 +217,7 @@ _LIVE_TABLES = {
     "client_state_log": "webbank.client_profile_state_log",
     "aml_reviews": "aml.aml_retrospective",
     "tickets": "helpdesk.ticket",
+    "cards": "card_management.card",
 }
 
 
