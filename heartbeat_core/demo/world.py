@@ -79,8 +79,8 @@ def _session(source_url: str) -> psycopg.Connection[Any]:
     conn = psycopg.connect(source_url, autocommit=True)
     conn.execute("SET TIME ZONE 'UTC'")
     conn.execute("SET synchronous_commit = off")
-    conn.execute("SET work_mem = '256MB'")
-    conn.execute("SET maintenance_work_mem = '512MB'")
+    conn.execute("SET work_mem = '128MB'")
+    conn.execute("SET maintenance_work_mem = '256MB'")
     return conn
 
 
