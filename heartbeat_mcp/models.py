@@ -126,6 +126,13 @@ class Detail(BaseModel):
     truncated: bool = False
 
 
+class RelatedCut(BaseModel):
+    cut_id: str
+    title: str
+    page: str
+    takeaway: str | None = None
+
+
 class Explanation(BaseModel):
     metric_id: str
     name: str
@@ -154,6 +161,9 @@ class Explanation(BaseModel):
     verification_updated_at: datetime | None = None
     team: str | None = None
     tags: list[str] = Field(default_factory=list)
+    audit_cuts: list[RelatedCut] = Field(
+        default_factory=list, description="audit cuts that explain this metric; call audit_cut(cut_id)"
+    )
 
 
 class Point(BaseModel):

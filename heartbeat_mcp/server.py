@@ -27,6 +27,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from heartbeat_core import clock, readmodel, triage
+from heartbeat_core.audit.registry import cuts_for_metric
 from heartbeat_core.db import DatabaseUnavailable, connect, get_pool
 from heartbeat_core.formatting import format_number
 from heartbeat_core.metrics import operator
@@ -374,6 +375,7 @@ class Heartbeat:
                 raise UnknownMetric([metric_id], [])
             points = readmodel.metric_history(conn, metric_id, 30)
             detail = readmodel.metric_detail(conn, metric_id)
+            related_cuts = cuts_for_metric(conn, metric_id)
         options = definition.get("typical_options") or {}
         typical = None
         if definition.get("typical_method") == "rolling_stat":
@@ -432,6 +434,10 @@ class Heartbeat:
             verification_updated_at=definition.get("verification_updated_at"),
             team=state.team,
             tags=state.tags,
+            audit_cuts=[
+                models.RelatedCut(cut_id=c["cut_id"], title=c["title"], page=c["page"], takeaway=c["takeaway"])
+                for c in related_cuts
+            ],
         )
 
     def history(self, metric_id: str, days: int) -> models.History:

@@ -219,6 +219,11 @@ def test_mcp_audit_tools_summarise_for_an_agent(audit_world: str) -> None:
         series = cut["top"][0]
         assert series["points"] >= 30 and set(series) == {"name", "first", "last", "peak", "points"}
         assert len(json.dumps(cut)) < 4000  # a summary of the series, not the series
+        explained = (
+            await client.call_tool("explain_metric", {"metric_id": "shop_unpaid_invoices"})
+        ).structured_content
+        assert explained is not None
+        assert [c["cut_id"] for c in explained["audit_cuts"]] == ["money_unpaid", "money_evil"]
         overview = (await client.call_tool("audit_page", {})).structured_content
         assert overview is not None and set(overview["pages"]) == {"money", "other"}
         unknown = await client.call_tool("audit_cut", {"cut_id": "money_unpiad"})
