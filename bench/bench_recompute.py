@@ -129,7 +129,7 @@ def full(admin: str, runs: int, now: datetime) -> dict[str, object]:
                     job_s.append(time.perf_counter() - started)
                     views.append(get_job(ticket.job_id))
             if demo.helpdesk is not None:
-                stop = getattr(demo.helpdesk, "stop", None) or getattr(demo.helpdesk, "shutdown", None)
+                stop = getattr(demo.helpdesk, "close", None)
                 if stop:
                     stop()
             last = views[-1]
@@ -147,11 +147,56 @@ def full(admin: str, runs: int, now: datetime) -> dict[str, object]:
                 conn.execute(f'DROP DATABASE IF EXISTS "{source}" WITH (FORCE)')
 
 
+def full_cold(admin: str, now: datetime) -> dict[str, object]:
+    """The first job on empty marts: every source loaded in full by the job's ingest phase."""
+    from heartbeat_core import clock
+    from heartbeat_core.cli.metrics_cmd import run_sync
+    from heartbeat_core.demo.pipeline import rate_files_dir, start_helpdesk
+    from heartbeat_core.demo.world import build_world
+    from heartbeat_core.jobs import get_job, request_recompute
+
+    with scratch_marts(admin, "cold") as _url:
+        source = f"bench_source_{secrets.token_hex(3)}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{source}"')
+        source_url = with_database(admin, source)
+        os.environ["HEARTBEAT_DEMO_SOURCE_URL"] = source_url
+        os.environ.setdefault("HEARTBEAT_DEMO_HELPDESK_URL", "http://127.0.0.1:8797")
+        helpdesk = None
+        try:
+            with clock.frozen_clock(now):
+                summary = build_world(source_url, rate_files_dir(), scale=1, now=now)
+                helpdesk = start_helpdesk(source_url)
+                run_sync(quiet=True)
+                started = time.perf_counter()
+                ticket = request_recompute("all", trigger="bench", ingest=True, background=False)
+                seconds = time.perf_counter() - started
+                view = get_job(ticket.job_id)
+            return {
+                "rows": summary.total_rows,
+                "job_s": seconds,
+                "state": view.state if view else None,
+                "sources": [(s.source, s.state, s.rows, s.seconds) for s in (view.sources if view else [])],
+                "metrics": len(view.metrics) if view else 0,
+                "error": view.error if view else None,
+            }
+        finally:
+            stop = getattr(helpdesk, "close", None)
+            if stop:
+                stop()
+            reset_pool()
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{source}" WITH (FORCE)')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="1,10")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-full", action="store_true")
+    parser.add_argument(
+        "--cold", action="store_true", help="also time the first job on empty marts (full load)"
+    )
     parser.add_argument("--now", default="2026-11-25T14:30:00+00:00")
     args = parser.parse_args()
     now = datetime.fromisoformat(args.now).astimezone(UTC)
@@ -171,6 +216,12 @@ def main() -> None:
             f"{statistics.median(r['job_s']):.2f} s {[round(x, 2) for x in r['job_s']]}; "  # type: ignore[arg-type]
             f"compute_metrics median {statistics.median(r['compute_s']):.2f} s; "  # type: ignore[arg-type]
             f"job state {r['last_state']}; slowest (cold) {r['slowest']}"
+        )
+    if args.cold:
+        c = full_cold(admin, now)
+        print(
+            f"full recompute from empty marts, scale 1 ({c['rows']:,} source rows): job {c['job_s']:.2f} s; "
+            f"state {c['state']}; {c['metrics']} metrics; sources {c['sources']}; error {c['error']}"
         )
     if not args.no_full:
         try:
