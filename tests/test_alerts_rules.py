@@ -164,3 +164,9 @@ def test_values_carry_their_unit_once() -> None:
     assert value_text(175, "reviews") == "175 reviews"
     assert value_text(3, "count") == "3"
     assert value_text(None, "count") == "no value"
+
+
+def test_an_amber_only_channel_hears_red_as_amber_and_never_a_false_resolved() -> None:
+    amber_only = frozenset({"amber", "resolved"})
+    steps = [("amber", "fresh"), ("red", "fresh"), ("amber", "fresh"), ("green", "fresh")]
+    assert run(amber_only, steps) == [[("amber", False)], [], [], [("resolved", False)]]

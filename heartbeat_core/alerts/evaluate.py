@@ -91,7 +91,9 @@ def decide(
     if status != prior.status_level:
         new = replace(new, status_level=status, status_since=now)
     told = prior.status_notified
-    effective = status if status in ("red", "amber") and status in levels else "ok"
+    # a channel that takes amber but not red still hears about red, as the worst level it takes
+    takes = [level for level in ("red", "amber") if level in levels and (status == "red" or level == status)]
+    effective = takes[0] if takes else "ok"
     if status == "no_data":
         pass  # no value at all says nothing new about the problem: hold what the channel was told
     elif effective != "ok" and effective != told:
