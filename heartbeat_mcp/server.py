@@ -20,6 +20,7 @@ import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 import psycopg
+import psycopg.errors
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
@@ -87,6 +88,10 @@ def tool_errors() -> Iterator[None]:
         raise ToolError(f"invalid input: {exc}") from None
     except DatabaseUnavailable as exc:
         raise ToolError(f"database unavailable: {exc}. Try again shortly.") from None
+    except psycopg.errors.QueryCanceled:
+        raise ToolError(
+            "the database took too long to answer (statement timeout). Try again shortly."
+        ) from None
     except psycopg.OperationalError as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ToolError(f"database unavailable: {first}. Try again shortly.") from None
@@ -96,6 +101,16 @@ def tool_errors() -> Iterator[None]:
                 "database unavailable: no connection within a few seconds. Try again shortly."
             ) from None
         raise
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """The server is unreachable or went away (not a bad query): worth failing fast for a few seconds."""
+    if isinstance(exc, DatabaseUnavailable) or type(exc).__name__ == "PoolTimeout":
+        return True
+    if isinstance(exc, psycopg.OperationalError) and not isinstance(exc, psycopg.errors.QueryCanceled):
+        state = getattr(exc, "sqlstate", None)
+        return state is None or state.startswith(("08", "57P"))
+    return False
 
 
 class Heartbeat:
@@ -210,11 +225,8 @@ class Heartbeat:
         try:
             with get_pool().connection(timeout=POOL_TIMEOUT_S) as conn:
                 yield conn
-        except (DatabaseUnavailable, psycopg.OperationalError) as exc:
-            self._failed(exc)
-            raise
         except Exception as exc:
-            if type(exc).__name__ == "PoolTimeout":
+            if connection_lost(exc):
                 self._failed(exc)
             raise
 
