@@ -44,6 +44,7 @@ EXPECTED_FAILURE = {
     "many_rows": "value_one_numeric_row",
     "detail_without_rows": "detail_rows",
     "does_not_parse": "parses",
+    "history_mismatch": "history_matches",
 }
 SMALL = Limits(time_limit_s=1.0, large_table_bytes=1024 * 1024)
 FAST = Limits(time_limit_s=1.0)
@@ -394,3 +395,16 @@ def test_wall_clock_functions_are_recognised() -> None:
     assert used == {"heartbeat.as_of()", "heartbeat.window_start()"}
     assert wall == {"now() / current_timestamp", "current_date", "localtimestamp", "clock_timestamp()"}
     assert _function_names("SELECT 1 WHERE x < heartbeat.as_of()")[1] == set()
+
+
+def test_a_correct_history_section_passes(world: str) -> None:
+    report = _validate(
+        Path(__file__).parent / "fixtures" / "good_metrics" / "shop_orders_history_24h.sql", world
+    )
+    assert report.ok, [c.as_json() for c in report.failed]
+    assert "@history row(s)" in report.check("history_matches").evidence
+
+
+def test_a_wrong_history_section_names_the_days(world: str) -> None:
+    report = _validate(BAD / "history_mismatch.sql", world)
+    assert "≠ @value" in report.check("history_matches").evidence

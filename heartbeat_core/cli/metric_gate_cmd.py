@@ -68,7 +68,8 @@ def validate_cmd(
     """Run every named check on one metric (or --all) and exit 1 on any failure.
 
     Checks: parses, header_complete, no_todo, lines_consistent, sources_exist, no_correlated_subqueries,
-    point_in_time, read_only, value_one_numeric_row (now and three past moments), timing, explain, detail_rows.
+    point_in_time, read_only, value_one_numeric_row (now and three past moments), timing, explain, detail_rows,
+    history_matches (@history agrees with @value replayed on past days).
     """
     from heartbeat_core.metrics.validate import Limits, resolve_target, validate_file
 

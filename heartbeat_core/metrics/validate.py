@@ -17,7 +17,8 @@ Checks, in order:
 - `timing`                   the value SQL runs under the time limit (5 s) on the live data;
 - `explain`                  EXPLAIN (ANALYZE, BUFFERS): no Seq Scan on a large table, no Nested Loop over a
                              large outer set; names the index that fixes it and the sources.toml line;
-- `detail_rows`              the `@detail` SQL runs and returns rows when the value is non-zero.
+- `detail_rows`              the `@detail` SQL runs and returns rows when the value is non-zero;
+- `history_matches`          the `@history` section, if any, agrees with `@value` replayed on past days.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ CHECKS = (
     "timing",
     "explain",
     "detail_rows",
+    "history_matches",
 )
 
 DEFAULT_TIME_LIMIT_S = 5.0
@@ -527,6 +529,72 @@ def explain_value(
     return top["Plan"], float(top.get("Execution Time", 0.0))
 
 
+# --------------------------------------------------------------------------------------------- @history
+
+HISTORY_DAYS_CHECKED = (1, 2, 7)
+
+
+def _history_check(
+    conn: psycopg.Connection[Any],
+    metric: RegistryMetric,
+    definition: MetricDefinition,
+    now: datetime,
+    value_failed: bool,
+) -> Check:
+    """@history (a faster backfill) must give the same numbers as @value replayed on those days."""
+    if not definition.history_sql:
+        return Check("history_matches", "pass", "no @history section")
+    if value_failed:
+        return Check("history_matches", "skip", "the value SQL did not run")
+    tz = get_settings().tz
+    today = clock.business_day(now, tz)
+    first = today - timedelta(days=max(HISTORY_DAYS_CHECKED))
+    try:
+        with conn.transaction():
+            _begin_point_in_time(conn, metric, now)
+            conn.execute("SELECT set_config('heartbeat.history_from', %s, true)", (first.isoformat(),))
+            with conn.cursor() as cur:
+                cur.execute(definition.history_sql.encode())
+                if cur.description is None or len(cur.description) != 2:
+                    return Check(
+                        "history_matches", "fail", "@history must return two columns: (as_of_date, value)"
+                    )
+                rows = cur.fetchall()
+    except psycopg.Error as exc:
+        return Check("history_matches", "fail", f"@history: {str(exc).strip().splitlines()[0]}")
+    by_day: dict[Any, Any] = {}
+    for day_value, value in rows:
+        day = day_value.date() if isinstance(day_value, datetime) else day_value
+        by_day[day] = value
+    mismatches: list[str] = []
+    compared: list[str] = []
+    for days in HISTORY_DAYS_CHECKED:
+        day = today - timedelta(days=days)
+        if day not in by_day:
+            mismatches.append(f"{day}: no @history row")
+            continue
+        try:
+            replay = evaluate(conn, metric, clock.end_of_business_day(day, tz), with_detail=False).value
+        except MetricSQLError as exc:
+            mismatches.append(f"{day}: @value failed ({exc})")
+            continue
+        got = None if by_day[day] is None else float(by_day[day])
+        same = (got is None and replay is None) or (
+            got is not None and replay is not None and abs(got - replay) <= 1e-6 * max(1.0, abs(replay))
+        )
+        compared.append(f"{day}: {got} = {replay}" if same else f"{day}: @history {got} ≠ @value {replay}")
+        if not same:
+            mismatches.append(compared[-1])
+    if mismatches:
+        return Check(
+            "history_matches",
+            "fail",
+            "; ".join(mismatches),
+            fix="@history must compute, per day, exactly what @value computes at that day's end",
+        )
+    return Check("history_matches", "pass", f"{len(rows)} @history row(s); " + "; ".join(compared))
+
+
 # --------------------------------------------------------------------------------------------- the gate
 
 
@@ -851,4 +919,6 @@ def validate_file(
                         f"@detail returned {rows}{more} row(s) ({', '.join(result.detail['columns'])})",
                     )
                 )
+
+    add(_history_check(conn, metric, definition, now, error is not None))
     return report
