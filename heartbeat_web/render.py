@@ -40,6 +40,7 @@ def make_env() -> Environment:
     env.filters["num"] = lambda v, unit="count": format_number(v, unit) if v is not None else "—"
     env.filters["unit"] = unit_label
     env.filters["period"] = lambda p: PERIOD_LABEL.get(p, p)
+    env.filters["scrub"] = scrub
     return env
 
 

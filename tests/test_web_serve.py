@@ -106,3 +106,10 @@ def test_job_strip_shows_phase_and_progress(mini_world: str) -> None:
     assert 'style="width: 40%"' in html
     _, idle, _ = renderer(cached, None)
     assert "data-job" not in idle.decode()
+
+
+def test_error_text_never_shows_a_password() -> None:
+    from heartbeat_web.live import scrub
+
+    shown = scrub("cannot reach the database at postgresql://heartbeat:hunter2@db:5432/marts: refused")
+    assert shown is not None and "hunter2" not in shown and "postgresql://heartbeat:***@db" in shown
