@@ -56,8 +56,8 @@ def compute(conn, *, window):
         "y_label": "approved clients",
         "categories": tiers,
         "series": [
-            {"name": "Active in window", "values": [found[t]["active"] for t in tiers]},
-            {"name": "Quiet", "values": [found[t]["quiet"] for t in tiers]},
-            {"name": "Blocked", "values": [found[t]["blocked"] for t in tiers]},
+            {"name": "Active in window", "tone": "good", "values": [found[t]["active"] for t in tiers]},
+            {"name": "Quiet", "tone": "neutral", "values": [found[t]["quiet"] for t in tiers]},
+            {"name": "Blocked", "tone": "bad", "values": [found[t]["blocked"] for t in tiers]},
         ],
     }

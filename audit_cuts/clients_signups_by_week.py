@@ -53,8 +53,8 @@ def compute(conn, *, window):
         "y_label": "applications",
         "categories": [r["period"] for r in found],
         "series": [
-            {"name": "Approved", "values": [r["approved"] for r in found]},
-            {"name": "Rejected", "values": [r["rejected"] for r in found]},
-            {"name": "Pending", "values": [r["pending"] for r in found]},
+            {"name": "Approved", "tone": "good", "values": [r["approved"] for r in found]},
+            {"name": "Rejected", "tone": "bad", "values": [r["rejected"] for r in found]},
+            {"name": "Pending", "tone": "neutral", "values": [r["pending"] for r in found]},
         ],
     }

@@ -46,10 +46,10 @@ def compute(conn, *, window):
     else:
         takeaway = "No outgoing payments in this window"
     series = (
-        ("completed", "Completed"),
-        ("rejected", "Rejected"),
-        ("failed", "Failed"),
-        ("in_flight", "In flight"),
+        ("completed", "Completed", "good"),
+        ("rejected", "Rejected", "bad"),
+        ("failed", "Failed", "warn"),
+        ("in_flight", "In flight", "neutral"),
     )
     return {
         "takeaway": takeaway,
@@ -58,5 +58,5 @@ def compute(conn, *, window):
         "y_label": "share of outgoing payments",
         "percent": True,
         "categories": [r["period"] for r in found],
-        "series": [{"name": label, "values": [r[key] for r in found]} for key, label in series],
+        "series": [{"name": n, "tone": t, "values": [r[k] for r in found]} for k, n, t in series],
     }

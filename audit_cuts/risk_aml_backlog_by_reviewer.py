@@ -29,7 +29,12 @@ FROM (SELECT reviewer, %(as_of)s - created_at AS age FROM aml.aml_retrospective
 GROUP BY reviewer ORDER BY total DESC, reviewer
 """
 
-SERIES = (("a1", "< 24 h"), ("a2", "1–3 days"), ("a3", "3–7 days"), ("a4", "7+ days"))
+SERIES = (
+    ("a1", "< 24 h", "good"),
+    ("a2", "1–3 days", "neutral"),
+    ("a3", "3–7 days", "warn"),
+    ("a4", "7+ days", "bad"),
+)
 
 
 def compute(conn, *, window):
@@ -51,5 +56,5 @@ def compute(conn, *, window):
         "x_label": "reviewer",
         "y_label": "open reviews",
         "categories": [r["reviewer"] for r in found],
-        "series": [{"name": label, "values": [r[key] for r in found]} for key, label in SERIES],
+        "series": [{"name": n, "tone": t, "values": [r[k] for r in found]} for k, n, t in SERIES],
     }

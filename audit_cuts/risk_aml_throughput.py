@@ -50,8 +50,12 @@ def compute(conn, *, window):
         "x_label": "day",
         "y_label": "reviews per day",
         "series": [
-            {"name": "Opened", "points": [{"x": r["day"], "y": r["opened"]} for r in found]},
-            {"name": "Completed", "points": [{"x": r["day"], "y": r["completed"]} for r in found]},
+            {"name": "Opened", "tone": "info", "points": [{"x": r["day"], "y": r["opened"]} for r in found]},
+            {
+                "name": "Completed",
+                "tone": "good",
+                "points": [{"x": r["day"], "y": r["completed"]} for r in found],
+            },
         ],
         "notes": ["Today is a partial day."],
     }

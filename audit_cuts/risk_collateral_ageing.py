@@ -34,11 +34,11 @@ GROUP BY 1 ORDER BY 1
 """
 
 SERIES = (
-    ("on_time", "Paid on time"),
-    ("late", "Paid late"),
-    ("not_due", "Not due yet"),
-    ("overdue", "Overdue < 30 days"),
-    ("overdue_30", "Overdue 30+ days"),
+    ("on_time", "Paid on time", "good"),
+    ("late", "Paid late", "info"),
+    ("not_due", "Not due yet", "neutral"),
+    ("overdue", "Overdue < 30 days", "warn"),
+    ("overdue_30", "Overdue 30+ days", "bad"),
 )
 
 
@@ -57,6 +57,7 @@ def compute(conn, *, window):
         "y_label": "EUR",
         "categories": [r["month"] for r in found],
         "series": [
-            {"name": label, "values": [round(r[key] or 0, 2) for r in found]} for key, label in SERIES
+            {"name": label, "tone": tone, "values": [round(r[key] or 0, 2) for r in found]}
+            for key, label, tone in SERIES
         ],
     }

@@ -45,8 +45,8 @@ def compute(conn, *, window):
         "y_label": "tickets opened",
         "categories": [r["topic"] for r in found],
         "series": [
-            {"name": "Open", "values": [r["open"] for r in found]},
-            {"name": "Solved (last 3 days)", "values": [r["solved"] for r in found]},
-            {"name": "Closed", "values": [r["closed"] for r in found]},
+            {"name": "Open", "tone": "warn", "values": [r["open"] for r in found]},
+            {"name": "Solved (last 3 days)", "tone": "good", "values": [r["solved"] for r in found]},
+            {"name": "Closed", "tone": "neutral", "values": [r["closed"] for r in found]},
         ],
     }

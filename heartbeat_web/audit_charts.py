@@ -33,11 +33,9 @@ def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
     step = next((m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw), 10 * magnitude)
     start = math.floor(lo / step) * step
-    ticks = []
-    v = start
-    while v <= hi + step * 0.5 and len(ticks) < 12:
-        ticks.append(round(v, 10))
-        v += step
+    ticks = [round(start, 10)]
+    while ticks[-1] < hi and len(ticks) < 12:  # the last tick covers the highest value
+        ticks.append(round(ticks[-1] + step, 10))
     return ticks
 
 
@@ -48,8 +46,19 @@ def _svg(height: int, body: str, label: str) -> Markup:
     )
 
 
-def _legend(names: Sequence[str], extra: Sequence[tuple[str, str]] = ()) -> Markup:
-    items = "".join(f'<span><i class="sw c{i % PALETTE}"></i>{escape(n)}</span>' for i, n in enumerate(names))
+def _cls(i: int, series: dict[str, Any] | None = None) -> str:
+    """Colour classes of the i-th series: its palette slot, and its tone (good, bad, ...) when it has one."""
+    tone = (series or {}).get("tone")
+    return f"c{i % PALETTE} t-{tone}" if tone else f"c{i % PALETTE}"
+
+
+def _legend(
+    names: Sequence[str], extra: Sequence[tuple[str, str]] = (), series: Sequence[dict[str, Any]] = ()
+) -> Markup:
+    classes = [_cls(i, series[i] if i < len(series) else None) for i in range(len(names))]
+    items = "".join(
+        f'<span><i class="sw {c}"></i>{escape(n)}</span>' for c, n in zip(classes, names, strict=True)
+    )
     items += "".join(f'<span><i class="lg {cls}"></i>{escape(text)}</span>' for cls, text in extra)
     return Markup(f'<p class="legend audit-legend">{items}</p>')
 
@@ -191,12 +200,12 @@ def line(p: dict[str, Any], title: str) -> Markup:
             px, py = x(index[pt["x"]]), y(pt["y"])
             segments[-1].append(f"{px:.1f},{py:.1f}")
             dots.append(
-                f'<circle class="dot c{si % PALETTE}" cx="{px:.1f}" cy="{py:.1f}" r="2.2">'
+                f'<circle class="dot {_cls(si, s)}" cx="{px:.1f}" cy="{py:.1f}" r="2.2">'
                 f"<title>{escape(s['name'])} {escape(pt['x'])}: {escape(_fmt(pt['y'], unit))}</title></circle>"
             )
         for seg in segments:
             if len(seg) > 1:
-                parts.append(f'<polyline class="ser c{si % PALETTE}" points="{" ".join(seg)}"/>')
+                parts.append(f'<polyline class="ser {_cls(si, s)}" points="{" ".join(seg)}"/>')
         if len(xs) <= 120:
             parts.extend(dots)
     if p.get("x_label"):
@@ -207,7 +216,7 @@ def line(p: dict[str, Any], title: str) -> Markup:
     extra = [(k, f"{lab} {_fmt(v, unit)}") for k, lab, v in refs]
     if band:
         extra.append(("band", band.get("label") or "typical"))
-    return _svg(height, "".join(parts), title) + _legend([s["name"] for s in series], extra)
+    return _svg(height, "".join(parts), title) + _legend([s["name"] for s in series], extra, series)
 
 
 # --------------------------------------------------------------------------------------- stacked
@@ -253,7 +262,7 @@ def stacked(p: dict[str, Any], title: str) -> Markup:
             y0, y1 = y(base + h_v), y(base)
             tip = f"{s['name']} · {cat}: {_fmt(v, unit)}" + (f" ({share:.1f}%)" if total else "")
             parts.append(
-                f'<rect class="seg c{si % PALETTE}" x="{cx - bw / 2:.1f}" y="{y0:.1f}" width="{bw:.1f}" '
+                f'<rect class="seg {_cls(si, s)}" x="{cx - bw / 2:.1f}" y="{y0:.1f}" width="{bw:.1f}" '
                 f'height="{max(y1 - y0, 0.5):.1f}"><title>{escape(tip)}</title></rect>'
             )
             base += h_v
@@ -272,7 +281,7 @@ def stacked(p: dict[str, Any], title: str) -> Markup:
             f'<text class="axis-title" x="{left + plot_w / 2:.1f}" y="{height - 4}" text-anchor="middle">'
             f"{escape(p['x_label'])}</text>"
         )
-    return _svg(height, "".join(parts), title) + _legend([s["name"] for s in series])
+    return _svg(height, "".join(parts), title) + _legend([s["name"] for s in series], (), series)
 
 
 # ---------------------------------------------------------------------------------------- funnel
@@ -298,7 +307,7 @@ def funnel(p: dict[str, Any], title: str) -> Markup:
             f"<g><title>{escape(s['label'])}: {escape(_fmt(v, unit))} ({escape(of_first)}{escape(conv)})</title>"
             f'<text class="lab" x="{label_w - 10}" y="{y + row_h * 0.6:.1f}" text-anchor="end">'
             f"{escape(_truncate(s['label'], 26))}</text>"
-            f'<rect class="seg c{i % PALETTE}" x="{mid - w / 2:.1f}" y="{y + 4}" width="{max(w, 1):.1f}" '
+            f'<rect class="seg c0" x="{mid - w / 2:.1f}" y="{y + 4}" width="{max(w, 1):.1f}" '
             f'height="{row_h - 8}" rx="3"/>'
             f'<text class="val" x="{label_w + plot_w + 10}" y="{y + row_h * 0.6:.1f}">{escape(_fmt(v, unit))}'
             f'<tspan class="note"> {escape(of_first)}</tspan></text></g>'

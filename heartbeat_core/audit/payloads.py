@@ -19,6 +19,8 @@ Label = Annotated[str, Field(max_length=200)]
 Number = float | int
 Cell = str | float | int | bool | None
 
+Tone = Literal["good", "bad", "warn", "neutral", "info"]  # a series' meaning, drawn in its colour
+
 MAX_BARS = 60
 MAX_POINTS = 400
 MAX_SERIES = 12
@@ -102,6 +104,7 @@ class Point(_Strict):
 
 class Series(_Strict):
     name: Label
+    tone: Tone | None = None
     points: list[Point] = Field(max_length=MAX_POINTS)
 
 
@@ -114,6 +117,7 @@ class LinePayload(_Base):
 
 class StackSeries(_Strict):
     name: Label
+    tone: Tone | None = None
     values: list[float]
 
 
