@@ -369,3 +369,20 @@ def test_cli_refresh_list_show_and_sync(mini_world: str, cuts_dir: Path, tmp_pat
     assert len(unknown.stderr.strip().splitlines()) == 1
     failing = _cli("audit", "refresh", "money_flaky", env_extra={**env, "FLAKY_MODE": "raise"})
     assert failing.returncode == 1 and "source table vanished" in failing.stderr
+
+
+def test_the_scheduler_hook_refreshes_and_reports_failures(
+    mini_world: str, cuts_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heartbeat_core import scheduler
+
+    assert scheduler.run_audit_refresh() == []
+    with psycopg.connect(mini_world) as conn:
+        assert cut_view(conn, "money_orders", "90d")["payload"] is not None
+    monkeypatch.setenv("FLAKY_MODE", "raise")
+    failures = scheduler.run_audit_refresh()
+    assert len(failures) == 1 and "1 of 6 audit snapshot(s) failed" in failures[0]
+    assert "money_flaky[30d]" in failures[0]
+    with psycopg.connect(mini_world) as conn:
+        kept = cut_view(conn, "money_flaky")
+    assert kept["payload"]["takeaway"] == "all good" and "vanished" in kept["error"]
