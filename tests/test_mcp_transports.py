@@ -43,7 +43,11 @@ def _red_ids(result: Any) -> list[str]:
     return [i["metric_id"] for i in result.structured_content["items"]]
 
 
-def test_http_without_token_serves_tools_and_records_the_http_actor(mini_world: str) -> None:
+def test_http_without_token_serves_tools_and_records_the_http_actor(
+    mini_world: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HEARTBEAT_API_TOKEN", raising=False)
+    reset_settings()
     with live(lambda: build_http_app(token="")) as server:
 
         async def main() -> None:
@@ -104,8 +108,10 @@ def test_http_with_token_refuses_anonymous_and_accepts_the_bearer(
         assert row == ("mcp-http:api-token",)
 
 
-def test_http_app_mounted_at_mcp_in_a_host_app(mini_world: str) -> None:
+def test_http_app_mounted_at_mcp_in_a_host_app(mini_world: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The way `heartbeat serve` hosts it: app.mount("/mcp", ...) and the session manager in the host lifespan."""
+    monkeypatch.delenv("HEARTBEAT_API_TOKEN", raising=False)
+    reset_settings()
 
     def host() -> FastAPI:
         mcp_app = build_http_app(token="")
