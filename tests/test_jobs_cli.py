@@ -81,3 +81,39 @@ def test_typical_refresh(mini_world: str, tmp_path: Path) -> None:
             " WHERE metric_id = 'shop_basket_eur_24h'"
         ).fetchone()
     assert row is not None and row[0] >= 7 and row[1]
+
+
+def test_recompute_on_a_terminal_draws_a_progress_bar(mini_world: str, tmp_path: Path) -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    env = {
+        **os.environ,
+        "HEARTBEAT_DATABASE_URL": mini_world,
+        "HEARTBEAT_HOME": str(tmp_path / "home"),
+        "HEARTBEAT_METRIC_DEFS": str(MINI_DEFS),
+        "COLUMNS": "100",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "heartbeat_core.cli.main", "recompute", "--no-ingest"],
+        env=env,
+        cwd=REPO,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(120)
+    os.close(leader)
+    out = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+    assert "succeeded" in out and "5/5 metrics computed" in out

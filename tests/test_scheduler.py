@@ -144,3 +144,26 @@ def test_thread_starts_and_stops_promptly(marts_url: str) -> None:
     assert sched.running
     sched.stop(timeout_s=5)
     assert not sched.running
+
+
+def test_started_loop_runs_a_missed_tick_once(marts_url: str) -> None:
+    import threading
+
+    ran = threading.Event()
+    calls: list[datetime] = []
+
+    def action() -> None:
+        calls.append(clock.now())
+        ran.set()
+
+    schedules = [Schedule("recompute", "17 * * * *", action)]  # type: ignore[arg-type]
+    with clock.frozen_clock(T0):
+        Scheduler(get_settings(), schedules=schedules).tick(T0)  # the server ran at 10:00 ...
+    later = T0 + timedelta(hours=6)  # ... and starts again six hours (six ticks) later
+    with clock.frozen_clock(later):
+        sched = Scheduler(get_settings(), schedules=schedules).start()
+        try:
+            assert ran.wait(30)
+        finally:
+            sched.stop(timeout_s=5)
+    assert calls == [later]
