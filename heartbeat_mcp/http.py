@@ -33,6 +33,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Mount
 
 from heartbeat_core.settings import get_settings
+from heartbeat_core.snapshot_cache import SnapshotCache
 from heartbeat_mcp.server import Heartbeat, build_server
 
 TOKEN_SUBJECT = "api-token"
@@ -70,15 +71,17 @@ def build_http_app(
     token: str | None = None,
     *,
     server: MCPServer | None = None,
+    cache: SnapshotCache | None = None,
     json_response: bool = False,
 ) -> Starlette:
-    """A fresh streamable-HTTP app over a new Heartbeat MCP server (its own snapshot cache).
+    """A fresh streamable-HTTP app over a new Heartbeat MCP server.
 
-    `token` defaults to HEARTBEAT_API_TOKEN. The returned app exposes `.state.mcp_server` and
+    `token` defaults to HEARTBEAT_API_TOKEN. Pass the host's `cache` to share one snapshot build per change
+    with the cockpit (default: the server's own). The returned app exposes `.state.mcp_server` and
     `.state.session_manager`; its lifespan (`app.router.lifespan_context`) runs the session manager.
     """
     token = token if token is not None else get_settings().api_token
-    server = server or build_server(Heartbeat(actor="mcp-http"), actor="mcp-http")
+    server = server or build_server(Heartbeat(cache=cache, actor="mcp-http"), actor="mcp-http")
     # Creates the session manager (and a Starlette app we do not need: we route every path to it).
     server.streamable_http_app(json_response=json_response, transport_security=_security(token))
     manager = server.session_manager
