@@ -447,7 +447,9 @@ class Heartbeat:
             team=state.team,
             tags=state.tags,
             audit_cuts=[
-                models.RelatedCut(cut_id=c["cut_id"], title=c["title"], page=c["page"], takeaway=c["takeaway"])
+                models.RelatedCut(
+                    cut_id=c["cut_id"], title=c["title"], page=c["page"], takeaway=c["takeaway"]
+                )
                 for c in related_cuts
             ],
         )
