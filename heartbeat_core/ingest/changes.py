@@ -13,6 +13,7 @@ Any doubt (no state, an error) means "changed": the table is extracted as usual.
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,18 +44,61 @@ def _source_name(table: ResolvedTable) -> str:
     return (spec.source_table if isinstance(spec, PostgresTable) else None) or table.name
 
 
-def load_fingerprints(workdir: Path) -> dict[str, str]:
+def _encode(value: Any) -> dict[str, Any]:
+    if isinstance(value, datetime):
+        return {"t": "datetime", "v": value.isoformat()}
+    if isinstance(value, date):
+        return {"t": "date", "v": value.isoformat()}
+    if isinstance(value, bool | int | float | str):
+        return {"t": type(value).__name__, "v": value}
+    return {"t": "str", "v": str(value)}
+
+
+def _decode(item: dict[str, Any]) -> Any:
+    kind, value = item.get("t"), item.get("v")
+    if kind == "datetime":
+        return datetime.fromisoformat(str(value))
+    if kind == "date":
+        return date.fromisoformat(str(value))
+    return value
+
+
+def load_saved(workdir: Path) -> dict[str, Any]:
+    """What the last successful run recorded: cursor boundaries and fingerprints per table."""
     try:
         data = json.loads((workdir / FINGERPRINT_FILE).read_text())
-        return {str(k): str(v) for k, v in data.items()}
     except (OSError, ValueError):
-        return {}
+        return {"cursors": {}, "prints": {}}
+    if not isinstance(data, dict):
+        return {"cursors": {}, "prints": {}}
+    cursors = {}
+    for table, entry in (data.get("cursors") or {}).items():
+        try:
+            cursors[str(table)] = (_decode(entry["last"]), int(entry["n"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return {"cursors": cursors, "prints": {str(k): str(v) for k, v in (data.get("prints") or {}).items()}}
 
 
-def save_fingerprints(workdir: Path, fingerprints: dict[str, str]) -> None:
+def save_after_load(
+    workdir: Path, pipeline: Any, tables: list[ResolvedTable], prints: dict[str, str], failed: set[str]
+) -> None:
+    """Record the cursor boundaries dlt now holds and the fingerprints of what was just landed."""
     if not workdir.exists():
         return
-    (workdir / FINGERPRINT_FILE).write_text(json.dumps(fingerprints))
+    saved = load_saved(workdir)
+    cursors = {t: {"last": _encode(v), "n": n} for t, (v, n) in saved["cursors"].items()}
+    for table in tables:
+        if table.name in failed:
+            cursors.pop(table.name, None)
+            continue
+        if table.cursor:
+            state = incremental_state(pipeline, table.name, table.cursor)
+            if state is not None:
+                cursors[table.name] = {"last": _encode(state[0]), "n": state[1]}
+    all_prints = {k: v for k, v in saved["prints"].items() if k not in failed}
+    all_prints.update({k: v for k, v in prints.items() if k not in failed})
+    (workdir / FINGERPRINT_FILE).write_text(json.dumps({"cursors": cursors, "prints": all_prints}))
 
 
 def fingerprint(conn: psycopg.Connection[Any], schema: str, table: str) -> str | None:
@@ -78,10 +122,9 @@ def detect_changes(
     conn: psycopg.Connection[Any],
     schema: str,
     tables: list[ResolvedTable],
-    pipeline: Any,
-    fingerprints: dict[str, str],
+    saved: dict[str, Any],
 ) -> tuple[set[str], dict[str, str], dict[str, str]]:
-    """Returns (unchanged table names, new fingerprints to record after a successful load, errors)."""
+    """Returns (unchanged table names, fingerprints to record after a successful load, errors)."""
     unchanged: set[str] = set()
     new_prints: dict[str, str] = {}
     errors: dict[str, str] = {}
@@ -90,7 +133,7 @@ def detect_changes(
         ident = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
         try:
             if table.cursor:
-                state = incremental_state(pipeline, table.name, table.cursor)
+                state = saved["cursors"].get(table.name)
                 if state is None:
                     continue
                 last_value, at_boundary = state
@@ -105,7 +148,7 @@ def detect_changes(
                 if printed is None:
                     continue
                 new_prints[table.name] = printed
-                if fingerprints.get(table.name) == printed:
+                if saved["prints"].get(table.name) == printed:
                     unchanged.add(table.name)
         except psycopg.errors.UndefinedTable:
             errors[table.name] = f"{schema}.{name} does not exist in the source database"
