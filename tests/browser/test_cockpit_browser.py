@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -92,6 +94,22 @@ def test_cockpit_screens(mini_world: str, fast_refresh: None, browser: Browser) 
         page.goto(srv.url + "/metrics/shop_unpaid_invoices")
         assert "ACME Ltd" in page.eval("document.body.innerText")
         page.screenshot(ARTIFACTS / "metric-page-1440x900.png")
+        # the owner form writes through the REST API (no token set: loopback-only server)
+        page.eval(
+            """(() => { const f = document.querySelector('form[data-patch=verification]');
+                f.querySelector('input[name=owner]').value = 'tv-owner@example.com';
+                f.querySelector('select').value = 'verified'; f.requestSubmit(); })()"""
+        )
+        page.wait_for(
+            "document.querySelector('form[data-patch=verification] output').textContent === 'saved'"
+        )
+        deadline = time.monotonic() + 15
+        while True:  # the cockpit's snapshot follows the edit within a poll
+            api = httpx.get(srv.url + "/api/metrics/shop_unpaid_invoices").json()["metric"]
+            if api["owner"] == "tv-owner@example.com" and api["verification_state"] == "verified":
+                break
+            assert time.monotonic() < deadline, api
+            time.sleep(0.1)
         assert page.errors() == []
     finally:
         srv.stop()
