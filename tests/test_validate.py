@@ -315,6 +315,24 @@ if hasattr(conftest, "demo_world_template"):
             reset_settings()
         assert report.ok, [c.as_json() for c in report.failed]
 
+    @pytest.mark.slow
+    def test_validate_all_cli_passes_on_the_demo_world(demo_world_template: Any, tmp_path: Path) -> None:
+        """The command CI and agents run: `heartbeat metric validate --all`."""
+        import os
+
+        env = {**os.environ, **demo_world_template.env()}
+        result = subprocess.run(
+            [HEARTBEAT, "metric", "validate", "--all", "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+        payload = json.loads(result.stdout)
+        failed = {m["metric_id"]: m["failed"] for m in payload["metrics"] if not m["ok"]}
+        assert result.returncode == 0 and not failed, failed
+        assert len(payload["metrics"]) == len(list(METRIC_DEFS.glob("*.sql"))) >= 30
+
 
 def test_scaffold_without_a_timestamp_column_fails_point_in_time(world: str, tmp_path: Path) -> None:
     from heartbeat_core.metrics.scaffold import scaffold_metric
