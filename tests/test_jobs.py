@@ -177,3 +177,27 @@ def test_orphaned_row_is_abandoned_by_the_next_request(mini_world: str) -> None:
         ).fetchone() == ("abandoned",)
     ticket = jobs.request_recompute(ingest=False, background=False)
     assert not ticket.coalesced and ticket.state == "succeeded"
+
+
+def test_job_view_has_the_documented_shape(mini_world: str) -> None:
+    ticket = jobs.request_recompute(
+        ["shop_orders_24h"], ingest=False, requested_by="ops@example.com", wait=True
+    )
+    assert ticket.state == "succeeded" and not ticket.coalesced
+    view = jobs.get_job(ticket.job_id)
+    assert view is not None
+    data = view.model_dump(mode="json")
+    for key in (
+        "job_id", "trigger", "requested_by", "request", "state", "phase", "done", "total", "current_step",
+        "sources", "metrics", "started_at", "finished_at", "heartbeat_at", "error", "seconds",
+    ):  # fmt: skip
+        assert key in data, key
+    assert data["request"]["ids"] == ["shop_orders_24h"] and data["request"]["ingest"] is False
+    assert data["requested_by"] == "ops@example.com" and data["trigger"] == "api"
+    assert data["metrics"] == [
+        {"metric_id": "shop_orders_24h", "state": "succeeded", "status": "green", "error": None}
+    ]
+    assert jobs.get_job(10**9) is None
+    with pytest.raises(LookupError):
+        jobs.wait_for_job(10**9, timeout_s=1)
+    assert jobs.recent_jobs(5)[0].job_id == ticket.job_id
