@@ -364,6 +364,11 @@ def test_scaffold_guesses() -> None:
     assert guess_period("payments_7d", "create_time") == "7d"
     assert guess_period("open_tickets", "created_at") == "24h"
     assert guess_period("open_tickets", None) == "snapshot"
+    from heartbeat_core.metrics.scaffold import _quote
+
+    assert _quote("created_at", {"timestamp"}) == "created_at"
+    assert _quote("timestamp", {"timestamp"}) == '"timestamp"'
+    assert _quote("CreatedAt", set()) == '"CreatedAt"'
 
 
 def test_sources_toml_line_extends_an_existing_section(tmp_path: Path) -> None:

@@ -97,6 +97,13 @@ def pick_time_column(columns: list[tuple[str, str]]) -> str | None:
     return timed[0] if timed else None
 
 
+def _quote(name: str, keywords: set[str]) -> str:
+    """An identifier as SQL needs it: quoted when it is a reserved word or not a plain lowercase name."""
+    if re.fullmatch(r"[a-z_][a-z0-9_]*", name) and name not in keywords:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
 def guess_period(metric_id: str, time_column: str | None) -> str:
     for suffix in ("24h", "7d", "30d"):
         if metric_id.endswith(f"_{suffix}"):
@@ -205,9 +212,19 @@ def scaffold_metric(
         raise ScaffoldError(f"no table {source}.{table} (tables: {', '.join(names)})")
     time_column = pick_time_column(_columns(conn, source, table))
     period = guess_period(metric_id, time_column)
+    keywords = {r[0] for r in conn.execute("SELECT word FROM pg_get_keywords() WHERE catcode <> 'U'")}
+    quoted = None if time_column is None else _quote(time_column, keywords)
     if owner is None:
         owner = _git_email(metric_defs if metric_defs.is_dir() else Path.cwd())
-    text = render(metric_id, source, table, period, time_column, owner, [n for n in names if n != table])
+    text = render(
+        metric_id,
+        _quote(source, keywords),
+        _quote(table, keywords),
+        period,
+        quoted,
+        owner,
+        [n for n in names if n != table],
+    )
     if write:
         metric_defs.mkdir(parents=True, exist_ok=True)
         with path.open("x", encoding="utf-8") as handle:
