@@ -7,7 +7,9 @@
 -- team: compliance
 -- tags: aml, throughput
 -- typical: rolling_stat
--- typical_window: 28
+-- typical_window: 84
+-- typical_seasonality: weekday
+-- typical_min_points: 8
 -- typical_robust: true
 -- z_amber: 2
 -- z_red: 3

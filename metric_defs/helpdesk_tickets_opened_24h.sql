@@ -7,15 +7,13 @@
 -- team: support
 -- tags: helpdesk
 -- typical: rolling_stat
--- typical_window: 84
--- typical_seasonality: weekday
--- typical_min_points: 8
+-- typical_window: 28
 -- typical_robust: true
 -- z_amber: 2
 -- z_red: 3
 -- description: Support tickets opened in the last 24 hours.
--- how_to_read: Against the same weekday of past weeks. A spike is often the first sign of a product
---   problem; the detail shows which topic is growing.
+-- how_to_read: Against the last four weeks (the weekly pattern is mild, and quiet weekends are the good
+--   side). A spike is often the first sign of a product problem; the detail shows which topic is growing.
 -- methodology: helpdesk.ticket rows with created_at in the 24 hours before the as-of moment.
 
 -- @value
