@@ -24,7 +24,7 @@ from heartbeat_core.metrics.operator import OperatorInputError
 from heartbeat_core.metrics.registry import UnknownMetric
 from heartbeat_core.settings import get_settings
 from heartbeat_core.snapshot_cache import SnapshotCache
-from heartbeat_web import api, audit_views, fast, integrations, views
+from heartbeat_web import api, audit_views, docs, fast, integrations, views
 from heartbeat_web.deps import Web
 from heartbeat_web.fast import CockpitFastPath
 from heartbeat_web.live import LiveCockpit
@@ -100,7 +100,7 @@ def create_app(
         version="0.1.0",
         description="What is broken in the business's data, worst first. Writes need "
         "`Authorization: Bearer $HEARTBEAT_API_TOKEN` once a token is set.",
-        docs_url="/api/docs",
+        docs_url="/api/swagger",
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
@@ -139,6 +139,7 @@ def create_app(
     fast.configure(views.CSP)
     app.add_middleware(CockpitFastPath, live=live, build=build)
     app.include_router(views.router)
+    app.include_router(docs.router)
     app.include_router(api.router)
     app.include_router(audit_views.pages)  # /audit pages and /api/audit (heartbeat_web/audit_views.py)
     app.include_router(audit_views.api)

@@ -284,3 +284,20 @@ def test_webhook_lands_events(mini_world: str, monkeypatch: pytest.MonkeyPatch, 
             assert scalar.status_code == 422
     finally:
         srv.stop()
+
+
+def test_api_docs_render_offline(client: httpx.Client) -> None:
+    r = client.get("/api/docs")
+    assert r.status_code == 200
+    for needle in (
+        "/api/cockpit",
+        "/api/metrics/{metric_id}/thresholds",
+        "/api/webhooks/{source}",
+        "ThresholdsIn",
+    ):
+        assert needle in r.text
+    assert "cdn" not in r.text.split("Swagger UI")[0].lower()
+    spec = client.get("/api/openapi.json").json()
+    assert {"/api/cockpit", "/api/metrics/recompute", "/api/metrics/active-job", "/healthz"} <= set(
+        spec["paths"]
+    )
