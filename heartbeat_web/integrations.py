@@ -60,6 +60,11 @@ def _progress(view: Any) -> float | None:
     return None
 
 
+def _quantized(progress: float | None) -> float | None:
+    """5% steps: the strip is re-rendered (the whole screen) only when the bar visibly moves."""
+    return None if progress is None else round(progress * 20) / 20
+
+
 def job_strip() -> JobStrip | None:
     """The running job for the cockpit's top strip (None when idle or when the job engine is missing)."""
     try:
@@ -76,7 +81,7 @@ def job_strip() -> JobStrip | None:
         job_id=int(view.job_id),
         state=str(getattr(view, "state", "running")),
         phase=getattr(view, "phase", None),
-        progress=_progress(view),
+        progress=_quantized(_progress(view)),
         message=message if isinstance(message, str) else None,
     )
 
