@@ -431,3 +431,19 @@ def test_a_correct_history_section_passes(world: str) -> None:
 def test_a_wrong_history_section_names_the_days(world: str) -> None:
     report = _validate(BAD / "history_mismatch.sql", world)
     assert "≠ @value" in report.check("history_matches").evidence
+
+
+def test_a_query_that_times_out_still_gets_its_index_named(
+    world: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEARTBEAT_METRIC_STATEMENT_TIMEOUT", "300ms")
+    reset_settings()
+    try:
+        report = _validate(BAD / "slow_query.sql", world, SMALL)
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    assert [c.name for c in report.failed] == ["timing", "explain"]
+    explain = report.check("explain")
+    assert explain.data["analyzed"] is False  # the estimated plan: the query is not run again
+    assert "Seq Scan on shop.orders" in explain.evidence and "(created_at)" in explain.evidence
