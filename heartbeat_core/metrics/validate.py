@@ -15,8 +15,9 @@ Checks, in order:
 - `read_only`                the SQL does not write;
 - `value_one_numeric_row`    one numeric row now and at three past as-of moments;
 - `timing`                   the value SQL runs under the time limit (5 s) on the live data;
-- `explain`                  EXPLAIN (ANALYZE, BUFFERS): no Seq Scan on a large table, no Nested Loop over a
-                             large outer set; names the index that fixes it and the sources.toml line;
+- `explain`                  EXPLAIN (ANALYZE, BUFFERS; the estimated plan when too slow): no Seq Scan on a
+                             large table, no Nested Loop over a large outer set; names the index that fixes
+                             it and the sources.toml line;
 - `detail_rows`              the `@detail` SQL runs and returns rows when the value is non-zero;
 - `history_matches`          the `@history` section, if any, agrees with `@value` replayed on past days.
 """
