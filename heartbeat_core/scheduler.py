@@ -98,7 +98,7 @@ def _recompute() -> int | None:
     from heartbeat_core.jobs import request_recompute
 
     # A tick that arrives mid-job joins that job (coalesced) and is absorbed.
-    return request_recompute("all", trigger="schedule", background=False).job_id
+    return request_recompute("all", trigger="schedule", background=False, only_due_sources=True).job_id
 
 
 def _typical() -> int | None:

@@ -201,3 +201,47 @@ def test_job_view_has_the_documented_shape(mini_world: str) -> None:
     with pytest.raises(LookupError):
         jobs.wait_for_job(10**9, timeout_s=1)
     assert jobs.recent_jobs(5)[0].job_id == ticket.job_id
+
+
+def test_source_due_by_schedule() -> None:
+    from datetime import UTC, datetime
+
+    from heartbeat_core.jobs.runner import source_due
+
+    now = datetime(2026, 3, 2, 5, 17, tzinfo=UTC)
+    tz = UTC
+    assert source_due("hourly", now, now, tz)
+    assert source_due("daily", None, now, tz)
+    assert not source_due("daily", datetime(2026, 3, 2, 0, 17, tzinfo=UTC), now, tz)
+    assert source_due("daily", datetime(2026, 3, 1, 23, 17, tzinfo=UTC), now, tz)
+    assert not source_due("0 6 * * *", datetime(2026, 3, 1, 6, 17, tzinfo=UTC), now, tz)
+    assert source_due("0 6 * * *", datetime(2026, 3, 1, 5, 17, tzinfo=UTC), now, tz)
+
+
+def test_scheduled_job_skips_sources_that_are_not_due(
+    mini_world: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heartbeat_core import clock
+    from heartbeat_core.settings import reset_settings
+
+    (tmp_path / "sources.toml").write_text(
+        '[sources.shop]\nkind = "webhook"\nschedule = "daily"\n\n[sources.fx]\nkind = "webhook"\n'
+    )
+    monkeypatch.setenv("HEARTBEAT_SOURCES", str(tmp_path / "sources.toml"))
+    reset_settings()
+    landed: list[str] = []
+    jobs.set_ingest_runner(lambda source: landed.append(source) or {"rows": 1})
+    with psycopg.connect(mini_world, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO heartbeat.source_state (source, last_success_at) VALUES ('shop', %s), ('fx', %s)",
+            (clock.now(), clock.now()),
+        )
+    ticket = jobs.request_recompute(trigger="schedule", background=False, only_due_sources=True)
+    view = jobs.get_job(ticket.job_id)
+    assert view is not None and view.state == "succeeded"
+    assert landed == ["fx"]  # hourly: always due; shop is daily and landed today
+    shop = next(s for s in view.sources if s.source == "shop")
+    assert shop.state == "skipped" and "not due: schedule daily" in (shop.note or "")
+    landed.clear()
+    jobs.request_recompute(trigger="cli", background=False)  # an explicit request lands everything
+    assert sorted(landed) == ["fx", "shop"]

@@ -35,6 +35,7 @@ class JobSource(BaseModel):
     rows: int | None = None
     seconds: float | None = None
     error: str | None = None
+    note: str | None = None  # e.g. why a scheduled job skipped it
 
 
 class JobMetric(BaseModel):

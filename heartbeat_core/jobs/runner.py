@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 import psycopg
@@ -24,6 +25,7 @@ from heartbeat_core import clock
 from heartbeat_core.db import connect, get_pool
 from heartbeat_core.jobs.ledger import GATE_LOCK, JOB_LOCK, LOCK_NS, mark_abandoned, read_job, wait_for_job
 from heartbeat_core.metrics.registry import RegistryMetric, active_metrics
+from heartbeat_core.settings import get_settings
 
 log = logging.getLogger("heartbeat.jobs")
 
@@ -123,20 +125,25 @@ def request_recompute(
     requested_by: str | None = None,
     wait: bool = False,
     background: bool = True,
+    only_due_sources: bool = False,
 ) -> JobTicket:
     """Start (or join) the one recompute job: ingest the metrics' sources, compute, refresh typical, alert.
 
     background=True runs the job in a daemon thread of this process (web, MCP); background=False runs it in
     the calling thread and returns when it is done (CLI, cron, scheduler). A request while a job runs returns
     that job with coalesced=True (with wait=True, after it ends). Unknown ids raise UnknownMetric first.
+    only_due_sources=True (the scheduler's hourly job) skips sources whose `schedule` in sources.toml is not
+    due yet (a daily source lands once a business day); explicit requests ingest every source they touch.
     """
     ids = _resolve_ids(metric_ids)
-    request = {
+    request: dict[str, Any] = {
         "ids": ids if ids is not None else "all",
         "ingest": bool(ingest),
         "compute": True,
         "typical": "due",
     }
+    if only_due_sources:
+        request["only_due_sources"] = True
     return submit(request, trigger=trigger, requested_by=requested_by, wait=wait, background=background)
 
 
@@ -314,8 +321,12 @@ class _Worker:
         self._update("total = %(total)s", {"total": total})
 
         # 1. ingest, serially: a failed source is recorded and the job goes on with landed data.
+        not_due = _sources_not_due(sources) if self.request.get("only_due_sources") else {}
         for source in sources:
-            self._ingest_one(source)
+            if source in not_due:
+                self._skip_source(source, not_due[source])
+            else:
+                self._ingest_one(source)
 
         # 2. compute, parallel and bounded: each metric fails alone.
         if do_compute and metric_ids:
@@ -379,6 +390,12 @@ class _Worker:
             entry["state"], entry["error"] = "failed", _one_line(exc)
             log.warning("ingest of %s failed in job %s: %s", source, self.job_id, entry["error"])
         entry["seconds"] = round(time.perf_counter() - started, 3)
+        self._update("done = done + 1, sources = %(sources)s", {"sources": json.dumps(self.sources)})
+
+    def _skip_source(self, source: str, note: str) -> None:
+        self.sources.append(
+            {"source": source, "state": "skipped", "rows": None, "seconds": 0.0, "error": None, "note": note}
+        )
         self._update("done = done + 1, sources = %(sources)s", {"sources": json.dumps(self.sources)})
 
     def _on_outcome(self, outcome: Any) -> None:
@@ -468,6 +485,45 @@ class _Worker:
             log.exception("could not record the end of recompute job %s", self.job_id)
         finally:
             self.conn.close()
+
+
+def source_due(schedule: str, last_success: datetime | None, now: datetime, tz: Any) -> bool:
+    """Whether a source with this `schedule` (hourly | daily | cron) should land now, given its last success."""
+    if last_success is None or schedule == "hourly":
+        return True
+    from heartbeat_core.scheduler import last_tick
+
+    expression = "0 0 * * *" if schedule == "daily" else schedule
+    try:
+        return last_success < last_tick(expression, now, tz)
+    except (ValueError, KeyError):  # an expression croniter rejects: land rather than go stale
+        return True
+
+
+def _sources_not_due(sources: list[str]) -> dict[str, str]:
+    """Sources whose schedule is not due, with a one-line note; any doubt means "due"."""
+    try:
+        from heartbeat_core.ingest import load_sources
+
+        config = load_sources()
+    except Exception:
+        return {}
+    settings = get_settings()
+    now = clock.now()
+    with get_pool().connection() as conn:
+        last: dict[str, datetime | None] = dict(
+            conn.execute(
+                "SELECT source, last_success_at FROM heartbeat.source_state WHERE source = ANY(%s)",
+                (sources,),
+            ).fetchall()
+        )
+    out = {}
+    for name in sources:
+        spec = config.get(name)
+        schedule = getattr(spec, "schedule", "hourly") if spec is not None else "hourly"
+        if not source_due(schedule, last.get(name), now, settings.tz):
+            out[name] = f"not due: schedule {schedule}, landed {last[name]:%Y-%m-%d %H:%M} UTC"
+    return out
 
 
 def _still_active(conn: psycopg.Connection[Any], ids: list[str] | None) -> list[RegistryMetric]:
