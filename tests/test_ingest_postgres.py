@@ -34,6 +34,10 @@ primary_key = "code"
 cursor = ""
 write_disposition = "replace"
 
+[sources.shop.tables.audit_log]
+cursor = "id"
+write_disposition = "append"
+
 [sources.other]
 kind = "postgres"
 connection_env = "HB_TEST_OTHER_URL"
@@ -63,6 +67,8 @@ def _build_source(url: str) -> None:
         conn.execute(
             "INSERT INTO core.client SELECT g, 'client ' || g, timestamptz '2026-11-02' FROM generate_series(0, 96) g"
         )
+        conn.execute("CREATE TABLE core.audit_log (id bigint PRIMARY KEY, what text)")
+        conn.execute("INSERT INTO core.audit_log SELECT g, 'event ' || g FROM generate_series(1, 300) g")
         conn.execute("CREATE TABLE core.currency (code char(3) PRIMARY KEY, name text)")
         conn.execute("INSERT INTO core.currency VALUES ('EUR', 'Euro'), ('USD', 'US dollar')")
 
@@ -118,7 +124,7 @@ def test_first_load_incremental_merge_and_no_change(shop: str, marts_url: str) -
         loads = m.execute("SELECT count(*) FROM shop._dlt_loads WHERE status = 0").fetchone()[0]
         assert loads >= 1
     state = _state(marts_url, "shop")
-    assert state["last_status"] == "ok" and state["last_rows"] == N + 97 + 2
+    assert state["last_status"] == "ok" and state["last_rows"] == N + 97 + 2 + 300
     assert (
         state["data_watermark"].isoformat().startswith("2026-11-04")
     )  # newest orders.updated_at (N minutes in)
@@ -153,6 +159,7 @@ def test_first_load_incremental_merge_and_no_change(shop: str, marts_url: str) -
         "orders": "unchanged",
         "client": "unchanged",
         "currency": "unchanged",
+        "audit_log": "unchanged",
     }
     with psycopg.connect(marts_url) as m:
         assert m.execute("SELECT count(*) FROM shop.heartbeat_ingest_run").fetchone()[0] == 2
@@ -207,3 +214,22 @@ def test_database_down_and_wrong_role_are_recorded_without_secrets(
     bad = run_one("shop", sources=_config())
     assert not bad.ok and "hunter22" not in (bad.error or "")
     assert "no_such_role" in (bad.error or "")
+
+
+def test_lost_working_folder_neither_duplicates_nor_misses(shop: str, marts_url: str, tmp_path: Path) -> None:
+    """Marts is the truth: with HEARTBEAT_HOME/dlt gone (a new container), the next run lands what is new."""
+    import shutil
+
+    from heartbeat_core.settings import get_settings
+
+    assert run_one("shop", sources=_config()).ok
+    shutil.rmtree(get_settings().home / "dlt")
+    with psycopg.connect(shop, autocommit=True) as s:
+        s.execute("INSERT INTO core.audit_log VALUES (301, 'late'), (302, 'later')")
+        s.execute("UPDATE core.orders SET state = 'lost', updated_at = now() WHERE id <= 3")
+    again = run_one("shop", sources=_config())
+    assert again.ok, again.error
+    with psycopg.connect(marts_url) as m:
+        assert m.execute("SELECT count(*), count(DISTINCT id) FROM shop.audit_log").fetchone() == (302, 302)
+        assert m.execute("SELECT count(*), count(DISTINCT id) FROM shop.orders").fetchone() == (N, N)
+        assert m.execute("SELECT count(*) FROM shop.orders WHERE state = 'lost'").fetchone()[0] == 3

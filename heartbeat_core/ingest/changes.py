@@ -137,9 +137,14 @@ def detect_changes(
                 if state is None:
                     continue
                 last_value, at_boundary = state
-                q = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} >= %s LIMIT %s) x").format(
-                    ident, sql.Identifier(table.cursor)
-                )
+                op = ">="
+                if table.primary_key == [
+                    table.cursor
+                ]:  # a unique cursor is read strictly past the last value
+                    op, at_boundary = ">", 0
+                q = sql.SQL(
+                    "SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} " + op + " %s LIMIT %s) x"
+                ).format(ident, sql.Identifier(table.cursor))
                 row = conn.execute(q, (last_value, at_boundary + 1)).fetchone()
                 if row is not None and row[0] <= at_boundary:
                     unchanged.add(table.name)

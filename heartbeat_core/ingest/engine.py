@@ -31,7 +31,7 @@ from psycopg import sql
 
 from heartbeat_core.db.connection import connect, database_url
 from heartbeat_core.freshness import data_watermark
-from heartbeat_core.ingest.changes import detect_changes, load_saved, save_after_load
+from heartbeat_core.ingest.changes import detect_changes, incremental_state, load_saved, save_after_load
 from heartbeat_core.ingest.config import (
     AnySource,
     FilesSource,
@@ -371,6 +371,17 @@ def record_attempt(
 # ---------------------------------------------------------------- building resources
 
 
+def _max_cursor(conn: psycopg.Connection[Any], schema: str, table: str, cursor: str) -> Any:
+    q = sql.SQL("SELECT max({}) FROM {}.{}").format(
+        sql.Identifier(cursor), sql.Identifier(schema), sql.Identifier(table)
+    )
+    try:
+        row = conn.execute(q).fetchone()
+    except psycopg.Error:
+        return None
+    return row[0] if row else None
+
+
 def _unchanged_tables(
     source: PostgresSource, tables: list[ResolvedTable], saved: dict[str, Any] | None, secrets: list[str]
 ) -> tuple[set[str], dict[str, str]]:
@@ -395,7 +406,11 @@ def _unchanged_tables(
 
 
 def _build_resources(
-    source: AnySource, tables: list[ResolvedTable], modes: Mapping[str, str], secrets: list[str]
+    source: AnySource,
+    tables: list[ResolvedTable],
+    modes: Mapping[str, str],
+    secrets: list[str],
+    resume_from: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str], Callable[[], None]]:
     """Resources per table, per-table build errors, and a cleanup callback."""
     from heartbeat_core.ingest import kinds
@@ -434,7 +449,9 @@ def _build_resources(
             else:
                 present.append(table)
         try:
-            resources.update(kinds.postgres_resources(source, present, engine, cx_url, modes))
+            resources.update(
+                kinds.postgres_resources(source, present, engine, cx_url, modes, resume_from or {})
+            )
         except Exception as exc:
             for table in present:
                 errors[table.name] = f"source {source.name!r} table {table.name!r}: {_first_line(exc)}"
@@ -499,6 +516,7 @@ def _land(
         table_results[t.name].mode = modes[t.name]
 
     # skip tables with nothing new (cheap queries on the source) so a quiet run stays fast
+    resume_from: dict[str, Any] = {}
     unchanged: set[str] = set()
     new_prints: dict[str, str] = {}
     workdir = pipelines_dir() / f"heartbeat_{source.name}"
@@ -521,8 +539,14 @@ def _land(
     _reset_resource_state(pipeline, fresh)
     file_format = "parquet" if isinstance(source, PostgresSource) else None
     to_extract = [t for t in tables if t.name not in unchanged]
+    if isinstance(source, PostgresSource):
+        # marts is the truth: a table with rows but no local cursor state (HEARTBEAT_HOME/dlt lost, a
+        # new container) resumes from the newest cursor value landed, instead of re-landing everything
+        for t in to_extract:
+            if t.cursor and t.name not in fresh and incremental_state(pipeline, t.name, t.cursor) is None:
+                resume_from[t.name] = _max_cursor(conn, source.name, t.name, t.cursor)
 
-    resources, errors, cleanup = _build_resources(source, to_extract, modes, secrets)
+    resources, errors, cleanup = _build_resources(source, to_extract, modes, secrets, resume_from)
     try:
         t0 = time.perf_counter()
         if progress:
@@ -539,7 +563,7 @@ def _land(
         except Exception:
             # isolate the failing table(s): extract again, one table per package
             cleanup()
-            resources, errors, cleanup = _build_resources(source, to_extract, modes, secrets)
+            resources, errors, cleanup = _build_resources(source, to_extract, modes, secrets, resume_from)
             for name, resource in resources.items():
                 try:
                     pipeline.extract(resource, loader_file_format=file_format)

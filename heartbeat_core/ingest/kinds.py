@@ -39,6 +39,17 @@ def _incremental(table: ResolvedTable, **kwargs: Any) -> Any:
 # ---------------------------------------------------------------- postgres
 
 
+def _incremental_args(table: ResolvedTable, resume_from: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if resume_from is not None:
+        args["initial_value"] = resume_from
+    # a cursor that is the primary key (an append-only log's id) is unique: strictly greater is exact,
+    # and needs no boundary bookkeeping to avoid landing the last row twice
+    if table.cursor and table.primary_key == [table.cursor]:
+        args["range_start"] = "open"
+    return args
+
+
 def sql_engine(url: str) -> Any:
     import sqlalchemy as sa
 
@@ -74,6 +85,7 @@ def postgres_resources(
     engine: Any,
     cx_url: str,
     dispositions: Mapping[str, str],
+    resume_from: Mapping[str, Any],
 ) -> dict[str, DltResource]:
     """Source tables as dlt resources, reflected in one pass: connectorx streams arrow batches of
     `chunk_size` rows (bounded memory), incremental on the cursor, hints per table."""
@@ -101,7 +113,7 @@ def postgres_resources(
         resource.apply_hints(
             primary_key=table.primary_key or None,  # type: ignore[arg-type]
             write_disposition=dispositions[table.name],  # type: ignore[arg-type]
-            incremental=_incremental(table),
+            incremental=_incremental(table, **_incremental_args(table, resume_from.get(table.name))),
         )
         if source_table != table.name:
             resource.apply_hints(table_name=table.name)
