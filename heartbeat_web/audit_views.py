@@ -192,7 +192,14 @@ def _cached(w: Web, kind: str, page: str, window: str | None) -> tuple[int, byte
     body = _cache.get(key)
     if body is not None:
         return 200, body, None
-    with _cache.render_lock(key):
+    lock = _cache.render_lock(key)
+    if not lock.acquire(blocking=False):
+        # Another request is rendering this page: serve the previous copy rather than queue behind it.
+        previous = _cache.last.get((kind, page, window or ""))
+        if previous is not None:
+            return 200, previous, None
+        lock.acquire()
+    try:
         body = _cache.get(key)
         if body is not None:
             return 200, body, None
@@ -209,6 +216,8 @@ def _cached(w: Web, kind: str, page: str, window: str | None) -> tuple[int, byte
             else:
                 body = _render_page(w, conn, page, window)
         _cache.put(key, body)
+    finally:
+        lock.release()
     return 200, body, None
 
 
