@@ -451,3 +451,18 @@ def test_a_query_that_times_out_still_gets_its_index_named(
     explain = report.check("explain")
     assert explain.data["analyzed"] is False  # the estimated plan: the query is not run again
     assert "Seq Scan on shop.orders" in explain.evidence and "(created_at)" in explain.evidence
+
+
+def test_a_subplan_run_once_per_row_is_flagged_from_the_plan(world: str) -> None:
+    """The executor's side of the correlated-subquery rule: a SubPlan looping once per outer row."""
+    query = (
+        "SELECT count(*) FROM shop.orders o WHERE o.amount > "
+        "(SELECT count(*) FROM shop.invoices i WHERE i.customer = o.customer)"
+    )
+    with psycopg.connect(world, autocommit=True) as conn:
+        row = conn.execute(f"EXPLAIN (ANALYZE, VERBOSE, FORMAT JSON) {query}").fetchone()
+        assert row is not None
+        findings, _ = analyze_plan(conn, row[0][0]["Plan"], Limits(nested_loop_outer_rows=1000), None)
+    subplans = [f for f in findings if f.kind == "SubPlan"]
+    assert subplans and "once per outer row" in subplans[0].detail
+    assert subplans[0].describe().startswith("SubPlan 1 runs ")

@@ -414,7 +414,11 @@ class PlanFinding:
     toml: str | None
 
     def describe(self) -> str:
-        text = f"{self.kind} on {self.table}: {self.detail}"
+        text = (
+            f"{self.table} {self.detail}"
+            if self.kind == "SubPlan"
+            else f"{self.kind} on {self.table}: {self.detail}"
+        )
         if self.index_columns:
             text += f"; an index on {self.table} ({', '.join(self.index_columns)}) would fix it"
         return text
@@ -435,6 +439,18 @@ def analyze_plan(
 
     for node in _plan_nodes(plan):
         node_type = node.get("Node Type")
+        loops = int(node.get("Actual Loops", 1) or 1)
+        if node.get("Parent Relationship") == "SubPlan" and loops > limits.nested_loop_outer_rows:
+            findings.append(
+                PlanFinding(
+                    "SubPlan",
+                    str(node.get("Subplan Name") or "subquery"),
+                    f"runs {loops} times, once per outer row: a correlated subquery; rewrite as a JOIN "
+                    "(or a CTE grouped by the key) + conditional aggregation",
+                    [],
+                    None,
+                )
+            )
         if node_type == "Seq Scan" and node.get("Relation Name"):
             schema, table = node.get("Schema") or "public", node["Relation Name"]
             nbytes = size(schema, table)
