@@ -252,6 +252,8 @@ def test_heartbeat_today_walk_through_the_mcp_tools(skill_world: dict[str, Any])
                 result = await client.call_tool(name, {})
                 assert not result.is_error, (name, result.content)
                 answers[name] = result.structured_content
+            by_team = await client.call_tool("what_is_red", {"team": "finance"})  # the skill's team filter
+            assert not by_team.is_error, by_team.content
             items = answers["what_is_red"].get("items") or []
             assert items, "the world has something to triage"
             for item in items[:3]:
