@@ -99,7 +99,7 @@ def report_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-reada
         size = f"{r['bytes'] / 1e6:.1f} MB" if r["bytes"] is not None else "not landed"
         flag = "REPLACE" if r["replace"] else "       "
         print(
-            f"{flag} {r['source']}.{r['table']:<28} {r['write_disposition'] or '-':<8} {size:>12}  {r['note']}"
+            f"{flag} {r['source'] + '.' + r['table']:<44} {r['write_disposition'] or '-':<8} {size:>10}  {r['note']}"
         )
     replaced = [r for r in rows if r["replace"]]
     print(f"{len(replaced)} replace table(s) of {len(rows)}")
