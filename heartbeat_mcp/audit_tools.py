@@ -43,13 +43,29 @@ class CutSummary(BaseModel):
     url: str
 
 
+class CutLine(BaseModel):
+    cut_id: str
+    title: str
+    takeaway: str | None = None
+    freshness: str
+    error: str | None = None
+
+
+class PageLine(BaseModel):
+    page: str
+    title: str
+    cuts: list[CutLine] = Field(default_factory=list)
+
+
 class PageSummary(BaseModel):
     page: str
     title: str
     intro: str = ""
     window: str | None = None
     cuts: list[CutSummary] = Field(default_factory=list)
-    pages: list[str] = Field(default_factory=list)
+    pages: list[PageLine] = Field(
+        default_factory=list, description="with no page asked: every page, one line per cut"
+    )
 
 
 def _summary(view: dict[str, Any], top: int, with_prose: bool) -> CutSummary:
@@ -82,8 +98,23 @@ def register_audit_tools(server: MCPServer, hb: Any) -> None:
                             PageSummary(
                                 page="",
                                 title="Audit pages",
-                                pages=[p["page"] for p in pages],
-                                cuts=[_summary(c, 1, False) for p in pages for c in p["cuts"]],
+                                pages=[
+                                    PageLine(
+                                        page=p["page"],
+                                        title=p["title"],
+                                        cuts=[
+                                            CutLine(
+                                                cut_id=c["cut_id"],
+                                                title=c["title"],
+                                                takeaway=(c["payload"] or {}).get("takeaway"),
+                                                freshness=c["freshness"],
+                                                error=c["error"],
+                                            )
+                                            for c in p["cuts"]
+                                        ],
+                                    )
+                                    for p in pages
+                                ],
                             )
                         )
                     view = page_view(conn, page, window)
