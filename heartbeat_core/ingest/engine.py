@@ -259,10 +259,16 @@ def _index_name(table: str, cols: Sequence[str]) -> str:
 def apply_indexes(conn: psycopg.Connection[Any], source: str, tables: Sequence[ResolvedTable]) -> list[str]:
     """`CREATE INDEX IF NOT EXISTS` for every configured index of landed tables; returns warnings."""
     warnings: list[str] = []
+    existing = {
+        r[0]
+        for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s", (source,)).fetchall()
+    }
     for table in tables:
         if not table.indexes or not _table_exists(conn, source, table.name):
             continue
         for cols in table.indexes:
+            if _index_name(table.name, cols) in existing:
+                continue  # no lock taken when there is nothing to do
             stmt = sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {}.{} ({})").format(
                 sql.Identifier(_index_name(table.name, cols)),
                 sql.Identifier(source),
@@ -531,6 +537,7 @@ def _land(
             # nothing moved: no dlt run at all. Freshness is unaffected: a tracked watermark is never
             # newer than the load that landed it, so the older-of-two rule already rests on it.
             result.ok = True
+            result.warnings.extend(apply_indexes(conn, source.name, tables))  # an index added to sources.toml
             result.data_watermark = data_watermark(conn, source.name)
             result.seconds = time.perf_counter() - started
             result.extract_seconds = result.seconds
@@ -614,7 +621,7 @@ def _land(
         table_results[t.name].seconds += share
     result.rows = sum(tr.rows for tr in table_results.values())
     t_index = time.perf_counter()
-    result.warnings.extend(apply_indexes(conn, source.name, landed))
+    result.warnings.extend(apply_indexes(conn, source.name, tables))
     result.index_seconds = time.perf_counter() - t_index
     result.extract_seconds, result.load_seconds = extract_seconds, load_seconds
     # only tables that received rows can move the watermark; the rest keep the recorded one
