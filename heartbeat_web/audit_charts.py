@@ -75,6 +75,19 @@ def _truncate(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _tick_label(text: str) -> str:
+    """Axis labels: ISO dates as `Nov 2`, anything else truncated."""
+    if len(text) == 10 and text[4] == "-" and text[7] == "-" and text[:4].isdigit():
+        try:
+            return f"{_MONTHS[int(text[5:7]) - 1]} {int(text[8:10])}"
+        except (ValueError, IndexError):
+            pass
+    return _truncate(text, 12)
+
+
 # ------------------------------------------------------------------------------------------- bar
 
 
@@ -157,7 +170,7 @@ def line(p: dict[str, Any], title: str) -> Markup:
     ticks = _nice_ticks(lo, hi, 5)
     lo, hi = ticks[0], ticks[-1]
     span = (hi - lo) or 1.0
-    left, right, top, bottom, height = 64, 16, 12, 40, 280
+    left, right, top, bottom, height = 84, 16, 12, 40, 280
     plot_w, plot_h = W - left - right, height - top - bottom
 
     def x(i: int) -> float:
@@ -176,7 +189,7 @@ def line(p: dict[str, Any], title: str) -> Markup:
     for i in range(0, len(xs), step):
         parts.append(
             f'<text class="axis" x="{x(i):.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
-            f"{escape(_truncate(xs[i], 12))}</text>"
+            f"{escape(_tick_label(xs[i]))}</text>"
         )
     if band:
         y0, y1 = y(band["high"]), y(band["low"])
@@ -234,7 +247,7 @@ def stacked(p: dict[str, Any], title: str) -> Markup:
     hi = 100.0 if percent else max(max(totals), 1e-9)
     ticks = _nice_ticks(0.0, hi, 5)
     hi = ticks[-1]
-    left, right, top, bottom, height = 64, 16, 12, 48, 290
+    left, right, top, bottom, height = 84, 16, 12, 48, 290
     plot_w, plot_h = W - left - right, height - top - bottom
     slot = plot_w / len(cats)
     bw = max(min(slot * 0.72, 60), 2)
@@ -248,7 +261,7 @@ def stacked(p: dict[str, Any], title: str) -> Markup:
             f'<line class="grid" x1="{left}" y1="{y(t):.1f}" x2="{W - right}" y2="{y(t):.1f}"/>'
             f'<text class="axis" x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end">{escape(_fmt(t, shown_unit))}</text>'
         )
-    label_step = max(1, math.ceil(len(cats) / 12))
+    label_step = max(1, math.ceil(len(cats) / 10))
     for i, cat in enumerate(cats):
         cx = left + slot * i + slot / 2
         base = 0.0
@@ -269,7 +282,7 @@ def stacked(p: dict[str, Any], title: str) -> Markup:
         if i % label_step == 0:
             parts.append(
                 f'<text class="axis" x="{cx:.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
-                f"{escape(_truncate(cat, 12))}</text>"
+                f"{escape(_tick_label(cat))}</text>"
             )
         if not percent and len(cats) <= 16:
             parts.append(
