@@ -220,12 +220,16 @@ class Page:
 
     def wait_for(self, expression: str, timeout: float = 30.0) -> Any:
         deadline = time.monotonic() + timeout
+        last_error = ""
         while True:
-            value = self.eval(expression)
+            try:
+                value = self.eval(expression)
+            except CDPError as exc:  # the page may be mid-navigation (no body yet): try again
+                value, last_error = None, str(exc)[:300]
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise CDPError(f"timed out waiting for {expression}")
+                raise CDPError(f"timed out waiting for {expression} {last_error}")
             time.sleep(0.1)
 
     def screenshot(self, path: Path) -> Path:

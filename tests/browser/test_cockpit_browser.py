@@ -136,7 +136,7 @@ def test_offline_mark_and_recovery(mini_world: str, fast_refresh: None, browser:
         srv.stop()
         srv.app_factory = lambda: create_app(mcp=False, poll_s=0.2, build="build-b")
         srv.start()
-        page.wait_for("document.body.dataset.build === 'build-b'", 30)
+        page.wait_for("document.body && document.body.dataset.build === 'build-b'", 30)
         page.wait_for("document.getElementById('offline').hidden", 10)
     finally:
         srv.stop()
