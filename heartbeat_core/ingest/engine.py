@@ -59,7 +59,9 @@ _DLT_DEFAULTS = {
     "DATA_WRITER__BUFFER_MAX_ITEMS": "5000",
     # replace swaps in one transaction instead of truncating first: no half-empty lookup tables
     "DESTINATION__REPLACE_STRATEGY": "insert-from-staging",
-    "RESTORE_FROM_DESTINATION": "true",
+    # one table at a time: round-robin keeps every table's connectorx stream open and prefetching,
+    # which took 1.4 GB on three 10M-row tables (fifo: 0.56 GB, and faster)
+    "EXTRACT__NEXT_ITEM_MODE": "fifo",
 }
 LOAD_WORKERS = 2
 RUN_TABLE = "heartbeat_ingest_run"
