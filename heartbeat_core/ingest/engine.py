@@ -261,6 +261,7 @@ def _index_name(table: str, cols: Sequence[str]) -> str:
 def apply_indexes(conn: psycopg.Connection[Any], source: str, tables: Sequence[ResolvedTable]) -> list[str]:
     """`CREATE INDEX IF NOT EXISTS` for every configured index of landed tables; returns warnings."""
     warnings: list[str] = []
+    tuned = False
     existing = {
         r[0]
         for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s", (source,)).fetchall()
@@ -271,6 +272,10 @@ def apply_indexes(conn: psycopg.Connection[Any], source: str, tables: Sequence[R
         for cols in table.indexes:
             if _index_name(table.name, cols) in existing:
                 continue  # no lock taken when there is nothing to do
+            if not tuned:
+                # a first build sorts the whole table: give it memory (the server default is 64 MB)
+                conn.execute("SET maintenance_work_mem = '256MB'")
+                tuned = True
             stmt = sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {}.{} ({})").format(
                 sql.Identifier(_index_name(table.name, cols)),
                 sql.Identifier(source),
@@ -282,6 +287,8 @@ def apply_indexes(conn: psycopg.Connection[Any], source: str, tables: Sequence[R
             except psycopg.Error as exc:
                 first = str(exc).strip().splitlines()[0]
                 warnings.append(f"index on {source}.{table.name} ({', '.join(cols)}): {first}")
+    if tuned:
+        conn.execute("RESET maintenance_work_mem")
     return warnings
 
 
