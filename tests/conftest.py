@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -88,3 +90,96 @@ def mini_world(marts_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     reset_settings()
     build_mini_world(marts_url, clock.now())
     yield marts_url
+
+
+class DemoWorld:
+    """The demo world at scale 1, built once per session: landed, synced, computed with history."""
+
+    def __init__(self, marts_url: str, source_url: str, home: Path, helpdesk_url: str):
+        self.marts_url = marts_url
+        self.source_url = source_url
+        self.home = home
+        self.helpdesk_url = helpdesk_url
+
+    def env(self) -> dict[str, str]:
+        return {
+            "HEARTBEAT_DATABASE_URL": self.marts_url,
+            "HEARTBEAT_HOME": str(self.home),
+            "HEARTBEAT_DEMO_SOURCE_URL": self.source_url,
+            "HEARTBEAT_DEMO_HELPDESK_URL": self.helpdesk_url,
+            "HEARTBEAT_METRIC_DEFS": str(REPO_ROOT / "metric_defs"),
+            "HEARTBEAT_SOURCES": str(REPO_ROOT / "sources.toml"),
+        }
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def demo_world_template(
+    create_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
+) -> DemoWorld:
+    """Built once; do not write to it — use `demo_world` for a private copy."""
+    from heartbeat_core.demo.pipeline import run_demo
+
+    world = DemoWorld(
+        create_database("demo_marts"),
+        create_database("demo_source"),
+        tmp_path_factory.mktemp("demo_home"),
+        f"http://127.0.0.1:{_free_port()}",
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in world.env().items():
+            patch.setenv(key, value)
+        reset_settings()
+        reset_pool()
+        result = run_demo(scale=1, backfill_days=30, say=lambda _line: None)
+        if result.helpdesk is not None:
+            result.helpdesk.close()
+        reset_pool()
+    reset_settings()
+    assert not result.failed_sources, result.failed_sources
+    assert not result.failed_metrics, result.failed_metrics
+    return world
+
+
+@pytest.fixture
+def demo_world(
+    demo_world_template: DemoWorld,
+    create_database: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+    pg_admin_url: str,
+    tmp_path: Path,
+) -> Iterator[DemoWorld]:
+    """A private copy (marts and source databases cloned from the session's template) that heartbeat's
+    settings point at; write to it freely."""
+    copies = []
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        for url in (demo_world_template.marts_url, demo_world_template.source_url):
+            template = urlsplit(url).path.lstrip("/")
+            clone = f"{template}_c{secrets.token_hex(3)}"
+            conn.execute(f'CREATE DATABASE "{clone}" TEMPLATE "{template}"')
+            copies.append(clone)
+    home = tmp_path / "demo_home"
+    shutil.copytree(demo_world_template.home / "demo", home / "demo")
+    world = DemoWorld(
+        with_database(demo_world_template.marts_url, copies[0]),
+        with_database(demo_world_template.source_url, copies[1]),
+        home,
+        demo_world_template.helpdesk_url,
+    )
+    for key, value in world.env().items():
+        monkeypatch.setenv(key, value)
+    reset_settings()
+    reset_pool()
+    yield world
+    reset_pool()
+    reset_settings()
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        for clone in copies:
+            conn.execute(f'DROP DATABASE IF EXISTS "{clone}" WITH (FORCE)')
