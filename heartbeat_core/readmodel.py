@@ -201,7 +201,12 @@ def rank(states: list[tuple[MetricState, float]]) -> list[MetricState]:
     ordered = sorted(
         states,
         key=lambda pair: rank_key(
-            pair[0].status, pair[0].freshness, pair[1], pair[0].verification_state == "verified", pair[0].name
+            pair[0].status,
+            pair[0].freshness,
+            pair[1],
+            pair[0].verification_state == "verified",
+            pair[0].name,
+            pair[0].crossed,
         ),
     )
     result = []

@@ -153,14 +153,21 @@ _FRESHNESS_RANK = {"red": 0, "amber": 1, "fresh": 2}
 
 
 def rank_key(
-    status: Status, freshness: Freshness, distance: float, verified: bool, name: str = ""
-) -> tuple[int, int, float, int, str]:
-    """Sort key for "what should I look at first": red, amber, then stale, then how far past the
+    status: Status,
+    freshness: Freshness,
+    distance: float,
+    verified: bool,
+    name: str = "",
+    crossed: str | None = None,
+) -> tuple[int, int, int, float, int, str]:
+    """Sort key for "what should I look at first": red, amber, then stale; within a colour a crossed
+    line (an owner's commitment: SLA, regulatory cap) before an unusual z-score, then how far past the
     line, verified before unverified."""
     bucket = _STATUS_RANK[status]
     if bucket > 1 and freshness != "fresh":
         bucket = 2
-    return (bucket, _FRESHNESS_RANK[freshness], -distance, 0 if verified else 1, name)
+    line_rank = 0 if crossed in ("alert", "norm") else 1
+    return (bucket, line_rank, _FRESHNESS_RANK[freshness], -distance, 0 if verified else 1, name)
 
 
 def needs_attention(status: Status, freshness: Freshness) -> bool:

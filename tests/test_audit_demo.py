@@ -47,4 +47,7 @@ def test_every_cut_computes_on_the_demo_world(marts_url: str, tmp_path: Path) ->
         rejections = cut_view(conn, "journeys_rejections_by_currency", "7d")["payload"]
         eur = rejections["columns"].index("EUR")
         usd = rejections["columns"].index("USD")
-        assert rejections["values"][0][usd] > 50 > rejections["values"][0][eur]
+        # Today may hold only a few minutes of payments; judge the busier of the two incident days.
+        recent = [row for row in rejections["values"][:2] if row[usd] is not None]
+        worst = max(recent, key=lambda row: row[usd])
+        assert worst[usd] > 50 > worst[eur]

@@ -146,6 +146,7 @@ def test_never_loaded_is_red_and_says_so() -> None:
 
 def test_ranking_red_amber_stale_distance_verified() -> None:
     keys = {
+        "red_line": rank_key("red", "fresh", 0.0, False, "z", crossed="alert"),
         "red_far": rank_key("red", "fresh", 5.0, False, "a"),
         "red_near_verified": rank_key("red", "fresh", 1.0, True, "b"),
         "red_near": rank_key("red", "fresh", 1.0, False, "c"),
@@ -155,4 +156,13 @@ def test_ranking_red_amber_stale_distance_verified() -> None:
         "green": rank_key("green", "fresh", 0.0, True, "g"),
     }
     ordered = sorted(keys, key=keys.__getitem__)
-    assert ordered == ["red_far", "red_near_verified", "red_near", "amber", "green_stale", "no_data", "green"]
+    assert ordered == [
+        "red_line",
+        "red_far",
+        "red_near_verified",
+        "red_near",
+        "amber",
+        "green_stale",
+        "no_data",
+        "green",
+    ]
