@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import logging
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
@@ -94,7 +95,7 @@ def _classify(status: int, answer: str, retry_after: float | None) -> SendResult
     return SendResult("failed", status, error)
 
 
-class Channel:
+class Channel(ABC):
     name: str = ""
 
     def __init__(self, settings: Settings | None = None, client: httpx.Client | None = None):
@@ -120,11 +121,13 @@ class Channel:
             log.warning("alert channel %s: %s (%s)", self.name, result.outcome, result.error)
         return result
 
+    @abstractmethod
     def _send(self, payload: dict[str, Any], key: str) -> SendResult:
-        raise NotImplementedError
+        """POST one payload to the channel and classify the answer."""
 
+    @abstractmethod
     def test_payload(self, text: str) -> dict[str, Any]:
-        raise NotImplementedError
+        """The channel's own shape of a one-line test message."""
 
 
 class SlackChannel(Channel):
