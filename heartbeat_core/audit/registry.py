@@ -7,7 +7,6 @@ keeps operator columns, retires cuts whose module is gone and leaves a broken mo
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,10 @@ import psycopg
 from psycopg.rows import dict_row
 
 from heartbeat_core import clock
-from heartbeat_core.audit.discovery import Cut, Discovery, Problem, discover
+from heartbeat_core.audit.discovery import Cut, Discovery, discover
 from heartbeat_core.metrics.definition import EMAIL
 from heartbeat_core.settings import get_settings
+from heartbeat_core.sync_report import SyncReport
 
 VERIFICATION_STATES = ("unverified", "verified")
 
@@ -36,34 +36,7 @@ class CutInputError(ValueError):
     """A bad operator edit; the message names the field."""
 
 
-@dataclass
-class CutSyncReport:
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    retired: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "retired": self.retired,
-            "problems": [str(p) for p in self.problems],
-            "warnings": self.warnings,
-        }
-
-    def summary(self) -> str:
-        return (
-            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
-            f"{len(self.retired)} retired, {len(self.problems)} with problems"
-        )
+CutSyncReport = SyncReport  # the same report shape as the metric sync
 
 
 def cuts_directory() -> Path:

@@ -36,10 +36,7 @@ def run_sync(quiet: bool = False) -> SyncReport:
         cuts = sync_cuts(conn)  # audit_cuts/*.py register beside the metrics they explain
         conn.commit()
     if not quiet:
-        print(
-            f"synced {settings.metric_defs}: {len(report.added)} added, {len(report.updated)} updated, "
-            f"{len(report.unchanged)} unchanged, {len(report.retired)} retired, {len(report.problems)} with problems"
-        )
+        print(f"synced {settings.metric_defs}: {report.summary()}")
         for warning in report.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         for problem in report.problems:

@@ -8,7 +8,6 @@ as it was and reported.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,30 +15,7 @@ import psycopg
 from psycopg import errors
 
 from heartbeat_core.metrics.definition import LoadResult, MetricDefinition, Problem, load_directory
-
-
-@dataclass
-class SyncReport:
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    retired: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "retired": self.retired,
-            "problems": [str(p) for p in self.problems],
-            "warnings": [str(p) for p in self.warnings],
-        }
+from heartbeat_core.sync_report import SyncReport
 
 
 def sync_directory(conn: psycopg.Connection[Any], directory: Path) -> SyncReport:
