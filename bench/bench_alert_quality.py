@@ -4,7 +4,7 @@
 
 For every method (plain mean/std over 7, 14 and 28 days; weekday seasonality; robust median/MAD; robust
 with z bands 2/3) it scores each metric-day with the band that day had (the day itself excluded; the
-point-in-time `heartbeat_core.typical.baseline`) and reports:
+point-in-time `heartbeat_core.readmodel.typical.baseline`) and reports:
 - incidents caught and the day of the first red, relative to the incident's start (D+0 = first day);
 - false reds per 100 healthy metric-days (days outside any incident touching the metric's sources).
 Two status columns: "typical only" (the z-score alone: what the method decides) and "full" (norm/alert
@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from heartbeat_core import clock  # noqa: E402
 from heartbeat_core.metrics.definition import TypicalOptions  # noqa: E402
-from heartbeat_core.typical import baseline, score  # noqa: E402
+from heartbeat_core.readmodel.typical import baseline, score  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -185,10 +185,10 @@ def demo_series(scale: int, now: datetime) -> tuple[list[Series], list[Incident]
     import psycopg
 
     from heartbeat_core.db.connection import with_database
-    from heartbeat_core.demo import sqlgen
-    from heartbeat_core.demo.check import prepare_source_for_metrics, run_section
-    from heartbeat_core.demo.world import RATE_GAP_DAYS, build_world
     from heartbeat_core.metrics.definition import load_directory
+    from heartbeat_demo import sqlgen
+    from heartbeat_demo.check import prepare_source_for_metrics, run_section
+    from heartbeat_demo.world import RATE_GAP_DAYS, build_world
 
     admin = admin_url()
     name = f"bench_alerts_{secrets.token_hex(3)}"
@@ -202,7 +202,7 @@ def demo_series(scale: int, now: datetime) -> tuple[list[Series], list[Incident]
         build_world(url, files, scale=scale, now=now)
         prepare_source_for_metrics(url, files)
         info["build_s"] = time.perf_counter() - started
-        definitions = load_directory(REPO / "metric_defs").definitions
+        definitions = load_directory(REPO / "heartbeat_demo" / "project" / "metric_defs").definitions
         tz = UTC
         today = now.date()
         days = [today - timedelta(days=n) for n in range(sqlgen.HISTORY_DAYS, -1, -1)]

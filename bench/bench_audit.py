@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_audit.py [--scale 1] [--duration 10] [--connections 10]
 
 Setup: a scratch database on the bench server, migrated, with the demo world built in it at `--scale`
-(`heartbeat_core.demo.world.build_world`; the cuts read its schemas directly, as they read the landed
+(`heartbeat_demo.world.build_world`; the cuts read its schemas directly, as they read the landed
 marts of the same names), metric definitions and audit cuts synced.
 
 Measured:
@@ -70,9 +70,9 @@ def main() -> None:
     proc = None
     try:
         from heartbeat_core.audit import refresh_cuts, sync_cuts
-        from heartbeat_core.demo.world import build_world
         from heartbeat_core.metrics.sync import sync_directory
         from heartbeat_core.settings import get_settings
+        from heartbeat_demo.world import build_world
 
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn)

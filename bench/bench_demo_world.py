@@ -28,9 +28,9 @@ sys.path.insert(0, str(REPO))
 
 from heartbeat_core.db import embedded  # noqa: E402
 from heartbeat_core.db.connection import with_database  # noqa: E402
-from heartbeat_core.demo.check import prepare_source_for_metrics, run_section  # noqa: E402
-from heartbeat_core.demo.world import build_world  # noqa: E402
 from heartbeat_core.metrics.definition import load_directory  # noqa: E402
+from heartbeat_demo.check import prepare_source_for_metrics, run_section  # noqa: E402
+from heartbeat_demo.world import build_world  # noqa: E402
 
 
 def backend_cpu(pid: int) -> float | None:
@@ -62,7 +62,7 @@ def main() -> None:
     print(f"# load average at start: {os.getloadavg()[0]:.1f} (shared machine: wall times scale with it)")
     with psycopg.connect(admin) as conn:
         print(f"# server: {conn.execute('SELECT version()').fetchone()[0]}")  # type: ignore[index]
-    metrics = load_directory(REPO / "metric_defs").definitions
+    metrics = load_directory(REPO / "heartbeat_demo" / "project" / "metric_defs").definitions
     for scale in [int(s) for s in args.scales.split(",")]:
         name = f"bench_demo_{scale}_{secrets.token_hex(3)}"
         with psycopg.connect(admin, autocommit=True) as conn:

@@ -72,7 +72,7 @@ def source_tables() -> list[tuple[str, str, str, Any]]:
     from heartbeat_core.ingest.config import load_sources, resolved_tables
 
     out = []
-    for name, spec in load_sources(REPO / "sources.toml").items():
+    for name, spec in load_sources(REPO / "heartbeat_demo" / "project" / "sources.toml").items():
         if name in POSTGRES_SOURCES:
             for table in resolved_tables(spec):
                 out.append((name, spec.source_schema, table.name, table))  # type: ignore[union-attr]
@@ -208,7 +208,7 @@ def main() -> None:
         child(args.child)
         return
 
-    from heartbeat_core.demo.world import build_world
+    from heartbeat_demo.world import build_world
 
     admin = admin_url()
     home = Path(tempfile.mkdtemp(prefix="hb-bench-ingest-"))
@@ -231,7 +231,7 @@ def main() -> None:
             HEARTBEAT_DATABASE_URL=marts,
             HEARTBEAT_HOME=str(home),
             HEARTBEAT_DEMO_SOURCE_URL=source,
-            HEARTBEAT_SOURCES=str(REPO / "sources.toml"),
+            HEARTBEAT_SOURCES=str(REPO / "heartbeat_demo" / "project" / "sources.toml"),
         )
         copies, initials = [], []
         for attempt in range(args.repeat):

@@ -57,7 +57,7 @@ def scratch_marts(admin: str, label: str) -> Iterator[str]:
     home = Path(tempfile.mkdtemp(prefix="hb-bench-home-"))
     os.environ["HEARTBEAT_DATABASE_URL"] = url
     os.environ["HEARTBEAT_HOME"] = str(home)
-    os.environ["HEARTBEAT_METRIC_DEFS"] = str(REPO / "metric_defs")
+    os.environ["HEARTBEAT_METRIC_DEFS"] = str(REPO / "heartbeat_demo" / "project" / "metric_defs")
     reset_settings()
     reset_pool()
     try:
@@ -70,11 +70,11 @@ def scratch_marts(admin: str, label: str) -> Iterator[str]:
 
 def compute_only(admin: str, scale: int, runs: int, now: datetime) -> dict[str, object]:
     from heartbeat_core import clock
-    from heartbeat_core.cli.metrics_cmd import run_sync
-    from heartbeat_core.compute import compute_metrics
-    from heartbeat_core.demo.check import prepare_source_for_metrics
-    from heartbeat_core.demo.world import build_world
+    from heartbeat_core.compute.engine import compute_metrics
     from heartbeat_core.jobs import request_recompute
+    from heartbeat_core.sync import sync_project
+    from heartbeat_demo.check import prepare_source_for_metrics
+    from heartbeat_demo.world import build_world
 
     with scratch_marts(admin, f"compute{scale}") as url:
         files = Path(tempfile.mkdtemp(prefix="hb-rates-"))
@@ -82,7 +82,7 @@ def compute_only(admin: str, scale: int, runs: int, now: datetime) -> dict[str, 
         summary = build_world(url, files, scale=scale, now=now)
         prepare_source_for_metrics(url, files)
         build_s = time.perf_counter() - started
-        report = run_sync(quiet=True)
+        report = sync_project().metrics
         with clock.frozen_clock(now):
             first = compute_metrics()  # cold: first touch of every table
             job_s, compute_s = [], []
@@ -109,8 +109,8 @@ def compute_only(admin: str, scale: int, runs: int, now: datetime) -> dict[str, 
 
 def full(admin: str, runs: int, now: datetime) -> dict[str, object]:
     from heartbeat_core import clock
-    from heartbeat_core.demo.pipeline import run_demo
     from heartbeat_core.jobs import get_job, request_recompute
+    from heartbeat_demo.pipeline import run_demo
 
     with scratch_marts(admin, "full") as _url:
         source = f"bench_source_{secrets.token_hex(3)}"
@@ -150,10 +150,10 @@ def full(admin: str, runs: int, now: datetime) -> dict[str, object]:
 def full_cold(admin: str, now: datetime) -> dict[str, object]:
     """The first job on empty marts: every source loaded in full by the job's ingest phase."""
     from heartbeat_core import clock
-    from heartbeat_core.cli.metrics_cmd import run_sync
-    from heartbeat_core.demo.pipeline import rate_files_dir, start_helpdesk
-    from heartbeat_core.demo.world import build_world
     from heartbeat_core.jobs import get_job, request_recompute
+    from heartbeat_core.sync import sync_project
+    from heartbeat_demo.pipeline import rate_files_dir, start_helpdesk
+    from heartbeat_demo.world import build_world
 
     with scratch_marts(admin, "cold") as _url:
         source = f"bench_source_{secrets.token_hex(3)}"
@@ -167,7 +167,7 @@ def full_cold(admin: str, now: datetime) -> dict[str, object]:
             with clock.frozen_clock(now):
                 summary = build_world(source_url, rate_files_dir(), scale=1, now=now)
                 helpdesk = start_helpdesk(source_url)
-                run_sync(quiet=True)
+                sync_project()
                 started = time.perf_counter()
                 ticket = request_recompute("all", trigger="bench", ingest=True, background=False)
                 seconds = time.perf_counter() - started

@@ -191,8 +191,8 @@ def run_wrk(url: str, duration: int, connections: int = 20, gzip: bool = True) -
 def rebuild_ms(url: str, runs: int = 5) -> float:
     """What one read-model change costs the server: snapshot query + pydantic + HTML render (p50)."""
     from heartbeat_core.readmodel import cockpit_snapshot
+    from heartbeat_core.readmodel.cache import CachedSnapshot
     from heartbeat_core.settings import get_settings
-    from heartbeat_core.snapshot_cache import CachedSnapshot
     from heartbeat_web.render import CockpitRenderer, make_env
 
     renderer = CockpitRenderer(make_env(), get_settings(), "bench")
@@ -210,8 +210,8 @@ def rebuild_ms(url: str, runs: int = 5) -> float:
 def live_page_ms(url: str, runs: int = 5) -> tuple[float, float]:
     """Run every value SQL (what a dashboard does on load), then build the read model and the HTML."""
     from heartbeat_core.readmodel import cockpit_snapshot
+    from heartbeat_core.readmodel.cache import CachedSnapshot
     from heartbeat_core.settings import get_settings
-    from heartbeat_core.snapshot_cache import CachedSnapshot
     from heartbeat_web.render import CockpitRenderer, make_env
 
     renderer = CockpitRenderer(make_env(), get_settings(), "bench")

@@ -12,7 +12,19 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_default_project: Path | None = None
+
+
+def set_default_project(directory: Path | None) -> None:
+    """Name the project whose `metric_defs/`, `audit_cuts/` and `sources.toml` apply when the environment
+    names none (the CLI names the demo project); None falls back to the current directory."""
+    global _default_project
+    _default_project = directory
+    reset_settings()
+
+
+def default_project() -> Path:
+    return _default_project if _default_project is not None else Path.cwd()
 
 
 class SettingsError(ValueError):
@@ -113,14 +125,15 @@ def load_settings() -> Settings:
     parallelism = _int("HEARTBEAT_COMPUTE_PARALLELISM", 4)
     if parallelism < 1:
         raise SettingsError(f"HEARTBEAT_COMPUTE_PARALLELISM={parallelism}: expected at least 1")
+    project = default_project()
     return Settings(
         home=home,
         database_url=_env("HEARTBEAT_DATABASE_URL"),
         timezone=timezone,
         api_token=_env("HEARTBEAT_API_TOKEN"),
-        metric_defs=Path(_env("HEARTBEAT_METRIC_DEFS", str(PROJECT_ROOT / "metric_defs")) or ""),
-        audit_cuts=Path(_env("HEARTBEAT_AUDIT_CUTS", str(PROJECT_ROOT / "audit_cuts")) or ""),
-        sources=Path(_env("HEARTBEAT_SOURCES", str(PROJECT_ROOT / "sources.toml")) or ""),
+        metric_defs=Path(_env("HEARTBEAT_METRIC_DEFS", str(project / "metric_defs")) or ""),
+        audit_cuts=Path(_env("HEARTBEAT_AUDIT_CUTS", str(project / "audit_cuts")) or ""),
+        sources=Path(_env("HEARTBEAT_SOURCES", str(project / "sources.toml")) or ""),
         metric_statement_timeout_s=_duration_seconds("HEARTBEAT_METRIC_STATEMENT_TIMEOUT", 60.0),
         compute_parallelism=parallelism,
         schedule_recompute=_env("HEARTBEAT_SCHEDULE_RECOMPUTE", "17 * * * *") or "",

@@ -32,8 +32,8 @@ from starlette.applications import Starlette
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Mount
 
+from heartbeat_core.readmodel.cache import SnapshotCache
 from heartbeat_core.settings import get_settings
-from heartbeat_core.snapshot_cache import SnapshotCache
 from heartbeat_mcp.server import Heartbeat, build_server
 
 TOKEN_SUBJECT = "api-token"

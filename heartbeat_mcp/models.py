@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from heartbeat_core.triage import HistorySummary, SourceStatus
+from heartbeat_core.readmodel.triage import HistorySummary, SourceStatus
 
 
 class Problem(BaseModel):

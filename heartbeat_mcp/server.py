@@ -27,15 +27,15 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from heartbeat_core import clock, readmodel, triage
+from heartbeat_core import clock, readmodel
 from heartbeat_core.audit.registry import cuts_for_metric
 from heartbeat_core.db import DatabaseUnavailable, connect, get_pool
 from heartbeat_core.formatting import format_number
 from heartbeat_core.metrics import operator
 from heartbeat_core.metrics.registry import UnknownMetric, active_metrics
-from heartbeat_core.readmodel import MetricState
+from heartbeat_core.readmodel import MetricState, triage
+from heartbeat_core.readmodel.cache import CachedSnapshot, SnapshotCache
 from heartbeat_core.settings import get_settings
-from heartbeat_core.snapshot_cache import CachedSnapshot, SnapshotCache
 from heartbeat_mcp import models, render
 from heartbeat_mcp.audit_tools import register_audit_tools
 from heartbeat_mcp.schema import compact_tool_schemas

@@ -22,8 +22,8 @@ from fastapi.staticfiles import StaticFiles
 from heartbeat_core.db import DatabaseUnavailable
 from heartbeat_core.metrics.operator import OperatorInputError
 from heartbeat_core.metrics.registry import UnknownMetric
+from heartbeat_core.readmodel.cache import SnapshotCache
 from heartbeat_core.settings import get_settings
-from heartbeat_core.snapshot_cache import SnapshotCache
 from heartbeat_web import api, audit_views, docs, fast, integrations, views
 from heartbeat_web.deps import Web
 from heartbeat_web.fast import CockpitFastPath

@@ -107,9 +107,9 @@ def mcp_http_app() -> Any | None:
 
 
 def scheduler() -> Any | None:
-    """A scheduler object from heartbeat_core.scheduler, or None when that module has not landed."""
+    """A scheduler object from heartbeat_core.jobs.scheduler, or None when that module has not landed."""
     try:
-        module = importlib.import_module("heartbeat_core.scheduler")
+        module = importlib.import_module("heartbeat_core.jobs.scheduler")
     except ImportError:
         return None
     cls = getattr(module, "Scheduler", None)

@@ -23,7 +23,7 @@ from typing import Any
 from heartbeat_core import clock
 from heartbeat_core.db import DatabaseUnavailable
 from heartbeat_core.readmodel import CockpitSnapshot
-from heartbeat_core.snapshot_cache import CachedSnapshot, SnapshotCache
+from heartbeat_core.readmodel.cache import CachedSnapshot, SnapshotCache
 
 log = logging.getLogger("heartbeat.web")
 

@@ -18,9 +18,9 @@ from markupsafe import Markup
 from heartbeat_core import clock
 from heartbeat_core.formatting import format_duration, format_number, unit_label
 from heartbeat_core.readmodel import MetricState
+from heartbeat_core.readmodel.cache import CachedSnapshot
+from heartbeat_core.readmodel.status import needs_attention
 from heartbeat_core.settings import Settings
-from heartbeat_core.snapshot_cache import CachedSnapshot
-from heartbeat_core.status import needs_attention
 from heartbeat_web import svg
 from heartbeat_web.live import JobStrip, scrub
 

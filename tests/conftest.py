@@ -19,9 +19,13 @@ import pytest
 from heartbeat_core.db import embedded
 from heartbeat_core.db.connection import reset_pool, with_database
 from heartbeat_core.db.migrate import migrate
-from heartbeat_core.settings import reset_settings
+from heartbeat_core.settings import reset_settings, set_default_project
+from heartbeat_demo import PROJECT_DIR
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The files of the demo project apply unless a test names others, as under the `heartbeat` command.
+set_default_project(PROJECT_DIR)
+
 TEST_HOME = Path(os.environ.get("HEARTBEAT_TEST_HOME", str(Path.home() / ".cache" / "heartbeat-test")))
 
 
@@ -107,8 +111,8 @@ class DemoWorld:
             "HEARTBEAT_HOME": str(self.home),
             "HEARTBEAT_DEMO_SOURCE_URL": self.source_url,
             "HEARTBEAT_DEMO_HELPDESK_URL": self.helpdesk_url,
-            "HEARTBEAT_METRIC_DEFS": str(REPO_ROOT / "metric_defs"),
-            "HEARTBEAT_SOURCES": str(REPO_ROOT / "sources.toml"),
+            "HEARTBEAT_METRIC_DEFS": str(REPO_ROOT / "heartbeat_demo" / "project" / "metric_defs"),
+            "HEARTBEAT_SOURCES": str(REPO_ROOT / "heartbeat_demo" / "project" / "sources.toml"),
         }
 
 
@@ -125,7 +129,7 @@ def demo_world_template(
     create_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
 ) -> DemoWorld:
     """Built once; do not write to it — use `demo_world` for a private copy."""
-    from heartbeat_core.demo.pipeline import run_demo
+    from heartbeat_demo.pipeline import run_demo
 
     world = DemoWorld(
         create_database("demo_marts"),

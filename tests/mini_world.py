@@ -82,7 +82,7 @@ def build_mini_world(url: str, now: datetime, backfill_days: int = 20) -> None:
     HEARTBEAT_METRIC_DEFS at `MINI_DEFS`.
     """
     from heartbeat_core import clock
-    from heartbeat_core.compute import compute_metrics
+    from heartbeat_core.compute.engine import compute_metrics
     from heartbeat_core.metrics.sync import sync_directory
 
     with psycopg.connect(url) as conn:

@@ -25,7 +25,7 @@ from heartbeat_core.alerts.messages import (
     AlertEvent,
     render_telegram,
 )
-from heartbeat_core.compute import compute_metrics
+from heartbeat_core.compute.engine import compute_metrics
 from heartbeat_core.metrics.sync import sync_directory
 from heartbeat_core.settings import reset_settings
 from tests.mini_world import build_mini_sources

@@ -336,7 +336,7 @@ def test_operator_edits_validate_and_are_recorded(mini_world: str, cuts_dir: Pat
 def _cli(*args: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **env_extra}
     return subprocess.run(
-        [sys.executable, "-m", "heartbeat_core.cli.main", *args],
+        [sys.executable, "-m", "heartbeat_cli.main", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -374,7 +374,7 @@ def test_cli_refresh_list_show_and_sync(mini_world: str, cuts_dir: Path, tmp_pat
 def test_the_scheduler_hook_refreshes_and_reports_failures(
     mini_world: str, cuts_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from heartbeat_core import scheduler
+    from heartbeat_core.jobs import scheduler
 
     assert scheduler.run_audit_refresh() == []
     with psycopg.connect(mini_world) as conn:

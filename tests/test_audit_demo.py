@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from heartbeat_core.audit import cut_view, discover, page_view, refresh_cuts, validate_payload
-from heartbeat_core.demo.world import build_world
 from heartbeat_core.settings import get_settings
+from heartbeat_demo.world import build_world
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from heartbeat_core import clock, readmodel
-from heartbeat_core.compute import compute_metrics
+from heartbeat_core.compute.engine import compute_metrics
 from heartbeat_core.metrics.sync import sync_directory
 from heartbeat_core.settings import reset_settings
 

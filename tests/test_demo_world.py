@@ -19,17 +19,17 @@ from typing import Any
 import psycopg
 import pytest
 
-from heartbeat_core.demo import sqlgen
-from heartbeat_core.demo.check import prepare_source_for_metrics, run_section
-from heartbeat_core.demo.helpdesk_api import start_helpdesk_api
-from heartbeat_core.demo.world import (
+from heartbeat_core.metrics.definition import MetricDefinition, load_directory
+from heartbeat_demo import sqlgen
+from heartbeat_demo.check import prepare_source_for_metrics, run_section
+from heartbeat_demo.helpdesk_api import start_helpdesk_api
+from heartbeat_demo.world import (
     RATE_GAP_DAYS,
     WorldSummary,
     append_live,
     build_world,
     world_checksum,
 )
-from heartbeat_core.metrics.definition import MetricDefinition, load_directory
 
 pytestmark = pytest.mark.db
 
@@ -68,7 +68,7 @@ def world(create_database: Callable[[str], str], tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="module")
 def metrics() -> list[MetricDefinition]:
-    loaded = load_directory(REPO / "metric_defs")
+    loaded = load_directory(REPO / "heartbeat_demo" / "project" / "metric_defs")
     assert not loaded.problems, [str(p) for p in loaded.problems]
     return loaded.definitions
 

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from heartbeat_core.cli.main import app
+from heartbeat_cli.main import app
 from heartbeat_core.ingest.config import SourcesConfigError, load_sources, parse_sources, resolved_tables
 from heartbeat_core.ingest.connections import libpq_url, scrub
 from heartbeat_core.settings import reset_settings
@@ -25,7 +25,7 @@ def _err(text: str) -> str:
 
 
 def test_repo_sources_toml_is_valid_and_describes_the_demo() -> None:
-    sources = load_sources(REPO / "sources.toml")
+    sources = load_sources(REPO / "heartbeat_demo" / "project" / "sources.toml")
     assert set(sources) == {"webbank", "aml", "card_management", "currency_rates", "helpdesk"}
     kinds = {name: s.kind for name, s in sources.items()}
     assert (

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from heartbeat_core.freshness import source_as_of
+from heartbeat_core.readmodel.freshness import source_as_of
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

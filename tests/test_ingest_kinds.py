@@ -15,9 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 
-from heartbeat_core.freshness import source_as_of
 from heartbeat_core.ingest import land_events, run_all, run_one
 from heartbeat_core.ingest.config import parse_sources
+from heartbeat_core.readmodel.freshness import source_as_of
 
 TOKEN = "tok-9f8e7d6c5b"
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

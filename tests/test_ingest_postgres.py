@@ -9,9 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from heartbeat_core.freshness import source_as_of
 from heartbeat_core.ingest import run_all, run_one
 from heartbeat_core.ingest.config import parse_sources
+from heartbeat_core.readmodel.freshness import source_as_of
 
 N = 5000
 

@@ -25,7 +25,7 @@ def _run(url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[st
         "HEARTBEAT_METRIC_DEFS": str(MINI_DEFS),
     }
     return subprocess.run(
-        [sys.executable, "-m", "heartbeat_core.cli.main", *args],
+        [sys.executable, "-m", "heartbeat_cli.main", *args],
         env=env,
         cwd=REPO,
         capture_output=True,
@@ -95,7 +95,7 @@ def test_recompute_on_a_terminal_draws_a_progress_bar(mini_world: str, tmp_path:
         "COLUMNS": "100",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "heartbeat_core.cli.main", "recompute", "--no-ingest"],
+        [sys.executable, "-m", "heartbeat_cli.main", "recompute", "--no-ingest"],
         env=env,
         cwd=REPO,
         stdout=follower,

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from heartbeat_core.status import resolve_status
+from heartbeat_core.readmodel.status import resolve_status
 from tests.mini_world import MINI_DEFS
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]

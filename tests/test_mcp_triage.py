@@ -1,4 +1,4 @@
-"""heartbeat_core.triage, the pure parts the MCP tools (and the web, alerts) share: problem filters, colour
+"""heartbeat_core.readmodel.triage, the pure parts the MCP tools (and the web, alerts) share: problem filters, colour
 transitions, the history summary, the "why" sentence and the scrubbing of secrets from error lines."""
 
 from __future__ import annotations
@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from heartbeat_core import triage
-from heartbeat_core.readmodel import HistoryPoint, MetricState
+from heartbeat_core.readmodel import HistoryPoint, MetricState, triage
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from heartbeat_core import clock, scheduler
-from heartbeat_core.scheduler import Schedule, Scheduler, last_tick, next_tick
+from heartbeat_core import clock
+from heartbeat_core.jobs import scheduler
+from heartbeat_core.jobs.scheduler import Schedule, Scheduler, last_tick, next_tick
 from heartbeat_core.settings import SettingsError, get_settings
 
 pytestmark = pytest.mark.db

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
+from heartbeat_cli.skills import SKILLS_DIR, available_skills, runnable_commands
 from heartbeat_core.settings import get_settings
-from heartbeat_core.skills_install import SKILLS_DIR, available_skills, runnable_commands
 from tests import conftest
 from tests.conftest import REPO_ROOT
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from heartbeat_core.status import (
+from heartbeat_core.readmodel.status import (
     rank_key,
     resolve_freshness,
     resolve_status,

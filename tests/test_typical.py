@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from heartbeat_core import clock, typical
+from heartbeat_core import clock
 from heartbeat_core.metrics.definition import TypicalOptions
+from heartbeat_core.readmodel import typical
 
 DAY = date(2026, 3, 2)  # a Monday
 

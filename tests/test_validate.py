@@ -290,7 +290,7 @@ def test_new_refuses_taken_and_bad_ids(world: str, tmp_path: Path) -> None:
 
 
 def test_cli_defaults_match_the_gate() -> None:
-    from heartbeat_core.cli import metric_gate_cmd
+    from heartbeat_cli import metric_gate_cmd
     from heartbeat_core.metrics import validate
 
     assert metric_gate_cmd.DEFAULT_TIME_LIMIT_S == validate.DEFAULT_TIME_LIMIT_S
@@ -301,7 +301,7 @@ def test_cli_defaults_match_the_gate() -> None:
 # Acceptance: every metric in metric_defs/ passes the gate on the demo world at scale 1. Defined when
 # tests/conftest.py offers the demo world (it reads the session's template; validation only reads).
 if hasattr(conftest, "demo_world_template"):
-    METRIC_DEFS = REPO_ROOT / "metric_defs"
+    METRIC_DEFS = REPO_ROOT / "heartbeat_demo" / "project" / "metric_defs"
 
     @pytest.mark.slow
     @pytest.mark.parametrize("metric_id", sorted(p.stem for p in METRIC_DEFS.glob("*.sql")))

@@ -224,7 +224,7 @@ def test_metric_named_script_renders_inert(
     (defs / "evil_metric.sql").write_text(evil)
     monkeypatch.setenv("HEARTBEAT_METRIC_DEFS", str(defs))
     reset_settings()
-    from heartbeat_core.compute import compute_metrics
+    from heartbeat_core.compute.engine import compute_metrics
     from heartbeat_core.metrics.sync import sync_directory
 
     with psycopg.connect(marts_url) as conn:

@@ -16,8 +16,8 @@ import pytest
 
 from heartbeat_core import clock
 from heartbeat_core.readmodel import cockpit_snapshot
+from heartbeat_core.readmodel.cache import CachedSnapshot
 from heartbeat_core.settings import get_settings
-from heartbeat_core.snapshot_cache import CachedSnapshot
 from heartbeat_web.app import create_app
 from heartbeat_web.live import JobStrip
 from heartbeat_web.render import CockpitRenderer, make_env

@@ -35,7 +35,7 @@ from heartbeat_core.alerts.messages import (
     render_webhook,
     summary_line,
 )
-from heartbeat_core.readmodel import MetricState
+from heartbeat_core.readmodel.snapshot import MetricState
 from heartbeat_core.settings import get_settings
 
 EVALUATE_LOCK = 0x4842_414C  # "HBAL": one evaluation at a time across processes

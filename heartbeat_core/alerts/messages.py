@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from heartbeat_core.formatting import format_number, unit_label
-from heartbeat_core.readmodel import MetricState
+from heartbeat_core.readmodel.snapshot import MetricState
 
 Kind = Literal["red", "amber", "stale", "resolved"]
 

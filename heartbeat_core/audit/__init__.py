@@ -27,7 +27,7 @@ from heartbeat_core.audit.registry import (
     set_cut_fields,
     sync_cuts,
 )
-from heartbeat_core.scheduler import register_audit_refresh
+from heartbeat_core.jobs.scheduler import register_audit_refresh
 
 # The scheduler imports this package on its daily audit tick (HEARTBEAT_SCHEDULE_AUDIT, default 04:45).
 register_audit_refresh(scheduled_refresh)

@@ -19,7 +19,7 @@ from heartbeat_core import clock, readmodel
 from heartbeat_core.audit.discovery import WINDOWS
 from heartbeat_core.audit.registry import UnknownCut, active_cut_ids
 from heartbeat_core.formatting import format_duration, format_number
-from heartbeat_core.status import resolve_freshness
+from heartbeat_core.readmodel.status import resolve_freshness
 
 # Titles and introductions of the pages the demo cuts name; any other page gets its name, titled.
 PAGES: dict[str, dict[str, str]] = {

@@ -30,7 +30,6 @@ import psycopg
 from psycopg import sql
 
 from heartbeat_core.db.connection import connect, database_url
-from heartbeat_core.freshness import data_watermark
 from heartbeat_core.ingest.changes import detect_changes, incremental_state, load_saved, save_after_load
 from heartbeat_core.ingest.config import (
     AnySource,
@@ -46,6 +45,7 @@ from heartbeat_core.ingest.config import (
 )
 from heartbeat_core.ingest.connections import libpq_url, scrub, source_url, url_secrets
 from heartbeat_core.ingest.kinds import IngestError
+from heartbeat_core.readmodel.freshness import data_watermark
 from heartbeat_core.settings import get_settings
 
 Progress = Callable[[str], None]

@@ -16,9 +16,9 @@ import psycopg
 from psycopg import sql
 
 from heartbeat_core.db.connection import connect
-from heartbeat_core.freshness import last_completed_load, one_source_as_of
 from heartbeat_core.ingest.config import AnySource, load_sources, resolved_tables
-from heartbeat_core.status import resolve_freshness
+from heartbeat_core.readmodel.freshness import last_completed_load, one_source_as_of
+from heartbeat_core.readmodel.status import resolve_freshness
 
 RUN_TABLE = "heartbeat_ingest_run"
 

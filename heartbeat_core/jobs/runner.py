@@ -331,7 +331,7 @@ class _Worker:
         # 2. compute, parallel and bounded: each metric fails alone.
         if do_compute and metric_ids:
             self._update("phase = 'compute', current_step = %(step)s", {"step": f"{len(metric_ids)} metrics"})
-            from heartbeat_core.compute import compute_metrics
+            from heartbeat_core.compute.engine import compute_metrics
 
             compute_metrics(metric_ids, job_id=self.job_id, on_outcome=self._on_outcome)
 
@@ -412,7 +412,7 @@ class _Worker:
         )
 
     def _typical(self, metric_ids: list[str], *, force: bool) -> None:
-        from heartbeat_core import typical
+        from heartbeat_core.readmodel import typical
 
         try:
             with get_pool().connection() as conn:
@@ -491,7 +491,7 @@ def source_due(schedule: str, last_success: datetime | None, now: datetime, tz: 
     """Whether a source with this `schedule` (hourly | daily | cron) should land now, given its last success."""
     if last_success is None or schedule == "hourly":
         return True
-    from heartbeat_core.scheduler import last_tick
+    from heartbeat_core.jobs.scheduler import last_tick
 
     expression = "0 0 * * *" if schedule == "daily" else schedule
     try:

@@ -2,7 +2,7 @@
 
 Each check has a stable name, a status (pass / fail / skip) and evidence an author (or an agent) can
 act on. The SQL runs through the compute engine's own point-in-time, read-only, timed machinery
-(`heartbeat_core.compute.evaluate`), so what passes here is what compute will run.
+(`heartbeat_core.compute.engine.evaluate`), so what passes here is what compute will run.
 
 Checks, in order:
 - `parses`                   the file parses (every problem with file:line);
@@ -40,7 +40,7 @@ from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from heartbeat_core import clock
-from heartbeat_core.compute import MetricSQLError, _begin_point_in_time, evaluate
+from heartbeat_core.compute.engine import MetricSQLError, _begin_point_in_time, evaluate
 from heartbeat_core.metrics.definition import (
     DefinitionError,
     MetricDefinition,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from heartbeat_core.audit import refresh_cuts
-from heartbeat_core.demo.world import build_world
+from heartbeat_demo.world import build_world
 from heartbeat_web.app import create_app
 from tests.browser.cdp import Browser, ensure_chromium
 from tests.web_server import LiveServer

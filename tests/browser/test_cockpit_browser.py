@@ -204,7 +204,7 @@ def _forty_metric_defs(target: Path) -> Path:
 def test_forty_metrics_fit_one_screen(
     marts_url: str, fast_refresh: None, browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from heartbeat_core.compute import compute_metrics
+    from heartbeat_core.compute.engine import compute_metrics
     from heartbeat_core.metrics.sync import sync_directory
 
     defs = _forty_metric_defs(tmp_path / "defs")

@@ -5,14 +5,12 @@ Without HEARTBEAT_API_TOKEN the server listens on 127.0.0.1 only (writes are ope
 
 from __future__ import annotations
 
-import importlib
 import ipaddress
-from typing import Any
 from urllib.parse import urlsplit
 
 import typer
 
-from heartbeat_core.cli.errors import CommandError, one_line_errors
+from heartbeat_cli.errors import CommandError, one_line_errors
 from heartbeat_core.settings import get_settings
 
 DEFAULT_PORT = 8787
@@ -56,8 +54,9 @@ def serve(
     import uvicorn
 
     bind_host, bind_port, note = resolve_bind(host, port)
-    web_app: Any = importlib.import_module("heartbeat_web.app")
-    app = web_app.create_app(scheduler=scheduler)
+    from heartbeat_web.app import create_app  # imported on use: other commands need no web stack
+
+    app = create_app(scheduler=scheduler)
     shown = "127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host
     if announce:
         if note:

@@ -1,7 +1,7 @@
 """The read model: the ranked current state of every metric, and a metric's history.
 
 Every surface (cockpit, REST, MCP, alerts, CLI) reads through these functions and nothing else. The
-state is registry + latest history row, coloured live by `heartbeat_core.status` with the lines in
+state is registry + latest history row, coloured live by `heartbeat_core.readmodel.status` with the lines in
 force now, so an operator's threshold edit shows at once without a recompute.
 """
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from heartbeat_core import clock
 from heartbeat_core.metrics.definition import TypicalOptions
-from heartbeat_core.status import (
+from heartbeat_core.readmodel.status import (
     Freshness,
     Status,
     rank_key,

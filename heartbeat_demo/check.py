@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 
 from heartbeat_core.db.migrate import migrate
-from heartbeat_core.demo.indexes import POST_INGEST_INDEXES
+from heartbeat_demo.indexes import POST_INGEST_INDEXES
 
 
 def prepare_source_for_metrics(source_url: str, files_dir: Path) -> int:

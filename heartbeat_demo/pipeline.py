@@ -77,7 +77,7 @@ def reset_landed_datasets(marts: psycopg.Connection[Any]) -> None:
 
 def start_helpdesk(source_url: str) -> Any:
     """The demo's REST source on loopback at the port of HEARTBEAT_DEMO_HELPDESK_URL."""
-    from heartbeat_core.demo.helpdesk_api import start_helpdesk_api
+    from heartbeat_demo.helpdesk_api import start_helpdesk_api
 
     parts = urlsplit(helpdesk_url())
     return start_helpdesk_api(source_url, host=parts.hostname or "127.0.0.1", port=parts.port or 8790)
@@ -86,11 +86,11 @@ def start_helpdesk(source_url: str) -> Any:
 def run_demo(
     *, scale: int = 1, seed: int = 42, backfill_days: int = BACKFILL_DAYS, say: Say = print
 ) -> DemoResult:
-    from heartbeat_core.cli.metrics_cmd import run_sync
-    from heartbeat_core.compute import compute_metrics
-    from heartbeat_core.demo.world import build_world
+    from heartbeat_core.compute.engine import compute_metrics
     from heartbeat_core.ingest import run_all
-    from heartbeat_core.typical import refresh_typical, rescore_history
+    from heartbeat_core.readmodel.typical import refresh_typical, rescore_history
+    from heartbeat_core.sync import sync_project
+    from heartbeat_demo.world import build_world
 
     result = DemoResult()
 
@@ -132,7 +132,7 @@ def run_demo(
 
     say("heartbeat demo: syncing metric definitions")
     with step("sync"):
-        report = run_sync(quiet=True)
+        report = sync_project().metrics
     say(
         f"  {len(report.added) + len(report.updated) + len(report.unchanged)} metrics, {len(report.problems)} bad files"
     )
@@ -162,7 +162,7 @@ def run_demo(
 
 def live_appender(source_url: str, interval_s: float = 60.0, say: Say = print) -> threading.Thread:
     """`--live`: append the last minute's source rows every minute, in a daemon thread."""
-    from heartbeat_core.demo.world import append_live
+    from heartbeat_demo.world import append_live
 
     def loop() -> None:
         while True:

@@ -3,7 +3,7 @@ and a short summary of a metric's recent values.
 
 Pure functions over `readmodel.MetricState` lists and history points, plus two small reads
 (`transitions_since`, `sources_status`). MCP, the web and alerts share them, so "what is red" means the
-same thing on every surface. Colour, freshness and rank still come only from `heartbeat_core.status`.
+same thing on every surface. Colour, freshness and rank still come only from `heartbeat_core.readmodel.status`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from heartbeat_core import clock
-from heartbeat_core.freshness import last_completed_load
-from heartbeat_core.readmodel import HistoryPoint, MetricState
-from heartbeat_core.status import FRESHNESS_LIMITS, Freshness, resolve_freshness
+from heartbeat_core.readmodel.freshness import last_completed_load
+from heartbeat_core.readmodel.snapshot import HistoryPoint, MetricState
+from heartbeat_core.readmodel.status import FRESHNESS_LIMITS, Freshness, resolve_freshness
 
 _SEVERITY = {"red": 0, "amber": 1, "no_data": 2, "green": 3}
 

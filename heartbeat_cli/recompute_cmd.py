@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from heartbeat_core.cli.errors import CommandError, one_line_errors
+from heartbeat_cli.errors import CommandError, one_line_errors
 from heartbeat_core.jobs import JobTicket, JobView, request_recompute, request_typical_refresh, wait_for_job
 from heartbeat_core.metrics.registry import UnknownMetric
 
@@ -154,8 +154,8 @@ def typical_refresh_cmd(
         raise CommandError(str(exc)) from None
     rescored = 0
     if rescore_history:
-        from heartbeat_core import typical
         from heartbeat_core.db import connect
+        from heartbeat_core.readmodel import typical
 
         with connect() as conn:
             rescored = typical.rescore_history(conn, _split_ids(ids))

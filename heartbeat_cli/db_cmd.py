@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from heartbeat_core.cli.errors import one_line_errors
+from heartbeat_cli.errors import one_line_errors
 from heartbeat_core.db import connect, database_url
 from heartbeat_core.db import embedded as embedded_server
 from heartbeat_core.db.connection import redact

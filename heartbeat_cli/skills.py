@@ -11,9 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from heartbeat_core.settings import PROJECT_ROOT
+from heartbeat_demo import SKILLS_DIR
 
-SKILLS_DIR = PROJECT_ROOT / "skills"
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 _RUNNABLE = re.compile(r"^```(?:bash|sh|shell) runnable[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from heartbeat_core.cli.errors import CommandError, one_line_errors
+from heartbeat_cli.errors import CommandError, one_line_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -23,8 +23,8 @@ def register(app: typer.Typer) -> None:
         port: int | None = typer.Option(None, "--port", help="Port for the cockpit and MCP (default 8787)."),
     ) -> None:
         """Build the demo world, ingest it, compute every metric, then serve the cockpit and MCP."""
-        from heartbeat_core.cli.metrics_cmd import status_cmd
-        from heartbeat_core.demo.pipeline import demo_source_url, live_appender, run_demo
+        from heartbeat_cli.metrics_cmd import status_cmd
+        from heartbeat_demo.pipeline import demo_source_url, live_appender, run_demo
 
         result = run_demo(scale=scale, seed=seed, backfill_days=backfill)
         print(f"heartbeat demo: ready in {result.total_seconds:.1f} s\n")
@@ -41,6 +41,6 @@ def register(app: typer.Typer) -> None:
             return
         if live:
             live_appender(demo_source_url())
-        from heartbeat_core.cli.serve_cmd import serve
+        from heartbeat_cli.serve_cmd import serve
 
         serve(port=port)

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from heartbeat_core.cli.errors import one_line_errors
+from heartbeat_cli.errors import one_line_errors
 
 
 @one_line_errors

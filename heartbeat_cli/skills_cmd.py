@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from heartbeat_core.cli.errors import CommandError, one_line_errors
-from heartbeat_core.skills_install import SkillError, available_skills, install, target_dir
+from heartbeat_cli.errors import CommandError, one_line_errors
+from heartbeat_cli.skills import SkillError, available_skills, install, target_dir
 
 skills = typer.Typer(
     help="Agent skills (Claude Code format): add a metric, validate one, daily triage.", no_args_is_help=True

@@ -10,16 +10,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from heartbeat_cli.errors import CommandError, one_line_errors
 from heartbeat_core import readmodel
-from heartbeat_core.audit.registry import sync_cuts
-from heartbeat_core.cli.errors import CommandError, one_line_errors
-from heartbeat_core.compute import compute_metrics
+from heartbeat_core.compute.engine import compute_metrics
 from heartbeat_core.db import connect
-from heartbeat_core.db.migrate import migrate
 from heartbeat_core.formatting import format_duration, format_number
 from heartbeat_core.metrics.registry import UnknownMetric
-from heartbeat_core.metrics.sync import SyncReport, sync_directory
 from heartbeat_core.settings import get_settings
+from heartbeat_core.sync import sync_project
+from heartbeat_core.sync_report import SyncReport
 
 metric = typer.Typer(help="One metric: show its definition and state.", no_args_is_help=True)
 
@@ -27,25 +26,19 @@ COLOURS = {"red": "bold red", "amber": "yellow", "green": "green", "no_data": "d
 
 
 def run_sync(quiet: bool = False) -> SyncReport:
-    """Migrate, then load metric_defs/ into the registry (shared by `sync` and `demo`)."""
+    """Migrate, then load metric_defs/ and audit_cuts/ into the registry, saying what happened."""
     settings = get_settings()
-    with connect() as conn:
-        migrate(conn)
-        conn.autocommit = False
-        report = sync_directory(conn, settings.metric_defs)
-        cuts = sync_cuts(conn)  # audit_cuts/*.py register beside the metrics they explain
-        conn.commit()
+    synced = sync_project()
     if not quiet:
-        print(f"synced {settings.metric_defs}: {report.summary()}")
-        for warning in report.warnings:
+        print(f"synced {settings.metric_defs}: {synced.metrics.summary()}")
+        for warning in synced.metrics.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        for problem in report.problems:
+        for problem in synced.metrics.problems:
             print(f"error: {problem}", file=sys.stderr)
-    if not quiet:
-        print(f"synced {settings.audit_cuts}: {cuts.summary()}")
-        for cut_problem in cuts.problems:
+        print(f"synced {settings.audit_cuts}: {synced.cuts.summary()}")
+        for cut_problem in synced.cuts.problems:
             print(f"error: {cut_problem}", file=sys.stderr)
-    return report
+    return synced.metrics
 
 
 def sync_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable report.")) -> None:

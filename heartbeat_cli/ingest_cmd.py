@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from heartbeat_core.cli.errors import CommandError, one_line_errors
+from heartbeat_cli.errors import CommandError, one_line_errors
 
 sources_app = typer.Typer(
     help="The sources in sources.toml: their state and their hidden costs.", no_args_is_help=True

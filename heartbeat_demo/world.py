@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 
 from heartbeat_core import clock
-from heartbeat_core.demo import sqlgen
+from heartbeat_demo import sqlgen
 
 SOURCE_SCHEMAS = ("webbank", "aml", "card_management", "helpdesk")
 TABLES: dict[str, tuple[str, ...]] = {

@@ -10,11 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from heartbeat_cli.errors import CommandError, one_line_errors
 from heartbeat_core.audit import read
 from heartbeat_core.audit.discovery import WINDOWS
 from heartbeat_core.audit.refresh import refresh_cuts
 from heartbeat_core.audit.registry import UnknownCut
-from heartbeat_core.cli.errors import CommandError, one_line_errors
 from heartbeat_core.db import connect
 from heartbeat_core.db.migrate import migrate
 from heartbeat_core.formatting import format_duration

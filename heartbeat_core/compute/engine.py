@@ -19,11 +19,12 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
-from heartbeat_core import clock, freshness
+from heartbeat_core import clock
 from heartbeat_core.db import get_pool
 from heartbeat_core.metrics.registry import RegistryMetric, active_metrics
+from heartbeat_core.readmodel import freshness
+from heartbeat_core.readmodel.status import resolve_status
 from heartbeat_core.settings import get_settings
-from heartbeat_core.status import resolve_status
 
 DETAIL_ROW_LIMIT = 50
 

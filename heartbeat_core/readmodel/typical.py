@@ -22,8 +22,8 @@ import psycopg
 from heartbeat_core import clock
 from heartbeat_core.metrics.definition import TypicalOptions
 from heartbeat_core.metrics.registry import RegistryMetric, active_metrics
+from heartbeat_core.readmodel.status import resolve_status
 from heartbeat_core.settings import get_settings
-from heartbeat_core.status import resolve_status
 
 MAD_TO_SIGMA = 1.4826
 

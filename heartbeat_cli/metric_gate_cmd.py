@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from heartbeat_core.cli import metrics_cmd
-from heartbeat_core.cli.errors import CommandError, one_line_errors
+from heartbeat_cli import metrics_cmd
+from heartbeat_cli.errors import CommandError, one_line_errors
 from heartbeat_core.db import connect
 from heartbeat_core.metrics.scaffold import ScaffoldError, scaffold_metric
 from heartbeat_core.settings import get_settings

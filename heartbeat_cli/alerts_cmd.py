@@ -11,9 +11,9 @@ from typing import Any
 
 import typer
 
+from heartbeat_cli.errors import CommandError, one_line_errors
 from heartbeat_core import alerts, clock
 from heartbeat_core.alerts.config import CHANNELS, configured_channels
-from heartbeat_core.cli.errors import CommandError, one_line_errors
 from heartbeat_core.db import connect
 from heartbeat_core.db.migrate import migrate
 from heartbeat_core.metrics.registry import UnknownMetric

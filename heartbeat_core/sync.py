@@ -1,0 +1,34 @@
+"""Files in, registry rows out: migrate, then load the metric files and the audit cuts the settings name.
+
+The one sync path, shared by `heartbeat sync`, the demo and benchmarks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from heartbeat_core.audit.registry import CutSyncReport, sync_cuts
+from heartbeat_core.db import connect
+from heartbeat_core.db.migrate import migrate
+from heartbeat_core.metrics.sync import sync_directory
+from heartbeat_core.settings import get_settings
+from heartbeat_core.sync_report import SyncReport
+
+
+@dataclass(frozen=True)
+class ProjectSync:
+    metrics: SyncReport
+    cuts: CutSyncReport
+
+
+def sync_project() -> ProjectSync:
+    """Migrate, then sync `metric_defs/` and `audit_cuts/` in one transaction (cuts register beside the
+    metrics they explain)."""
+    settings = get_settings()
+    with connect() as conn:
+        migrate(conn)
+        conn.autocommit = False
+        metrics = sync_directory(conn, settings.metric_defs)
+        cuts = sync_cuts(conn)
+        conn.commit()
+    return ProjectSync(metrics, cuts)
