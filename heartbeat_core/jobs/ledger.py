@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 import psycopg
 from psycopg.rows import dict_row
@@ -24,8 +24,11 @@ LOCK_NS = 0x4842
 JOB_LOCK = 1  # session-level: held by the worker for the whole job
 GATE_LOCK = 2  # transaction-level: check-and-insert, finish, reap
 
-ACTIVE_STATES = ("queued", "running")
-FINAL_STATES = ("succeeded", "partial", "failed", "abandoned")
+JobState = Literal["queued", "running", "succeeded", "partial", "failed", "abandoned"]
+JobPhase = Literal["ingest", "compute", "typical", "alerts", "done"]
+ACTIVE_STATES: tuple[JobState, ...] = ("queued", "running")
+FINAL_STATES: tuple[JobState, ...] = ("succeeded", "partial", "failed", "abandoned")
+JOB_PHASES: tuple[JobPhase, ...] = get_args(JobPhase)
 CHANNEL = "heartbeat_job"
 
 
@@ -57,8 +60,8 @@ class JobView(BaseModel):
     trigger: str
     requested_by: str | None = None
     request: dict[str, Any] = Field(default_factory=dict)
-    state: str
-    phase: str
+    state: JobState
+    phase: JobPhase
     done: int = 0
     total: int = 0
     current_step: str | None = None

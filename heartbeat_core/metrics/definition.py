@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
-PERIODS = ("snapshot", "24h", "7d", "30d", "funnel")
-DIRECTIONS = ("higher_is_better", "lower_is_better")
+Period = Literal["snapshot", "24h", "7d", "30d", "funnel"]
+Direction = Literal["higher_is_better", "lower_is_better"]
+PERIODS: tuple[Period, ...] = get_args(Period)
+DIRECTIONS: tuple[Direction, ...] = get_args(Direction)
 PLAIN_UNITS = ("count", "pct", "ratio", "seconds", "minutes", "hours", "days")
 COUNTED_NOUNS = (
     "clients", "payments", "transactions", "tickets", "cards", "invoices", "reviews",

@@ -15,10 +15,13 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from heartbeat_core import clock
-from heartbeat_core.metrics.definition import TypicalOptions
+from heartbeat_core.metrics.definition import Direction, Period, TypicalOptions
+from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntitySummary, Flag
 from heartbeat_core.readmodel.status import (
+    DisplayState,
     Freshness,
     Status,
+    display_state,
     rank_key,
     resolve_freshness,
     resolve_status,
@@ -45,8 +48,8 @@ class MetricState(BaseModel):
     reason: str
     value: float | None
     unit: str
-    period: str
-    direction: str
+    period: Period
+    direction: Direction
     norm_value: float | None
     alert_value: float | None
     target_value: float | None
@@ -73,6 +76,13 @@ class MetricState(BaseModel):
     how_to_read: str = ""
     sparkline: list[float | None] = Field(default_factory=list)
     rank: int = 0
+    # CONTRACTS.md: one name per field, filled in by the issue that owns it, empty until then
+    display_state: DisplayState = "no_data"
+    flags: list[Flag] = Field(default_factory=list)
+    entities: EntitySummary | None = None
+    drivers: list[Driver] | None = None
+    incident_id: str | None = None
+    acknowledgement: Acknowledgement | None = None
 
 
 class CockpitSnapshot(BaseModel):
@@ -194,6 +204,7 @@ def state_from_row(row: dict[str, Any], now: datetime) -> tuple[MetricState, flo
         description=row["description"],
         how_to_read=row["how_to_read"],
         sparkline=[_float(v) for v in (row["sparkline"] or [])],
+        display_state=display_state(result.status, fresh.freshness, value is not None, error),
     ), result.distance
 
 

@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from heartbeat_core.formatting import format_duration, format_number
+from heartbeat_core.metrics.definition import Direction
 
 Status = Literal["red", "amber", "green", "no_data"]
 Freshness = Literal["fresh", "amber", "red"]
-Direction = Literal["higher_is_better", "lower_is_better"]
+# What a screen may show (CONTRACTS.md): stale data is never drawn green, a red stays red.
+DisplayState = Literal["red", "amber", "green", "stale", "no_data", "error"]
 
 STATUSES: tuple[Status, ...] = ("red", "amber", "green", "no_data")
 
@@ -168,6 +170,20 @@ def rank_key(
         bucket = 2
     line_rank = 0 if crossed in ("alert", "norm") else 1
     return (bucket, line_rank, _FRESHNESS_RANK[freshness], -distance, 0 if verified else 1, name)
+
+
+def display_state(status: Status, freshness: Freshness, has_value: bool, error: str | None) -> DisplayState:
+    """The contract's precedence: no value with an error → error; no value → no_data; red stays red (stale
+    data adds a flag); sources past the red freshness limit → stale; amber → amber; else green."""
+    if not has_value:
+        return "error" if error else "no_data"
+    if status == "red":
+        return "red"
+    if freshness == "red":
+        return "stale"
+    if status == "amber":
+        return "amber"
+    return "green"
 
 
 def needs_attention(status: Status, freshness: Freshness) -> bool:
