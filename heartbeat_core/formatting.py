@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 
-def format_number(value: float, unit: str = "count") -> str:
+def format_number(value: float | None, unit: str = "count") -> str:
     """Compact and unit-aware: `12.4k`, `EUR 1.2M`, `93.1%`, `4.2 s`."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
@@ -44,6 +44,26 @@ def unit_label(unit: str) -> str:
     if unit.startswith("money:"):
         return unit.split(":", 1)[1]
     return {"pct": "%", "count": "", "ratio": ""}.get(unit, unit)
+
+
+def value_parts(value: float | None, unit: str) -> tuple[str, str]:
+    """A value as tiles, pages, alerts and MCP text show it: the number (with the unit when the unit is a
+    symbol it carries: `EUR 1.2k`, `93.1%`, `5.03 d`) and the label still to print after it (`clients`),
+    empty when the number already says it. The one display rule: never "5.03 d days"."""
+    if value is None:
+        return "—", ""
+    shown = format_number(value, unit)
+    label = unit_label(unit)
+    carried = unit.startswith("money:") or unit in ("pct", "ratio", "seconds", "minutes", "hours", "days")
+    if not label or carried or shown.endswith(label):
+        return shown, ""
+    return shown, label
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """`12 clients`, `EUR 1.2k`, `5.03 d`, `—` for no value: `value_parts` joined."""
+    shown, label = value_parts(value, unit)
+    return f"{shown} {label}" if label else shown
 
 
 def format_duration(seconds: float) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from heartbeat_core.formatting import format_number, unit_label
+from heartbeat_core.formatting import format_value
 from heartbeat_core.readmodel.snapshot import MetricState
 
 Kind = Literal["red", "amber", "stale", "resolved"]
@@ -99,14 +99,7 @@ class AlertEvent(BaseModel):
 
 
 def value_text(value: float | None, unit: str) -> str:
-    if value is None:
-        return "no value"
-    shown = format_number(value, unit)
-    label = unit_label(unit)
-    labelled = unit.startswith("money:") or unit in ("pct", "seconds", "minutes", "hours", "days")
-    if not label or labelled or shown.endswith(label):
-        return shown
-    return f"{shown} {label}"
+    return "no value" if value is None else format_value(value, unit)
 
 
 _CURRENCY_COL = re.compile(r"^(?P<what>.*?)_?(?P<cur>eur|usd|gbp|chf|jpy|sek|nok|dkk|pln)$", re.IGNORECASE)
