@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -15,9 +16,9 @@ from heartbeat_core.metrics.scaffold import ScaffoldError, scaffold_metric
 from heartbeat_core.settings import get_settings
 
 if TYPE_CHECKING:
-    from heartbeat_core.metrics.validate import ValidationReport
+    from heartbeat_core.metrics.gate import ValidationReport
 
-# The gate's defaults, mirrored from heartbeat_core.metrics.validate (a test keeps them equal): the gate is
+# The gate's defaults, mirrored from heartbeat_core.metrics.gate (a test keeps them equal): the gate is
 # imported inside the command, so sqlglot's import time is not paid by every other command.
 DEFAULT_TIME_LIMIT_S = 5.0
 DEFAULT_LARGE_TABLE_MB = 200.0
@@ -46,6 +47,39 @@ def print_report(report: ValidationReport) -> None:
         )
 
 
+def print_summary(reports: list[ValidationReport]) -> None:
+    """One line per metric (its failed checks under it), then the count: the `--all` text report."""
+    for report in reports:
+        seconds = report.check("timing").data.get("seconds")
+        timing = f" ({seconds:.3f} s)" if seconds is not None else ""
+        if report.ok:
+            print(f"PASS  {report.metric_id}{timing}")
+        else:
+            print(f"FAIL  {report.metric_id}{timing}")
+            for check in report.failed:
+                print(f"        {check.name}: {check.evidence}")
+    failed = [r.metric_id for r in reports if not r.ok]
+    print(
+        f"{len(reports) - len(failed)} of {len(reports)} metrics pass"
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
+
+
+def _paths(target: str | None, metric_defs: Path) -> list[Path]:
+    """The files to validate: every file in metric_defs (target None), or the one the target names."""
+    from heartbeat_core.metrics.gate import resolve_target
+
+    if target is None:
+        paths = sorted(metric_defs.glob("*.sql"))
+        if not paths:
+            raise CommandError(f"no metric files in {metric_defs}")
+        return paths
+    try:
+        return [resolve_target(target, metric_defs)]
+    except FileNotFoundError as exc:
+        raise CommandError(str(exc)) from None
+
+
 @one_line_errors
 def validate_cmd(
     target: str = typer.Argument(
@@ -71,20 +105,12 @@ def validate_cmd(
     point_in_time, read_only, value_one_numeric_row (now and three past moments), timing, explain, detail_rows,
     history_matches (@history agrees with @value replayed on past days).
     """
-    from heartbeat_core.metrics.validate import Limits, resolve_target, validate_file
+    from heartbeat_core.metrics.gate import Limits, validate_file
 
     settings = get_settings()
     if every == bool(target):
         raise CommandError("give one metric id or path, or --all")
-    if every:
-        paths = sorted(settings.metric_defs.glob("*.sql"))
-        if not paths:
-            raise CommandError(f"no metric files in {settings.metric_defs}")
-    else:
-        try:
-            paths = [resolve_target(target, settings.metric_defs)]
-        except FileNotFoundError as exc:
-            raise CommandError(str(exc)) from None
+    paths = _paths(None if every else target, settings.metric_defs)
     limits = Limits(
         time_limit_s=time_limit,
         large_table_bytes=int(large_table_mb * 1048576),
@@ -96,24 +122,10 @@ def validate_cmd(
         for path in paths:
             reports.append(validate_file(path, conn, limits=limits))
     ok = all(r.ok for r in reports)
-    if every:
-        if as_json:
-            print(json.dumps({"ok": ok, "metrics": [r.as_json() for r in reports]}, default=str))
-        else:
-            for report in reports:
-                seconds = report.check("timing").data.get("seconds")
-                timing = f" ({seconds:.3f} s)" if seconds is not None else ""
-                if report.ok:
-                    print(f"PASS  {report.metric_id}{timing}")
-                else:
-                    print(f"FAIL  {report.metric_id}{timing}")
-                    for check in report.failed:
-                        print(f"        {check.name}: {check.evidence}")
-            failed = [r.metric_id for r in reports if not r.ok]
-            print(
-                f"{len(reports) - len(failed)} of {len(reports)} metrics pass"
-                + (f"; failed: {', '.join(failed)}" if failed else "")
-            )
+    if every and as_json:
+        print(json.dumps({"ok": ok, "metrics": [r.as_json() for r in reports]}, default=str))
+    elif every:
+        print_summary(reports)
     elif as_json:
         print(json.dumps(reports[0].as_json(), default=str))
     else:

@@ -15,7 +15,7 @@ import pytest
 from heartbeat_core import clock
 from heartbeat_core.db.connection import reset_pool
 from heartbeat_core.db.migrate import migrate
-from heartbeat_core.metrics.validate import (
+from heartbeat_core.metrics.gate import (
     CHECKS,
     Limits,
     analyze_plan,
@@ -291,11 +291,11 @@ def test_new_refuses_taken_and_bad_ids(world: str, tmp_path: Path) -> None:
 
 def test_cli_defaults_match_the_gate() -> None:
     from heartbeat_cli import metric_gate_cmd
-    from heartbeat_core.metrics import validate
+    from heartbeat_core.metrics import gate
 
-    assert metric_gate_cmd.DEFAULT_TIME_LIMIT_S == validate.DEFAULT_TIME_LIMIT_S
-    assert metric_gate_cmd.DEFAULT_LARGE_TABLE_MB * 1048576 == validate.DEFAULT_LARGE_TABLE_BYTES
-    assert metric_gate_cmd.DEFAULT_NESTED_LOOP_OUTER_ROWS == validate.DEFAULT_NESTED_LOOP_OUTER_ROWS
+    assert metric_gate_cmd.DEFAULT_TIME_LIMIT_S == gate.DEFAULT_TIME_LIMIT_S
+    assert metric_gate_cmd.DEFAULT_LARGE_TABLE_MB * 1048576 == gate.DEFAULT_LARGE_TABLE_BYTES
+    assert metric_gate_cmd.DEFAULT_NESTED_LOOP_OUTER_ROWS == gate.DEFAULT_NESTED_LOOP_OUTER_ROWS
 
 
 # Acceptance: every metric in metric_defs/ passes the gate on the demo world at scale 1. Defined when
@@ -377,7 +377,7 @@ def test_scaffold_guesses() -> None:
 def test_sources_toml_line_extends_an_existing_section(tmp_path: Path) -> None:
     import tomllib
 
-    from heartbeat_core.metrics.validate import sources_toml_line
+    from heartbeat_core.metrics.gate import sources_toml_line
 
     toml = tmp_path / "sources.toml"
     toml.write_text(
@@ -413,15 +413,15 @@ def test_cli_all_validates_every_file(world: str, tmp_path: Path) -> None:
 
 
 def test_wall_clock_functions_are_recognised() -> None:
-    from heartbeat_core.metrics.validate import _function_names
+    from heartbeat_core.metrics.gate import function_names
 
-    used, wall = _function_names(
+    used, wall = function_names(
         "SELECT count(*) FROM t WHERE a < now() OR b < current_date OR c < localtimestamp"
         " OR d < clock_timestamp() OR e < heartbeat.as_of() OR f >= heartbeat.window_start('7d')"
     )
     assert used == {"heartbeat.as_of()", "heartbeat.window_start()"}
     assert wall == {"now() / current_timestamp", "current_date", "localtimestamp", "clock_timestamp()"}
-    assert _function_names("SELECT 1 WHERE x < heartbeat.as_of()")[1] == set()
+    assert function_names("SELECT 1 WHERE x < heartbeat.as_of()")[1] == set()
 
 
 def test_a_correct_history_section_passes(world: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -153,232 +154,270 @@ def parse_metric_file(path: Path, root: Path | None = None) -> MetricDefinition:
 
 
 def parse_metric_text(text: str, metric_id: str, shown_path: str) -> MetricDefinition:
-    problems: list[Problem] = []
-
-    def problem(line: int, message: str) -> None:
-        problems.append(Problem(shown_path, line, message))
-
+    """One file into a definition; DefinitionError lists every problem, in file order per parser."""
+    header = _Header(shown_path)
     if not SLUG.match(metric_id):
-        problem(
+        header.problem(
             1, f"file name {metric_id!r} is not a metric id: use lowercase letters, digits and _ (a slug)"
         )
-
-    header: dict[str, tuple[str, int]] = {}
-    sections: dict[str, list[str]] = {}
-    section_lines: dict[str, int] = {}
-    current_section: str | None = None
-    last_key: str | None = None
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.rstrip()
-        marker = _SECTION.match(line.strip())
-        if marker:
-            name = marker.group(1).lower()
-            if name not in SECTIONS:
-                problem(lineno, f"unknown section @{name} (expected @value, @detail or @history)")
-                current_section = None
-                continue
-            if name in sections:
-                problem(lineno, f"section @{name} appears twice")
-            current_section = name
-            sections[name] = []
-            section_lines[name] = lineno + 1
-            continue
-        if current_section is not None:
-            sections[current_section].append(raw)
-            continue
-        stripped = line.strip()
-        if not stripped:
-            last_key = None
-            continue
-        if not stripped.startswith("--"):
-            problem(lineno, "SQL before the first section: start the query with a `-- @value` line")
-            current_section = "_stray"
-            sections["_stray"] = []
-            continue
-        continuation = re.match(r"^--\s{3,}(\S.*)$", stripped)
-        if continuation and last_key in TEXT_KEYS:
-            value, first_line = header[last_key]
-            header[last_key] = (f"{value} {continuation.group(1).strip()}".strip(), first_line)
-            continue
-        match = _HEADER.match(stripped)
-        if not match:
-            if stripped.strip("- ") == "":
-                continue
-            problem(lineno, f"cannot read header line {stripped!r} (expected `-- key: value`)")
-            continue
-        key, value = match.group(1).lower(), match.group(2)
-        value = _TRAILING_COMMENT.sub("", value).strip()
-        if key not in KNOWN_KEYS:
-            problem(lineno, f"unknown header key {key!r} (known: {', '.join(KNOWN_KEYS)})")
-            last_key = None
-            continue
-        if key in header:
-            problem(lineno, f"header key {key!r} is given twice (first on line {header[key][1]})")
-        header[key] = (value, lineno)
-        last_key = key
-    sections.pop("_stray", None)
-
-    def get(key: str) -> str | None:
-        return header[key][0] if key in header and header[key][0] != "" else None
-
-    def at(key: str) -> int:
-        return header[key][1] if key in header else 1
+    scanner = _Scanner(header)
+    lines = text.splitlines()
+    for lineno, raw in enumerate(lines, start=1):
+        scanner.feed(lineno, raw)
+    scanner.sections.pop("_stray", None)
 
     for key in REQUIRED_KEYS:
-        if get(key) is None:
-            problem(at(key), f"header is missing {key!r}")
-
-    period = get("period") or ""
-    if period and period not in PERIODS:
-        problem(at("period"), f"unknown period {period!r} (expected one of {', '.join(PERIODS)})")
-    direction = get("direction") or ""
-    if direction and direction not in DIRECTIONS:
-        problem(
-            at("direction"), f"unknown direction {direction!r} (expected higher_is_better or lower_is_better)"
-        )
-    unit = get("unit") or ""
-    if unit and not valid_unit(unit):
-        problem(
-            at("unit"),
-            f"unknown unit {unit!r} (expected {', '.join(PLAIN_UNITS)}, money:<ISO code> or one of {', '.join(COUNTED_NOUNS)})",
-        )
-    sources = tuple(s.strip() for s in (get("sources") or "").split(",") if s.strip())
-    for source in sources:
-        if not SLUG.match(source):
-            problem(at("sources"), f"source {source!r} is not a dataset name (lowercase slug)")
-
-    def numeric(key: str) -> Decimal | None:
-        raw = get(key)
-        if raw is None:
-            return None
-        try:
-            parsed = Decimal(raw.replace("_", ""))
-        except InvalidOperation:
-            problem(at(key), f"{key} {raw!r} is not a number")
-            return None
-        if not parsed.is_finite():
-            problem(at(key), f"{key} {raw!r} is not a finite number")
-            return None
-        return parsed
-
-    norm, alert, target = numeric("norm"), numeric("alert"), numeric("target")
+        if header.get(key) is None:
+            header.problem(header.at(key), f"header is missing {key!r}")
+    period, direction, unit = (header.choice(key, allowed, expected) for key, allowed, expected in _CHOICES)
+    sources = _sources(header)
+    norm, alert, target = (_decimal(header, key) for key in ("norm", "alert", "target"))
     if direction in DIRECTIONS:
         for message in check_lines(direction, norm, alert, target):
-            problem(at("norm") if norm is not None else at("target"), message)
-
-    due: date | None = None
-    if get("target_due_date"):
-        try:
-            due = date.fromisoformat(get("target_due_date") or "")
-        except ValueError:
-            problem(
-                at("target_due_date"),
-                f"target_due_date {get('target_due_date')!r} is not a date (YYYY-MM-DD)",
-            )
-
-    owner = get("owner")
+            header.problem(header.at("norm") if norm is not None else header.at("target"), message)
+    due = _date(header, "target_due_date")
+    owner = header.get("owner")
     if owner and not EMAIL.match(owner):
-        problem(at("owner"), f"owner {owner!r} is not an email address")
+        header.problem(header.at("owner"), f"owner {owner!r} is not an email address")
+    typical = header.choice("typical", _TYPICALS.__contains__, "none or rolling_stat") or "none"
+    options = _typical_options(header)
+    sql = _section_sql(scanner, header, len(lines))
 
-    typical = get("typical") or "none"
-    if typical not in ("none", "rolling_stat"):
-        problem(at("typical"), f"unknown typical {typical!r} (expected none or rolling_stat)")
-    options = _typical_options(get, at, problem)
-
-    for name in sections:
-        lines = sections[name]
-        leading = next((i for i, item in enumerate(lines) if item.strip()), 0)
-        section_lines[name] = section_lines.get(name, 1) + leading
-        sections[name] = ["\n".join(lines).strip()]
-    value_sql = _clean_sql(sections.get("value"))
-    if "value" not in sections:
-        problem(
-            len(text.splitlines()) or 1,
-            "missing `-- @value` section (the SQL that returns the metric's value)",
-        )
-    elif not value_sql:
-        problem(section_lines["value"] - 1, "the @value section is empty")
-    detail_sql = _clean_sql(sections.get("detail"))
-    history_sql = _clean_sql(sections.get("history"))
-
-    if problems:
-        raise DefinitionError(problems)
+    if header.problems:
+        raise DefinitionError(header.problems)
     return MetricDefinition(
         metric_id=metric_id,
-        name=get("name") or metric_id,
+        name=header.get("name") or metric_id,
         period=period,
         unit=unit,
         direction=direction,
         sources=sources,
-        value_sql=value_sql or "",
+        value_sql=sql.get("value") or "",
         path=shown_path,
         file_hash=hashlib.sha256(text.encode()).hexdigest(),
-        description=get("description") or "",
-        how_to_read=get("how_to_read") or "",
-        methodology=get("methodology") or "",
+        description=header.get("description") or "",
+        how_to_read=header.get("how_to_read") or "",
+        methodology=header.get("methodology") or "",
         norm=norm,
         alert=alert,
         target=target,
         target_due_date=due,
         owner=owner,
-        team=get("team"),
-        tags=tuple(t.strip() for t in (get("tags") or "").split(",") if t.strip()),
+        team=header.get("team"),
+        tags=_split_list(header.get("tags")),
         typical=typical,
         typical_options=options,
-        detail_sql=detail_sql,
-        history_sql=history_sql,
-        section_lines=section_lines,
+        detail_sql=sql.get("detail"),
+        history_sql=sql.get("history"),
+        section_lines=scanner.section_lines,
     )
 
 
-def _clean_sql(lines: list[str] | None) -> str | None:
-    if not lines:
-        return None
-    sql = lines[0].strip()
-    while sql.endswith(";"):
-        sql = sql[:-1].rstrip()
-    return sql or None
+@dataclass
+class _Header:
+    """The header keys read so far, each as (value, line), and every problem found in the file."""
+
+    path: str
+    keys: dict[str, tuple[str, int]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def problem(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.path, line, message))
+
+    def get(self, key: str) -> str | None:
+        """The key's value; None when it is absent or empty."""
+        return self.keys[key][0] if key in self.keys and self.keys[key][0] != "" else None
+
+    def at(self, key: str) -> int:
+        """The key's line, or line 1 when it is absent (a missing key is reported at the top)."""
+        return self.keys[key][1] if key in self.keys else 1
+
+    def choice(self, key: str, allowed: Callable[[str], bool], expected: str) -> str:
+        """A key with a fixed vocabulary; "" when absent or unknown (the unknown value is reported)."""
+        value = self.get(key) or ""
+        if value and not allowed(value):
+            self.problem(self.at(key), f"unknown {key} {value!r} (expected {expected})")
+            return ""
+        return value
 
 
-def _typical_options(get: Any, at: Any, problem: Any) -> TypicalOptions:
-    values: dict[str, Any] = {}
-    for key, target, kind in (
-        ("typical_window", "window_days", int),
-        ("typical_min_points", "min_points", int),
-        ("z_amber", "z_amber", float),
-        ("z_red", "z_red", float),
-    ):
-        raw = get(key)
-        if raw is None:
-            continue
-        try:
-            parsed = kind(raw)
-        except ValueError:
-            problem(at(key), f"{key} {raw!r} is not {'an integer' if kind is int else 'a number'}")
-            continue
-        if parsed <= 0:
-            problem(at(key), f"{key} must be positive, got {raw}")
-            continue
-        values[target] = parsed
-    seasonality = get("typical_seasonality")
-    if seasonality is not None:
-        if seasonality not in ("none", "weekday"):
-            problem(
-                at("typical_seasonality"),
-                f"unknown typical_seasonality {seasonality!r} (expected none or weekday)",
-            )
+# Header keys with a fixed vocabulary, checked in this order: (key, allowed, what the message expects).
+_CHOICES: tuple[tuple[str, Callable[[str], bool], str], ...] = (
+    ("period", PERIODS.__contains__, f"one of {', '.join(PERIODS)}"),
+    ("direction", DIRECTIONS.__contains__, "higher_is_better or lower_is_better"),
+    ("unit", valid_unit, f"{', '.join(PLAIN_UNITS)}, money:<ISO code> or one of {', '.join(COUNTED_NOUNS)}"),
+)
+_TYPICALS = ("none", "rolling_stat")
+_SEASONALITIES = ("none", "weekday")
+# Positive numbers of the typical band: (header key, TypicalOptions field, type).
+_TYPICAL_NUMBERS: tuple[tuple[str, str, type[int] | type[float]], ...] = (
+    ("typical_window", "window_days", int),
+    ("typical_min_points", "min_points", int),
+    ("z_amber", "z_amber", float),
+    ("z_red", "z_red", float),
+)
+
+
+class _Scanner:
+    """One pass over the lines: header lines into the `_Header`, section lines into `sections`."""
+
+    def __init__(self, header: _Header) -> None:
+        self.header = header
+        self.sections: dict[str, list[str]] = {}
+        self.section_lines: dict[str, int] = {}
+        self.current: str | None = None
+        self.last_key: str | None = None
+
+    def feed(self, lineno: int, raw: str) -> None:
+        line = raw.rstrip()
+        marker = _SECTION.match(line.strip())
+        if marker:
+            self._start_section(lineno, marker.group(1).lower())
+        elif self.current is not None:
+            self.sections[self.current].append(raw)
         else:
-            values["seasonality"] = seasonality
-    robust = get("typical_robust")
+            self._header_line(lineno, line.strip())
+
+    def _start_section(self, lineno: int, name: str) -> None:
+        if name not in SECTIONS:
+            self.header.problem(lineno, f"unknown section @{name} (expected @value, @detail or @history)")
+            self.current = None
+            return
+        if name in self.sections:
+            self.header.problem(lineno, f"section @{name} appears twice")
+        self.current = name
+        self.sections[name] = []
+        self.section_lines[name] = lineno + 1
+
+    def _header_line(self, lineno: int, stripped: str) -> None:
+        if not stripped:
+            self.last_key = None  # a blank line ends a continued text value
+            return
+        if not stripped.startswith("--"):
+            self.header.problem(
+                lineno, "SQL before the first section: start the query with a `-- @value` line"
+            )
+            self.current = "_stray"  # swallow the stray SQL: one problem, not one per line
+            self.sections["_stray"] = []
+            return
+        continuation = re.match(r"^--\s{3,}(\S.*)$", stripped)
+        if continuation and self.last_key in TEXT_KEYS:
+            value, first_line = self.header.keys[self.last_key]
+            self.header.keys[self.last_key] = (f"{value} {continuation.group(1).strip()}".strip(), first_line)
+            return
+        match = _HEADER.match(stripped)
+        if match:
+            self._key(lineno, match.group(1).lower(), _TRAILING_COMMENT.sub("", match.group(2)).strip())
+        elif stripped.strip("- ") != "":
+            self.header.problem(lineno, f"cannot read header line {stripped!r} (expected `-- key: value`)")
+
+    def _key(self, lineno: int, key: str, value: str) -> None:
+        if key not in KNOWN_KEYS:
+            self.header.problem(lineno, f"unknown header key {key!r} (known: {', '.join(KNOWN_KEYS)})")
+            self.last_key = None
+            return
+        if key in self.header.keys:
+            first = self.header.keys[key][1]
+            self.header.problem(lineno, f"header key {key!r} is given twice (first on line {first})")
+        self.header.keys[key] = (value, lineno)
+        self.last_key = key
+
+
+def _split_list(raw: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
+
+
+def _sources(header: _Header) -> tuple[str, ...]:
+    sources = _split_list(header.get("sources"))
+    for source in sources:
+        if not SLUG.match(source):
+            header.problem(header.at("sources"), f"source {source!r} is not a dataset name (lowercase slug)")
+    return sources
+
+
+def _decimal(header: _Header, key: str) -> Decimal | None:
+    raw = header.get(key)
+    if raw is None:
+        return None
+    try:
+        parsed = Decimal(raw.replace("_", ""))
+    except InvalidOperation:
+        header.problem(header.at(key), f"{key} {raw!r} is not a number")
+        return None
+    if not parsed.is_finite():
+        header.problem(header.at(key), f"{key} {raw!r} is not a finite number")
+        return None
+    return parsed
+
+
+def _date(header: _Header, key: str) -> date | None:
+    raw = header.get(key)
+    if raw is None:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        header.problem(header.at(key), f"{key} {raw!r} is not a date (YYYY-MM-DD)")
+        return None
+
+
+def _positive(header: _Header, key: str, kind: type[int] | type[float]) -> int | float | None:
+    raw = header.get(key)
+    if raw is None:
+        return None
+    try:
+        parsed = kind(raw)
+    except ValueError:
+        header.problem(header.at(key), f"{key} {raw!r} is not {'an integer' if kind is int else 'a number'}")
+        return None
+    if parsed <= 0:
+        header.problem(header.at(key), f"{key} must be positive, got {raw}")
+        return None
+    return parsed
+
+
+def _typical_options(header: _Header) -> TypicalOptions:
+    values: dict[str, Any] = {}
+    for key, target, kind in _TYPICAL_NUMBERS:
+        parsed = _positive(header, key, kind)
+        if parsed is not None:
+            values[target] = parsed
+    seasonality = header.choice("typical_seasonality", _SEASONALITIES.__contains__, "none or weekday")
+    if seasonality:
+        values["seasonality"] = seasonality
+    robust = header.get("typical_robust")
     if robust is not None:
         if robust.lower() not in ("true", "false", "yes", "no"):
-            problem(at("typical_robust"), f"typical_robust {robust!r} is not true or false")
+            header.problem(header.at("typical_robust"), f"typical_robust {robust!r} is not true or false")
         else:
             values["robust"] = robust.lower() in ("true", "yes")
     options = TypicalOptions(**values)
     if options.z_amber >= options.z_red:
-        problem(at("z_amber"), f"z_amber {options.z_amber} must be below z_red {options.z_red}")
+        header.problem(header.at("z_amber"), f"z_amber {options.z_amber} must be below z_red {options.z_red}")
     return options
+
+
+def _section_sql(scanner: _Scanner, header: _Header, line_count: int) -> dict[str, str | None]:
+    """Each section's SQL without trailing semicolons; its line moves to its first non-blank line."""
+    found: dict[str, str | None] = {}
+    for name, lines in scanner.sections.items():
+        leading = next((i for i, item in enumerate(lines) if item.strip()), 0)
+        scanner.section_lines[name] += leading
+        found[name] = _clean_sql("\n".join(lines))
+    if "value" not in found:
+        header.problem(
+            line_count or 1, "missing `-- @value` section (the SQL that returns the metric's value)"
+        )
+    elif not found["value"]:
+        header.problem(scanner.section_lines["value"] - 1, "the @value section is empty")
+    return found
+
+
+def _clean_sql(text: str) -> str | None:
+    sql = text.strip()
+    while sql.endswith(";"):
+        sql = sql[:-1].rstrip()
+    return sql or None
 
 
 @dataclass

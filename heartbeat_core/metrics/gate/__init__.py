@@ -1,0 +1,66 @@
+"""The metric gate: every metric passes `heartbeat metric validate` before it ships.
+
+Each check has a stable name, a status (pass / fail / skip) and evidence an author (or an agent) can
+act on. The SQL runs through the compute engine's own point-in-time, read-only, timed machinery
+(`heartbeat_core.compute.engine.evaluate`), so what passes here is what compute will run.
+
+The checks, in the order of `checks.REGISTRY`, one module per family:
+- header.py  `parses` (every problem with file:line), `header_complete` (owner, description, how_to_read,
+             period, direction, sources set), `no_todo` (a scaffold fails until it is finished),
+             `lines_consistent` (norm / alert / target agree with the direction), `sources_exist` (every
+             source is a marts schema with a `_dlt_loads` table);
+- sql.py     `no_correlated_subqueries` (no subquery references a table alias of an outer scope),
+             `point_in_time` (the SQL reads `heartbeat.as_of()` / `window_start()`, never the wall clock);
+- value.py   `read_only` (the SQL does not write), `value_one_numeric_row` (one numeric row now and at
+             three past as-of moments), `timing` (under the time limit, 5 s, on the live data);
+- plan.py    `explain` (EXPLAIN ANALYZE, or the estimated plan when too slow: no Seq Scan on a large
+             table, no Nested Loop over a large outer set; names the index and the sources.toml line);
+- detail.py  `detail_rows` (the `@detail` SQL returns rows when the value is non-zero);
+- history.py `history_matches` (`@history`, if any, agrees with `@value` replayed on past days).
+"""
+
+from heartbeat_core.metrics.gate.checks import CHECKS, REGISTRY, GateCheck, resolve_target, validate_file
+from heartbeat_core.metrics.gate.context import GateContext, to_registry_metric
+from heartbeat_core.metrics.gate.plan import (
+    PlanFinding,
+    analyze_plan,
+    existing_indexes,
+    explain_value,
+    sources_toml_line,
+)
+from heartbeat_core.metrics.gate.report import (
+    DEFAULT_LARGE_TABLE_BYTES,
+    DEFAULT_NESTED_LOOP_OUTER_ROWS,
+    DEFAULT_TIME_LIMIT_S,
+    Check,
+    Limits,
+    Outcome,
+    Status,
+    ValidationReport,
+)
+from heartbeat_core.metrics.gate.sql import correlated_subqueries, function_names
+
+__all__ = [
+    "CHECKS",
+    "DEFAULT_LARGE_TABLE_BYTES",
+    "DEFAULT_NESTED_LOOP_OUTER_ROWS",
+    "DEFAULT_TIME_LIMIT_S",
+    "REGISTRY",
+    "Check",
+    "GateCheck",
+    "GateContext",
+    "Limits",
+    "Outcome",
+    "PlanFinding",
+    "Status",
+    "ValidationReport",
+    "analyze_plan",
+    "correlated_subqueries",
+    "existing_indexes",
+    "explain_value",
+    "function_names",
+    "resolve_target",
+    "sources_toml_line",
+    "to_registry_metric",
+    "validate_file",
+]
