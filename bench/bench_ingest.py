@@ -155,7 +155,7 @@ def child(phase: str) -> None:
     """Run in a fresh process: ingest the postgres sources once, print one JSON line."""
     from heartbeat_core.ingest import run_one
     from heartbeat_core.ingest.config import load_sources
-    from heartbeat_core.ingest.engine import warm_up
+    from heartbeat_core.ingest.pipeline import warm_up
 
     config = load_sources()
     t_import = time.perf_counter()

@@ -17,12 +17,15 @@ from typing import Any
 import psycopg
 
 from heartbeat_core.db.migrate import migrate
-from heartbeat_demo.indexes import POST_INGEST_INDEXES
+from heartbeat_core.ingest.config import load_sources, resolved_tables
+from heartbeat_core.ingest.indexes import apply_indexes
+from heartbeat_demo import PROJECT_DIR
 
 
 def prepare_source_for_metrics(source_url: str, files_dir: Path) -> int:
     """Install heartbeat's helpers, load the rate files into currency_rates.rates and create the
-    post-ingest indexes, as ingest would on marts; returns the rate rows loaded."""
+    post-ingest indexes the demo project's sources.toml declares, as ingest would on marts; returns
+    the rate rows loaded."""
     with psycopg.connect(source_url, autocommit=True) as conn:
         migrate(conn)
         conn.execute("DROP SCHEMA IF EXISTS currency_rates CASCADE")
@@ -41,11 +44,19 @@ def prepare_source_for_metrics(source_url: str, files_dir: Path) -> int:
                     for record in csv.DictReader(handle):
                         copy.write_row((record["date"], record["currency"], record["rate_to_eur"]))
                         rows += 1
-        for statements in POST_INGEST_INDEXES.values():
-            for statement in statements:
-                conn.execute(statement.encode())
+        _apply_demo_indexes(conn)
         conn.execute("ANALYZE")
     return rows
+
+
+def _apply_demo_indexes(conn: psycopg.Connection[Any]) -> None:
+    """The post-ingest indexes of every demo source (the source database has the marts' schema and
+    table names), from the one place they are declared: the demo project's sources.toml."""
+    problems: list[str] = []
+    for name, source in load_sources(PROJECT_DIR / "sources.toml").items():
+        problems.extend(apply_indexes(conn, name, resolved_tables(source)))
+    if problems:
+        raise RuntimeError("post-ingest indexes failed: " + "; ".join(problems))
 
 
 @dataclass

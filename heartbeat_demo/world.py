@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from heartbeat_core import clock
 from heartbeat_demo import sqlgen
@@ -71,8 +72,8 @@ def _now(now: datetime | None) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
-def _run(conn: psycopg.Connection[Any], sql: str) -> None:
-    conn.execute(sql.encode())
+def _run(conn: psycopg.Connection[Any], statements: sql.Composed) -> None:
+    conn.execute(statements)
 
 
 def _session(source_url: str) -> psycopg.Connection[Any]:
@@ -84,13 +85,13 @@ def _session(source_url: str) -> psycopg.Connection[Any]:
     return conn
 
 
-def _parallel(source_url: str, batches: list[list[str]]) -> None:
+def _parallel(source_url: str, batches: list[list[sql.Composed]]) -> None:
     """Run each batch of statements in its own session, side by side; re-raise the first failure."""
 
-    def work(batch: list[str]) -> None:
+    def work(batch: list[sql.Composed]) -> None:
         with _session(source_url) as conn:
-            for sql in batch:
-                _run(conn, sql)
+            for statements in batch:
+                _run(conn, statements)
 
     with ThreadPoolExecutor(max_workers=len(batches)) as pool:
         for future in [pool.submit(work, batch) for batch in batches]:
@@ -114,9 +115,9 @@ def build_world(
                 conn.execute(f"CREATE SCHEMA {schema}")
             _run(conn, sqlgen.helper_functions(seed, moment))
             _run(conn, sqlgen.day_table(scale))
-            _run(conn, sqlgen.LOOKUPS)
+            _run(conn, sqlgen.render("lookups"))
             _run(conn, sqlgen.clients(scale))
-            _run(conn, sqlgen.PAYMENT_TABLES)
+            _run(conn, sqlgen.render("payment_tables"))
         # Two sessions side by side: the payments of the early and late days, and the smaller tables.
         split = sqlgen.HISTORY_DAYS * 5 // 9
         _parallel(
@@ -126,7 +127,7 @@ def build_world(
                 [sqlgen.payments(scale, split + 1, sqlgen.HISTORY_DAYS), sqlgen.helpdesk(scale)],
             ],
         )
-        _parallel(source_url, [[sqlgen.CONSTRAINTS], [sqlgen.CONSTRAINTS_BIG]])
+        _parallel(source_url, [[sqlgen.render("constraints")], [sqlgen.render("constraints_big")]])
         meta = json.dumps({"seed": seed, "scale": scale, "now": moment.isoformat()})
         conn.execute(f"COMMENT ON SCHEMA webbank IS '{_META_PREFIX}{meta}'".encode())
         conn.execute("DROP SCHEMA demo_gen CASCADE")

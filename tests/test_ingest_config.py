@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from heartbeat_cli.main import app
 from heartbeat_core.ingest.config import SourcesConfigError, load_sources, parse_sources, resolved_tables
-from heartbeat_core.ingest.connections import libpq_url, scrub
+from heartbeat_core.ingest.connections import libpq_url
+from heartbeat_core.redaction import redact
 from heartbeat_core.settings import reset_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,7 +67,7 @@ def test_urls_and_scrubbing() -> None:
     )
     assert libpq_url("postgresql://u:p@h:6543/db") == "postgresql://u:p@h:6543/db"
     text = "connect postgresql://bob:hunter2@db:5432/x failed; password=hunter2 Authorization: Bearer abc.def"
-    clean = scrub(text)
+    clean = redact(text)
     assert "hunter2" not in clean and "abc.def" not in clean and "bob" in clean
 
 

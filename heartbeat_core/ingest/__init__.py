@@ -2,7 +2,7 @@
 
 from heartbeat_core.ingest.config import SourcesConfigError, load_sources
 from heartbeat_core.ingest.engine import LandResult, SourceResult, TableResult, land_events, run_all, run_one
-from heartbeat_core.ingest.kinds import IngestError
+from heartbeat_core.ingest.errors import IngestError
 
 __all__ = [
     "IngestError",

@@ -1,13 +1,12 @@
 """Source connection URLs: from the environment, a documented demo fallback, and forms each driver accepts.
 
-Credentials never leave this module in clear: `scrub` removes them from any text before it is
-logged, stored in `heartbeat.source_state` or printed.
+Credentials never reach a message in clear: the connectors name their URL's secrets
+(`heartbeat_core.redaction.url_secrets`) and every error passes through `heartbeat_core.redaction.redact`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from heartbeat_core.db.connection import server_url, with_database
@@ -47,30 +46,3 @@ def libpq_url(url: str) -> str:
     user = parts.username or "postgres"
     auth = user if parts.password is None else f"{user}:{parts.password}"
     return urlunsplit(parts._replace(scheme=scheme, netloc=f"{auth}@localhost:{port}"))
-
-
-_URL_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)([^/\s:@]*):([^@\s/]*)@")
-_PASSWORD_KV = re.compile(r"(password\s*[=:]\s*)('[^']*'|\"[^\"]*\"|\S+)", re.IGNORECASE)
-_BEARER = re.compile(r"(bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
-
-
-def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Text with URL passwords, `password=...`, bearer tokens and the given secrets masked."""
-    out = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{m.group(2)}:***@", text)
-    out = _PASSWORD_KV.sub(lambda m: f"{m.group(1)}***", out)
-    out = _BEARER.sub(lambda m: f"{m.group(1)}***", out)
-    for secret in secrets:
-        if secret and len(secret) >= 3:
-            out = out.replace(secret, "***")
-    return out
-
-
-def url_secrets(url: str) -> tuple[str, ...]:
-    parts = urlsplit(url)
-    found = []
-    if parts.password:
-        found.append(parts.password)
-    for key, value in parse_qsl(parts.query):
-        if key.lower() in ("password", "sslpassword"):
-            found.append(value)
-    return tuple(found)

@@ -1,5 +1,9 @@
 """Approval within 7 days by signup cohort and tier."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows, window_days
 
 META = {
@@ -36,7 +40,7 @@ GROUP BY 1, 2
 TIERS = ("standard", "premium", "business", "top")
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     found = rows(conn, SQL, {"days": window_days(window)})
     cohorts = sorted({r["cohort"] for r in found}, reverse=True)
     cell = {(r["cohort"], r["tier"]): r for r in found}

@@ -1,5 +1,9 @@
 """Approved clients by tier and whether they transacted in the window."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows, window_days
 
 META = {
@@ -38,7 +42,7 @@ GROUP BY c.tier
 TIERS = ("standard", "premium", "business", "top")
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     found = {r["tier"]: r for r in rows(conn, SQL, {"days": window_days(window)})}
     tiers = [t for t in TIERS if t in found] + sorted(set(found) - set(TIERS))
     active = sum(found[t]["active"] for t in tiers)

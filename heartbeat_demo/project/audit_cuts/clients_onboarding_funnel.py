@@ -1,6 +1,9 @@
 """From signup to first payment: where new clients drop out."""
 
 import itertools
+from typing import Any
+
+import psycopg
 
 from heartbeat_core.audit.helpers import one, window_days
 
@@ -42,7 +45,7 @@ SELECT (SELECT count(*) FROM cohort) AS signed_up,
 """
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     r = one(conn, SQL, {"days": window_days(window)})
     steps = [
         ("Signed up", r["signed_up"]),

@@ -1,5 +1,9 @@
 """Applications waiting for a decision, oldest first."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows
 
 META = {
@@ -30,7 +34,7 @@ ORDER BY c.created_at
 """
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     found = rows(conn, SQL)
     late = [r for r in found if r["hours"] > 48]
     table = [

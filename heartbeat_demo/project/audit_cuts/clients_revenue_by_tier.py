@@ -1,5 +1,9 @@
 """Fee revenue by client tier."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows, window_days
 
 META = {
@@ -29,7 +33,7 @@ GROUP BY 1
 TIERS = ("standard", "premium", "business", "top")
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     found = {r["tier"]: r for r in rows(conn, SQL, {"days": window_days(window)})}
     tiers = [t for t in TIERS if t in found] + sorted(set(found) - set(TIERS))
     total = sum(found[t]["revenue"] for t in tiers)

@@ -1,5 +1,9 @@
 """Signups per week (per day for 7 days) and what became of them."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows, window_days
 
 META = {
@@ -34,7 +38,7 @@ GROUP BY 1 ORDER BY 1
 """
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     days = window_days(window)
     grain = "day" if days <= 7 else "week"
     found = rows(conn, SQL, {"days": days, "grain": grain})

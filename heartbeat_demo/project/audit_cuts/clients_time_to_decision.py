@@ -1,5 +1,9 @@
 """How long applicants wait for an onboarding decision."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows, window_days
 
 META = {
@@ -33,7 +37,7 @@ GROUP BY 1 ORDER BY 1
 LABELS = ["< 2 h", "2–6 h", "6–12 h", "12–24 h", "24–48 h", "48+ h"]
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     counts = {r["bucket"]: r["n"] for r in rows(conn, SQL, {"days": window_days(window)})}
     total = sum(counts.values())
     within = counts.get(0, 0) + counts.get(1, 0) + counts.get(2, 0)

@@ -1,5 +1,9 @@
 """The clients who bring the most fee revenue."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows, window_days
 
 META = {
@@ -30,7 +34,7 @@ ORDER BY t.fees DESC LIMIT 15
 """
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     found = rows(conn, SQL, {"days": window_days(window)})
     all_fees = found[0]["all_fees"] if found else 0
     table = [

@@ -1,5 +1,9 @@
 """What happens to outgoing payments: completed, rejected, failed, still in flight."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows, window_days
 
 META = {
@@ -31,7 +35,7 @@ GROUP BY 1 ORDER BY 1
 """
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     days = window_days(window)
     grain = "week" if days > 30 else "day"
     found = rows(conn, SQL, {"days": days, "grain": grain})

@@ -1,6 +1,9 @@
 """Payments created per day by direction, with the typical band."""
 
 import statistics
+from typing import Any
+
+import psycopg
 
 from heartbeat_core.audit.helpers import rows, window_days
 
@@ -30,7 +33,7 @@ GROUP BY 1 ORDER BY 1
 """
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     from datetime import date
 
     found = rows(conn, SQL, {"days": window_days(window)})

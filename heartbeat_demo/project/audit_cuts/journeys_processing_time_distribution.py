@@ -1,5 +1,9 @@
 """Distribution of outgoing payment processing times."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows, window_days
 
 META = {
@@ -30,7 +34,7 @@ SELECT bucket, count(*) AS n FROM (
 LABELS = ["< 1 min", "1–2 min", "2–5 min", "5–10 min", "10–20 min", "20–30 min", "30–60 min", "60+ min"]
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     counts = {r["bucket"]: r["n"] for r in rows(conn, SQL, {"days": window_days(window)})}
     total = sum(counts.values())
     slow = counts.get(6, 0) + counts.get(7, 0)

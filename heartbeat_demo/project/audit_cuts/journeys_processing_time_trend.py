@@ -1,5 +1,9 @@
 """Daily median and p95 processing time of outgoing payments, against the metric's lines."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows, window_days
 
 META = {
@@ -33,7 +37,7 @@ WHERE metric_id = 'payment_processing_time_p95_24h' AND retired_at IS NULL
 """
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     found = rows(conn, SQL, {"days": window_days(window)})
     try:
         lines = rows(conn, LINES_SQL)

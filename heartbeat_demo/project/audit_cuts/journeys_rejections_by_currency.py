@@ -1,5 +1,9 @@
 """Rejection rate of outgoing payments by day and currency."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows, window_days
 
 META = {
@@ -26,7 +30,7 @@ GROUP BY 1, 2
 """
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     found = rows(conn, SQL, {"days": window_days(window)})
     volume: dict[str, int] = {}
     for r in found:
@@ -38,8 +42,8 @@ def compute(conn, *, window):
     for day in days:
         line = []
         for cur in currencies:
-            r = cell.get((day, cur))
-            line.append(round(100 * r["rejected"] / r["n"], 1) if r and r["n"] else None)
+            hit = cell.get((day, cur))
+            line.append(round(100 * hit["rejected"] / hit["n"], 1) if hit and hit["n"] else None)
         values.append(line)
     if days:
         recent = [r for r in found if r["day"] == days[0]]

@@ -1,5 +1,9 @@
 """Fee revenue by product over time."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows, window_days
 
 META = {
@@ -29,7 +33,7 @@ GROUP BY 1, 2 ORDER BY 1
 PRODUCTS = ("sepa_transfer", "swift_transfer", "incoming_transfer", "internal_transfer")
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     days = window_days(window)
     grain = "week" if days > 30 else "day"
     found = rows(conn, SQL, {"days": days, "grain": grain})

@@ -1,5 +1,9 @@
 """How long each step of a payment takes, and what is sitting in each step now."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows, window_days
 
 META = {
@@ -59,11 +63,11 @@ GROUP BY 1
 """
 
 
-def _r(v):
+def _r(v: float | None) -> float | None:
     return None if v is None else round(v, 2)
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     found = rows(conn, SQL, {"days": window_days(window)})
     now = {r["ord"]: r for r in rows(conn, NOW_SQL)}
     table = []

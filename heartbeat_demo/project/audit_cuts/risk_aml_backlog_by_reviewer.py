@@ -1,5 +1,9 @@
 """Open AML reviews by reviewer and age: who is the queue waiting for?"""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows
 
 META = {
@@ -37,7 +41,7 @@ SERIES = (
 )
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     found = rows(conn, SQL)
     total = sum(r["total"] for r in found)
     old = sorted(found, key=lambda r: -(r["a3"] + r["a4"]))

@@ -1,5 +1,9 @@
 """AML outcomes by trigger reason: which reasons lead to escalation."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows
 
 META = {
@@ -27,7 +31,7 @@ GROUP BY 1, 2
 DECISIONS = ("clear", "request_info", "escalate")
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     from heartbeat_core.audit.helpers import window_days
 
     found = rows(conn, SQL, {"days": window_days(window)})

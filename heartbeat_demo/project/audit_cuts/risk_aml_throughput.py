@@ -1,5 +1,9 @@
 """AML reviews opened versus completed per day."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows, window_days
 
 META = {
@@ -33,7 +37,7 @@ FROM days d LEFT JOIN opened o USING (day) LEFT JOIN done c USING (day) ORDER BY
 """
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     days = window_days(window)
     found = rows(conn, SQL, {"days": days})
     full = found[:-1] or found  # today is partial

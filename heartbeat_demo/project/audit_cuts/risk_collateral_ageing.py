@@ -1,5 +1,9 @@
 """Collateral invoices by month of issue: paid on time, paid late, still unpaid."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows
 
 META = {
@@ -42,7 +46,7 @@ SERIES = (
 )
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     found = rows(conn, SQL)
     total_30 = sum(r["overdue_30"] or 0 for r in found)
     months_30 = [r["month"] for r in found if r["overdue_30"]]

@@ -1,5 +1,9 @@
 """Which clients owe card collateral, how much and since when (the ACME-like incident)."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows
 
 META = {
@@ -35,7 +39,7 @@ ORDER BY coalesce(sum(ci.amount) FILTER (WHERE ci.due_date < %(as_of)s - interva
 """
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     found = rows(conn, SQL)
     flagged = [r for r in found if r["owed_30d"]]
     table = [

@@ -1,5 +1,9 @@
 """Helpdesk resolution time by priority."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows, window_days
 
 META = {
@@ -37,7 +41,7 @@ ORDER BY p.rank
 """
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     found = rows(conn, SQL, {"days": window_days(window)})
     table = [
         {

@@ -1,5 +1,9 @@
 """Helpdesk tickets by topic and state."""
 
+from typing import Any
+
+import psycopg
+
 from heartbeat_core.audit.helpers import rows, window_days
 
 META = {
@@ -29,7 +33,7 @@ GROUP BY topic ORDER BY total DESC
 """
 
 
-def compute(conn, *, window):
+def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     found = rows(conn, SQL, {"days": window_days(window)})
     total = sum(r["total"] for r in found)
     top = found[0] if found else None
