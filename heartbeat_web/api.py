@@ -17,10 +17,10 @@ from heartbeat_core import readmodel
 from heartbeat_core.metrics import operator
 from heartbeat_core.metrics.registry import UnknownMetric
 from heartbeat_core.readmodel import CockpitSnapshot, HistoryPoint, MetricState
+from heartbeat_core.redaction import redact_optional
 from heartbeat_web import integrations
 from heartbeat_web.auth import require_token
 from heartbeat_web.deps import Web, database_reads, database_writes, web
-from heartbeat_web.live import scrub
 
 router = APIRouter(prefix="/api")
 health = APIRouter()
@@ -262,7 +262,7 @@ def api_webhook(
         raise HTTPException(status, f"source: {message}") from None
     web(request).live.poke()
     if getattr(result, "error", None):
-        raise HTTPException(502, f"landing {source} failed: {scrub(result.error)}")
+        raise HTTPException(502, f"landing {source} failed: {redact_optional(result.error)}")
     return jsonable_encoder(
         {"source": source, "received": len(events), "result": integrations.as_json(result)}
     )

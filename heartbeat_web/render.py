@@ -20,9 +20,10 @@ from heartbeat_core.formatting import format_duration, format_number, unit_label
 from heartbeat_core.readmodel import MetricState
 from heartbeat_core.readmodel.cache import CachedSnapshot
 from heartbeat_core.readmodel.status import needs_attention
+from heartbeat_core.redaction import redact_optional
 from heartbeat_core.settings import Settings
 from heartbeat_web import svg
-from heartbeat_web.live import JobStrip, scrub
+from heartbeat_web.live import JobStrip
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -40,7 +41,7 @@ def make_env() -> Environment:
     env.filters["num"] = lambda v, unit="count": format_number(v, unit) if v is not None else "—"
     env.filters["unit"] = unit_label
     env.filters["period"] = lambda p: PERIOD_LABEL.get(p, p)
-    env.filters["scrub"] = scrub
+    env.filters["scrub"] = redact_optional
     return env
 
 
@@ -188,7 +189,7 @@ class CockpitRenderer:
             "job": job,
             "job_pct": None if job is None or job.progress is None else round(job.progress * 100),
             "last_failed": last_failed,
-            "last_failed_error": scrub(last_failed.error) if last_failed else None,
+            "last_failed_error": redact_optional(last_failed.error) if last_failed else None,
             "stalled": stalled,
             "stalled_for": stalled_for,
             "last_success": last_success.astimezone(tz).strftime("%a %H:%M") if last_success else None,
