@@ -21,9 +21,9 @@ from psycopg import errors
 
 from heartbeat_core import clock
 from heartbeat_core.db import get_pool
-from heartbeat_core.metrics.registry import RegistryMetric, active_metrics
+from heartbeat_core.metrics.registry import RegistryMetric, active_metrics, as_direction
 from heartbeat_core.readmodel import freshness
-from heartbeat_core.readmodel.status import resolve_status
+from heartbeat_core.readmodel.status import judge
 from heartbeat_core.settings import get_settings
 
 DETAIL_ROW_LIMIT = 50
@@ -161,26 +161,24 @@ def evaluate(
 
 
 def _status_fields(metric: RegistryMetric, value: float | None, error: str | None) -> dict[str, Any]:
-    typical = metric.typical_active
-    result = resolve_status(
+    """Status, reason and z under the contract, with the band in force recorded beside them."""
+    band = metric.band
+    result = judge(
         value,
-        metric.direction,  # type: ignore[arg-type]
+        as_direction(metric.direction),
+        metric.unit,
         norm=metric.norm_value,
         alert=metric.alert_value,
-        typical_mean=metric.benchmark_mean if typical else None,
-        typical_stddev=metric.benchmark_stddev if typical else None,
-        z_amber=metric.typical_options.z_amber,
-        z_red=metric.typical_options.z_red,
-        unit=metric.unit,
-        typical_label=f"{metric.typical_options.window_days}-day typical",
+        band=band,
+        options=metric.typical_options,
         error=error,
     )
     return {
         "status": result.status,
         "reason": result.reason,
         "z": result.z,
-        "typical_mean": metric.benchmark_mean if typical else None,
-        "typical_stddev": metric.benchmark_stddev if typical else None,
+        "typical_mean": band.mean if band else None,
+        "typical_stddev": band.stddev if band else None,
     }
 
 

@@ -16,15 +16,16 @@ from pydantic import BaseModel, Field
 
 from heartbeat_core import clock
 from heartbeat_core.metrics.definition import Direction, Period, TypicalOptions
+from heartbeat_core.metrics.registry import band_in_force
 from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntitySummary, Flag
 from heartbeat_core.readmodel.status import (
     DisplayState,
     Freshness,
     Status,
     display_state,
+    judge,
     rank_key,
     resolve_freshness,
-    resolve_status,
     target_hit,
 )
 
@@ -145,26 +146,23 @@ def _float(value: Any) -> float | None:
 def state_from_row(row: dict[str, Any], now: datetime) -> tuple[MetricState, float]:
     """Colour one registry+history row with the contract, live; returns the state and its distance past the line."""
     options = TypicalOptions.from_json(row["typical_options"])
-    typical = (
-        row["typical_method"] == "rolling_stat"
-        and row["benchmark_stddev"] is not None
-        and (row["benchmark_points"] or 0) >= options.min_points
+    band = band_in_force(
+        row["typical_method"],
+        _float(row["benchmark_mean"]),
+        _float(row["benchmark_stddev"]),
+        row["benchmark_points"],
+        options,
     )
-    mean = _float(row["benchmark_mean"]) if typical else None
-    stddev = _float(row["benchmark_stddev"]) if typical else None
     value = _float(row["good_value"])
     error = row["error"]
-    result = resolve_status(
+    result = judge(
         value,
         row["direction"],
+        row["unit"],
         norm=_float(row["norm_value"]),
         alert=_float(row["alert_value"]),
-        typical_mean=mean,
-        typical_stddev=stddev,
-        z_amber=options.z_amber,
-        z_red=options.z_red,
-        unit=row["unit"],
-        typical_label=f"{options.window_days}-day typical",
+        band=band,
+        options=options,
         error=error,
     )
     source_as_of = row["good_source_as_of"] or row["latest_source_as_of"]
@@ -184,8 +182,8 @@ def state_from_row(row: dict[str, Any], now: datetime) -> tuple[MetricState, flo
         target_value=target,
         target_due_date=row["target_due_date"],
         target_hit=target_hit(result.status, value, row["direction"], target),
-        typical_mean=mean,
-        typical_stddev=stddev,
+        typical_mean=band.mean if band else None,
+        typical_stddev=band.stddev if band else None,
         z=result.z,
         crossed=result.crossed,
         freshness=fresh.freshness,

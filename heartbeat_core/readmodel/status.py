@@ -10,10 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from heartbeat_core.formatting import format_duration, format_number
-from heartbeat_core.metrics.definition import Direction
+from heartbeat_core.metrics.definition import Direction, TypicalOptions
+
+if TYPE_CHECKING:  # annotation only: the registry module reads the database
+    from heartbeat_core.metrics.registry import Band
 
 Status = Literal["red", "amber", "green", "no_data"]
 Freshness = Literal["fresh", "amber", "red"]
@@ -110,6 +113,38 @@ def resolve_status(
         word = "below" if direction == "lower_is_better" else "above"
         return StatusResult("green", f"{shown} {word} {name} line {format_number(line, unit)}")
     return StatusResult("green", f"{shown}; no lines or typical band set")
+
+
+def judge(
+    value: float | None,
+    direction: Direction,
+    unit: str,
+    *,
+    norm: float | None,
+    alert: float | None,
+    band: Band | None,
+    options: TypicalOptions,
+    error: str | None = None,
+) -> StatusResult:
+    """The status contract for one metric value: its lines, the typical band in force (from
+    `metrics.registry.band_in_force`, or None) and the metric's z bands and window from `options`.
+
+    The one entry point: the live snapshot, compute's recorded status and typical's re-scoring all call it,
+    so a value gets the same colour and reason wherever it is judged.
+    """
+    return resolve_status(
+        value,
+        direction,
+        norm=norm,
+        alert=alert,
+        typical_mean=band.mean if band is not None else None,
+        typical_stddev=band.stddev if band is not None else None,
+        z_amber=options.z_amber,
+        z_red=options.z_red,
+        unit=unit,
+        typical_label=f"{options.window_days}-day typical",
+        error=error,
+    )
 
 
 def z_score(value: float, mean: float | None, stddev: float | None) -> float | None:
