@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from heartbeat_core import clock
-from heartbeat_core.formatting import format_duration, format_number, unit_label
+from heartbeat_core.formatting import format_duration, format_value, trailing_label, value_parts
 from heartbeat_core.readmodel import MetricState
 from heartbeat_core.readmodel.cache import CachedSnapshot
 from heartbeat_core.readmodel.status import needs_attention
@@ -38,8 +38,9 @@ def make_env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["num"] = lambda v, unit="count": format_number(v, unit) if v is not None else "—"
-    env.filters["unit"] = unit_label
+    env.filters["num"] = lambda v, unit="count": value_parts(v, unit)[0]
+    env.filters["unit"] = trailing_label
+    env.filters["value"] = format_value
     env.filters["period"] = lambda p: PERIOD_LABEL.get(p, p)
     env.filters["scrub"] = redact_optional
     return env
@@ -83,11 +84,7 @@ class Tile:
 
 
 def tile(m: MetricState) -> Tile:
-    value = format_number(m.value, m.unit) if m.value is not None else "—"
-    unit = unit_label(m.unit)
-    # money and pct carry their unit inside the formatted number already
-    if m.unit.startswith("money:") or m.unit == "pct" or value.endswith(unit):
-        unit = ""
+    value, unit = value_parts(m.value, m.unit)  # the one display rule: "5.03 d", never "5.03 d days"
     return Tile(
         m=m,
         value=value,

@@ -18,6 +18,7 @@ import psycopg
 from pydantic import BaseModel, Field
 
 from heartbeat_core import clock
+from heartbeat_core.formatting import format_value
 
 # Re-exported for callers that still import them from here (the MCP server); defined in freshness.
 from heartbeat_core.readmodel.freshness import SourceStatus as SourceStatus
@@ -214,10 +215,9 @@ def summarize_history(points: Sequence[HistoryPoint], days: int = 30) -> History
 
 def explain_status(state: MetricState) -> str:
     """Why a metric has its colour, in a sentence or two, from the same fields the contract produced."""
-    from heartbeat_core.formatting import format_number
 
     def fmt(value: float | None) -> str:
-        return "—" if value is None else format_number(value, state.unit)
+        return format_value(value, state.unit)
 
     better = "lower" if state.direction == "lower_is_better" else "higher"
     shown = fmt(state.value)
