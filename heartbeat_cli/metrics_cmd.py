@@ -119,6 +119,8 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="The read mode
         f"{counts['red']} red, {counts['amber']} amber, {counts['green']} green, {counts['no_data']} no data; "
         f"{counts['stale']} stale"
     )
+    if snapshot.pipeline.stalled:
+        console.print(f"[bold red]pipeline stalled[/]: {snapshot.pipeline.reason}")
 
 
 @metric.command("show")

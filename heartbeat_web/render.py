@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from croniter import croniter
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
@@ -59,17 +58,6 @@ def build_id() -> str:
                 digest.update(path.name.encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
-
-
-def schedule_interval_s(expr: str, base: datetime | None = None) -> float | None:
-    """Seconds between two runs of a cron expression (the recompute schedule), None when unparsable."""
-    try:
-        it = croniter(expr, base or clock.now())
-        first = it.get_next(datetime)
-        second = it.get_next(datetime)
-    except Exception:
-        return None
-    return (second - first).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -151,24 +139,11 @@ class CockpitRenderer:
                 attention.append(tile(m))
             else:
                 calm.append(tile(m))
-        interval = schedule_interval_s(self.settings.schedule_recompute, snap.generated_at)
-        computed = [m.computed_at for m in snap.metrics if m.computed_at is not None]
-        last_success = max(computed) if computed else None
-        if (
-            snap.last_job
-            and snap.last_job.state in ("succeeded", "done", "finished")
-            and snap.last_job.finished_at
-        ):
-            last_success = max(filter(None, (last_success, snap.last_job.finished_at)))
+        pipeline = snap.pipeline  # the stalled verdict is the read model's (readmodel.pipeline)
+        last_success = pipeline.last_success_at
+        stalled = pipeline.stalled
+        stalled_for = None if pipeline.stalled_for_s is None else format_duration(pipeline.stalled_for_s)
         now = clock.now()
-        stalled = bool(
-            interval
-            and snap.metrics
-            and (last_success is None or (now - last_success).total_seconds() > 2 * interval)
-        )
-        stalled_for = (
-            format_duration((now - last_success).total_seconds()) if (stalled and last_success) else None
-        )
         last_failed = snap.last_job if snap.last_job and snap.last_job.state == "failed" else None
         return {
             "snap": snap,
@@ -193,13 +168,7 @@ class CockpitRenderer:
             "last_refresh": _short_time(last_success, now, tz),
             "build": self.build,
             "refresh_s": self.settings.cockpit_refresh_s,
-            "head": {
-                "pipeline": {
-                    "stalled": stalled,
-                    "last_success_at": last_success.isoformat() if last_success else None,
-                    "schedule_interval_s": interval,
-                }
-            },
+            "head": {},  # the JSON's `pipeline` comes with the snapshot itself
         }
 
     def __call__(self, cached: CachedSnapshot, job: JobStrip | None) -> tuple[bytes, bytes, dict[str, Any]]:

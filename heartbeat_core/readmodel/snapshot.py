@@ -18,6 +18,7 @@ from heartbeat_core import clock
 from heartbeat_core.metrics.definition import Direction, Period, TypicalOptions
 from heartbeat_core.metrics.registry import band_in_force
 from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntitySummary, Flag
+from heartbeat_core.readmodel.pipeline import PipelineHealth, judge_pipeline, last_successful_job
 from heartbeat_core.readmodel.status import (
     DisplayState,
     Freshness,
@@ -28,6 +29,7 @@ from heartbeat_core.readmodel.status import (
     resolve_freshness,
     target_hit,
 )
+from heartbeat_core.settings import get_settings
 
 SPARKLINE_POINTS = 30
 
@@ -92,6 +94,7 @@ class CockpitSnapshot(BaseModel):
     last_job: LastJob | None
     counts: dict[str, int]
     metrics: list[MetricState]
+    pipeline: PipelineHealth = Field(default_factory=PipelineHealth)
 
 
 class HistoryPoint(BaseModel):
@@ -257,7 +260,8 @@ def last_job(conn: psycopg.Connection[Any]) -> LastJob | None:
 
 
 def cockpit_snapshot(conn: psycopg.Connection[Any], now: datetime | None = None) -> CockpitSnapshot:
-    """The whole read model in the shape of DESIGN.md "Public interfaces", ranked worst first."""
+    """The whole read model in the shape of DESIGN.md "Public interfaces", ranked worst first, with the
+    pipeline's stalled verdict (`readmodel.pipeline`) judged against the recompute schedule at `now`."""
     moment = now or clock.now()
     version = read_model_version(conn)
     states = metric_states(conn, now=moment)
@@ -266,8 +270,19 @@ def cockpit_snapshot(conn: psycopg.Connection[Any], now: datetime | None = None)
         counts[state.status] += 1
         if state.freshness != "fresh":
             counts["stale"] += 1
+    pipeline = judge_pipeline(
+        get_settings().schedule_recompute,
+        moment,
+        computed=[s.computed_at for s in states],
+        job_finished_at=last_successful_job(conn),
+    )
     return CockpitSnapshot(
-        generated_at=moment, version=version, last_job=last_job(conn), counts=counts, metrics=states
+        generated_at=moment,
+        version=version,
+        last_job=last_job(conn),
+        counts=counts,
+        metrics=states,
+        pipeline=pipeline,
     )
 
 
