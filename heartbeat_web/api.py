@@ -29,12 +29,6 @@ MetricId = Path(min_length=1, max_length=200, description="metric id, e.g. shop_
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
-class PipelineState(BaseModel):
-    stalled: bool
-    last_success_at: str | None
-    schedule_interval_s: float | None
-
-
 class CockpitOut(CockpitSnapshot):
     """The read model, ranked worst first, as DESIGN.md "Public interfaces" names it, plus serving flags."""
 
@@ -43,7 +37,6 @@ class CockpitOut(CockpitSnapshot):
     degraded_since: str | None
     degraded_reason: str | None
     active_job: dict[str, Any] | None
-    pipeline: PipelineState
 
 
 class MetricOut(BaseModel):

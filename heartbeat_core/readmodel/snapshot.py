@@ -8,18 +8,20 @@ force now, so an operator's threshold edit shows at once without a recompute.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, LiteralString
 
 import psycopg
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from heartbeat_core import clock
+from heartbeat_core.jobs.ledger import JobPhase, JobState
 from heartbeat_core.metrics.definition import Direction, Period, TypicalOptions
 from heartbeat_core.metrics.registry import band_in_force
 from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntitySummary, Flag
 from heartbeat_core.readmodel.pipeline import PipelineHealth, judge_pipeline, last_successful_job
 from heartbeat_core.readmodel.status import (
+    Crossed,
     DisplayState,
     Freshness,
     Status,
@@ -37,8 +39,8 @@ SPARKLINE_POINTS = 30
 class LastJob(BaseModel):
     job_id: int
     trigger: str | None = None
-    state: str
-    phase: str | None = None
+    state: JobState
+    phase: JobPhase | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
@@ -61,7 +63,7 @@ class MetricState(BaseModel):
     typical_mean: float | None
     typical_stddev: float | None
     z: float | None
-    crossed: str | None = None
+    crossed: Crossed | None = None
     freshness: Freshness
     freshness_reason: str
     source_age_s: float | None
@@ -100,7 +102,7 @@ class CockpitSnapshot(BaseModel):
 class HistoryPoint(BaseModel):
     as_of_date: date
     value: float | None
-    status: str
+    status: Status
     reason: str
     z: float | None
     norm_value: float | None
@@ -112,7 +114,7 @@ class HistoryPoint(BaseModel):
     error: str | None
 
 
-_STATE_SQL = """
+_STATE_SQL: LiteralString = """
 SELECT r.metric_id, r.name, r.unit, r.period, r.direction, r.norm_value, r.alert_value, r.target_value,
        r.target_due_date, r.owner, r.verification_state, r.team, r.tags, r.sources, r.description,
        r.how_to_read, r.typical_method, r.typical_options, r.benchmark_mean, r.benchmark_stddev,
@@ -235,7 +237,7 @@ def metric_states(
     moment = now or clock.now()
     where = "AND r.metric_id = ANY(%(ids)s)" if ids else ""
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(_STATE_SQL.format(where=where), {"points": SPARKLINE_POINTS, "ids": ids})  # type: ignore[arg-type]
+        cur.execute(_STATE_SQL.format(where=where), {"points": SPARKLINE_POINTS, "ids": ids})
         rows = cur.fetchall()
     return rank([state_from_row(r, moment) for r in rows])
 

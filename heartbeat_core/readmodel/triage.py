@@ -24,8 +24,9 @@ from heartbeat_core.formatting import format_value
 from heartbeat_core.readmodel.freshness import SourceStatus as SourceStatus
 from heartbeat_core.readmodel.freshness import sources_status as sources_status
 from heartbeat_core.readmodel.snapshot import HistoryPoint, MetricState
+from heartbeat_core.readmodel.status import Status
 
-_SEVERITY = {"red": 0, "amber": 1, "no_data": 2, "green": 3}
+_SEVERITY: dict[Status, int] = {"red": 0, "amber": 1, "no_data": 2, "green": 3}
 
 
 def is_problem(state: MetricState, *, include_amber: bool = True, include_stale: bool = True) -> bool:
@@ -91,13 +92,13 @@ def matches(
 class Transition(BaseModel):
     metric_id: str
     name: str
-    before: str
-    after: str
+    before: Status
+    after: Status
     reason: str
     worse: bool
 
 
-def previous_statuses(conn: psycopg.Connection[Any], before: date) -> dict[str, str]:
+def previous_statuses(conn: psycopg.Connection[Any], before: date) -> dict[str, Status]:
     """Each active metric's status in its newest history row dated before `before` (one index probe each)."""
     rows = conn.execute(
         """SELECT r.metric_id, h.status FROM heartbeat.metric_registry r
@@ -111,7 +112,7 @@ def previous_statuses(conn: psycopg.Connection[Any], before: date) -> dict[str, 
     return {r[0]: r[1] for r in rows}
 
 
-def transitions(states: Sequence[MetricState], previous: dict[str, str]) -> list[Transition]:
+def transitions(states: Sequence[MetricState], previous: dict[str, Status]) -> list[Transition]:
     """Metrics whose colour now differs from their last colour before today; worsened first."""
     result = []
     for state in states:
