@@ -9,8 +9,8 @@ import typer
 from heartbeat_cli.errors import one_line_errors
 from heartbeat_core.db import connect, database_url
 from heartbeat_core.db import embedded as embedded_server
-from heartbeat_core.db.connection import redact
 from heartbeat_core.db.migrate import applied, migrate
+from heartbeat_core.redaction import redact
 from heartbeat_core.settings import get_settings
 
 db = typer.Typer(

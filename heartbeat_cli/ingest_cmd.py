@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from typing import Any
 
 import typer
@@ -66,10 +67,13 @@ def ingest_cmd(
 @sources_app.command("status")
 @one_line_errors
 def status_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Last load, rows, errors and freshness per source."""
-    from heartbeat_core.ingest.report import sources_status
+    """Last load, rows, errors and freshness per source, worst first."""
+    from heartbeat_core.db import connect
+    from heartbeat_core.readmodel.freshness import sources_status
 
-    rows = sources_status(sources=_config())
+    config = _config()
+    with connect(autocommit=True) as conn:
+        rows = [_status_row(s.model_dump()) for s in sources_status(conn, config, all_configured=True)]
     if as_json:
         print(json.dumps(rows, default=str))
         return
@@ -83,6 +87,13 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-reada
             print(f"  error: {r['last_error']}")
         if r["last_status"] != "never":
             print(f"  {r['freshness_reason']}; watermark {r['data_watermark'] or '-'}")
+
+
+def _status_row(fields: dict[str, Any]) -> dict[str, Any]:
+    """One source as the command prints it: ISO timestamps, `never` for a source never attempted."""
+    row = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in fields.items()}
+    row["last_status"] = row["last_status"] or "never"
+    return row
 
 
 @sources_app.command("report")

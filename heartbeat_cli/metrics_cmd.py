@@ -14,7 +14,7 @@ from heartbeat_cli.errors import CommandError, one_line_errors
 from heartbeat_core import readmodel
 from heartbeat_core.compute.engine import compute_metrics
 from heartbeat_core.db import connect
-from heartbeat_core.formatting import format_duration, format_number
+from heartbeat_core.formatting import format_duration, format_number, format_value
 from heartbeat_core.metrics.registry import UnknownMetric
 from heartbeat_core.settings import get_settings
 from heartbeat_core.sync import sync_project
@@ -102,7 +102,7 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="The read mode
     for column in ("status", "metric", "value", "period", "reason", "freshness"):
         table.add_column(column, no_wrap=column in ("status", "metric", "value", "freshness"))
     for state in snapshot.metrics:
-        value = "—" if state.value is None else format_number(state.value, state.unit)
+        value = format_value(state.value, state.unit)
         age = format_duration(state.source_age_s) if state.source_age_s is not None else "never"
         reason = state.reason + (f" [error: {state.error}]" if state.error else "")
         table.add_row(
@@ -119,6 +119,8 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="The read mode
         f"{counts['red']} red, {counts['amber']} amber, {counts['green']} green, {counts['no_data']} no data; "
         f"{counts['stale']} stale"
     )
+    if snapshot.pipeline.stalled:
+        console.print(f"[bold red]pipeline stalled[/]: {snapshot.pipeline.reason}")
 
 
 @metric.command("show")

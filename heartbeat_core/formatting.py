@@ -39,23 +39,26 @@ def _compact(value: float) -> str:
     return _trim(value, 2)
 
 
-def unit_label(unit: str) -> str:
-    """What the number counts, for tiles: `EUR`, `%`, `clients`."""
-    if unit.startswith("money:"):
-        return unit.split(":", 1)[1]
-    return {"pct": "%", "count": "", "ratio": ""}.get(unit, unit)
+_CARRIED = ("pct", "ratio", "seconds", "minutes", "hours", "days")
+
+
+def trailing_label(unit: str) -> str:
+    """The label printed after a formatted number (`clients`), empty when `format_number` already carries
+    the unit (`EUR 1.2k`, `93.1%`, `5.03 d`) or there is none (`count`)."""
+    if unit.startswith("money:") or unit in _CARRIED or unit == "count":
+        return ""
+    return unit
 
 
 def value_parts(value: float | None, unit: str) -> tuple[str, str]:
     """A value as tiles, pages, alerts and MCP text show it: the number (with the unit when the unit is a
     symbol it carries: `EUR 1.2k`, `93.1%`, `5.03 d`) and the label still to print after it (`clients`),
     empty when the number already says it. The one display rule: never "5.03 d days"."""
-    if value is None:
-        return "—", ""
     shown = format_number(value, unit)
-    label = unit_label(unit)
-    carried = unit.startswith("money:") or unit in ("pct", "ratio", "seconds", "minutes", "hours", "days")
-    if not label or carried or shown.endswith(label):
+    if shown == "—":  # no value (None or NaN): nothing to label
+        return shown, ""
+    label = trailing_label(unit)
+    if not label or shown.endswith(label):
         return shown, ""
     return shown, label
 

@@ -1,8 +1,10 @@
 """Secrets never reach a log line, a page, a tool answer or an alert: the one redaction rule.
 
 Masks, in any text: passwords in URLs (`postgresql://user:***@host`), `password=` / `secret=` / `token=` /
-`api_key=` values, bearer tokens, and every secret Heartbeat is configured with (API token, Telegram bot
-token, webhook secret, the Slack webhook's path, the database password), plus any the caller names.
+`api_key=` values (also inside longer keys: `sslpassword=`, `access_token=`, `client_secret=`), bearer
+tokens, and every secret Heartbeat is configured with (API token, Telegram bot token, webhook secret, the
+Slack and webhook URLs with their paths and queries, the database password), plus any the caller names.
+It replaces the five copies that each masked a different subset (db, alert channels, ingest, triage, web).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from heartbeat_core.settings import Settings, SettingsError, get_settings
 MASK = "***"
 _MIN_SECRET = 4  # shorter strings would mask ordinary words
 
-_URL_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)([^/\s:@]*):([^@\s/]*)@")
+# A password may hold a "/" (the old web and triage scrubbers masked those too).
+_URL_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)([^/\s:@]*):([^@\s]*)@")
+# No word boundary before the key: `sslpassword=`, `access_token=` and `client_secret=` are secrets too.
 _SECRET_KV = re.compile(
-    r"(?i)\b((?:password|passwd|pwd|secret|token|api_key|apikey|access_key)\s*[=:]\s*)"
+    r"(?i)((?:password|passwd|pwd|secret|token|api_key|apikey|access_key)\s*[=:]\s*)"
     r"('[^']*'|\"[^\"]*\"|[^&\s,;]+)"
 )
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
@@ -46,10 +50,15 @@ def configured_secrets(settings: Settings | None = None) -> list[str]:
         found.extend(url_secrets(current.database_url))
     for url in (current.slack_webhook_url, current.webhook_url):
         if url:
+            # A Slack incoming webhook's path is its credential; a generic webhook may carry one in its
+            # path or query: the whole URL, its path and its query are all masked.
             parts = urlsplit(url)
+            found.append(url)
             found.extend(url_secrets(url))
-            if current.slack_webhook_url == url and parts.path not in ("", "/"):
-                found.append(parts.path)  # a Slack incoming webhook's path is its credential
+            if parts.path not in ("", "/"):
+                found.append(parts.path)
+            if parts.query:
+                found.append(parts.query)
     return sorted({s for s in found if len(s) >= _MIN_SECRET}, key=len, reverse=True)
 
 

@@ -17,22 +17,16 @@ from heartbeat_core import readmodel
 from heartbeat_core.metrics import operator
 from heartbeat_core.metrics.registry import UnknownMetric
 from heartbeat_core.readmodel import CockpitSnapshot, HistoryPoint, MetricState
+from heartbeat_core.redaction import redact_optional
 from heartbeat_web import integrations
 from heartbeat_web.auth import require_token
 from heartbeat_web.deps import Web, database_reads, database_writes, web
-from heartbeat_web.live import scrub
 
 router = APIRouter(prefix="/api")
 health = APIRouter()
 
 MetricId = Path(min_length=1, max_length=200, description="metric id, e.g. shop_orders_24h")
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-
-
-class PipelineState(BaseModel):
-    stalled: bool
-    last_success_at: str | None
-    schedule_interval_s: float | None
 
 
 class CockpitOut(CockpitSnapshot):
@@ -43,7 +37,6 @@ class CockpitOut(CockpitSnapshot):
     degraded_since: str | None
     degraded_reason: str | None
     active_job: dict[str, Any] | None
-    pipeline: PipelineState
 
 
 class MetricOut(BaseModel):
@@ -262,7 +255,7 @@ def api_webhook(
         raise HTTPException(status, f"source: {message}") from None
     web(request).live.poke()
     if getattr(result, "error", None):
-        raise HTTPException(502, f"landing {source} failed: {scrub(result.error)}")
+        raise HTTPException(502, f"landing {source} failed: {redact_optional(result.error)}")
     return jsonable_encoder(
         {"source": source, "received": len(events), "result": integrations.as_json(result)}
     )

@@ -12,7 +12,6 @@ import gzip
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -24,15 +23,9 @@ from heartbeat_core import clock
 from heartbeat_core.db import DatabaseUnavailable
 from heartbeat_core.readmodel import CockpitSnapshot
 from heartbeat_core.readmodel.cache import CachedSnapshot, SnapshotCache
+from heartbeat_core.redaction import redact_optional
 
 log = logging.getLogger("heartbeat.web")
-
-_URL_SECRET = re.compile(r"(://[^:/@\s]+):[^@\s]+@")
-
-
-def scrub(text: str | None) -> str | None:
-    """Drop any password from a URL inside an error message before it reaches a page."""
-    return None if text is None else _URL_SECRET.sub(r"\1:***@", text)
 
 
 @dataclass(frozen=True)
@@ -120,7 +113,7 @@ class LiveCockpit:
             try:
                 cached = self.cache.get()
             except DatabaseUnavailable as exc:
-                self.last_error = scrub(str(exc))
+                self.last_error = redact_optional(str(exc))
                 return self._current
             job = None
             if self._job_reader is not None and not cached.degraded:
@@ -142,7 +135,7 @@ class LiveCockpit:
                 "build": self.build_id,
                 "degraded": cached.degraded,
                 "degraded_since": cached.degraded_since.isoformat() if cached.degraded_since else None,
-                "degraded_reason": scrub(cached.error),
+                "degraded_reason": redact_optional(cached.error),
                 "active_job": job.as_json() if job else None,
                 **head,
             }
@@ -165,7 +158,7 @@ class LiveCockpit:
                 json_gz=gzip.compress(payload, 6, mtime=0),
             )
             self.renders += 1
-            self.last_error = scrub(cached.error)
+            self.last_error = redact_optional(cached.error)
             return self._current
 
     def poke(self) -> None:

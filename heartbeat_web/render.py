@@ -11,18 +11,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from croniter import croniter
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from heartbeat_core import clock
-from heartbeat_core.formatting import format_duration, format_number, unit_label
+from heartbeat_core.formatting import format_duration, format_value, trailing_label, value_parts
 from heartbeat_core.readmodel import MetricState
 from heartbeat_core.readmodel.cache import CachedSnapshot
 from heartbeat_core.readmodel.status import needs_attention
+from heartbeat_core.redaction import redact_optional
 from heartbeat_core.settings import Settings
 from heartbeat_web import svg
-from heartbeat_web.live import JobStrip, scrub
+from heartbeat_web.live import JobStrip
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -37,10 +37,11 @@ def make_env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["num"] = lambda v, unit="count": format_number(v, unit) if v is not None else "—"
-    env.filters["unit"] = unit_label
+    env.filters["num"] = lambda v, unit="count": value_parts(v, unit)[0]
+    env.filters["unit"] = trailing_label
+    env.filters["value"] = format_value
     env.filters["period"] = lambda p: PERIOD_LABEL.get(p, p)
-    env.filters["scrub"] = scrub
+    env.filters["scrub"] = redact_optional
     return env
 
 
@@ -59,17 +60,6 @@ def build_id() -> str:
     return digest.hexdigest()[:12]
 
 
-def schedule_interval_s(expr: str, base: datetime | None = None) -> float | None:
-    """Seconds between two runs of a cron expression (the recompute schedule), None when unparsable."""
-    try:
-        it = croniter(expr, base or clock.now())
-        first = it.get_next(datetime)
-        second = it.get_next(datetime)
-    except Exception:
-        return None
-    return (second - first).total_seconds()
-
-
 @dataclass(frozen=True)
 class Tile:
     m: MetricState
@@ -82,11 +72,7 @@ class Tile:
 
 
 def tile(m: MetricState) -> Tile:
-    value = format_number(m.value, m.unit) if m.value is not None else "—"
-    unit = unit_label(m.unit)
-    # money and pct carry their unit inside the formatted number already
-    if m.unit.startswith("money:") or m.unit == "pct" or value.endswith(unit):
-        unit = ""
+    value, unit = value_parts(m.value, m.unit)  # the one display rule: "5.03 d", never "5.03 d days"
     return Tile(
         m=m,
         value=value,
@@ -153,24 +139,11 @@ class CockpitRenderer:
                 attention.append(tile(m))
             else:
                 calm.append(tile(m))
-        interval = schedule_interval_s(self.settings.schedule_recompute, snap.generated_at)
-        computed = [m.computed_at for m in snap.metrics if m.computed_at is not None]
-        last_success = max(computed) if computed else None
-        if (
-            snap.last_job
-            and snap.last_job.state in ("succeeded", "done", "finished")
-            and snap.last_job.finished_at
-        ):
-            last_success = max(filter(None, (last_success, snap.last_job.finished_at)))
+        pipeline = snap.pipeline  # the stalled verdict is the read model's (readmodel.pipeline)
+        last_success = pipeline.last_success_at
+        stalled = pipeline.stalled
+        stalled_for = None if pipeline.stalled_for_s is None else format_duration(pipeline.stalled_for_s)
         now = clock.now()
-        stalled = bool(
-            interval
-            and snap.metrics
-            and (last_success is None or (now - last_success).total_seconds() > 2 * interval)
-        )
-        stalled_for = (
-            format_duration((now - last_success).total_seconds()) if (stalled and last_success) else None
-        )
         last_failed = snap.last_job if snap.last_job and snap.last_job.state == "failed" else None
         return {
             "snap": snap,
@@ -188,20 +161,14 @@ class CockpitRenderer:
             "job": job,
             "job_pct": None if job is None or job.progress is None else round(job.progress * 100),
             "last_failed": last_failed,
-            "last_failed_error": scrub(last_failed.error) if last_failed else None,
+            "last_failed_error": redact_optional(last_failed.error) if last_failed else None,
             "stalled": stalled,
             "stalled_for": stalled_for,
             "last_success": last_success.astimezone(tz).strftime("%a %H:%M") if last_success else None,
             "last_refresh": _short_time(last_success, now, tz),
             "build": self.build,
             "refresh_s": self.settings.cockpit_refresh_s,
-            "head": {
-                "pipeline": {
-                    "stalled": stalled,
-                    "last_success_at": last_success.isoformat() if last_success else None,
-                    "schedule_interval_s": interval,
-                }
-            },
+            "head": {},  # the JSON's `pipeline` comes with the snapshot itself
         }
 
     def __call__(self, cached: CachedSnapshot, job: JobStrip | None) -> tuple[bytes, bytes, dict[str, Any]]:

@@ -1,5 +1,6 @@
 """heartbeat_core.readmodel.triage, the pure parts the MCP tools (and the web, alerts) share: problem filters, colour
-transitions, the history summary, the "why" sentence and the scrubbing of secrets from error lines."""
+transitions, the history summary, the "why" sentence and the scrubbing of secrets from error lines
+(heartbeat_core.redaction, the one rule)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from heartbeat_core.readmodel import HistoryPoint, MetricState, triage
+from heartbeat_core.redaction import redact_optional
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
@@ -135,7 +137,7 @@ def test_redact_secrets_from_error_lines() -> None:
     line = (
         "could not connect to postgresql://app:hunter2@db:5432/x?password=hunter2&sslmode=require token=abc"
     )
-    cleaned = triage.redact_secrets(line)
+    cleaned = redact_optional(line)
     assert cleaned is not None and "hunter2" not in cleaned and "abc" not in cleaned
     assert "postgresql://app:***@db:5432/x" in cleaned
-    assert triage.redact_secrets(None) is None
+    assert redact_optional(None) is None

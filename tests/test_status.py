@@ -8,7 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from heartbeat_core.metrics.definition import TypicalOptions
+from heartbeat_core.metrics.registry import Band
 from heartbeat_core.readmodel.status import (
+    judge,
     rank_key,
     resolve_freshness,
     resolve_status,
@@ -166,3 +169,19 @@ def test_ranking_red_amber_stale_distance_verified() -> None:
         "no_data",
         "green",
     ]
+
+
+def test_judge_is_the_contract_with_the_band_in_force_and_the_metric_options() -> None:
+    opts = TypicalOptions(window_days=30, min_points=14, z_amber=1.5, z_red=3.0)
+    band = Band(412.0, 38.0, 30)
+    judged = judge(320.0, "higher_is_better", "count", norm=None, alert=None, band=band, options=opts)
+    assert judged == resolve_status(
+        320.0, "higher_is_better", typical_mean=412.0, typical_stddev=38.0, z_amber=1.5, z_red=3.0,
+        typical_label="30-day typical",
+    )  # fmt: skip
+    assert judged.status == "amber" and judged.reason == "z = −2.4 vs 30-day typical 412 ± 38"
+    lines = judge(3.0, "lower_is_better", "count", norm=0.0, alert=1.0, band=band, options=opts)
+    assert lines.status == "red" and lines.reason == "3 ≥ alert line 1"
+    none = judge(None, "lower_is_better", "count", norm=0.0, alert=1.0, band=None, options=opts, error="boom")
+    assert none.status == "no_data" and none.reason == "no value: boom"
+    assert judge(500.0, "higher_is_better", "count", norm=None, alert=None, band=None, options=opts).z is None

@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from heartbeat_core import clock
+from heartbeat_core import clock, readmodel
+from heartbeat_core.compute.engine import compute_metrics
 from heartbeat_core.metrics.definition import TypicalOptions
+from heartbeat_core.metrics.registry import Band, active_metrics, band_in_force
 from heartbeat_core.readmodel import typical
 
 DAY = date(2026, 3, 2)  # a Monday
@@ -111,3 +113,58 @@ def test_refresh_writes_the_registry_and_rescore_keeps_rows_consistent(mini_worl
         ).fetchone()
         assert z_rows is not None and z_rows[0] > 0  # later days score against the days before them
     assert_history_consistent(mini_world)
+
+
+def test_band_in_force_is_one_rule() -> None:
+    """rolling_stat, σ > 0 and at least min_points days: anything less and no band is in force."""
+    opts = TypicalOptions(window_days=14, min_points=7)
+    assert band_in_force("rolling_stat", 10.0, 2.0, 7, opts) == Band(10.0, 2.0, 7)
+    assert band_in_force("none", 10.0, 2.0, 30, opts) is None
+    assert band_in_force("rolling_stat", 10.0, 0.0, 30, opts) is None  # σ = 0: no z-score, no band shown
+    assert band_in_force("rolling_stat", 10.0, 2.0, 6, opts) is None
+    assert band_in_force("rolling_stat", None, 2.0, 30, opts) is None
+    assert band_in_force("rolling_stat", 10.0, None, 30, opts) is None
+    assert band_in_force("rolling_stat", 10.0, 2.0, None, opts) is None
+    baseline = typical.Baseline(10.0, 2.0, 7)
+    assert baseline.usable(opts) and baseline.in_force(opts) == Band(10.0, 2.0, 7)
+    fields = typical.score(
+        15.0, direction="higher_is_better", unit="count", options=opts, band=baseline, norm=None, alert=None
+    )
+    assert fields == {
+        "status": "green",
+        "reason": "z = +2.5 vs 14-day typical 10 ± 2",
+        "z": 2.5,
+        "typical_mean": 10.0,
+        "typical_stddev": 2.0,
+    }
+
+
+@pytest.mark.db
+@pytest.mark.parametrize(
+    ("stddev", "points", "in_force"),
+    [(4.0, 7, True), (0.0, 20, False), (4.0, 6, False)],
+)
+def test_the_band_shown_is_the_band_that_coloured(
+    mini_world: str, stddev: float, points: int, in_force: bool
+) -> None:
+    """Snapshot, compute's history row and the registry view agree: a band is shown (and recorded) exactly
+    when it gave the z-score. σ = 0 used to show a band that coloured nothing."""
+    metric_id = "shop_basket_eur_24h"  # rolling_stat, typical_min_points 7
+    with psycopg.connect(mini_world) as conn:
+        conn.execute(
+            "UPDATE heartbeat.metric_registry SET benchmark_mean = 40, benchmark_stddev = %s,"
+            " benchmark_points = %s WHERE metric_id = %s",
+            (stddev, points, metric_id),
+        )
+        conn.commit()
+        (metric,) = active_metrics(conn, [metric_id])
+        assert (metric.band is not None) is in_force
+    assert compute_metrics([metric_id]).ok
+    with psycopg.connect(mini_world) as conn:
+        (state,) = readmodel.metric_states(conn, [metric_id])
+        (stored,) = readmodel.metric_history(conn, metric_id, days=1)
+    shown = (state.typical_mean, state.typical_stddev)
+    assert shown == ((40.0, stddev) if in_force else (None, None))
+    assert (state.z is not None) is in_force and state.reason.startswith("z = ") is in_force
+    assert (stored.typical_mean, stored.typical_stddev) == shown and stored.z == state.z
+    assert stored.status == state.status and stored.reason == state.reason

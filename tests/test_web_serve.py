@@ -109,7 +109,9 @@ def test_job_strip_shows_phase_and_progress(mini_world: str) -> None:
 
 
 def test_error_text_never_shows_a_password() -> None:
-    from heartbeat_web.live import scrub
+    from heartbeat_core.redaction import redact_optional
 
-    shown = scrub("cannot reach the database at postgresql://heartbeat:hunter2@db:5432/marts: refused")
+    shown = redact_optional(
+        "cannot reach the database at postgresql://heartbeat:hunter2@db:5432/marts: refused"
+    )
     assert shown is not None and "hunter2" not in shown and "postgresql://heartbeat:***@db" in shown

@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 
 from heartbeat_core import clock
-from heartbeat_core.alerts.channels import SendResult, channel, redact, sign, verify
+from heartbeat_core.alerts.channels import SendResult, channel, sign, verify
 from heartbeat_core.alerts.config import (
     CHANNELS,
     ChannelConfig,
@@ -54,7 +54,6 @@ __all__ = [
     "install",
     "metric_alerts",
     "outbox_rows",
-    "redact",
     "send_test",
     "sign",
     "snooze",

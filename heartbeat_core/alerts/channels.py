@@ -6,7 +6,7 @@ with the channel's own wait when it gives one: Slack's `Retry-After` header, Tel
 Nothing here sleeps or loops: the outbox schedules the next attempt.
 
 Secrets (the Slack webhook URL, the Telegram bot token — it is part of the request URL —, the webhook URL and
-signing secret) never appear in error text: every message passes through `redact()`.
+signing secret) never appear in error text: every message passes through `heartbeat_core.redaction.redact`.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import httpx
 
 from heartbeat_core import clock
 from heartbeat_core.alerts.messages import canonical_json
+from heartbeat_core.redaction import redact
 from heartbeat_core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -43,29 +43,6 @@ class SendResult:
     retry_after_s: float | None = None
 
 
-def _secrets(settings: Settings) -> list[str]:
-    found: list[str] = []
-    for url in (settings.slack_webhook_url, settings.webhook_url):
-        if url:
-            found.append(url)
-            parts = urlsplit(url)
-            if parts.path and parts.path != "/":
-                found.append(parts.path)
-            if parts.query:
-                found.append(parts.query)
-    for secret in (settings.telegram_bot_token, settings.webhook_secret):
-        if secret:
-            found.append(secret)
-    return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
-
-
-def redact(text: str, settings: Settings | None = None) -> str:
-    """`text` with every configured secret replaced by `***`."""
-    for secret in _secrets(settings or get_settings()):
-        text = text.replace(secret, "***")
-    return text
-
-
 def _retry_after_header(value: str | None) -> float | None:
     if not value:
         return None
@@ -81,7 +58,7 @@ def _retry_after_header(value: str | None) -> float | None:
 
 
 def _network_failure(exc: Exception, settings: Settings) -> SendResult:
-    return SendResult("retry", None, redact(f"{type(exc).__name__}: {exc}", settings))
+    return SendResult("retry", None, redact(f"{type(exc).__name__}: {exc}", settings=settings))
 
 
 def _classify(status: int, answer: str, retry_after: float | None) -> SendResult:
@@ -115,7 +92,10 @@ class Channel(ABC):
             result = _network_failure(exc, self.settings)
         if result.error:
             result = SendResult(
-                result.outcome, result.status, redact(result.error, self.settings), result.retry_after_s
+                result.outcome,
+                result.status,
+                redact(result.error, settings=self.settings),
+                result.retry_after_s,
             )
         if result.outcome != "sent":
             log.warning("alert channel %s: %s (%s)", self.name, result.outcome, result.error)

@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 from heartbeat_core import clock, readmodel
 from heartbeat_core.audit.discovery import WINDOWS
 from heartbeat_core.audit.registry import UnknownCut, active_cut_ids
-from heartbeat_core.formatting import format_duration, format_number
+from heartbeat_core.formatting import format_duration, format_number, format_value
 from heartbeat_core.readmodel.status import resolve_freshness
 
 # Titles and introductions of the pages the demo cuts name; any other page gets its name, titled.
@@ -113,7 +113,7 @@ def _metric_links(conn: psycopg.Connection[Any], ids: set[str], now: datetime) -
             "status": state.status,
             "reason": state.reason,
             "value": state.value,
-            "value_text": "—" if state.value is None else format_number(state.value, state.unit),
+            "value_text": format_value(state.value, state.unit),
             "url": f"/metrics/{state.metric_id}",
         }
     return links

@@ -21,9 +21,9 @@ from psycopg import errors
 
 from heartbeat_core import clock
 from heartbeat_core.db import get_pool
-from heartbeat_core.metrics.registry import RegistryMetric, active_metrics
+from heartbeat_core.metrics.registry import RegistryMetric, active_metrics, as_direction
 from heartbeat_core.readmodel import freshness
-from heartbeat_core.readmodel.status import resolve_status
+from heartbeat_core.readmodel.status import Status, judge
 from heartbeat_core.settings import get_settings
 
 DETAIL_ROW_LIMIT = 50
@@ -39,7 +39,7 @@ class MetricOutcome:
     days: int = 0
     failed_days: int = 0
     value: float | None = None
-    status: str | None = None
+    status: Status | None = None
     error: str | None = None
     duration_ms: int = 0
 
@@ -161,26 +161,24 @@ def evaluate(
 
 
 def _status_fields(metric: RegistryMetric, value: float | None, error: str | None) -> dict[str, Any]:
-    typical = metric.typical_active
-    result = resolve_status(
+    """Status, reason and z under the contract, with the band in force recorded beside them."""
+    band = metric.band
+    result = judge(
         value,
-        metric.direction,  # type: ignore[arg-type]
+        as_direction(metric.direction),
+        metric.unit,
         norm=metric.norm_value,
         alert=metric.alert_value,
-        typical_mean=metric.benchmark_mean if typical else None,
-        typical_stddev=metric.benchmark_stddev if typical else None,
-        z_amber=metric.typical_options.z_amber,
-        z_red=metric.typical_options.z_red,
-        unit=metric.unit,
-        typical_label=f"{metric.typical_options.window_days}-day typical",
+        band=band,
+        options=metric.typical_options,
         error=error,
     )
     return {
         "status": result.status,
         "reason": result.reason,
         "z": result.z,
-        "typical_mean": metric.benchmark_mean if typical else None,
-        "typical_stddev": metric.benchmark_stddev if typical else None,
+        "typical_mean": band.mean if band else None,
+        "typical_stddev": band.stddev if band else None,
     }
 
 
@@ -327,6 +325,9 @@ def _backfill_from_history_sql(
     outcome: MetricOutcome,
 ) -> list[date]:
     """Run the @history section once; returns the days it did not cover (replayed with @value)."""
+    if metric.history_sql is None:
+        return days
+    history_sql = metric.history_sql
     tz = get_settings().tz
     started = time.perf_counter()
     try:
@@ -334,7 +335,7 @@ def _backfill_from_history_sql(
             _begin_point_in_time(conn, metric, now)
             conn.execute("SELECT set_config('heartbeat.history_from', %s, true)", (days[0].isoformat(),))
             with conn.cursor() as cur:
-                cur.execute(metric.history_sql.encode())  # type: ignore[union-attr]
+                cur.execute(history_sql.encode())
                 if cur.description is None or len(cur.description) != 2:
                     raise MetricSQLError("@history must return two columns: (as_of_date, value)")
                 rows = cur.fetchall()

@@ -11,6 +11,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from heartbeat_core.db import embedded
+from heartbeat_core.redaction import redact
 from heartbeat_core.settings import get_settings
 
 CONNECT_TIMEOUT_S = 5
@@ -18,15 +19,6 @@ CONNECT_TIMEOUT_S = 5
 
 class DatabaseUnavailable(RuntimeError):
     """The marts database cannot be reached; the message is one line, with no secrets."""
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        parts = parts._replace(netloc=netloc)
-    return urlunsplit(parts)
 
 
 def with_database(url: str, dbname: str) -> str:
@@ -97,7 +89,7 @@ def connect(url: str | None = None, **kwargs: Any) -> psycopg.Connection[Any]:
         return psycopg.connect(target, **kwargs)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
-        raise DatabaseUnavailable(f"cannot reach the database at {redact(target)}: {first}") from None
+        raise DatabaseUnavailable(redact(f"cannot reach the database at {target}: {first}")) from None
 
 
 _pool_lock = threading.Lock()
@@ -125,7 +117,7 @@ def get_pool() -> ConnectionPool:
             except Exception as exc:
                 _pool.close()
                 _pool = None
-                raise DatabaseUnavailable(f"cannot reach the database at {redact(url)}: {exc}") from None
+                raise DatabaseUnavailable(redact(f"cannot reach the database at {url}: {exc}")) from None
         return _pool
 
 

@@ -1,15 +1,13 @@
-"""What `heartbeat sources status` and `heartbeat sources report` show (and the MCP tool can reuse).
+"""What `heartbeat sources report` shows: per landed table, its write disposition as dlt recorded it and its
+size — the seed's hidden-cost rule: a replace table is reloaded in full every run, so a large one is a problem.
 
-- `sources_status()`: per configured source, the last attempt and its outcome (from
-  `heartbeat.source_state`), the last completed load (`_dlt_loads`), the data watermark, and freshness.
-- `replace_report()`: per landed table, its write disposition as dlt recorded it and its size — the
-  seed's hidden-cost rule: a replace table is reloaded in full every run, so a large one is a problem.
+A source's state and freshness (`heartbeat sources status`) is the read model's
+`heartbeat_core.readmodel.freshness.sources_status`.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -17,67 +15,10 @@ from psycopg import sql
 
 from heartbeat_core.db.connection import connect
 from heartbeat_core.ingest.config import AnySource, load_sources, resolved_tables
-from heartbeat_core.readmodel.freshness import last_completed_load, one_source_as_of
-from heartbeat_core.readmodel.status import resolve_freshness
 
 RUN_TABLE = "heartbeat_ingest_run"
 
 LARGE_REPLACE_BYTES = 50 * 1024 * 1024
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
-def _freshness_period(schedule: str) -> str:
-    # an hourly source is late after a day (amber) and broken after two; a daily one gets three days
-    return "24h" if schedule == "daily" else "snapshot"
-
-
-def sources_status(
-    conn: psycopg.Connection[Any] | None = None,
-    sources: dict[str, AnySource] | None = None,
-    now: datetime | None = None,
-) -> list[dict[str, Any]]:
-    config = sources if sources is not None else load_sources()
-    moment = now or datetime.now(UTC)
-    own = conn is None
-    c = conn or connect(autocommit=True)
-    try:
-        states: dict[str, dict[str, Any]] = {}
-        with c.cursor(row_factory=psycopg.rows.dict_row) as cur:
-            for row in cur.execute("SELECT * FROM heartbeat.source_state"):
-                states[row["source"]] = row
-        out = []
-        for name in list(config) + sorted(set(states) - set(config)):
-            spec = config.get(name)
-            state = states.get(name, {})
-            as_of = one_source_as_of(c, name)
-            fresh = resolve_freshness(_freshness_period(spec.schedule if spec else "hourly"), as_of, moment)
-            out.append(
-                {
-                    "source": name,
-                    "kind": spec.kind if spec else state.get("kind"),
-                    "configured": spec is not None,
-                    "schedule": spec.schedule if spec else None,
-                    "tables": [t.name for t in resolved_tables(spec)] if spec else [],
-                    "last_attempt_at": _iso(state.get("last_attempt_at")),
-                    "last_success_at": _iso(state.get("last_success_at")),
-                    "last_status": state.get("last_status") or "never",
-                    "last_error": state.get("last_error"),
-                    "last_rows": state.get("last_rows"),
-                    "last_duration_s": state.get("last_duration_s"),
-                    "last_load_at": _iso(last_completed_load(c, name)),
-                    "data_watermark": _iso(state.get("data_watermark")),
-                    "source_as_of": _iso(as_of),
-                    "freshness": fresh.freshness,
-                    "freshness_reason": fresh.reason,
-                }
-            )
-        return out
-    finally:
-        if own:
-            c.close()
 
 
 def _stored_dispositions(conn: psycopg.Connection[Any], source: str) -> dict[str, str]:

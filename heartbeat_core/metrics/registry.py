@@ -1,4 +1,5 @@
-"""Reading the metric registry: the compiled view of every active metric that compute and readers share."""
+"""Reading the metric registry: the compiled view of every active metric that compute and readers share,
+and the one rule for whether a metric's typical band is in force (`band_in_force`)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,51 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from heartbeat_core.metrics.definition import TypicalOptions
+from heartbeat_core.metrics.definition import DIRECTIONS, Direction, TypicalOptions
+
+
+@dataclass(frozen=True)
+class Band:
+    """A typical band: μ ± σ over `points` days of history."""
+
+    mean: float
+    stddev: float
+    points: int
+
+
+def band_in_force(
+    method: str,
+    mean: float | None,
+    stddev: float | None,
+    points: int | None,
+    options: TypicalOptions,
+) -> Band | None:
+    """The typical band the status contract judges a value against, or None when there is none.
+
+    In force when the metric asks for one (`typical: rolling_stat`), its spread is positive (σ = 0 gives no
+    z-score) and it rests on at least `typical_min_points` days. The one home of this rule: the snapshot's
+    colour and the band it shows, compute's recorded z and band, and typical's re-scoring all ask here, so
+    the band a screen shows is always the band that coloured it.
+    """
+    if method != "rolling_stat" or mean is None or stddev is None or not stddev > 0:
+        return None
+    if points is None or points < options.min_points:
+        return None
+    return Band(float(mean), float(stddev), int(points))
+
+
+def as_direction(text: str) -> Direction:
+    """A direction read as text (the registry's CHECK constraint allows no other value) as the Literal."""
+    for known in DIRECTIONS:
+        if text == known:
+            return known
+    raise ValueError(f"unknown direction {text!r} (expected {' or '.join(DIRECTIONS)})")
 
 
 @dataclass(frozen=True)
 class RegistryMetric:
+    # period and direction hold the values of the Period and Direction Literals (typical_method: none or
+    # rolling_stat); they stay `str` while `metrics.validate` builds one from a MetricDefinition of text fields.
     metric_id: str
     name: str
     period: str
@@ -36,12 +77,14 @@ class RegistryMetric:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def typical_active(self) -> bool:
-        return (
-            self.typical_method == "rolling_stat"
-            and self.benchmark_stddev is not None
-            and self.benchmark_points is not None
-            and self.benchmark_points >= self.typical_options.min_points
+    def band(self) -> Band | None:
+        """Today's band from the registry's benchmark columns, when it is in force (`band_in_force`)."""
+        return band_in_force(
+            self.typical_method,
+            self.benchmark_mean,
+            self.benchmark_stddev,
+            self.benchmark_points,
+            self.typical_options,
         )
 
 

@@ -8,25 +8,30 @@ force now, so an operator's threshold edit shows at once without a recompute.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, LiteralString
 
 import psycopg
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from heartbeat_core import clock
+from heartbeat_core.jobs.ledger import JobPhase, JobState
 from heartbeat_core.metrics.definition import Direction, Period, TypicalOptions
+from heartbeat_core.metrics.registry import band_in_force
 from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntitySummary, Flag
+from heartbeat_core.readmodel.pipeline import PipelineHealth, judge_pipeline, last_successful_job
 from heartbeat_core.readmodel.status import (
+    Crossed,
     DisplayState,
     Freshness,
     Status,
     display_state,
+    judge,
     rank_key,
     resolve_freshness,
-    resolve_status,
     target_hit,
 )
+from heartbeat_core.settings import get_settings
 
 SPARKLINE_POINTS = 30
 
@@ -34,8 +39,8 @@ SPARKLINE_POINTS = 30
 class LastJob(BaseModel):
     job_id: int
     trigger: str | None = None
-    state: str
-    phase: str | None = None
+    state: JobState
+    phase: JobPhase | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
@@ -58,7 +63,7 @@ class MetricState(BaseModel):
     typical_mean: float | None
     typical_stddev: float | None
     z: float | None
-    crossed: str | None = None
+    crossed: Crossed | None = None
     freshness: Freshness
     freshness_reason: str
     source_age_s: float | None
@@ -91,12 +96,13 @@ class CockpitSnapshot(BaseModel):
     last_job: LastJob | None
     counts: dict[str, int]
     metrics: list[MetricState]
+    pipeline: PipelineHealth = Field(default_factory=PipelineHealth)
 
 
 class HistoryPoint(BaseModel):
     as_of_date: date
     value: float | None
-    status: str
+    status: Status
     reason: str
     z: float | None
     norm_value: float | None
@@ -108,7 +114,7 @@ class HistoryPoint(BaseModel):
     error: str | None
 
 
-_STATE_SQL = """
+_STATE_SQL: LiteralString = """
 SELECT r.metric_id, r.name, r.unit, r.period, r.direction, r.norm_value, r.alert_value, r.target_value,
        r.target_due_date, r.owner, r.verification_state, r.team, r.tags, r.sources, r.description,
        r.how_to_read, r.typical_method, r.typical_options, r.benchmark_mean, r.benchmark_stddev,
@@ -145,26 +151,23 @@ def _float(value: Any) -> float | None:
 def state_from_row(row: dict[str, Any], now: datetime) -> tuple[MetricState, float]:
     """Colour one registry+history row with the contract, live; returns the state and its distance past the line."""
     options = TypicalOptions.from_json(row["typical_options"])
-    typical = (
-        row["typical_method"] == "rolling_stat"
-        and row["benchmark_stddev"] is not None
-        and (row["benchmark_points"] or 0) >= options.min_points
+    band = band_in_force(
+        row["typical_method"],
+        _float(row["benchmark_mean"]),
+        _float(row["benchmark_stddev"]),
+        row["benchmark_points"],
+        options,
     )
-    mean = _float(row["benchmark_mean"]) if typical else None
-    stddev = _float(row["benchmark_stddev"]) if typical else None
     value = _float(row["good_value"])
     error = row["error"]
-    result = resolve_status(
+    result = judge(
         value,
         row["direction"],
+        row["unit"],
         norm=_float(row["norm_value"]),
         alert=_float(row["alert_value"]),
-        typical_mean=mean,
-        typical_stddev=stddev,
-        z_amber=options.z_amber,
-        z_red=options.z_red,
-        unit=row["unit"],
-        typical_label=f"{options.window_days}-day typical",
+        band=band,
+        options=options,
         error=error,
     )
     source_as_of = row["good_source_as_of"] or row["latest_source_as_of"]
@@ -184,8 +187,8 @@ def state_from_row(row: dict[str, Any], now: datetime) -> tuple[MetricState, flo
         target_value=target,
         target_due_date=row["target_due_date"],
         target_hit=target_hit(result.status, value, row["direction"], target),
-        typical_mean=mean,
-        typical_stddev=stddev,
+        typical_mean=band.mean if band else None,
+        typical_stddev=band.stddev if band else None,
         z=result.z,
         crossed=result.crossed,
         freshness=fresh.freshness,
@@ -234,7 +237,7 @@ def metric_states(
     moment = now or clock.now()
     where = "AND r.metric_id = ANY(%(ids)s)" if ids else ""
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(_STATE_SQL.format(where=where), {"points": SPARKLINE_POINTS, "ids": ids})  # type: ignore[arg-type]
+        cur.execute(_STATE_SQL.format(where=where), {"points": SPARKLINE_POINTS, "ids": ids})
         rows = cur.fetchall()
     return rank([state_from_row(r, moment) for r in rows])
 
@@ -259,7 +262,8 @@ def last_job(conn: psycopg.Connection[Any]) -> LastJob | None:
 
 
 def cockpit_snapshot(conn: psycopg.Connection[Any], now: datetime | None = None) -> CockpitSnapshot:
-    """The whole read model in the shape of DESIGN.md "Public interfaces", ranked worst first."""
+    """The whole read model in the shape of DESIGN.md "Public interfaces", ranked worst first, with the
+    pipeline's stalled verdict (`readmodel.pipeline`) judged against the recompute schedule at `now`."""
     moment = now or clock.now()
     version = read_model_version(conn)
     states = metric_states(conn, now=moment)
@@ -268,8 +272,19 @@ def cockpit_snapshot(conn: psycopg.Connection[Any], now: datetime | None = None)
         counts[state.status] += 1
         if state.freshness != "fresh":
             counts["stale"] += 1
+    pipeline = judge_pipeline(
+        get_settings().schedule_recompute,
+        moment,
+        computed=[s.computed_at for s in states],
+        job_finished_at=last_successful_job(conn),
+    )
     return CockpitSnapshot(
-        generated_at=moment, version=version, last_job=last_job(conn), counts=counts, metrics=states
+        generated_at=moment,
+        version=version,
+        last_job=last_job(conn),
+        counts=counts,
+        metrics=states,
+        pipeline=pipeline,
     )
 
 

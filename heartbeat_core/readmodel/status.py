@@ -10,20 +10,26 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from heartbeat_core.formatting import format_duration, format_number
-from heartbeat_core.metrics.definition import Direction
+from heartbeat_core.metrics.definition import Direction, Period, TypicalOptions
+
+if TYPE_CHECKING:  # annotation only: the registry module reads the database
+    from heartbeat_core.metrics.registry import Band
 
 Status = Literal["red", "amber", "green", "no_data"]
 Freshness = Literal["fresh", "amber", "red"]
 # What a screen may show (CONTRACTS.md): stale data is never drawn green, a red stays red.
 DisplayState = Literal["red", "amber", "green", "stale", "no_data", "error"]
 
+# Which line (or z band) a non-green status crossed; None when none was.
+Crossed = Literal["alert", "norm", "z_red", "z_amber"]
+
 STATUSES: tuple[Status, ...] = ("red", "amber", "green", "no_data")
 
 # Age past which a metric's sources are amber / red, by period. 7d sits between 24h and 30d.
-FRESHNESS_LIMITS: dict[str, tuple[timedelta, timedelta]] = {
+FRESHNESS_LIMITS: dict[Period, tuple[timedelta, timedelta]] = {
     "24h": (timedelta(hours=36), timedelta(hours=72)),
     "7d": (timedelta(days=3), timedelta(days=7)),
     "30d": (timedelta(days=7), timedelta(days=14)),
@@ -36,7 +42,7 @@ FRESHNESS_LIMITS: dict[str, tuple[timedelta, timedelta]] = {
 class StatusResult:
     status: Status
     reason: str
-    crossed: Literal["alert", "norm", "z_red", "z_amber"] | None = None
+    crossed: Crossed | None = None
     z: float | None = None
     distance: float = 0.0  # how far past the crossed line, relative; ranks within a colour
 
@@ -112,6 +118,38 @@ def resolve_status(
     return StatusResult("green", f"{shown}; no lines or typical band set")
 
 
+def judge(
+    value: float | None,
+    direction: Direction,
+    unit: str,
+    *,
+    norm: float | None,
+    alert: float | None,
+    band: Band | None,
+    options: TypicalOptions,
+    error: str | None = None,
+) -> StatusResult:
+    """The status contract for one metric value: its lines, the typical band in force (from
+    `metrics.registry.band_in_force`, or None) and the metric's z bands and window from `options`.
+
+    The one entry point: the live snapshot, compute's recorded status and typical's re-scoring all call it,
+    so a value gets the same colour and reason wherever it is judged.
+    """
+    return resolve_status(
+        value,
+        direction,
+        norm=norm,
+        alert=alert,
+        typical_mean=band.mean if band is not None else None,
+        typical_stddev=band.stddev if band is not None else None,
+        z_amber=options.z_amber,
+        z_red=options.z_red,
+        unit=unit,
+        typical_label=f"{options.window_days}-day typical",
+        error=error,
+    )
+
+
 def z_score(value: float, mean: float | None, stddev: float | None) -> float | None:
     if mean is None or stddev is None or not stddev > 0:
         return None
@@ -129,9 +167,9 @@ def target_hit(status: Status, value: float | None, direction: Direction, target
     return value <= target if direction == "lower_is_better" else value >= target
 
 
-def resolve_freshness(period: str, source_as_of: datetime | None, now: datetime) -> FreshnessResult:
+def resolve_freshness(period: Period, source_as_of: datetime | None, now: datetime) -> FreshnessResult:
     """How old the landed data behind a value is, judged separately from its colour."""
-    amber_after, red_after = FRESHNESS_LIMITS.get(period, FRESHNESS_LIMITS["24h"])
+    amber_after, red_after = FRESHNESS_LIMITS.get(period, FRESHNESS_LIMITS["24h"])  # 24h if unknown
     if source_as_of is None:
         return FreshnessResult("red", "no completed load of its sources", None)
     age = now - source_as_of
@@ -150,8 +188,8 @@ def resolve_freshness(period: str, source_as_of: datetime | None, now: datetime)
     return FreshnessResult("fresh", f"sources {shown} old", age_s)
 
 
-_STATUS_RANK = {"red": 0, "amber": 1, "no_data": 3, "green": 4}
-_FRESHNESS_RANK = {"red": 0, "amber": 1, "fresh": 2}
+_STATUS_RANK: dict[Status, int] = {"red": 0, "amber": 1, "no_data": 3, "green": 4}
+_FRESHNESS_RANK: dict[Freshness, int] = {"red": 0, "amber": 1, "fresh": 2}
 
 
 def rank_key(
@@ -160,7 +198,7 @@ def rank_key(
     distance: float,
     verified: bool,
     name: str = "",
-    crossed: str | None = None,
+    crossed: Crossed | None = None,
 ) -> tuple[int, int, int, float, int, str]:
     """Sort key for "what should I look at first": red, amber, then stale; within a colour a crossed
     line (an owner's commitment: SLA, regulatory cap) before an unusual z-score, then how far past the

@@ -1,29 +1,32 @@
 """Triage over the read model: what needs attention, what changed since yesterday, how the sources are,
 and a short summary of a metric's recent values.
 
-Pure functions over `readmodel.MetricState` lists and history points, plus two small reads
-(`transitions_since`, `sources_status`). MCP, the web and alerts share them, so "what is red" means the
-same thing on every surface. Colour, freshness and rank still come only from `heartbeat_core.readmodel.status`.
+Pure functions over `readmodel.MetricState` lists and history points, plus one small read
+(`transitions_since`). MCP, the web and alerts share them, so "what is red" means the same thing on every
+surface. Colour, freshness and rank still come only from `heartbeat_core.readmodel.status`; a source's
+freshness only from `heartbeat_core.readmodel.freshness.sources_status`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Literal
 
 import psycopg
-from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from heartbeat_core import clock
-from heartbeat_core.readmodel.freshness import last_completed_load
-from heartbeat_core.readmodel.snapshot import HistoryPoint, MetricState
-from heartbeat_core.readmodel.status import FRESHNESS_LIMITS, Freshness, resolve_freshness
+from heartbeat_core.formatting import format_value
 
-_SEVERITY = {"red": 0, "amber": 1, "no_data": 2, "green": 3}
+# Re-exported for callers that still import them from here (the MCP server); defined in freshness.
+from heartbeat_core.readmodel.freshness import SourceStatus as SourceStatus
+from heartbeat_core.readmodel.freshness import sources_status as sources_status
+from heartbeat_core.readmodel.snapshot import HistoryPoint, MetricState
+from heartbeat_core.readmodel.status import Status
+
+_SEVERITY: dict[Status, int] = {"red": 0, "amber": 1, "no_data": 2, "green": 3}
 
 
 def is_problem(state: MetricState, *, include_amber: bool = True, include_stale: bool = True) -> bool:
@@ -89,13 +92,13 @@ def matches(
 class Transition(BaseModel):
     metric_id: str
     name: str
-    before: str
-    after: str
+    before: Status
+    after: Status
     reason: str
     worse: bool
 
 
-def previous_statuses(conn: psycopg.Connection[Any], before: date) -> dict[str, str]:
+def previous_statuses(conn: psycopg.Connection[Any], before: date) -> dict[str, Status]:
     """Each active metric's status in its newest history row dated before `before` (one index probe each)."""
     rows = conn.execute(
         """SELECT r.metric_id, h.status FROM heartbeat.metric_registry r
@@ -109,7 +112,7 @@ def previous_statuses(conn: psycopg.Connection[Any], before: date) -> dict[str, 
     return {r[0]: r[1] for r in rows}
 
 
-def transitions(states: Sequence[MetricState], previous: dict[str, str]) -> list[Transition]:
+def transitions(states: Sequence[MetricState], previous: dict[str, Status]) -> list[Transition]:
     """Metrics whose colour now differs from their last colour before today; worsened first."""
     result = []
     for state in states:
@@ -139,99 +142,6 @@ def transitions_since(
 
     day = today or clock.business_day(clock.now(), get_settings().tz)
     return transitions(states, previous_statuses(conn, day))
-
-
-# -- sources ----------------------------------------------------------------------------------------
-
-
-class SourceStatus(BaseModel):
-    source: str
-    freshness: Freshness
-    freshness_reason: str
-    source_as_of: datetime | None = None
-    age_s: float | None = None
-    last_status: str | None = None
-    last_success_at: datetime | None = None
-    last_attempt_at: datetime | None = None
-    last_error: str | None = None
-    last_rows: int | None = None
-    last_duration_s: float | None = None
-    kind: str | None = None
-    metrics: list[str] = Field(default_factory=list)
-    strictest_period: str = "24h"
-
-
-_SECRET_URL = re.compile(r"(\w+://[^:/@\s]+):[^@\s]+@")
-_SECRET_PARAM = re.compile(r"(?i)((?:password|passwd|secret|token|api_key|apikey)=)[^&\s]+")
-
-
-def redact_secrets(text: str | None) -> str | None:
-    """Best-effort scrub of credentials from an error line before it reaches any surface."""
-    if text is None:
-        return None
-    return _SECRET_PARAM.sub(r"\1***", _SECRET_URL.sub(r"\1:***@", text))
-
-
-def _strictest(periods: Iterable[str]) -> str:
-    known = [p for p in periods if p in FRESHNESS_LIMITS]
-    if not known:
-        return "24h"
-    return min(known, key=lambda p: FRESHNESS_LIMITS[p][0])
-
-
-_FRESH_RANK = {"red": 0, "amber": 1, "fresh": 2}
-
-
-def sources_status(conn: psycopg.Connection[Any], now: datetime | None = None) -> list[SourceStatus]:
-    """Every source the registry reads or ingest has recorded: its load state and freshness, worst first.
-
-    Freshness is the contract's `resolve_freshness` over the source's own `source_as_of` (older of the last
-    completed load and the data watermark), judged by the strictest period among the metrics reading it.
-    """
-    moment = now or clock.now()
-    readers: dict[str, list[tuple[str, str]]] = {}
-    for metric_id, period, sources in conn.execute(
-        "SELECT metric_id, period, sources FROM heartbeat.metric_registry WHERE retired_at IS NULL"
-        " ORDER BY metric_id"
-    ):
-        for source in sources or []:
-            readers.setdefault(source, []).append((metric_id, period))
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute("SELECT * FROM heartbeat.source_state")
-        state_rows = {r["source"]: r for r in cur.fetchall()}
-    result = []
-    for source in sorted(set(readers) | set(state_rows)):
-        row = state_rows.get(source, {})
-        loaded = last_completed_load(conn, source)
-        watermark = row.get("data_watermark")
-        as_of = None if loaded is None else (min(loaded, watermark) if watermark else loaded)
-        if as_of is None and loaded is None and row.get("last_success_at") is not None:
-            as_of = row["last_success_at"] if watermark is None else min(row["last_success_at"], watermark)
-        period = _strictest(p for _, p in readers.get(source, []))
-        fresh = resolve_freshness(period, as_of, moment)
-        result.append(
-            SourceStatus(
-                source=source,
-                freshness=fresh.freshness,
-                freshness_reason=fresh.reason.replace("sources ", "data ", 1),
-                source_as_of=as_of,
-                age_s=None if fresh.age_s is None else round(fresh.age_s),
-                last_status=row.get("last_status"),
-                last_success_at=row.get("last_success_at"),
-                last_attempt_at=row.get("last_attempt_at"),
-                last_error=redact_secrets(row.get("last_error")),
-                last_rows=row.get("last_rows"),
-                last_duration_s=row.get("last_duration_s"),
-                kind=row.get("kind"),
-                metrics=[m for m, _ in readers.get(source, [])],
-                strictest_period=period,
-            )
-        )
-    failing = {"failed", "error"}
-    result.sort(
-        key=lambda s: (_FRESH_RANK[s.freshness], 0 if (s.last_status or "") in failing else 1, s.source)
-    )
-    return result
 
 
 # -- history summary --------------------------------------------------------------------------------
@@ -306,10 +216,9 @@ def summarize_history(points: Sequence[HistoryPoint], days: int = 30) -> History
 
 def explain_status(state: MetricState) -> str:
     """Why a metric has its colour, in a sentence or two, from the same fields the contract produced."""
-    from heartbeat_core.formatting import format_number
 
     def fmt(value: float | None) -> str:
-        return "—" if value is None else format_number(value, state.unit)
+        return format_value(value, state.unit)
 
     better = "lower" if state.direction == "lower_is_better" else "higher"
     shown = fmt(state.value)

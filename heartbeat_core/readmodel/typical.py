@@ -20,23 +20,24 @@ from typing import Any
 import psycopg
 
 from heartbeat_core import clock
-from heartbeat_core.metrics.definition import TypicalOptions
-from heartbeat_core.metrics.registry import RegistryMetric, active_metrics
-from heartbeat_core.readmodel.status import resolve_status
+from heartbeat_core.metrics.definition import Direction, TypicalOptions
+from heartbeat_core.metrics.registry import Band, RegistryMetric, active_metrics, as_direction, band_in_force
+from heartbeat_core.readmodel.status import judge
 from heartbeat_core.settings import get_settings
 
 MAD_TO_SIGMA = 1.4826
 
 
 @dataclass(frozen=True)
-class Baseline:
-    mean: float
-    stddev: float
-    points: int
+class Baseline(Band):
+    """The band a window of history gives; whether it counts is `band_in_force`'s call."""
 
     def usable(self, options: TypicalOptions) -> bool:
         """Enough history and a non-zero spread: z-scores count."""
-        return self.points >= options.min_points and self.stddev > 0
+        return self.in_force(options) is not None
+
+    def in_force(self, options: TypicalOptions) -> Band | None:
+        return band_in_force("rolling_stat", self.mean, self.stddev, self.points, options)
 
 
 def window_values(
@@ -77,7 +78,7 @@ def baseline(
 def score(
     value: float | None,
     *,
-    direction: str,
+    direction: Direction,
     unit: str,
     options: TypicalOptions,
     band: Baseline | None,
@@ -86,26 +87,14 @@ def score(
     error: str | None = None,
 ) -> dict[str, Any]:
     """status, reason, z and the band in force, under the one status contract (same label as compute)."""
-    active = band is not None and band.usable(options)
-    result = resolve_status(
-        value,
-        direction,  # type: ignore[arg-type]
-        norm=norm,
-        alert=alert,
-        typical_mean=band.mean if active and band else None,
-        typical_stddev=band.stddev if active and band else None,
-        z_amber=options.z_amber,
-        z_red=options.z_red,
-        unit=unit,
-        typical_label=f"{options.window_days}-day typical",
-        error=error,
-    )
+    active = band.in_force(options) if band is not None else None
+    result = judge(value, direction, unit, norm=norm, alert=alert, band=active, options=options, error=error)
     return {
         "status": result.status,
         "reason": result.reason,
         "z": result.z,
-        "typical_mean": band.mean if active and band else None,
-        "typical_stddev": band.stddev if active and band else None,
+        "typical_mean": active.mean if active else None,
+        "typical_stddev": active.stddev if active else None,
     }
 
 
@@ -219,7 +208,7 @@ def _rescore_rows(
     for day, value, norm, alert in rows:
         fields = score(
             float(value),
-            direction=metric.direction,
+            direction=as_direction(metric.direction),
             unit=metric.unit,
             options=metric.typical_options,
             band=bands.get(day),

@@ -1,0 +1,112 @@
+"""heartbeat_core.formatting: the one display rule for values with units, per unit kind, and the surfaces
+that use it (cockpit tiles, the Jinja filters, the CLI status table, the "why" sentence, alert text)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from heartbeat_core.alerts.messages import value_text
+from heartbeat_core.formatting import format_value, trailing_label, value_parts
+from heartbeat_core.readmodel import MetricState, triage
+from heartbeat_web.render import make_env, tile
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "parts", "joined"),
+    [
+        (12.0, "count", ("12", ""), "12"),
+        (12400.0, "count", ("12.4k", ""), "12.4k"),
+        (3.0, "clients", ("3", "clients"), "3 clients"),
+        (2_500_000.0, "payments", ("2.5M", "payments"), "2.5M payments"),
+        (12400.0, "money:EUR", ("EUR 12.4k", ""), "EUR 12.4k"),
+        (93.14, "pct", ("93.1%", ""), "93.1%"),
+        (0.1234, "ratio", ("0.123", ""), "0.123"),
+        (4.2, "seconds", ("4.2 s", ""), "4.2 s"),
+        (12.0, "minutes", ("12 min", ""), "12 min"),
+        (22.03, "hours", ("22.03 h", ""), "22.03 h"),
+        (5.03, "days", ("5.03 d", ""), "5.03 d"),
+        (None, "clients", ("—", ""), "—"),
+        (float("nan"), "days", ("—", ""), "—"),
+    ],
+)
+def test_value_parts_per_unit_kind(
+    value: float | None, unit: str, parts: tuple[str, str], joined: str
+) -> None:
+    assert value_parts(value, unit) == parts
+    assert format_value(value, unit) == joined
+
+
+def test_trailing_label_only_for_units_the_number_does_not_carry() -> None:
+    assert [trailing_label(u) for u in ("count", "pct", "ratio", "money:USD", "days", "clients")] == [
+        "",
+        "",
+        "",
+        "",
+        "",
+        "clients",
+    ]
+
+
+def _state(value: float | None, unit: str, **extra: Any) -> MetricState:
+    fields: dict[str, Any] = {
+        "metric_id": "m",
+        "name": "m",
+        "status": "red",
+        "reason": "r",
+        "value": value,
+        "unit": unit,
+        "period": "snapshot",
+        "direction": "lower_is_better",
+        "norm_value": 3.0,
+        "alert_value": 4.0,
+        "target_value": None,
+        "target_hit": False,
+        "typical_mean": None,
+        "typical_stddev": None,
+        "z": None,
+        "crossed": "alert",
+        "freshness": "fresh",
+        "freshness_reason": "sources 5 min old",
+        "source_age_s": 300.0,
+        "source_as_of": NOW,
+        "computed_at": NOW,
+        "as_of_date": NOW.date(),
+        "error": None,
+        "owner": None,
+        "verification_state": "verified",
+    }
+    return MetricState(**{**fields, **extra})
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "shown", "label"),
+    [
+        (5.03, "days", "5.03 d", ""),  # the cockpit used to print "5.03 d days"
+        (22.03, "hours", "22.03 h", ""),
+        (3.0, "clients", "3", "clients"),
+        (12400.0, "money:EUR", "EUR 12.4k", ""),
+        (8.3, "pct", "8.3%", ""),
+        (None, "clients", "—", ""),
+    ],
+)
+def test_cockpit_tiles_and_filters_follow_the_rule(
+    value: float | None, unit: str, shown: str, label: str
+) -> None:
+    t = tile(_state(value, unit))
+    assert (t.value, t.unit) == (shown, label)
+    env = make_env()
+    assert env.from_string("{{ v|num(u) }}").render(v=value, u=unit) == shown
+    assert env.from_string("{{ u|unit }}").render(u=unit) == ("" if unit != "clients" else "clients")
+    assert env.from_string("{{ v|value(u) }}").render(v=value, u=unit) == format_value(value, unit)
+
+
+def test_why_sentence_and_alert_text_use_the_rule() -> None:
+    why = triage.explain_status(_state(5.03, "days"))
+    assert why.startswith("Red: the value 5.03 d reached the red (alert) line 4 d") and "d days" not in why
+    assert "3 clients" in triage.explain_status(_state(3.0, "clients", status="amber", crossed="norm"))
+    assert value_text(5.03, "days") == "5.03 d" and value_text(None, "days") == "no value"
