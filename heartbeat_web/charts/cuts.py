@@ -20,6 +20,7 @@ from heartbeat_core.audit.payloads import (
     HeatTablePayload,
     LinePayload,
     Lines,
+    Series,
     StackedPayload,
     TablePayload,
 )
@@ -81,7 +82,7 @@ def bar(p: BarPayload, title: str) -> Markup:
     ticks = nice_ticks(min(0.0, *values), max(0.0, *values), 5)
     lo, hi = min(0.0, *values, ticks[0]), max(0.0, *values, ticks[-1])
     plot_w, bottom = W - left - right, top + row_h * len(p.bars)
-    height, x = bottom + 34, Scale(lo, hi, left, W - left - right)
+    height, x = bottom + 34, Scale(lo, hi, left, plot_w)
     parts = [
         line("grid", x(t), top, x(t), bottom)
         + text("axis", x(t), bottom + 16, value_label(t, unit), "middle")
@@ -101,6 +102,20 @@ def bar(p: BarPayload, title: str) -> Markup:
     if p.x_label:
         parts.append(axis_title(left + plot_w / 2, height - 2, p.y_label or p.x_label))
     return _svg(height, "".join(parts), title) + (legend([], extra=_ref_legend(refs, unit)) if refs else "")
+
+
+def _series(
+    s: Series, cls: str, at: Callable[[str, float], tuple[float, float]], unit: str, dots: bool
+) -> str:
+    """One series: its line, broken where a point has no value, and a dot with a tooltip per value."""
+    placed = [None if pt.y is None else (pt, *at(pt.x, pt.y)) for pt in s.points]
+    out = [polyline(f"ser {cls}", [(px, py) for _, px, py in run]) for run in runs(placed) if len(run) > 1]
+    if dots:
+        out += [
+            circle(f"dot {cls}", px, py, 2.2, f"{s.name} {pt.x}: {value_label(pt.y, unit)}")
+            for pt, px, py in (p for p in placed if p is not None)
+        ]
+    return "".join(out)
 
 
 def line_chart(p: LinePayload, title: str) -> Markup:
@@ -130,17 +145,9 @@ def line_chart(p: LinePayload, title: str) -> Markup:
         parts.append(line(f"line-{key}", left, y(v), W - right, y(v), f"{label} {value_label(v, unit)}"))
     index = {v: i for i, v in enumerate(xs)}
     for si, s in enumerate(p.series):
-        cls, points = (
-            series_class(si, s.tone),
-            [(pt, x(index[pt.x]), y(pt.y)) for pt in s.points if pt.y is not None],
+        parts.append(
+            _series(s, series_class(si, s.tone), lambda key, v: (x(index[key]), y(v)), unit, len(xs) <= 120)
         )
-        stretches = runs(None if pt.y is None else (x(index[pt.x]), y(pt.y)) for pt in s.points)
-        parts += [polyline(f"ser {cls}", run) for run in stretches if len(run) > 1]
-        if len(xs) <= 120:
-            parts += [
-                circle(f"dot {cls}", px, py, 2.2, f"{s.name} {pt.x}: {value_label(pt.y, unit)}")
-                for pt, px, py in points
-            ]
     if p.x_label:
         parts.append(axis_title(left + plot_w / 2, height - 4, p.x_label))
     extra = _ref_legend(refs, unit) + ([("band", band.label or "typical")] if band else [])
