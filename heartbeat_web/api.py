@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from datetime import date
@@ -14,11 +15,12 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from heartbeat_core import readmodel
+from heartbeat_core.ingest import land_events
+from heartbeat_core.jobs import active_job, get_job, request_recompute
 from heartbeat_core.metrics import operator
 from heartbeat_core.metrics.registry import UnknownMetric
 from heartbeat_core.readmodel import CockpitSnapshot, HistoryPoint, MetricState
 from heartbeat_core.redaction import redact_optional
-from heartbeat_web import integrations
 from heartbeat_web.auth import require_token
 from heartbeat_web.deps import Web, database_reads, database_writes, web
 
@@ -54,7 +56,7 @@ class HistoryOut(BaseModel):
 
 class RecomputeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    metric_ids: list[str] | Literal["all"] = Field("all", description='"all" or a list of metric ids')
+    metric_ids: list[str] | Literal["all"] = Field(default="all", description='"all" or a list of metric ids')
     ingest: bool = True
     wait: bool = False
 
@@ -112,16 +114,17 @@ async def api_cockpit(request: Request) -> Response:
 
 
 @router.get("/metrics/active-job", summary="The running recompute job, or null")
-def api_active_job() -> Any:
-    return integrations.as_json(integrations.jobs().active_job())
+def api_active_job() -> dict[str, Any] | None:
+    view = active_job()
+    return None if view is None else view.model_dump(mode="json")
 
 
 @router.get("/metrics/recompute/{job_id}", summary="One recompute job's state, phase and progress")
-def api_get_job(job_id: int = Path(ge=1, le=2**62)) -> Any:
-    view = integrations.jobs().get_job(job_id)
+def api_get_job(job_id: int = Path(ge=1, le=2**62)) -> dict[str, Any]:
+    view = get_job(job_id)
     if view is None:
         raise HTTPException(404, f"unknown job {job_id}")
-    return integrations.as_json(view)
+    return view.model_dump(mode="json")
 
 
 @router.post(
@@ -130,10 +133,10 @@ def api_get_job(job_id: int = Path(ge=1, le=2**62)) -> Any:
     dependencies=[Depends(require_token)],
     summary="Ingest and recompute (single-flight: joins the running job when there is one)",
 )
-def api_recompute(request: Request, body: RecomputeIn | None = Body(None)) -> Any:
+def api_recompute(request: Request, body: RecomputeIn | None = Body(None)) -> dict[str, Any]:
     w = web(request)
     body = body or RecomputeIn()
-    ids: Any = body.metric_ids
+    ids = body.metric_ids
     if isinstance(ids, list):
         if not ids:
             raise HTTPException(422, 'metric_ids: expected "all" or a non-empty list of metric ids')
@@ -142,11 +145,11 @@ def api_recompute(request: Request, body: RecomputeIn | None = Body(None)) -> An
             missing = [i for i in ids if i not in current.ids]
             if missing:
                 raise HTTPException(404, str(UnknownMetric(missing, sorted(current.ids))))
-    ticket = integrations.jobs().request_recompute(
+    ticket = request_recompute(
         ids, trigger="api", ingest=body.ingest, requested_by="api", wait=body.wait, background=True
     )
     w.live.poke()
-    return integrations.as_json(ticket)
+    return ticket.as_json()
 
 
 @router.get(
@@ -222,6 +225,21 @@ def api_thresholds(request: Request, body: ThresholdsIn, metric_id: str = Metric
     return jsonable_encoder(result)
 
 
+def _events(payload: Any) -> list[dict[str, Any]]:
+    """A webhook body as a list of events: one object, a list of objects, or `{"events": [...]}`."""
+    if isinstance(payload, dict) and isinstance(payload.get("events"), list):
+        events = payload["events"]
+    elif isinstance(payload, list):
+        events = payload
+    elif isinstance(payload, dict):
+        events = [payload]
+    else:
+        raise HTTPException(422, 'body: expected a JSON object, a list of objects, or {"events": [...]}')
+    if not all(isinstance(e, dict) for e in events):
+        raise HTTPException(422, "body: every event must be a JSON object")
+    return events
+
+
 @router.post(
     "/webhooks/{source}",
     status_code=202,
@@ -235,30 +253,17 @@ def api_webhook(
 ) -> Any:
     if not SOURCE_NAME.match(source):
         raise HTTPException(422, "source: expected a source name (lower case letters, digits, underscores)")
-    if isinstance(payload, dict) and isinstance(payload.get("events"), list):
-        events = payload["events"]
-    elif isinstance(payload, list):
-        events = payload
-    elif isinstance(payload, dict):
-        events = [payload]
-    else:
-        raise HTTPException(422, 'body: expected a JSON object, a list of objects, or {"events": [...]}')
-    if not all(isinstance(e, dict) for e in events):
-        raise HTTPException(422, "body: every event must be a JSON object")
+    events = _events(payload)
     try:
-        result = integrations.land_events(source, events)
-    except integrations.NotAvailable:
-        raise
+        result = land_events(source, events)
     except ValueError as exc:  # SourcesConfigError is a ValueError: unknown or not a webhook source
         message = str(exc)
         status = 404 if message.startswith("no source") else 422
         raise HTTPException(status, f"source: {message}") from None
     web(request).live.poke()
-    if getattr(result, "error", None):
+    if result.error:
         raise HTTPException(502, f"landing {source} failed: {redact_optional(result.error)}")
-    return jsonable_encoder(
-        {"source": source, "received": len(events), "result": integrations.as_json(result)}
-    )
+    return jsonable_encoder({"source": source, "received": len(events), "result": dataclasses.asdict(result)})
 
 
 @health.get("/healthz", summary="Liveness plus whether the read model is degraded")

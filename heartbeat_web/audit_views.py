@@ -34,8 +34,8 @@ from heartbeat_core.audit import (
     set_cut_fields,
 )
 from heartbeat_core.audit.read import check_window, known_pages, page_info
-from heartbeat_web import audit_charts
 from heartbeat_web.auth import require_token, token_configured
+from heartbeat_web.charts import render_cut
 from heartbeat_web.deps import Web, database_reads, database_writes, web
 from heartbeat_web.views import _html
 
@@ -127,7 +127,7 @@ def _age(view: dict[str, Any], tz: Any) -> str:
 
 def _decorate(cut: dict[str, Any], tz: Any) -> dict[str, Any]:
     cut = dict(cut)
-    cut["chart"] = audit_charts.render(cut["kind"], cut["payload"], cut["title"])
+    cut["chart"] = render_cut(cut["kind"], cut["payload"], cut["title"])
     cut["age"] = _age(cut, tz)
     return cut
 

@@ -4,18 +4,21 @@ on a server that is known to be down."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from fastapi import HTTPException, Request
 from jinja2 import Environment
+from psycopg_pool import PoolTimeout
 
 from heartbeat_core.db import DatabaseUnavailable, get_pool
 from heartbeat_core.settings import Settings
 from heartbeat_web.live import LiveCockpit
 
 POOL_WAIT_S = 2.0
+Connection = psycopg.Connection[Any]
 
 
 @dataclass
@@ -27,40 +30,29 @@ class Web:
 
 
 def web(request: Request) -> Web:
-    return request.app.state.web  # type: ignore[no-any-return]
+    w = request.app.state.web
+    if not isinstance(w, Web):
+        raise RuntimeError("app.state.web is not set: build the app with heartbeat_web.app.create_app()")
+    return w
 
 
 @contextmanager
-def database_reads(w: Web) -> Iterator[Any]:
+def database_reads(w: Web) -> Iterator[Connection | None]:
     """A pooled connection, or None while the read model is degraded (the database is down)."""
     if w.live.degraded:
         yield None
         return
-    try:
-        ctx = get_pool().connection(timeout=POOL_WAIT_S)
-        conn = ctx.__enter__()
-    except (DatabaseUnavailable, OSError, TimeoutError) as exc:
-        w.live.poke()
-        del exc
-        yield None
-        return
-    except Exception as exc:
-        if type(exc).__name__ != "PoolTimeout":
-            raise
-        w.live.poke()
-        yield None
-        return
-    try:
+    with ExitStack() as stack:
+        try:
+            conn: Connection | None = stack.enter_context(get_pool().connection(timeout=POOL_WAIT_S))
+        except (DatabaseUnavailable, OSError, TimeoutError, PoolTimeout):
+            w.live.poke()
+            conn = None
         yield conn
-    except BaseException as exc:
-        ctx.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    else:
-        ctx.__exit__(None, None, None)
 
 
 @contextmanager
-def database_writes(w: Web) -> Iterator[Any]:
+def database_writes(w: Web) -> Iterator[Connection]:
     """A pooled connection for an operator write; 503 with a reason when the database is down."""
     with database_reads(w) as conn:
         if conn is None:

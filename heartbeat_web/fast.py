@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from heartbeat_web.live import LiveCockpit
+from heartbeat_web.live import BodyKind, LiveCockpit
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -22,7 +22,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 HTML = b"text/html; charset=utf-8"
 JSON = b"application/json"
 # path -> (which rendered bytes, content type, extra headers)
-ROUTES: dict[str, tuple[str, bytes, tuple[tuple[bytes, bytes], ...]]] = {}
+ROUTES: dict[str, tuple[BodyKind, bytes, tuple[tuple[bytes, bytes], ...]]] = {}
 
 
 def configure(csp: str) -> None:

@@ -17,10 +17,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from heartbeat_core import clock
 from heartbeat_core.db import DatabaseUnavailable
+from heartbeat_core.jobs import JobView, active_job
+from heartbeat_core.jobs.ledger import JobPhase, JobState
 from heartbeat_core.readmodel import CockpitSnapshot
 from heartbeat_core.readmodel.cache import CachedSnapshot, SnapshotCache
 from heartbeat_core.redaction import redact_optional
@@ -33,10 +35,17 @@ class JobStrip:
     """The running job as the top strip shows it."""
 
     job_id: int
-    state: str
-    phase: str | None
-    progress: float | None  # 0..1
+    state: JobState
+    phase: JobPhase | None
+    progress: float | None  # 0..1, in 5% steps: the screen is re-rendered only when the bar visibly moves
     message: str | None = None
+
+    @classmethod
+    def of(cls, view: JobView) -> JobStrip:
+        progress = None
+        if view.total:
+            progress = round(max(0.0, min(1.0, view.done / view.total)) * 20) / 20
+        return cls(view.job_id, view.state, view.phase, progress, view.current_step)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +55,9 @@ class JobStrip:
             "progress": self.progress,
             "message": self.message,
         }
+
+
+BodyKind = Literal["page", "partial", "json"]
 
 
 @dataclass(frozen=True)
@@ -64,12 +76,15 @@ class Rendered:
     partial_gz: bytes = b""
     json_gz: bytes = b""
 
-    def body(self, kind: str, accept_encoding: str | None) -> tuple[bytes, bool]:
+    def body(self, kind: BodyKind, accept_encoding: str | None) -> tuple[bytes, bool]:
         """The bytes of `kind` (page, partial, json), gzipped once per change when the client accepts it."""
         gz = accept_encoding is not None and "gzip" in accept_encoding
-        if gz:
-            return getattr(self, f"{kind}_gz"), True
-        return getattr(self, kind), False
+        plain, packed = {
+            "page": (self.page, self.page_gz),
+            "partial": (self.partial, self.partial_gz),
+            "json": (self.json, self.json_gz),
+        }[kind]
+        return (packed, True) if gz else (plain, False)
 
 
 Renderer = Callable[[CachedSnapshot, "JobStrip | None"], tuple[bytes, bytes, dict[str, Any]]]
@@ -187,6 +202,12 @@ class LiveCockpit:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+
+def running_job() -> JobStrip | None:
+    """The job for the cockpit's top strip, None when idle."""
+    view = active_job()
+    return None if view is None else JobStrip.of(view)
 
 
 def office_time(moment: datetime | None, tz: Any) -> str:

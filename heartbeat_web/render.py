@@ -6,10 +6,11 @@ from `heartbeat_core`. This module only formats them and picks how many columns 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
 from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -21,11 +22,14 @@ from heartbeat_core.readmodel.cache import CachedSnapshot
 from heartbeat_core.readmodel.status import needs_attention
 from heartbeat_core.redaction import redact_optional
 from heartbeat_core.settings import Settings
-from heartbeat_web import svg
+from heartbeat_web.charts import sparkline
 from heartbeat_web.live import JobStrip
+from heartbeat_web.tiles import Tile, badges, footer, grouped, reason
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
+
+N = TypeVar("N", int, float)
 
 PERIOD_LABEL = {"snapshot": "now", "24h": "24 h", "7d": "7 d", "30d": "30 d", "funnel": "funnel"}
 
@@ -37,6 +41,7 @@ def make_env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["grouped"] = grouped  # tiles of one incident share a card
     env.filters["num"] = lambda v, unit="count": value_parts(v, unit)[0]
     env.filters["unit"] = trailing_label
     env.filters["value"] = format_value
@@ -45,13 +50,16 @@ def make_env() -> Environment:
     return env
 
 
+def _package_version() -> str:
+    try:
+        return version("heartbeat")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0"
+
+
 def build_id() -> str:
     """Changes whenever a template, the CSS/JS or the package version changes: open TVs reload then."""
-    import hashlib
-
-    import heartbeat_web
-
-    digest = hashlib.sha1(getattr(heartbeat_web, "__version__", "0").encode())
+    digest = hashlib.sha1(_package_version().encode())
     for folder in (TEMPLATES, STATIC):
         for path in sorted(folder.rglob("*")):
             if path.is_file():
@@ -60,15 +68,6 @@ def build_id() -> str:
     return digest.hexdigest()[:12]
 
 
-@dataclass(frozen=True)
-class Tile:
-    m: MetricState
-    value: str
-    unit: str
-    period: str
-    age: str
-    spark: Markup
-    unverified: bool
 
 
 def tile(m: MetricState) -> Tile:
@@ -78,13 +77,17 @@ def tile(m: MetricState) -> Tile:
         value=value,
         unit=unit,
         period=PERIOD_LABEL.get(m.period, m.period),
-        age=format_duration(m.source_age_s) if m.source_age_s is not None else "never",
-        spark=svg.sparkline(m.sparkline, m.status),
-        unverified=m.verification_state != "verified",
+        reason=reason(m),
+        sparkline=sparkline(m.sparkline, m.status),
+        footer=footer(m, format_duration(m.source_age_s) if m.source_age_s is not None else "never"),
+        culprit=None,  # entities and incidents fill it (CONTRACTS.md "Cockpit tile slots")
+        badges=badges(m),
+        group=m.incident_id,
     )
 
 
-def _cols(n: int, table: tuple[tuple[int, int], ...], most: int) -> int:
+def _cols(n: int, table: tuple[tuple[int, N], ...], most: N) -> N:
+    """The value for the first limit `n` fits under (columns, type scale), `most` past the last."""
     for limit, cols in table:
         if n <= limit:
             return cols

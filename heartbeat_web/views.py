@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from heartbeat_core import readmodel
 from heartbeat_core.audit.registry import cuts_for_metric
 from heartbeat_core.metrics.registry import UnknownMetric
-from heartbeat_web import svg
 from heartbeat_web.auth import token_configured
+from heartbeat_web.charts import history_chart
 from heartbeat_web.deps import Web, database_reads, web
 from heartbeat_web.render import tile
 
@@ -104,7 +104,7 @@ def metric_page(request: Request, metric_id: str, days: int = 180) -> Response:
             ),
             503,
         )
-    chart = svg.history_chart(
+    chart = history_chart(
         [p.as_of_date for p in history],
         [p.value for p in history],
         [p.status for p in history],

@@ -275,7 +275,7 @@ def test_webhook_lands_events(mini_world: str, monkeypatch: pytest.MonkeyPatch, 
             assert r.status_code == 202, r.text
             assert r.json()["received"] == 2
             with psycopg.connect(mini_world) as conn:
-                assert conn.execute("SELECT count(*) FROM hooks.event").fetchone()[0] == 2
+                assert conn.execute("SELECT count(*) FROM hooks.event").fetchone() == (2,)
             unknown = c.post("/api/webhooks/nohooks", json={"a": 1})
             assert unknown.status_code == 404 and "nohooks" in unknown.json()["detail"]
             not_hook = c.post("/api/webhooks/Bad-Name", json={"a": 1})

@@ -39,7 +39,7 @@ def test_serve_without_token_binds_loopback_and_says_so(mini_world: str) -> None
     )
     try:
         assert proc.stdout is not None
-        lines = []
+        lines: list[str] = []
         while not any(line.startswith("API:") for line in lines):
             line = proc.stdout.readline()
             assert line, "".join(lines)

@@ -12,7 +12,7 @@ import pytest
 from heartbeat_core.audit import refresh_cuts
 from heartbeat_demo.world import build_world
 from heartbeat_web.app import create_app
-from tests.browser.cdp import Browser, ensure_chromium
+from tests.browser.cdp import Browser, Page, ensure_chromium
 from tests.web_server import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.db]
@@ -35,7 +35,7 @@ def browser(chromium: str) -> Iterator[Browser]:
     b.close()
 
 
-def _full_page(page, path: Path) -> None:  # type: ignore[no-untyped-def]
+def _full_page(page: Page, path: Path) -> None:
     height = page.eval("document.documentElement.scrollHeight")
     page.send(
         "Emulation.setDeviceMetricsOverride",

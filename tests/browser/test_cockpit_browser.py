@@ -17,7 +17,7 @@ import pytest
 from heartbeat_core import clock
 from heartbeat_core.settings import reset_settings
 from heartbeat_web.app import create_app
-from tests.browser.cdp import Browser, ensure_chromium
+from tests.browser.cdp import Browser, Page, ensure_chromium
 from tests.mini_world import MINI_DEFS, build_mini_sources
 from tests.web_server import LiveServer
 
@@ -48,7 +48,7 @@ def fast_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
     reset_settings()
 
 
-def _tile_tops(page) -> dict[str, list[float]]:  # type: ignore[no-untyped-def]
+def _tile_tops(page: Page) -> dict[str, list[float]]:
     return page.eval(
         """(() => { const out = {};
             document.querySelectorAll('[data-status]').forEach(el => {
@@ -57,7 +57,7 @@ def _tile_tops(page) -> dict[str, list[float]]:  # type: ignore[no-untyped-def]
     )
 
 
-def _fits(page) -> bool:  # type: ignore[no-untyped-def]
+def _fits(page: Page) -> bool:
     return page.eval(
         """(() => { const h = window.innerHeight;
             if (document.documentElement.scrollHeight > h + 1) return false;

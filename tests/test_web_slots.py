@@ -1,0 +1,201 @@
+"""The tile slots and the chart primitives, without a database: empty slots draw nothing (today's tiles
+look as before), filled ones draw where the contract says; charts share one scale and one gap rule."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from markupsafe import Markup
+
+from heartbeat_core.jobs import JobView
+from heartbeat_core.readmodel import MetricState
+from heartbeat_core.readmodel.annotations import Flag
+from heartbeat_web.charts import history_chart, render_cut, sparkline
+from heartbeat_web.charts.base import Scale, index_scale, nice_ticks, padded_range, runs
+from heartbeat_web.live import JobStrip
+from heartbeat_web.render import make_env, tile
+from heartbeat_web.tiles import Culprit, grouped
+
+
+def _state(metric_id: str = "orders_24h", **over: Any) -> MetricState:
+    fields: dict[str, Any] = {
+        "metric_id": metric_id,
+        "name": "Orders, 24 hours",
+        "status": "red",
+        "reason": "12 ≤ alert line 20",
+        "value": 12.0,
+        "unit": "count",
+        "period": "24h",
+        "direction": "higher_is_better",
+        "norm_value": 40.0,
+        "alert_value": 20.0,
+        "target_value": None,
+        "target_hit": False,
+        "typical_mean": None,
+        "typical_stddev": None,
+        "z": None,
+        "freshness": "fresh",
+        "freshness_reason": "loaded 2 h ago",
+        "source_age_s": 7200.0,
+        "source_as_of": None,
+        "computed_at": None,
+        "as_of_date": date(2025, 11, 12),
+        "error": None,
+        "owner": "ops@example.com",
+        "verification_state": "verified",
+        "sparkline": [10.0, 14.0, None, 13.0, 12.0],
+    }
+    return MetricState(**{**fields, **over})
+
+
+def _tile_html(*tiles: Any, template: str = "_tile.html") -> str:
+    env = make_env()
+    body = env.from_string(
+        '{% import "_slots.html" as slot %}{% for g in tiles|grouped %}{{ slot.group(g, tpl) }}{% endfor %}'
+    )
+    return body.render(tiles=list(tiles), tpl=template)
+
+
+def test_empty_slots_draw_nothing() -> None:
+    t = tile(_state())
+    assert t.culprit is None and t.badges == [] and t.group is None
+    html = _tile_html(t)
+    for absent in ("t-culprit", "t-badges", "t-group", "t-stale", "t-error"):
+        assert absent not in html, absent
+    assert '<span class="v">12</span>' in html and '<p class="t-reason">12 ≤ alert line 20</p>' in html
+    assert '<span class="owner">ops</span>' in html and "unverified" not in html
+    assert "2 h" in html  # the freshness chip in the footer
+
+
+def test_reason_slot_carries_late_sources_and_a_failed_compute() -> None:
+    t = tile(_state(freshness="amber", freshness_reason="sources 40 h old", error="boom at step 2"))
+    assert t.reason.stale == "sources 40 h old" and t.reason.error == "boom at step 2"
+    html = _tile_html(t)
+    assert '<p class="t-stale f-amber">sources 40 h old</p>' in html
+    assert "last compute failed: boom at step 2" in html
+
+
+def test_badges_come_from_the_read_model_flags_in_one_order() -> None:
+    flags = [Flag(kind=k, reason=k) for k in ("error", "stale", "new_entity", "stale", "acknowledged")]
+    t = tile(_state(flags=flags))
+    assert t.badges == ["NEW", "STALE", "ACK", "ERROR"]
+    html = _tile_html(t)
+    assert '<span class="t-badge b-new">NEW</span><span class="t-badge b-stale">STALE</span>' in html
+    assert "b-error" in _tile_html(t, template="_mini.html")
+
+
+def test_culprit_shows_counted_unless_detail_is_asked_for() -> None:
+    t = dataclasses.replace(
+        tile(_state()), culprit=Culprit(named="ACME Ltd · 3 invoices", counted="2 clients")
+    )
+    assert '<p class="t-culprit">2 clients</p>' in _tile_html(t)
+    env = make_env()
+    detail = env.from_string('{% import "_slots.html" as slot %}{{ slot.culprit(t, detail=true) }}').render(
+        t=t
+    )
+    assert "ACME Ltd · 3 invoices" in detail
+
+
+def test_tiles_of_one_incident_share_a_card_where_the_first_stands() -> None:
+    a, b, c, d = (tile(_state(f"m{i}", incident_id=inc)) for i, inc in enumerate(("i1", None, "i1", "i2")))
+    groups = grouped([a, b, c, d])
+    assert [(g.incident_id, [t.m.metric_id for t in g.tiles]) for g in groups] == [
+        ("i1", ["m0", "m2"]),
+        (None, ["m1"]),
+        ("i2", ["m3"]),
+    ]
+    html = _tile_html(a, b, c, d)
+    assert html.count('class="t-group"') == 2 and 'data-incident="i1" style="--n: 2"' in html
+    assert html.index('data-metric="m2"') < html.index('data-metric="m1"')
+
+
+def test_job_strip_reads_the_job_view_in_five_percent_steps() -> None:
+    view = JobView(
+        job_id=3, trigger="api", state="running", phase="compute", done=7, total=9, current_step="x"
+    )
+    assert JobStrip.of(view) == JobStrip(3, "running", "compute", 0.8, "x")
+    assert JobStrip.of(view.model_copy(update={"total": 0})).progress is None
+
+
+# ------------------------------------------------------------------------------------------------ charts
+
+
+def test_scales_ticks_and_gaps() -> None:
+    y = Scale(0.0, 10.0, 5, 100, upward=True)
+    assert (y(0.0), y(10.0), y(5.0)) == (105.0, 5.0, 55.0)
+    assert Scale(3.0, 3.0, 0, 10)(3.0) == 0.0  # an empty range never divides by zero
+    assert index_scale(1, 10, 100, single=0.5)(0) == 60.0 and index_scale(1, 10, 100)(0) == 10.0
+    assert index_scale(3, 10, 100)(2) == 110.0
+    assert padded_range(5.0, 5.0) == (4.5, 5.5) and padded_range(0.0, 100.0) == (-8.0, 108.0)
+    assert nice_ticks(0.0, 93.0) == [0.0, 25.0, 50.0, 75.0, 100.0]
+    assert runs([1, None, None, 2, 3, None]) == [[1], [2, 3]]
+
+
+def test_sparkline_breaks_at_gaps_and_shades_one_piece_only() -> None:
+    broken = sparkline([1.0, 2.0, None, 3.0, 4.0], "amber")
+    assert broken.count("<polyline") == 2 and "area" not in broken and 'class="spark spark-amber"' in broken
+    whole = sparkline([1.0, 2.0, 3.0], "green")
+    assert whole.count("<polyline") == 1 and '<polygon class="area"' in whole
+    assert "<polyline" not in sparkline([None, 1.0])
+
+
+def test_history_chart_draws_lines_in_force_and_escapes_statuses() -> None:
+    days = [date(2025, 1, 1) + timedelta(days=i) for i in range(4)]
+    chart = history_chart(
+        days,
+        [1.0, None, 3.0, 4.0],
+        ["green", "no_data", "amber", "<red>"],
+        unit="count",
+        norm=[None, None, None, 2.0],
+        alert=[1.5, 1.5, 1.5, 1.5],
+        band=[None, (0.5, 1.5), (1.0, 2.0), None],
+        target=5.0,
+    )
+    assert '<polyline class="line-norm"' in chart and "<title>norm line</title>" in chart  # set today only
+    assert "<title>alert line</title>" in chart and '<polygon class="band"' in chart
+    assert 'class="line-target"' in chart and "2025-01-04" in chart
+    assert "<red>" not in chart and "pt-&lt;red&gt;" in chart
+    assert history_chart([], [], [], unit="count", norm=[], alert=[], band=[]) == Markup(
+        '<p class="muted">No history yet.</p>'
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "expected"),
+    [
+        (
+            "bar",
+            {"takeaway": "t", "bars": [{"label": "<b>", "value": 2}], "lines": {"alert": 1}},
+            "line-alert",
+        ),
+        (
+            "line",
+            {"takeaway": "t", "series": [{"name": "s", "points": [{"x": "2025-11-02", "y": 1}]}]},
+            "Nov 2",
+        ),
+        (
+            "stacked",
+            {"takeaway": "t", "categories": ["a"], "series": [{"name": "s", "values": [1]}]},
+            "seg c0",
+        ),
+        (
+            "funnel",
+            {"takeaway": "t", "steps": [{"label": "in", "value": 4}, {"label": "out", "value": 2}]},
+            "50%",
+        ),
+        ("table", {"takeaway": "t", "columns": [{"key": "a", "label": "A"}], "rows": [{"a": 1.5}]}, "1.50"),
+        ("heat_table", {"takeaway": "t", "rows": ["r"], "columns": ["c"], "values": [[1]]}, "--heat:"),
+    ],
+)
+def test_every_cut_kind_renders_from_its_payload(kind: str, payload: dict[str, Any], expected: str) -> None:
+    html = render_cut(kind, payload, "Title <i>")
+    assert expected in html and "<b>" not in html and "<i>" not in html
+
+
+def test_a_cut_payload_that_no_longer_fits_its_kind_says_so() -> None:
+    assert "no longer fits its kind" in render_cut("bar", {"takeaway": "t", "bars": "nope"}, "T")
+    assert "No renderer for kind" in render_cut("pie", {"x": 1}, "T")
+    assert "Not computed yet" in render_cut("bar", None, "T")
