@@ -210,9 +210,8 @@ def _claim(
                     "SELECT job_id, state, pid, host FROM heartbeat.recompute_job"
                     " WHERE state IN ('queued', 'running') ORDER BY job_id DESC LIMIT 1"
                 ).fetchone()
-                got = bool(
-                    conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NS, JOB_LOCK)).fetchone()[0]  # type: ignore[index]
-                )
+                locked = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NS, JOB_LOCK)).fetchone()
+                got = bool(locked and locked[0])
                 if row is not None and not got:
                     return ("coalesced", int(row[0]), str(row[1]))
                 if row is None and not got:
