@@ -55,7 +55,7 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-reada
         info.update(embedded_server.status(settings.home))
     if not settings.embedded or info.get("running"):
         with connect() as conn:
-            info["server_version"] = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+            (info["server_version"],) = conn.execute("SHOW server_version").fetchone() or ("unknown",)
             try:
                 info["migrations"] = [f"{v:04d}_{n}" for v, n in applied(conn)]
             except Exception:

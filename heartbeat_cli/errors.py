@@ -5,14 +5,15 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import typer
 
 from heartbeat_core.db.connection import DatabaseUnavailable
 from heartbeat_core.settings import SettingsError
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class CommandError(RuntimeError):
@@ -24,11 +25,11 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def one_line_errors(func: F) -> F:
+def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Turn known failures into `heartbeat: <reason>` and exit code 1 (2 for bad settings)."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except DatabaseUnavailable as exc:
@@ -38,4 +39,4 @@ def one_line_errors(func: F) -> F:
         except CommandError as exc:
             raise fail(str(exc)) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

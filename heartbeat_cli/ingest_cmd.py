@@ -3,26 +3,46 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from heartbeat_cli.errors import CommandError, one_line_errors
+
+if TYPE_CHECKING:  # the ingest package imports dlt (seconds): commands import it when they run
+    from heartbeat_core.ingest import SourceResult
+    from heartbeat_core.ingest.config import AnySource
 
 sources_app = typer.Typer(
     help="The sources in sources.toml: their state and their hidden costs.", no_args_is_help=True
 )
 
 
-def _config() -> Any:
+def _config() -> dict[str, AnySource]:
     from heartbeat_core.ingest.config import SourcesConfigError, load_sources
 
     try:
         return load_sources()
     except SourcesConfigError as exc:
         raise CommandError(str(exc)) from None
+
+
+def _chosen(config: dict[str, AnySource], source: list[str] | None) -> list[str]:
+    """The sources named with --source (each must exist), else every pulled (non-webhook) source."""
+    names = list(source) if source else [n for n, s in config.items() if s.kind != "webhook"]
+    unknown = [n for n in names if n not in config]
+    if unknown:
+        raise CommandError(f"no source {unknown[0]!r} in sources.toml (known: {', '.join(config) or 'none'})")
+    return names
+
+
+def _print_tables(name: str, result: SourceResult) -> None:
+    for table in result.tables:
+        mark = "FAILED " + (table.error or "") if table.error else f"{table.rows} rows ({table.mode})"
+        print(f"  {name}.{table.name}: {mark}  {table.seconds:.1f}s")
+    for warning in result.warnings:
+        print(f"  warning: {warning}")
 
 
 @one_line_errors
@@ -34,14 +54,11 @@ def ingest_cmd(
     from heartbeat_core.ingest import run_one
 
     config = _config()
-    names = list(source) if source else [n for n, s in config.items() if s.kind != "webhook"]
-    unknown = [n for n in names if n not in config]
-    if unknown:
-        raise CommandError(f"no source {unknown[0]!r} in sources.toml (known: {', '.join(config) or 'none'})")
+    names = _chosen(config, source)
 
     def say(line: str) -> None:
         if not as_json:
-            print(line, file=sys.stderr if as_json else sys.stdout, flush=True)
+            print(line, flush=True)
 
     results = []
     for name in names:
@@ -49,11 +66,7 @@ def ingest_cmd(
         result = run_one(name, sources=config, progress=say)
         results.append(result)
         if not as_json:
-            for table in result.tables:
-                mark = "FAILED " + (table.error or "") if table.error else f"{table.rows} rows ({table.mode})"
-                print(f"  {name}.{table.name}: {mark}  {table.seconds:.1f}s")
-            for warning in result.warnings:
-                print(f"  warning: {warning}")
+            _print_tables(name, result)
     if as_json:
         print(json.dumps([r.to_dict() for r in results], default=str))
     failed = [r.source for r in results if not r.ok]

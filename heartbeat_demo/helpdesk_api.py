@@ -87,6 +87,34 @@ class HelpdeskServer:
         }
 
 
+def _refusal(server: HelpdeskServer, path: str, authorization: str) -> tuple[int, str] | None:
+    """Why a request is refused before its query is read (unknown path, bad token, injected error)."""
+    if path.rstrip("/") != "/api/tickets":
+        return 404, "not found: try /api/tickets"
+    if server.token is not None and not hmac.compare_digest(authorization, f"Bearer {server.token}"):
+        return 401, "missing or wrong bearer token"
+    if server.fault == "error":
+        return 500, "internal error (injected)"
+    return None
+
+
+def _parse_query(query: str) -> tuple[datetime | None, int, int] | str:
+    """(updated_since, page, per_page) from the query string, or what is wrong with it."""
+    values = parse_qs(query)
+    try:
+        page = int(values.get("page", ["1"])[0])
+        per_page = int(values.get("per_page", [str(DEFAULT_PER_PAGE)])[0])
+        raw_since = values.get("updated_since", [""])[0]
+        since = datetime.fromisoformat(raw_since) if raw_since else None
+    except ValueError as exc:
+        return f"bad query parameter: {exc}"
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        return f"page must be >= 1 and per_page between 1 and {MAX_PER_PAGE}"
+    if since is not None and since.tzinfo is None:
+        return "updated_since needs a timezone (e.g. 2026-11-01T00:00:00Z)"
+    return since, page, per_page
+
+
 def _make_handler(server: HelpdeskServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -107,39 +135,21 @@ def _make_handler(server: HelpdeskServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             server.requests += 1
             parts = urlsplit(self.path)
-            if parts.path.rstrip("/") != "/api/tickets":
-                self._error(404, "not found: try /api/tickets")
-                return
-            if server.token is not None:
-                expected = f"Bearer {server.token}"
-                if not hmac.compare_digest(self.headers.get("Authorization", ""), expected):
-                    self._error(401, "missing or wrong bearer token")
-                    return
-            if server.fault == "error":
-                self._error(500, "internal error (injected)")
+            refused = _refusal(server, parts.path, self.headers.get("Authorization", ""))
+            if refused is not None:
+                self._error(*refused)
                 return
             if server.fault == "slow":
                 time.sleep(server.slow_seconds)
             if server.fault == "bad_json":
                 self._send(200, b'{"items": [{"id": 1,')
                 return
-            query = parse_qs(parts.query)
-            try:
-                page = int(query.get("page", ["1"])[0])
-                per_page = int(query.get("per_page", [str(DEFAULT_PER_PAGE)])[0])
-                raw_since = query.get("updated_since", [""])[0]
-                since = datetime.fromisoformat(raw_since) if raw_since else None
-            except ValueError as exc:
-                self._error(400, f"bad query parameter: {exc}")
-                return
-            if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-                self._error(400, f"page must be >= 1 and per_page between 1 and {MAX_PER_PAGE}")
-                return
-            if since is not None and since.tzinfo is None:
-                self._error(400, "updated_since needs a timezone (e.g. 2026-11-01T00:00:00Z)")
+            query = _parse_query(parts.query)
+            if isinstance(query, str):
+                self._error(400, query)
                 return
             try:
-                payload = server.tickets(since, page, per_page)
+                payload = server.tickets(*query)
             except Exception as exc:
                 self._error(503, f"helpdesk database unavailable: {type(exc).__name__}")
                 return

@@ -163,7 +163,6 @@ def test_a_channel_configured_later_gets_what_is_firing(
 def test_the_recompute_job_runs_the_alert_phase(mini_world: str, slack: SlackReceiver) -> None:
     from heartbeat_core import jobs
 
-    alerts.install()  # idempotent; importing heartbeat_core.alerts already registered it
     first = jobs.request_recompute(ingest=False, background=False)
     view = jobs.get_job(first.job_id)
     assert view is not None

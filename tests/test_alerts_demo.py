@@ -27,7 +27,6 @@ def _collateral_events(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_collateral_incident_alerts_once_and_resolves(demo_world: Any, slack: SlackReceiver) -> None:
-    alerts.install()
     with psycopg.connect(demo_world.marts_url, autocommit=True) as conn:
         state = readmodel.metric_states(conn, [METRIC])[0]
         assert state.status == "red"

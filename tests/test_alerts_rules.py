@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from heartbeat_core.alerts import decide
 from heartbeat_core.alerts.evaluate import ChannelView
@@ -93,9 +93,31 @@ def test_no_data_holds_what_the_channel_was_told() -> None:
 
 
 def test_keys_name_the_transition() -> None:
-    transitions, view = decide(DEFAULT, "red", "fresh", "shop_x", None, T0, DAY)
-    assert transitions[0].key == "shop_x:ok>red:20261125T090000Z"
+    """`{subject_type}:{subject_id}:{kind}:{track}:{UTC moment}`, from kinds.idempotency_key."""
+    transitions, view = decide(DEFAULT, "red", "amber", "shop_x", None, T0, DAY)
+    assert [t.key for t in transitions] == [
+        "metric:shop_x:red:status:20261125T090000Z",
+        "metric:shop_x:stale:freshness:20261125T090000Z",
+    ]
     assert view.status_notified == "red" and view.status_notified_at == T0
+    # a status and a freshness `resolved` at one moment never collide
+    later = T0 + timedelta(hours=1)
+    transitions, view = decide(DEFAULT, "green", "fresh", "shop_x", view, later, DAY)
+    assert [t.key for t in transitions] == [
+        "metric:shop_x:resolved:status:20261125T100000Z",
+        "metric:shop_x:resolved:freshness:20261125T100000Z",
+    ]
+    # red→green→red in one day: the second red is its own transition
+    transitions, view = decide(DEFAULT, "red", "fresh", "shop_x", view, later + timedelta(hours=1), DAY)
+    assert [t.key for t in transitions] == ["metric:shop_x:red:status:20261125T110000Z"]
+    # the repeat of a red is a red on the status track, at the moment it repeats (a `reminder` later)
+    repeat_at = later + timedelta(hours=1, days=1)
+    transitions, _ = decide(DEFAULT, "red", "fresh", "shop_x", view, repeat_at, DAY)
+    assert [(t.key, t.repeat) for t in transitions] == [("metric:shop_x:red:status:20261126T110000Z", True)]
+    # a moment in another zone is keyed in UTC
+    berlin = T0.astimezone(timezone(timedelta(hours=1)))
+    transitions, _ = decide(DEFAULT, "red", "fresh", "shop_x", None, berlin, DAY)
+    assert transitions[0].key == "metric:shop_x:red:status:20261125T090000Z"
 
 
 def _event(n: int, kind: str = "red", name: str | None = None, details: int = 3) -> AlertEvent:

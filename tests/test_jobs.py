@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from heartbeat_core import jobs
+from heartbeat_core.ingest import SourceResult
 from heartbeat_core.metrics.registry import UnknownMetric
 
 pytestmark = pytest.mark.db
 
 
-@pytest.fixture(autouse=True)
-def _clean_hooks() -> Any:
-    from heartbeat_core.jobs import runner
-
-    saved = list(runner._alert_hooks)
-    yield
-    jobs.set_ingest_runner(None)
-    runner._alert_hooks[:] = saved
+def landed(rows: int) -> Callable[[str], SourceResult]:
+    """An ingest step whose every source lands `rows` rows (the real one needs a reachable source)."""
+    return lambda source: SourceResult(source=source, kind="postgres", ok=True, rows=rows)
 
 
 def test_foreground_job_computes_every_metric(mini_world: str) -> None:
-    jobs.set_ingest_runner(lambda source: {"rows": 7, "error": None})
-    ticket = jobs.request_recompute(trigger="cli", background=False)
+    ticket = jobs.request_recompute(trigger="cli", background=False, steps=jobs.JobSteps(ingest=landed(7)))
     assert not ticket.coalesced
     assert ticket.state == "succeeded"
     view = jobs.get_job(ticket.job_id)
@@ -52,22 +48,22 @@ def test_unknown_metric_raises_before_any_job(mini_world: str) -> None:
         assert conn.execute("SELECT count(*) FROM heartbeat.recompute_job").fetchone() == (0,)
 
 
-def test_missing_ingest_is_recorded_not_fatal(mini_world: str) -> None:
-    ticket = jobs.request_recompute(["shop_orders_24h"], background=False)
+def test_a_source_missing_from_sources_toml_fails_alone(mini_world: str) -> None:
+    ticket = jobs.request_recompute(["shop_orders_24h"], background=False)  # the real ingest step
     view = jobs.get_job(ticket.job_id)
-    assert view is not None
-    assert [s.source for s in view.sources] == ["shop"]
+    assert view is not None and view.state == "partial"
+    assert [(s.source, s.state) for s in view.sources] == [("shop", "failed")]
+    assert "no source 'shop' in sources.toml" in (view.sources[0].error or "")
     assert view.metrics[0].state == "succeeded"
 
 
 def test_failed_source_keeps_computing_landed_data(mini_world: str) -> None:
-    def ingest(source: str) -> Any:
+    def ingest(source: str) -> SourceResult:
         if source == "fx":
             raise ConnectionError("fx API is down")
-        return {"rows": 3, "error": None}
+        return SourceResult(source=source, kind="postgres", ok=True, rows=3)
 
-    jobs.set_ingest_runner(ingest)
-    ticket = jobs.request_recompute(trigger="cron", background=False)
+    ticket = jobs.request_recompute(trigger="cron", background=False, steps=jobs.JobSteps(ingest=ingest))
     assert ticket.state == "partial"
     view = jobs.get_job(ticket.job_id)
     assert view is not None
@@ -82,13 +78,12 @@ def test_background_job_and_coalescing(mini_world: str) -> None:
     release = threading.Event()
     entered = threading.Event()
 
-    def ingest(source: str) -> Any:
+    def ingest(source: str) -> SourceResult:
         entered.set()
         assert release.wait(30)
-        return {"rows": 1}
+        return SourceResult(source=source, kind="postgres", ok=True, rows=1)
 
-    jobs.set_ingest_runner(ingest)
-    first = jobs.request_recompute(trigger="web")
+    first = jobs.request_recompute(trigger="web", steps=jobs.JobSteps(ingest=ingest))
     assert not first.coalesced
     assert entered.wait(30)
     active = jobs.active_job()
@@ -105,7 +100,7 @@ def test_background_job_and_coalescing(mini_world: str) -> None:
     assert not third.coalesced and third.job_id > first.job_id
 
 
-def test_alert_hooks_run_and_failures_are_recorded(mini_world: str) -> None:
+def test_the_alert_phase_runs_and_its_failure_is_recorded(mini_world: str) -> None:
     calls: list[int] = []
 
     def good(conn: psycopg.Connection, job_id: int) -> None:
@@ -115,33 +110,52 @@ def test_alert_hooks_run_and_failures_are_recorded(mini_world: str) -> None:
     def bad(conn: psycopg.Connection, job_id: int) -> None:
         raise RuntimeError("slack exploded")
 
-    from heartbeat_core.jobs import runner
-
-    runner._alert_hooks.clear()  # only this test's hooks
-    jobs.register_alert_phase(good)
-    jobs.register_alert_phase(bad)
-    jobs.register_alert_phase(good)  # registering twice is a no-op
-    ticket = jobs.request_recompute(ingest=False, background=False)
+    ticket = jobs.request_recompute(ingest=False, background=False, steps=jobs.JobSteps(alerts=good))
     assert calls == [ticket.job_id]
     view = jobs.get_job(ticket.job_id)
-    assert view is not None and view.state == "partial"
-    states = {h.name.rsplit(".", 1)[-1]: h for h in view.hooks}
-    assert states["good"].state == "succeeded"
-    assert states["bad"].state == "failed" and "slack exploded" in (states["bad"].error or "")
+    assert view is not None and view.state == "succeeded"
+    assert [(h.name.rsplit(".", 1)[-1], h.state) for h in view.hooks] == [("good", "succeeded")]
+
+    ticket = jobs.request_recompute(ingest=False, background=False, steps=jobs.JobSteps(alerts=bad))
+    view = jobs.get_job(ticket.job_id)
+    assert view is not None and view.state == "partial" and "1 alert hook(s) failed" in (view.error or "")
+    (hook,) = view.hooks
+    assert hook.name.endswith("bad") and hook.state == "failed" and "slack exploded" in (hook.error or "")
     assert all(m.state == "succeeded" for m in view.metrics)
+
+
+def test_by_default_the_alert_phase_is_evaluate_and_deliver(mini_world: str) -> None:
+    ticket = jobs.request_recompute(ingest=False, background=False)
+    view = jobs.get_job(ticket.job_id)
+    assert view is not None and view.state == "succeeded"
+    assert [(h.name, h.state) for h in view.hooks] == [
+        ("heartbeat_core.alerts.evaluate_and_deliver", "succeeded")
+    ]
+    with psycopg.connect(mini_world) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM heartbeat.alert_evaluation WHERE job_id = %s", (ticket.job_id,)
+        ).fetchone() == (1,)
+
+
+def test_the_runner_writes_only_known_phases() -> None:
+    from heartbeat_core.jobs.ledger import JOB_PHASES
+    from heartbeat_core.jobs.runner import checked_phase
+
+    assert [checked_phase(p) for p in JOB_PHASES] == list(JOB_PHASES)
+    with pytest.raises(ValueError, match="unknown job phase 'deliver'"):
+        checked_phase("deliver")
 
 
 def test_coalesced_wait_returns_the_running_jobs_outcome(mini_world: str) -> None:
     release = threading.Event()
     entered = threading.Event()
 
-    def ingest(source: str) -> Any:
+    def ingest(source: str) -> SourceResult:
         entered.set()
         assert release.wait(30)
-        return {"rows": 1, "ok": True}
+        return SourceResult(source=source, kind="postgres", ok=True, rows=1)
 
-    jobs.set_ingest_runner(ingest)
-    first = jobs.request_recompute(["shop_orders_24h"], trigger="web")
+    first = jobs.request_recompute(["shop_orders_24h"], trigger="web", steps=jobs.JobSteps(ingest=ingest))
     assert entered.wait(30)
     answers: list[jobs.JobTicket] = []
     waiter = threading.Thread(target=lambda: answers.append(jobs.request_recompute(trigger="cli", wait=True)))
@@ -219,7 +233,7 @@ def test_source_due_by_schedule() -> None:
 
 
 def test_scheduled_job_skips_sources_that_are_not_due(
-    mini_world: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    mini_world: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from heartbeat_core import clock
     from heartbeat_core.settings import reset_settings
@@ -230,18 +244,25 @@ def test_scheduled_job_skips_sources_that_are_not_due(
     monkeypatch.setenv("HEARTBEAT_SOURCES", str(tmp_path / "sources.toml"))
     reset_settings()
     landed: list[str] = []
-    jobs.set_ingest_runner(lambda source: landed.append(source) or {"rows": 1})
+
+    def ingest(source: str) -> SourceResult:
+        landed.append(source)
+        return SourceResult(source=source, kind="webhook", ok=True, rows=1)
+
+    steps = jobs.JobSteps(ingest=ingest)
     with psycopg.connect(mini_world, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO heartbeat.source_state (source, last_success_at) VALUES ('shop', %s), ('fx', %s)",
             (clock.now(), clock.now()),
         )
-    ticket = jobs.request_recompute(trigger="schedule", background=False, only_due_sources=True)
+    ticket = jobs.request_recompute(trigger="schedule", background=False, only_due_sources=True, steps=steps)
     view = jobs.get_job(ticket.job_id)
     assert view is not None and view.state == "succeeded"
     assert landed == ["fx"]  # hourly: always due; shop is daily and landed today
     shop = next(s for s in view.sources if s.source == "shop")
     assert shop.state == "skipped" and "not due: schedule daily" in (shop.note or "")
     landed.clear()
-    jobs.request_recompute(trigger="cli", background=False)  # an explicit request lands everything
+    jobs.request_recompute(
+        trigger="cli", background=False, steps=steps
+    )  # an explicit request lands everything
     assert sorted(landed) == ["fx", "shop"]

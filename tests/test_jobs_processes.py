@@ -44,14 +44,21 @@ def _requester(url: str, home: str, threads: int, go: Any, release: Any, out: An
     """One process: `threads` callers that all ask at once; the owner's ingest blocks until `release`."""
     _point_at(url, home)
     from heartbeat_core import jobs
+    from heartbeat_core.ingest import SourceResult
 
-    jobs.set_ingest_runner(lambda source: release.wait(120) and {"rows": 1})
+    def ingest(source: str) -> SourceResult:
+        assert release.wait(120)
+        return SourceResult(source=source, kind="postgres", ok=True, rows=1)
+
+    steps = jobs.JobSteps(ingest=ingest)
     tickets: list[Any] = []
     lock = threading.Lock()
 
     def call() -> None:
         go.wait(60)
-        ticket = jobs.request_recompute(["shop_orders_24h"], trigger=f"pid{os.getpid()}", background=True)
+        ticket = jobs.request_recompute(
+            ["shop_orders_24h"], trigger=f"pid{os.getpid()}", background=True, steps=steps
+        )
         with lock:
             tickets.append(ticket)
 
@@ -94,13 +101,13 @@ def _blocking_worker(url: str, home: str, defs: str, entered: Any) -> None:
     _point_at(url, home)
     os.environ["HEARTBEAT_METRIC_DEFS"] = defs
     from heartbeat_core import jobs
+    from heartbeat_core.ingest import SourceResult
 
-    def ingest(source: str) -> Any:
+    def ingest(source: str) -> SourceResult:
         entered.set()
-        return {"rows": 0}
+        return SourceResult(source=source, kind="postgres", ok=True)
 
-    jobs.set_ingest_runner(ingest)
-    jobs.request_recompute("all", trigger="doomed", background=False)
+    jobs.request_recompute("all", trigger="doomed", background=False, steps=jobs.JobSteps(ingest=ingest))
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from heartbeat_core import jobs
 from heartbeat_core.db import reset_pool
 from heartbeat_core.settings import reset_settings
 from heartbeat_mcp.server import build_server
@@ -279,25 +278,40 @@ def test_operator_writes_validate_persist_and_record_the_actor(mini_world: str) 
 
 
 @pytest.fixture
-def held_job() -> Any:
-    """An alert-phase hook that holds a job open until released, so a second request must coalesce."""
-    entered = threading.Event()
-    release = threading.Event()
+def held_job(mini_world: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A recompute job held in its alert phase (this fixture holds the alert evaluation lock until released),
+    so a second request must coalesce. shop and fx are webhook sources here: the real ingest step passes."""
+    from heartbeat_core.alerts.evaluate import EVALUATE_LOCK
 
-    def hold(conn: Any, job_id: int) -> None:
-        entered.set()
-        release.wait(30)
+    (tmp_path / "sources.toml").write_text(
+        '[sources.shop]\nkind = "webhook"\n\n[sources.fx]\nkind = "webhook"\n'
+    )
+    monkeypatch.setenv("HEARTBEAT_SOURCES", str(tmp_path / "sources.toml"))
+    reset_settings()
+    held, entered, release = threading.Event(), threading.Event(), threading.Event()
+    in_alerts = "SELECT 1 FROM heartbeat.recompute_job WHERE state = 'running' AND phase = 'alerts'"
 
-    jobs.register_alert_phase(hold)
+    def hold() -> None:
+        with psycopg.connect(mini_world) as lock, psycopg.connect(mini_world, autocommit=True) as watch:
+            lock.execute("SELECT pg_advisory_xact_lock(%s)", (EVALUATE_LOCK,))  # until this transaction ends
+            watch.execute("LISTEN heartbeat_job")
+            held.set()
+            while not release.is_set() and watch.execute(in_alerts).fetchone() is None:
+                for _ in watch.notifies(timeout=1.0, stop_after=1):
+                    pass
+            entered.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold, name="held-job", daemon=True)
+    holder.start()
+    assert held.wait(30)
     yield entered, release
     release.set()
-    jobs.unregister_alert_phase(hold)
-    jobs.set_ingest_runner(None)
+    holder.join(30)
 
 
 def test_recompute_coalesces_and_reports_progress(mini_world: str, held_job: Any) -> None:
     entered, release = held_job
-    jobs.set_ingest_runner(lambda source: {"rows": 1, "error": None})
     progress: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(done: float, total: float | None, message: str | None) -> None:

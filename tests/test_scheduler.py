@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -117,26 +118,58 @@ def test_bad_expression_names_the_variable(marts_url: str, monkeypatch: pytest.M
         Scheduler(get_settings())
 
 
-def test_audit_hooks_and_default_schedules_run_real_jobs(mini_world: str) -> None:
-    seen: list[str] = []
-    hook = lambda: seen.append("audit")  # noqa: E731
-    scheduler.register_audit_refresh(hook)
-    try:
-        sched = Scheduler(get_settings())
-        start = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
-        sched.tick(start)
-        ran = sched.tick(start + timedelta(hours=1))  # 04:17 recompute, 04:23 typical, 04:45 audit all due
-        assert sorted(ran) == ["audit", "recompute", "typical"]
-        assert seen == ["audit"]
-        with psycopg.connect(mini_world) as conn:
-            jobs = conn.execute(
-                "SELECT trigger, state, request->>'typical' FROM heartbeat.recompute_job ORDER BY job_id"
-            ).fetchall()
-        assert [j[0] for j in jobs] == ["schedule", "schedule"]
-        assert {j[2] for j in jobs} == {"due", "force"}
-        assert all(j[1] in ("succeeded", "partial") for j in jobs)
-    finally:
-        scheduler.unregister_audit_refresh(hook)
+ONE_CUT = """
+META = {"page": "money", "title": "Orders", "kind": "bar", "metrics": ["shop_orders_24h"]}
+
+
+def compute(conn, *, window):
+    (n,) = conn.execute("SELECT count(*) FROM shop.orders").fetchone()
+    return {"takeaway": f"{n} orders", "bars": [{"label": "orders", "value": n}]}
+"""
+
+
+def test_default_schedules_run_real_jobs_and_the_audit_refresh(
+    mini_world: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heartbeat_core.settings import reset_settings
+
+    (tmp_path / "cuts").mkdir()
+    (tmp_path / "cuts" / "money_orders.py").write_text(ONE_CUT)
+    monkeypatch.setenv("HEARTBEAT_AUDIT_CUTS", str(tmp_path / "cuts"))
+    reset_settings()
+    sched = Scheduler(get_settings())
+    start = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
+    sched.tick(start)
+    ran = sched.tick(start + timedelta(hours=1))  # 04:17 recompute, 04:23 typical, 04:45 audit all due
+    assert sorted(ran) == ["audit", "recompute", "typical"]
+    with psycopg.connect(mini_world) as conn:
+        jobs = conn.execute(
+            "SELECT trigger, state, request->>'typical' FROM heartbeat.recompute_job ORDER BY job_id"
+        ).fetchall()
+        audit = conn.execute(
+            "SELECT last_error FROM heartbeat.schedule_state WHERE name = 'audit'"
+        ).fetchone()
+        snapshots = conn.execute(
+            "SELECT cut_id, window_key, payload->>'takeaway' FROM heartbeat.audit_cut_snapshot ORDER BY 2"
+        ).fetchall()
+    assert [j[0] for j in jobs] == ["schedule", "schedule"]
+    assert {j[2] for j in jobs} == {"due", "force"}
+    assert all(j[1] in ("succeeded", "partial") for j in jobs)
+    assert audit == (None,)
+    assert snapshots and all(cut == "money_orders" and "orders" in (text or "") for cut, _, text in snapshots)
+
+
+def test_a_failing_audit_refresh_is_recorded_on_its_schedule(
+    mini_world: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heartbeat_core.settings import reset_settings
+
+    (tmp_path / "cuts").mkdir()
+    (tmp_path / "cuts" / "money_orders.py").write_text(ONE_CUT.replace("shop.orders", "shop.no_such_table"))
+    monkeypatch.setenv("HEARTBEAT_AUDIT_CUTS", str(tmp_path / "cuts"))
+    reset_settings()
+    (failure,) = scheduler.run_audit_refresh()
+    assert failure.startswith("scheduled_refresh: AuditRefreshFailed:") and "money_orders" in failure
 
 
 def test_thread_starts_and_stops_promptly(marts_url: str) -> None:

@@ -10,8 +10,8 @@ What surfaces and jobs call:
     metric_alerts(conn, metric_id)                # snooze, what each channel was told, recent notifications
     send_test(channel_name)                       # one test message, straight to the channel
 
-Importing this package registers `evaluate_and_deliver` as the recompute job's alert phase
-(`heartbeat_core.jobs.register_alert_phase`); the job runner imports it before that phase. See docs/alerts.md.
+The recompute job's alert phase is `evaluate_and_deliver` (called by `heartbeat_core.jobs.runner`). See
+docs/alerts.md.
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ __all__ = [
     "deliver",
     "evaluate",
     "evaluate_and_deliver",
-    "install",
     "metric_alerts",
     "outbox_rows",
     "send_test",
@@ -105,15 +104,3 @@ def send_test(name: str) -> SendResult:
     text = f"Heartbeat test message ({clock.now():%Y-%m-%d %H:%M} UTC): alerts reach this channel. {settings.public_url}/"
     sender = channel(name)
     return sender.send(sender.test_payload(text), f"test:{clock.now().timestamp():.0f}")
-
-
-def install() -> None:
-    """Register the alert phase with the recompute job runner (idempotent; done at import)."""
-    try:
-        from heartbeat_core.jobs import register_alert_phase
-    except ImportError:  # a build without jobs: evaluate/deliver still work on demand
-        return
-    register_alert_phase(evaluate_and_deliver)
-
-
-install()

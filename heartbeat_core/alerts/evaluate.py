@@ -16,8 +16,8 @@ first evaluation after the snooze catches up (a resolution, a new red, or a due 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import Any, cast
+from datetime import datetime
+from typing import Any, Literal
 
 import psycopg
 from psycopg.rows import dict_row
@@ -26,9 +26,9 @@ from psycopg.types.json import Jsonb
 from heartbeat_core import clock, readmodel
 from heartbeat_core.alerts import config
 from heartbeat_core.alerts.config import ChannelConfig
+from heartbeat_core.alerts.kinds import AlertKind, idempotency_key, utc_stamp
 from heartbeat_core.alerts.messages import (
     AlertEvent,
-    Kind,
     event_from_state,
     render_slack,
     render_telegram,
@@ -55,21 +55,30 @@ class ChannelView:
     stale_notified_at: datetime | None = None
 
 
+# The two tracks a metric's transitions run on (kinds.Track less "event", which no metric uses).
+MetricTrack = Literal["status", "freshness"]
+
+
 @dataclass(frozen=True)
 class Transition:
-    kind: Kind
-    track: str
+    kind: AlertKind
+    track: MetricTrack
     previous: str | None
     repeat: bool
     key: str
 
 
-def _stamp(moment: datetime) -> str:
-    return (
-        moment.strftime("%Y%m%dT%H%M%SZ")
-        if moment.utcoffset() in (None, timedelta(0))
-        else moment.isoformat()
-    )
+def _transition(
+    metric_id: str,
+    kind: AlertKind,
+    track: MetricTrack,
+    previous: str | None,
+    now: datetime,
+    repeat: bool = False,
+) -> Transition:
+    """A metric's transition, keyed `metric:{id}:{kind}:{track}:{UTC moment}` (CONTRACTS.md "Alerts")."""
+    key = idempotency_key("metric", metric_id, kind, track, utc_stamp(now))
+    return Transition(kind, track, previous, repeat, key)
 
 
 def decide(
@@ -83,57 +92,67 @@ def decide(
 ) -> tuple[list[Transition], ChannelView]:
     """The pure state machine: transitions to announce on this channel, and the channel's new view."""
     prior = view or ChannelView(status_since=now, freshness_since=now)
-    out: list[Transition] = []
-    new = prior
-    stamp = _stamp(now)
+    status_out, new = _status_track(levels, status, metric_id, prior, now, repeat_s)
+    fresh_out, new = _freshness_track(levels, freshness, metric_id, prior, new, now)
+    return status_out + fresh_out, new
 
-    # status track, on the channel's effective level: the colour if the channel takes it, else "ok"
-    if status != prior.status_level:
-        new = replace(new, status_level=status, status_since=now)
+
+def _status_track(
+    levels: frozenset[str], status: str, metric_id: str, prior: ChannelView, now: datetime, repeat_s: float
+) -> tuple[list[Transition], ChannelView]:
+    """The status track, on the channel's effective level: the colour if the channel takes it, else "ok"."""
+    new = prior if status == prior.status_level else replace(prior, status_level=status, status_since=now)
     told = prior.status_notified
     # a channel that takes amber but not red still hears about red, as the worst level it takes
     takes = [level for level in ("red", "amber") if level in levels and (status == "red" or level == status)]
     effective = takes[0] if takes else "ok"
     if status == "no_data":
-        pass  # no value at all says nothing new about the problem: hold what the channel was told
-    elif effective != "ok" and effective != told:
+        return [], new  # no value at all says nothing new about the problem: hold what the channel was told
+    if effective != "ok" and effective != told:
         # ok→amber/red, amber→red, and red→amber on a channel that takes amber (the "was red" news)
-        key = f"{metric_id}:{told or 'ok'}>{effective}:{stamp}"
-        out.append(Transition(cast(Kind, effective), "status", told or prior.status_level, False, key))
-        new = replace(new, status_notified=effective, status_notified_at=now)
-    elif (
-        effective == "red"
-        and told == "red"
-        and prior.status_notified_at is not None
-        and (now - prior.status_notified_at).total_seconds() >= repeat_s
-    ):
-        out.append(Transition("red", "status", "red", True, f"{metric_id}:red:repeat:{stamp}"))
-        new = replace(new, status_notified_at=now)
-    elif effective == "ok" and told is not None:
+        kind: AlertKind = "red" if effective == "red" else "amber"
+        out = [_transition(metric_id, kind, "status", told or prior.status_level, now)]
+        return out, replace(new, status_notified=effective, status_notified_at=now)
+    if effective == "red" and told == "red" and _repeat_due(prior, now, repeat_s):
+        return [_transition(metric_id, "red", "status", "red", now, repeat=True)], replace(
+            new, status_notified_at=now
+        )
+    if effective == "ok" and told is not None:
         # what the channel was told is over: back to green, or down to a level it does not take
-        if "resolved" in levels:
-            key = f"{metric_id}:{told}>{status}:{stamp}"
-            out.append(Transition("resolved", "status", told, False, key))
-        new = replace(new, status_notified=None, status_notified_at=None)
+        out = [_transition(metric_id, "resolved", "status", told, now)] if "resolved" in levels else []
+        return out, replace(new, status_notified=None, status_notified_at=None)
+    return [], new
 
-    # freshness track
+
+def _repeat_due(prior: ChannelView, now: datetime, repeat_s: float) -> bool:
+    """A still-red metric already announced is announced again once the repeat interval has passed."""
+    told_at = prior.status_notified_at
+    return told_at is not None and (now - told_at).total_seconds() >= repeat_s
+
+
+def _freshness_track(
+    levels: frozenset[str],
+    freshness: str,
+    metric_id: str,
+    prior: ChannelView,
+    new: ChannelView,
+    now: datetime,
+) -> tuple[list[Transition], ChannelView]:
+    """fresh→stale notifies `stale`; stale→fresh notifies `resolved` to a channel that was told it was stale."""
     stale = freshness != "fresh"
     if freshness != prior.freshness_level:
         new = replace(new, freshness_level=freshness, freshness_since=now)
     if stale and not prior.stale_notified and "stale" in levels:
-        out.append(
-            Transition("stale", "freshness", prior.freshness_level, False, f"{metric_id}:stale:{stamp}")
+        out = [_transition(metric_id, "stale", "freshness", prior.freshness_level, now)]
+        return out, replace(new, stale_notified=True, stale_notified_at=now)
+    if not stale and prior.stale_notified:
+        out = (
+            [_transition(metric_id, "resolved", "freshness", prior.freshness_level, now)]
+            if "resolved" in levels
+            else []
         )
-        new = replace(new, stale_notified=True, stale_notified_at=now)
-    elif not stale and prior.stale_notified:
-        if "resolved" in levels:
-            out.append(
-                Transition(
-                    "resolved", "freshness", prior.freshness_level, False, f"{metric_id}:fresh:{stamp}"
-                )
-            )
-        new = replace(new, stale_notified=False, stale_notified_at=None)
-    return out, new
+        return out, replace(new, stale_notified=False, stale_notified_at=None)
+    return [], new
 
 
 @dataclass
@@ -309,7 +328,7 @@ def evaluate(
                     conn,
                     ch.name,
                     parts,
-                    key=f"evaluation:{evaluation_id}:{_stamp(now)}",
+                    key=f"evaluation:{evaluation_id}:{utc_stamp(now)}",
                     evaluation_id=evaluation_id,
                     summary=summary_line(events),
                     now=now,
@@ -327,7 +346,7 @@ def _event(state: MetricState, t: Transition, detail: dict[str, Any] | None, pub
     return event_from_state(
         state,
         t.kind,
-        "status" if t.track == "status" else "freshness",
+        t.track,
         previous=t.previous,
         repeat=t.repeat,
         detail=detail,
@@ -346,15 +365,16 @@ def _log_notifications(
 ) -> None:
     with conn.cursor() as cur:
         cur.executemany(
-            """INSERT INTO heartbeat.alert_notification (channel, idempotency_key, evaluation_id, metric_id, kind,
-                   repeat, previous, status, reason, event, outbox_id, created_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            """INSERT INTO heartbeat.alert_notification (channel, idempotency_key, evaluation_id, metric_id,
+                   subject_type, subject_id, kind, repeat, previous, status, reason, event, outbox_id, created_at)
+               VALUES (%s, %s, %s, %s, 'metric', %s, %s, %s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (channel, idempotency_key) DO NOTHING""",
             [
                 (
                     channel,
                     e.idempotency_key,
                     evaluation_id,
+                    e.metric_id,
                     e.metric_id,
                     e.kind,
                     e.repeat,

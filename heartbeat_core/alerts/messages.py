@@ -16,10 +16,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from heartbeat_core.alerts.kinds import AlertKind as Kind
 from heartbeat_core.formatting import format_value
 from heartbeat_core.readmodel.snapshot import MetricState
-
-Kind = Literal["red", "amber", "stale", "resolved"]
 
 SLACK_MAX_BLOCKS = 50
 SLACK_MAX_SECTION = 3000

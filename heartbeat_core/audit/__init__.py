@@ -2,7 +2,8 @@
 
 `audit_cuts/<cut_id>.py` modules (META + compute) are discovered from `settings.audit_cuts`, synced into
 `heartbeat.audit_cut_registry`, and computed into `heartbeat.audit_cut_snapshot` per (cut, window) by
-`refresh_cuts`; surfaces read pages and cuts from snapshots only through `heartbeat_core.audit.read`.
+`refresh_cuts`; surfaces read pages and cuts from snapshots only through `heartbeat_core.audit.read`. The
+scheduler's daily audit tick (HEARTBEAT_SCHEDULE_AUDIT, default 04:45) calls `scheduled_refresh`.
 """
 
 from heartbeat_core.audit.discovery import WINDOW_DAYS, WINDOWS, Cut, CutMeta, discover
@@ -27,10 +28,6 @@ from heartbeat_core.audit.registry import (
     set_cut_fields,
     sync_cuts,
 )
-from heartbeat_core.jobs.scheduler import register_audit_refresh
-
-# The scheduler imports this package on its daily audit tick (HEARTBEAT_SCHEDULE_AUDIT, default 04:45).
-register_audit_refresh(scheduled_refresh)
 
 __all__ = [
     "KINDS",

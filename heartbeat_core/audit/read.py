@@ -9,6 +9,7 @@ payload. `summarize_cut` shortens a payload for an agent: the takeaway and the t
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -270,55 +271,57 @@ def _fmt(value: Any, unit: str | None) -> Any:
     return value
 
 
-def summarize_payload(kind: str, payload: dict[str, Any] | None, top: int = TOP) -> dict[str, Any]:
-    """The takeaway and the few rows that carry it, never the whole series."""
-    if not payload:
-        return {"takeaway": None, "top": []}
-    unit = payload.get("unit") or "count"
-    out: dict[str, Any] = {"takeaway": payload.get("takeaway"), "unit": unit}
-    if kind == "bar":
-        bars = payload.get("bars", [])
-        flagged = [b for b in bars if b.get("highlight")]
-        ranked = flagged + sorted((b for b in bars if not b.get("highlight")), key=lambda b: -abs(b["value"]))
-        out["top"] = [{"label": b["label"], "value": _fmt(b["value"], unit)} for b in ranked[:top]]
-        out["bars"] = len(bars)
-    elif kind == "line":
-        series = []
-        for s in payload.get("series", [])[:top]:
-            values = [p for p in s["points"] if p["y"] is not None]
-            if not values:
-                series.append({"name": s["name"], "points": 0})
-                continue
-            peak = max(values, key=lambda p: p["y"])
-            series.append(
-                {
-                    "name": s["name"],
-                    "first": {"x": values[0]["x"], "y": _fmt(values[0]["y"], unit)},
-                    "last": {"x": values[-1]["x"], "y": _fmt(values[-1]["y"], unit)},
-                    "peak": {"x": peak["x"], "y": _fmt(peak["y"], unit)},
-                    "points": len(s["points"]),
-                }
-            )
-        out["top"] = series
-    elif kind == "stacked":
-        cats = payload.get("categories", [])
-        totals = [sum(s["values"][i] for s in payload.get("series", [])) for i in range(len(cats))]
-        series_totals = sorted(
-            ((s["name"], sum(s["values"])) for s in payload.get("series", [])), key=lambda p: -p[1]
-        )
-        out["top"] = [{"series": n, "total": _fmt(v, unit)} for n, v in series_totals[:top]]
-        if cats:
-            out["last_category"] = {
-                "category": cats[-1],
-                "total": _fmt(totals[-1], unit),
-                "by_series": {
-                    s["name"]: _fmt(s["values"][-1], unit) for s in payload.get("series", [])[:top]
-                },
+def _bar_top(payload: dict[str, Any], unit: str, top: int) -> dict[str, Any]:
+    bars = payload.get("bars", [])
+    flagged = [b for b in bars if b.get("highlight")]
+    ranked = flagged + sorted((b for b in bars if not b.get("highlight")), key=lambda b: -abs(b["value"]))
+    return {
+        "top": [{"label": b["label"], "value": _fmt(b["value"], unit)} for b in ranked[:top]],
+        "bars": len(bars),
+    }
+
+
+def _line_top(payload: dict[str, Any], unit: str, top: int) -> dict[str, Any]:
+    series = []
+    for s in payload.get("series", [])[:top]:
+        values = [p for p in s["points"] if p["y"] is not None]
+        if not values:
+            series.append({"name": s["name"], "points": 0})
+            continue
+        peak = max(values, key=lambda p: p["y"])
+        series.append(
+            {
+                "name": s["name"],
+                "first": {"x": values[0]["x"], "y": _fmt(values[0]["y"], unit)},
+                "last": {"x": values[-1]["x"], "y": _fmt(values[-1]["y"], unit)},
+                "peak": {"x": peak["x"], "y": _fmt(peak["y"], unit)},
+                "points": len(s["points"]),
             }
-    elif kind == "funnel":
-        steps = payload.get("steps", [])
-        first = steps[0]["value"] if steps else 0
-        out["top"] = [
+        )
+    return {"top": series}
+
+
+def _stacked_top(payload: dict[str, Any], unit: str, top: int) -> dict[str, Any]:
+    cats = payload.get("categories", [])
+    totals = [sum(s["values"][i] for s in payload.get("series", [])) for i in range(len(cats))]
+    series_totals = sorted(
+        ((s["name"], sum(s["values"])) for s in payload.get("series", [])), key=lambda p: -p[1]
+    )
+    out: dict[str, Any] = {"top": [{"series": n, "total": _fmt(v, unit)} for n, v in series_totals[:top]]}
+    if cats:
+        out["last_category"] = {
+            "category": cats[-1],
+            "total": _fmt(totals[-1], unit),
+            "by_series": {s["name"]: _fmt(s["values"][-1], unit) for s in payload.get("series", [])[:top]},
+        }
+    return out
+
+
+def _funnel_top(payload: dict[str, Any], unit: str, top: int) -> dict[str, Any]:
+    steps = payload.get("steps", [])
+    first = steps[0]["value"] if steps else 0
+    return {
+        "top": [
             {
                 "step": s["label"],
                 "value": _fmt(s["value"], unit),
@@ -326,27 +329,54 @@ def summarize_payload(kind: str, payload: dict[str, Any] | None, top: int = TOP)
             }
             for s in steps
         ]
-    elif kind == "table":
-        columns = payload.get("columns", [])
-        units = {c["key"]: c.get("unit") for c in columns}
-        hk = payload.get("highlight_key")
-        rows = payload.get("rows", [])
-        if hk:
-            rows = [r for r in rows if r.get(hk)] + [r for r in rows if not r.get(hk)]
-        out["top"] = [
-            {c["label"]: _fmt(r.get(c["key"]), units[c["key"]]) for c in columns} for r in rows[:top]
-        ]
-        out["rows"] = payload.get("total_rows") or len(payload.get("rows", []))
-    elif kind == "heat_table":
-        rows, cols, values = payload.get("rows", []), payload.get("columns", []), payload.get("values", [])
-        cells = [
-            (values[i][j], rows[i], cols[j])
-            for i in range(len(rows))
-            for j in range(len(cols))
-            if values[i][j] is not None
-        ]
-        worst = sorted(cells, key=lambda c: -c[0] if payload.get("higher_is_worse", True) else c[0])
-        out["top"] = [{"row": r, "column": c, "value": _fmt(v, unit)} for v, r, c in worst[:top]]
+    }
+
+
+def _table_top(payload: dict[str, Any], unit: str, top: int) -> dict[str, Any]:
+    columns = payload.get("columns", [])
+    units = {c["key"]: c.get("unit") for c in columns}
+    hk = payload.get("highlight_key")
+    rows = payload.get("rows", [])
+    if hk:
+        rows = [r for r in rows if r.get(hk)] + [r for r in rows if not r.get(hk)]
+    return {
+        "top": [{c["label"]: _fmt(r.get(c["key"]), units[c["key"]]) for c in columns} for r in rows[:top]],
+        "rows": payload.get("total_rows") or len(payload.get("rows", [])),
+    }
+
+
+def _heat_table_top(payload: dict[str, Any], unit: str, top: int) -> dict[str, Any]:
+    rows, cols, values = payload.get("rows", []), payload.get("columns", []), payload.get("values", [])
+    cells = [
+        (values[i][j], rows[i], cols[j])
+        for i in range(len(rows))
+        for j in range(len(cols))
+        if values[i][j] is not None
+    ]
+    worst = sorted(cells, key=lambda c: -c[0] if payload.get("higher_is_worse", True) else c[0])
+    return {"top": [{"row": r, "column": c, "value": _fmt(v, unit)} for v, r, c in worst[:top]]}
+
+
+# One summary per chart kind (payloads.KINDS): the rows that carry the takeaway.
+_SUMMARIES: dict[str, Callable[[dict[str, Any], str, int], dict[str, Any]]] = {
+    "bar": _bar_top,
+    "line": _line_top,
+    "stacked": _stacked_top,
+    "funnel": _funnel_top,
+    "table": _table_top,
+    "heat_table": _heat_table_top,
+}
+
+
+def summarize_payload(kind: str, payload: dict[str, Any] | None, top: int = TOP) -> dict[str, Any]:
+    """The takeaway and the few rows that carry it, never the whole series."""
+    if not payload:
+        return {"takeaway": None, "top": []}
+    unit = payload.get("unit") or "count"
+    out: dict[str, Any] = {"takeaway": payload.get("takeaway"), "unit": unit}
+    summary = _SUMMARIES.get(kind)
+    if summary is not None:
+        out.update(summary(payload, unit, top))
     if payload.get("notes"):
         out["notes"] = payload["notes"]
     return out

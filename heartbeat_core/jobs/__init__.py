@@ -16,14 +16,7 @@ from heartbeat_core.jobs.ledger import (
     recent_jobs,
     wait_for_job,
 )
-from heartbeat_core.jobs.runner import (
-    JobTicket,
-    register_alert_phase,
-    request_recompute,
-    request_typical_refresh,
-    set_ingest_runner,
-    unregister_alert_phase,
-)
+from heartbeat_core.jobs.runner import JobSteps, JobTicket, request_recompute, request_typical_refresh
 
 __all__ = [
     "ACTIVE_STATES",
@@ -31,15 +24,13 @@ __all__ = [
     "JobHook",
     "JobMetric",
     "JobSource",
+    "JobSteps",
     "JobTicket",
     "JobView",
     "active_job",
     "get_job",
     "recent_jobs",
-    "register_alert_phase",
     "request_recompute",
     "request_typical_refresh",
-    "set_ingest_runner",
-    "unregister_alert_phase",
     "wait_for_job",
 ]

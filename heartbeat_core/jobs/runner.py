@@ -1,13 +1,16 @@
-"""The one refresh path: `request_recompute` → ingest (serial) → compute (parallel) → typical → alert hooks.
+"""The one refresh path: `request_recompute` → ingest (serial) → compute (parallel) → typical → alerts.
 
 Single-flight across processes: the worker holds a session-level advisory lock on a dedicated connection for
 the whole job; the check-and-insert of the ledger row happens under a transaction-level "gate" lock, so two
 requests at once make exactly one job. A partial unique index on the ledger backs this up.
+
+The two steps a job delegates, landing a source and the alert phase, are wired here by name
+(`heartbeat_core.ingest.run_one`, `heartbeat_core.alerts.evaluate_and_deliver`); a test that needs a source
+that blocks or an alert phase that fails passes its own `JobSteps` to `request_recompute`.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -16,30 +19,60 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import psycopg
 
 from heartbeat_core import clock
+from heartbeat_core.alerts import evaluate_and_deliver
 from heartbeat_core.db import connect, get_pool
-from heartbeat_core.jobs.ledger import GATE_LOCK, JOB_LOCK, LOCK_NS, mark_abandoned, read_job, wait_for_job
+from heartbeat_core.jobs.cron import last_tick
+from heartbeat_core.jobs.ledger import (
+    GATE_LOCK,
+    JOB_LOCK,
+    JOB_PHASES,
+    LOCK_NS,
+    JobPhase,
+    mark_abandoned,
+    read_job,
+    wait_for_job,
+)
 from heartbeat_core.metrics.registry import RegistryMetric, active_metrics
 from heartbeat_core.settings import get_settings
 
+if TYPE_CHECKING:
+    from heartbeat_core.ingest import SourceResult
+
 log = logging.getLogger("heartbeat.jobs")
 
-AlertHook = Callable[[psycopg.Connection[Any], int], Any]
-IngestRunner = Callable[[str], Any]
-
-# Modules imported before the alerts phase so that their import-time `register_alert_phase` calls happen
-# even in a bare `heartbeat recompute` process.
-ALERT_HOOK_MODULES = ("heartbeat_core.alerts",)
 HEARTBEAT_INTERVAL_S = 10.0
 
-_alert_hooks: list[AlertHook] = []
-_hooks_lock = threading.Lock()
-_ingest_runner: IngestRunner | None = None
+IngestStep = Callable[[str], "SourceResult"]
+AlertStep = Callable[[psycopg.Connection[Any], int], object]
+
+
+def land_source(source: str) -> SourceResult:
+    """Land one source (`heartbeat_core.ingest.run_one`, imported on first use: dlt takes seconds to import,
+    and most processes that import the jobs never ingest)."""
+    from heartbeat_core.ingest import run_one
+
+    return run_one(source)
+
+
+@dataclass(frozen=True)
+class JobSteps:
+    """What a job runs to land one source and for its alert phase (a failure of either is recorded, never fatal)."""
+
+    ingest: IngestStep = land_source
+    alerts: AlertStep = evaluate_and_deliver
+
+
+def checked_phase(phase: str) -> JobPhase:
+    """The ledger's phase column has no CHECK (migration 0006): the runner validates every phase it writes."""
+    if phase not in JOB_PHASES:
+        raise ValueError(f"unknown job phase {phase!r}; expected one of {', '.join(JOB_PHASES)}")
+    return cast(JobPhase, phase)
 
 
 @dataclass
@@ -50,50 +83,6 @@ class JobTicket:
 
     def as_json(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "coalesced": self.coalesced, "state": self.state}
-
-
-def register_alert_phase(fn: AlertHook) -> None:
-    """Call `fn(conn, job_id)` in every job's alerts phase; a failing hook is recorded, never fatal."""
-    with _hooks_lock:
-        if fn not in _alert_hooks:
-            _alert_hooks.append(fn)
-
-
-def unregister_alert_phase(fn: AlertHook) -> None:
-    with _hooks_lock:
-        if fn in _alert_hooks:
-            _alert_hooks.remove(fn)
-
-
-def set_ingest_runner(fn: IngestRunner | None) -> None:
-    """Replace how one source is ingested (default: `heartbeat_core.ingest.run_one`); None restores it."""
-    global _ingest_runner
-    _ingest_runner = fn
-
-
-class IngestUnavailable(RuntimeError):
-    """The ingest module is not installed in this build."""
-
-
-def _ingest(source: str) -> Any:
-    if _ingest_runner is not None:
-        return _ingest_runner(source)
-    try:
-        module = importlib.import_module("heartbeat_core.ingest")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("heartbeat_core.ingest", "heartbeat_core"):
-            raise IngestUnavailable("ingest is not available in this build") from None
-        raise
-    return module.run_one(source)
-
-
-def _field(result: Any, *names: str) -> Any:
-    for name in names:
-        if isinstance(result, dict) and name in result:
-            return result[name]
-        if hasattr(result, name):
-            return getattr(result, name)
-    return None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -126,6 +115,7 @@ def request_recompute(
     wait: bool = False,
     background: bool = True,
     only_due_sources: bool = False,
+    steps: JobSteps | None = None,
 ) -> JobTicket:
     """Start (or join) the one recompute job: ingest the metrics' sources, compute, refresh typical, alert.
 
@@ -134,6 +124,7 @@ def request_recompute(
     that job with coalesced=True (with wait=True, after it ends). Unknown ids raise UnknownMetric first.
     only_due_sources=True (the scheduler's hourly job) skips sources whose `schedule` in sources.toml is not
     due yet (a daily source lands once a business day); explicit requests ingest every source they touch.
+    `steps` replaces how sources are landed and alerts run (tests); by default the real ones.
     """
     ids = _resolve_ids(metric_ids)
     request: dict[str, Any] = {
@@ -144,7 +135,9 @@ def request_recompute(
     }
     if only_due_sources:
         request["only_due_sources"] = True
-    return submit(request, trigger=trigger, requested_by=requested_by, wait=wait, background=background)
+    return submit(
+        request, trigger=trigger, requested_by=requested_by, wait=wait, background=background, steps=steps
+    )
 
 
 def request_typical_refresh(
@@ -173,7 +166,9 @@ def submit(
     requested_by: str | None = None,
     wait: bool = False,
     background: bool = True,
+    steps: JobSteps | None = None,
 ) -> JobTicket:
+    """Claim the job (or join the running one) and run it here or in a daemon thread."""
     conn = connect(autocommit=True, application_name=f"heartbeat-job-{trigger}"[:63])
     owned = False
     try:
@@ -190,7 +185,7 @@ def submit(
         if not owned:
             conn.close()
 
-    worker = _Worker(conn, job_id, request)
+    worker = _Worker(conn, job_id, request, steps or JobSteps())
     if background:
         thread = threading.Thread(target=worker.run, name=f"recompute-{job_id}", daemon=True)
         thread.start()
@@ -215,9 +210,8 @@ def _claim(
                     "SELECT job_id, state, pid, host FROM heartbeat.recompute_job"
                     " WHERE state IN ('queued', 'running') ORDER BY job_id DESC LIMIT 1"
                 ).fetchone()
-                got = bool(
-                    conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NS, JOB_LOCK)).fetchone()[0]  # type: ignore[index]
-                )
+                locked = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NS, JOB_LOCK)).fetchone()
+                got = bool(locked and locked[0])
                 if row is not None and not got:
                     return ("coalesced", int(row[0]), str(row[1]))
                 if row is None and not got:
@@ -234,11 +228,12 @@ def _claim(
                     new = conn.execute(
                         """INSERT INTO heartbeat.recompute_job (trigger, requested_by, request, state, phase,
                                created_at, heartbeat_at, pid, host)
-                           VALUES (%s, %s, %s, 'queued', 'ingest', %s, %s, %s, %s) RETURNING job_id""",
+                           VALUES (%s, %s, %s, 'queued', %s, %s, %s, %s, %s) RETURNING job_id""",
                         (
                             trigger,
                             requested_by,
                             json.dumps(request),
+                            checked_phase("ingest"),
                             clock.now(),
                             clock.now(),
                             os.getpid(),
@@ -260,10 +255,11 @@ def _claim(
 
 
 class _Worker:
-    def __init__(self, conn: psycopg.Connection[Any], job_id: int, request: dict[str, Any]):
+    def __init__(self, conn: psycopg.Connection[Any], job_id: int, request: dict[str, Any], steps: JobSteps):
         self.conn = conn
         self.job_id = job_id
         self.request = request
+        self.steps = steps
         self.state = "queued"
         self.sources: list[dict[str, Any]] = []
         self.metrics: list[dict[str, Any]] = []
@@ -274,7 +270,9 @@ class _Worker:
 
     # -- ledger writes (all on the lock connection, serialised) --
 
-    def _update(self, sql: str, params: dict[str, Any]) -> None:
+    def _update(self, sql: str, params: dict[str, Any], phase: JobPhase | None = None) -> None:
+        if phase is not None:
+            sql, params = f"phase = %(phase)s, {sql}", {**params, "phase": checked_phase(phase)}
         with self._db:
             self.conn.execute(
                 f"UPDATE heartbeat.recompute_job SET {sql}, heartbeat_at = %(now)s WHERE job_id = %(job_id)s",
@@ -330,7 +328,7 @@ class _Worker:
 
         # 2. compute, parallel and bounded: each metric fails alone.
         if do_compute and metric_ids:
-            self._update("phase = 'compute', current_step = %(step)s", {"step": f"{len(metric_ids)} metrics"})
+            self._update("current_step = %(step)s", {"step": f"{len(metric_ids)} metrics"}, phase="compute")
             from heartbeat_core.compute.engine import compute_metrics
 
             compute_metrics(metric_ids, job_id=self.job_id, on_outcome=self._on_outcome)
@@ -340,7 +338,7 @@ class _Worker:
         if typical_mode != "skip":
             self._typical(metric_ids, force=typical_mode == "force")
 
-        # 4. alert hooks.
+        # 4. alerts.
         self._alerts()
 
         failed_sources = [s for s in self.sources if s["state"] == "failed"]
@@ -371,21 +369,18 @@ class _Worker:
         }
         self.sources.append(entry)
         self._update(
-            "phase = 'ingest', current_step = %(step)s, sources = %(sources)s",
+            "current_step = %(step)s, sources = %(sources)s",
             {"step": f"ingest {source}", "sources": json.dumps(self.sources)},
+            phase="ingest",
         )
         started = time.perf_counter()
         try:
-            result = _ingest(source)
-            error, ok = _field(result, "error"), _field(result, "ok")
-            if error or ok is False:
-                entry["state"], entry["error"] = "failed", str(error or "ingest reported failure")
+            result = self.steps.ingest(source)
+            if result.error or not result.ok:
+                entry["state"], entry["error"] = "failed", result.error or "ingest reported failure"
             else:
-                entry["state"] = "skipped" if _field(result, "skipped") else "succeeded"
-            rows = _field(result, "rows", "rows_loaded", "row_count")
-            entry["rows"] = int(rows) if isinstance(rows, int | float) else None
-        except IngestUnavailable as exc:
-            entry["state"], entry["error"] = "unavailable", str(exc)
+                entry["state"] = "skipped" if result.skipped else "succeeded"
+            entry["rows"] = result.rows
         except Exception as exc:
             entry["state"], entry["error"] = "failed", _one_line(exc)
             log.warning("ingest of %s failed in job %s: %s", source, self.job_id, entry["error"])
@@ -418,7 +413,7 @@ class _Worker:
             with get_pool().connection() as conn:
                 if not force and not typical.typical_due(conn, metric_ids or None):
                     return
-                self._update("phase = 'typical', current_step = 'typical refresh'", {})
+                self._update("current_step = 'typical refresh'", {}, phase="typical")
                 typical.refresh_typical(conn, metric_ids or None, rescore_today=True)
                 conn.commit()
         except Exception as exc:
@@ -428,34 +423,20 @@ class _Worker:
             log.warning("typical refresh failed in job %s: %s", self.job_id, _one_line(exc))
 
     def _alerts(self) -> None:
-        for name in ALERT_HOOK_MODULES:
-            try:
-                importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name != name:
-                    self.hooks.append(
-                        {"name": name, "state": "failed", "seconds": None, "error": _one_line(exc)}
-                    )
-            except Exception as exc:
-                self.hooks.append({"name": name, "state": "failed", "seconds": None, "error": _one_line(exc)})
-        with _hooks_lock:
-            hooks = list(_alert_hooks)
-        if not hooks:
-            return
-        self._update("phase = 'alerts', current_step = 'alert evaluation'", {})
-        for fn in hooks:
-            name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
-            started = time.perf_counter()
-            entry: dict[str, Any] = {"name": name, "state": "succeeded", "seconds": None, "error": None}
-            try:
-                with get_pool().connection() as conn:
-                    fn(conn, self.job_id)
-                    conn.commit()
-            except Exception as exc:
-                entry["state"], entry["error"] = "failed", _one_line(exc)
-                log.warning("alert hook %s failed in job %s: %s", name, self.job_id, entry["error"])
-            entry["seconds"] = round(time.perf_counter() - started, 3)
-            self.hooks.append(entry)
+        step = self.steps.alerts
+        name = f"{step.__module__}.{step.__qualname__}"
+        self._update("current_step = 'alert evaluation'", {}, phase="alerts")
+        started = time.perf_counter()
+        entry: dict[str, Any] = {"name": name, "state": "succeeded", "seconds": None, "error": None}
+        try:
+            with get_pool().connection() as conn:
+                step(conn, self.job_id)
+                conn.commit()
+        except Exception as exc:
+            entry["state"], entry["error"] = "failed", _one_line(exc)
+            log.warning("alert phase %s failed in job %s: %s", name, self.job_id, entry["error"])
+        entry["seconds"] = round(time.perf_counter() - started, 3)
+        self.hooks.append(entry)
         self._update("hooks = %(hooks)s", {"hooks": json.dumps(self.hooks)})
 
     def _finish(self, state: str, error: str | None) -> None:
@@ -467,12 +448,13 @@ class _Worker:
                 self.conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NS, GATE_LOCK))
                 self.conn.execute(
                     """UPDATE heartbeat.recompute_job
-                       SET state = %(state)s, phase = 'done', finished_at = %(now)s, heartbeat_at = %(now)s,
+                       SET state = %(state)s, phase = %(phase)s, finished_at = %(now)s, heartbeat_at = %(now)s,
                            current_step = NULL, error = %(error)s, hooks = %(hooks)s,
                            sources = %(sources)s, started_at = coalesce(started_at, %(now)s)
                        WHERE job_id = %(job_id)s""",
                     {
                         "state": state,
+                        "phase": checked_phase("done"),
                         "now": clock.now(),
                         "error": message,
                         "hooks": json.dumps(self.hooks),
@@ -487,12 +469,10 @@ class _Worker:
             self.conn.close()
 
 
-def source_due(schedule: str, last_success: datetime | None, now: datetime, tz: Any) -> bool:
+def source_due(schedule: str, last_success: datetime | None, now: datetime, tz: tzinfo) -> bool:
     """Whether a source with this `schedule` (hourly | daily | cron) should land now, given its last success."""
     if last_success is None or schedule == "hourly":
         return True
-    from heartbeat_core.jobs.scheduler import last_tick
-
     expression = "0 0 * * *" if schedule == "daily" else schedule
     try:
         return last_success < last_tick(expression, now, tz)
@@ -520,7 +500,7 @@ def _sources_not_due(sources: list[str]) -> dict[str, str]:
     out = {}
     for name in sources:
         spec = config.get(name)
-        schedule = getattr(spec, "schedule", "hourly") if spec is not None else "hourly"
+        schedule = spec.schedule if spec is not None else "hourly"
         if not source_due(schedule, last.get(name), now, settings.tz):
             out[name] = f"not due: schedule {schedule}, landed {last[name]:%Y-%m-%d %H:%M} UTC"
     return out

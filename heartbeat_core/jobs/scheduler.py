@@ -12,63 +12,44 @@ tests drive with a frozen clock.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from croniter import croniter
+from psycopg.rows import dict_row
 
 from heartbeat_core import clock
+from heartbeat_core.audit import scheduled_refresh
 from heartbeat_core.db import get_pool
+from heartbeat_core.jobs.cron import last_tick, next_tick
+from heartbeat_core.jobs.ledger import wait_for_job
+from heartbeat_core.jobs.runner import request_recompute, request_typical_refresh
 from heartbeat_core.settings import Settings, SettingsError, get_settings
 
 log = logging.getLogger("heartbeat.scheduler")
 
-AuditHook = Callable[[], Any]
-AUDIT_HOOK_MODULES = ("heartbeat_core.audit",)
 DISABLED = ("", "off", "none", "disabled", "never")
 MAX_SLEEP_S = 60.0
 
-_audit_hooks: list[AuditHook] = []
-_audit_lock = threading.Lock()
+__all__ = ["Schedule", "Scheduler", "default_schedules", "last_tick", "next_tick", "run_audit_refresh"]
 
 
-def register_audit_refresh(fn: AuditHook) -> None:
-    """Call `fn()` on the daily audit schedule (default 04:45); a failure is logged and recorded, not fatal."""
-    with _audit_lock:
-        if fn not in _audit_hooks:
-            _audit_hooks.append(fn)
-
-
-def unregister_audit_refresh(fn: AuditHook) -> None:
-    with _audit_lock:
-        if fn in _audit_hooks:
-            _audit_hooks.remove(fn)
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
 def run_audit_refresh() -> list[str]:
-    """Run every registered audit hook; returns the failures as one-line messages."""
-    for name in AUDIT_HOOK_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    with _audit_lock:
-        hooks = list(_audit_hooks)
-    failures = []
-    for fn in hooks:
-        try:
-            fn()
-        except Exception as exc:
-            label = getattr(fn, "__qualname__", repr(fn))
-            failures.append(f"{label}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-            log.exception("audit refresh hook %s failed", label)
-    return failures
+    """The daily audit refresh (`heartbeat_core.audit.scheduled_refresh`); its failure as one-line messages."""
+    try:
+        scheduled_refresh()
+    except Exception as exc:
+        log.exception("the audit refresh failed")
+        return [f"scheduled_refresh: {_one_line(exc)}"]
+    return []
 
 
 @dataclass(frozen=True)
@@ -82,28 +63,12 @@ class Schedule:
         return self.expression.strip().lower() not in DISABLED
 
 
-def last_tick(expression: str, now: datetime, tz: Any) -> datetime:
-    """The latest tick of `expression` at or before `now` (in the office's timezone), as UTC."""
-    local = now.astimezone(tz) + timedelta(microseconds=1)
-    prev: datetime = croniter(expression, local).get_prev(datetime)
-    return prev.astimezone(now.tzinfo or tz)
-
-
-def next_tick(expression: str, now: datetime, tz: Any) -> datetime:
-    nxt: datetime = croniter(expression, now.astimezone(tz)).get_next(datetime)
-    return nxt.astimezone(now.tzinfo or tz)
-
-
 def _recompute() -> int | None:
-    from heartbeat_core.jobs import request_recompute
-
     # A tick that arrives mid-job joins that job (coalesced) and is absorbed.
     return request_recompute("all", trigger="schedule", background=False, only_due_sources=True).job_id
 
 
 def _typical() -> int | None:
-    from heartbeat_core.jobs import request_typical_refresh, wait_for_job
-
     ticket = request_typical_refresh("all", trigger="schedule", background=False)
     if ticket.coalesced:  # a recompute was running: refresh the bands once it ends
         wait_for_job(ticket.job_id)
@@ -162,7 +127,7 @@ class Scheduler:
             try:
                 job_id = schedule.action()
             except Exception as exc:
-                error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                error = _one_line(exc)
                 log.exception("scheduled %s failed", schedule.name)
             self._record(schedule, job_id, error)
         return ran
@@ -230,7 +195,7 @@ class Scheduler:
                 failures = 0
             except Exception as exc:  # database down: retry with backoff, never die
                 failures += 1
-                self.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                self.last_error = _one_line(exc)
                 log.warning("scheduler tick failed: %s", self.last_error)
             self._stop.wait(self._sleep_s(failures))
 
@@ -246,8 +211,6 @@ class Scheduler:
 
 def schedule_states() -> list[dict[str, Any]]:
     """The scheduler's last runs, for status pages."""
-    from psycopg.rows import dict_row
-
     with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         cur.execute("SELECT * FROM heartbeat.schedule_state ORDER BY name")
         return cur.fetchall()
