@@ -369,7 +369,7 @@ def test_database_lost_after_a_good_read_serves_the_last_copy_marked_degraded(
             monkeypatch.setenv("HEARTBEAT_DATABASE_URL", "postgresql://heartbeat@127.0.0.1:9/nowhere")
             reset_settings()
             reset_pool()
-            server.heartbeat.forget()  # type: ignore[attr-defined]
+            server.heartbeat.forget()
             started = time.monotonic()
             again = data(await client.call_tool("what_is_red", {}))
             assert time.monotonic() - started < 10
