@@ -22,6 +22,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
+from starlette.requests import HTTPConnection
 
 from heartbeat_core.db import DatabaseUnavailable, connect, get_pool
 from heartbeat_core.metrics.registry import UnknownMetric
@@ -210,7 +211,7 @@ class Heartbeat:
                 request = ctx.request_context.request
         if request is None:
             return self.actor
-        user = getattr(request, "scope", {}).get("user")
+        user = request.scope.get("user") if isinstance(request, HTTPConnection) else None
         if isinstance(user, AuthenticatedUser):
             token = user.access_token
             return f"mcp-http:{token.subject or token.client_id}"

@@ -58,6 +58,7 @@ def build_what_is_red(
     team: str | None = None,
     limit: int = 20,
 ) -> models.WhatIsRed:
+    """The problems under the filters, ranked by the status contract; `more` counts those past `limit`."""
     found = triage.problems(
         cached.snapshot.metrics, include_amber=include_amber, include_stale=include_stale, team=team
     )
@@ -113,6 +114,7 @@ def _headline(counts: dict[str, int], metrics: int) -> str:
 
 
 def build_today(hb: Heartbeat, cached: CachedSnapshot) -> models.Today:
+    """Counts, the worst few, colour changes, stale sources, the job and targets hit, from one snapshot."""
     snap = cached.snapshot
     changes, sources = _extras(hb, cached)
     return models.Today(
