@@ -178,7 +178,8 @@ def run(calls: int) -> None:
 
     from heartbeat_core import readmodel
     from heartbeat_core.db import connect
-    from heartbeat_mcp.server import Heartbeat, build_server
+    from heartbeat_mcp import Heartbeat, build_server
+    from heartbeat_mcp.tools.triage import build_today, build_what_is_red
 
     with connect() as conn:
         started = time.perf_counter()
@@ -189,7 +190,10 @@ def run(calls: int) -> None:
         )
 
     hb = Heartbeat(actor="bench")
-    for label, fn in (("Heartbeat.what_is_red", hb.what_is_red), ("Heartbeat.today", hb.today)):
+    for label, fn in (
+        ("Heartbeat.what_is_red", lambda: build_what_is_red(hb.snapshot())),
+        ("Heartbeat.today", lambda: build_today(hb, hb.snapshot())),
+    ):
         fn()
         samples = []
         for _ in range(calls):

@@ -34,7 +34,8 @@ from starlette.routing import Mount
 
 from heartbeat_core.readmodel.cache import SnapshotCache
 from heartbeat_core.settings import get_settings
-from heartbeat_mcp.server import Heartbeat, build_server
+from heartbeat_mcp.heartbeat import Heartbeat
+from heartbeat_mcp.server import build_server
 
 TOKEN_SUBJECT = "api-token"
 

@@ -1,6 +1,8 @@
 """The typed answers of Heartbeat's MCP tools (each becomes a tool's outputSchema).
 
 Compact on purpose: an agent's context is precious. Optional fields are left out of answers when empty.
+Vocabulary (status, freshness, period, direction, job state) and the read model's shared shapes (flags,
+entities, drivers, acknowledgement) are the core's own types, so an MCP answer and `/api/cockpit` agree.
 """
 
 from __future__ import annotations
@@ -10,28 +12,58 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from heartbeat_core.jobs.ledger import JobPhase, JobState
+from heartbeat_core.metrics.definition import Direction, Period
+from heartbeat_core.readmodel import MetricState
+from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntitySummary, Flag
+from heartbeat_core.readmodel.status import DisplayState, Freshness, Status
 from heartbeat_core.readmodel.triage import HistorySummary, SourceStatus
 
 
-class Problem(BaseModel):
-    """One metric that needs attention, as ranked by the status contract."""
+class Annotations(BaseModel):
+    """What the read model says about a metric beyond its colour (CONTRACTS.md); empty fields are left out."""
 
+    display_state: DisplayState = Field(description="what a screen shows: stale data is never green")
+    flags: list[Flag] | None = None
+    entities: EntitySummary | None = None
+    drivers: list[Driver] | None = None
+    incident_id: str | None = None
+    acknowledgement: Acknowledgement | None = None
+
+
+def annotations_of(state: MetricState) -> dict[str, Any]:
+    """A metric state's shared shapes for an answer: the same objects, empty lists as None (left out)."""
+    return {
+        "display_state": state.display_state,
+        "flags": state.flags or None,
+        "entities": state.entities,
+        "drivers": state.drivers or None,
+        "incident_id": state.incident_id,
+        "acknowledgement": state.acknowledgement,
+    }
+
+
+class _ProblemFields(BaseModel):
     rank: int
     metric_id: str
     name: str
-    status: str = Field(description="red | amber | green | no_data")
+    status: Status
     value: float | None = None
     shown: str = Field(description="the value with its unit, as people read it")
-    period: str
+    period: Period
     reason: str = Field(description="one line: the line crossed or z against the typical band")
     crossed: str | None = Field(default=None, description="alert | norm | z_red | z_amber")
     since: date | None = Field(default=None, description="first day of the current colour in history")
-    freshness: str = Field(description="fresh | amber | red: age of the landed source data")
+    freshness: Freshness = Field(description="age of the landed source data")
     freshness_reason: str | None = None
     error: str | None = None
     owner: str | None = None
     verified: bool = False
     team: str | None = None
+
+
+class Problem(Annotations, _ProblemFields):  # this order puts the annotations last in an answer
+    """One metric that needs attention, as ranked by the status contract."""
 
 
 class WhatIsRed(BaseModel):
@@ -48,15 +80,15 @@ class WhatIsRed(BaseModel):
 class Change(BaseModel):
     metric_id: str
     name: str
-    before: str
-    after: str
+    before: Status
+    after: Status
     reason: str
     worse: bool
 
 
 class StaleSource(BaseModel):
     source: str
-    freshness: str
+    freshness: Freshness
     reason: str
     last_status: str | None = None
     metrics: int
@@ -64,8 +96,8 @@ class StaleSource(BaseModel):
 
 class JobBrief(BaseModel):
     job_id: int
-    state: str
-    phase: str | None = None
+    state: JobState
+    phase: JobPhase | None = None
     trigger: str | None = None
     done: int | None = None
     total: int | None = None
@@ -99,7 +131,7 @@ class Components(BaseModel):
 
     value: float | None = None
     shown: str
-    period: str
+    period: Period
     typical_mean: float | None = None
     typical_stddev: float | None = None
     z: float | None = None
@@ -133,16 +165,16 @@ class RelatedCut(BaseModel):
     takeaway: str | None = None
 
 
-class Explanation(BaseModel):
+class _ExplanationFields(BaseModel):
     metric_id: str
     name: str
-    status: str
+    status: Status
     reason: str
     why: str = Field(description="why the status is what it is, in a sentence or two")
-    direction: str
+    direction: Direction
     unit: str
     components: Components
-    freshness: str
+    freshness: Freshness
     freshness_why: str
     source_as_of: datetime | None = None
     sources: list[str]
@@ -166,10 +198,14 @@ class Explanation(BaseModel):
     )
 
 
+class Explanation(Annotations, _ExplanationFields):  # this order puts the annotations last in an answer
+    pass
+
+
 class Point(BaseModel):
     as_of_date: date
     value: float | None = None
-    status: str
+    status: Status
     error: str | None = None
 
 
@@ -184,10 +220,10 @@ class History(BaseModel):
 class MetricRow(BaseModel):
     metric_id: str
     name: str
-    status: str
+    status: Status
     shown: str
-    period: str
-    freshness: str
+    period: Period
+    freshness: Freshness
     team: str | None = None
     owner: str | None = None
     sources: list[str] = Field(default_factory=list)
@@ -220,8 +256,8 @@ class JobMetricFailure(BaseModel):
 
 class Job(BaseModel):
     job_id: int
-    state: str = Field(description="queued | running | succeeded | failed | abandoned ...")
-    phase: str | None = None
+    state: JobState
+    phase: JobPhase | None = None
     done: int | None = None
     total: int | None = None
     current_step: str | None = None
@@ -239,7 +275,7 @@ class Job(BaseModel):
 class RecomputeAnswer(BaseModel):
     job_id: int
     coalesced: bool = Field(description="true when this request joined a job already running")
-    state: str
+    state: JobState
     job: Job | None = Field(default=None, description="the finished job, when wait=true")
 
 
@@ -249,7 +285,7 @@ class ThresholdsAnswer(BaseModel):
     alert_value: float | None = None
     target_value: float | None = None
     target_due_date: date | None = None
-    status: str = Field(description="the colour under the new lines")
+    status: Status = Field(description="the colour under the new lines")
     reason: str
     updated_by: str
     updated_at: datetime

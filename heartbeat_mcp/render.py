@@ -8,6 +8,19 @@ from __future__ import annotations
 from heartbeat_mcp import models
 
 
+def annotation_parts(p: models.Problem) -> list[str]:
+    """Flags, incident and acknowledgement, when the read model has them (entities and drivers stay in
+    the structured content: they are lists)."""
+    parts = [f"{f.kind.upper()}: {f.reason}" for f in p.flags or []]
+    if p.incident_id:
+        parts.append(f"incident {p.incident_id}")
+    ack = p.acknowledgement
+    if ack:
+        until = f" until {ack.until:%Y-%m-%d %H:%M}" if ack.until else ""
+        parts.append(f"acknowledged by {ack.by}{until}" + (f": {ack.note}" if ack.note else ""))
+    return parts
+
+
 def problem_line(p: models.Problem) -> str:
     parts = [f"{p.rank}. {p.status.upper()} {p.metric_id} ({p.name}) = {p.shown} [{p.period}]: {p.reason}"]
     if p.since:
@@ -16,6 +29,7 @@ def problem_line(p: models.Problem) -> str:
         parts.append(f"STALE {p.freshness}: {p.freshness_reason}")
     if p.error:
         parts.append(f"error: {p.error}")
+    parts += annotation_parts(p)
     parts.append(f"owner {p.owner or 'none'}")
     parts.append("verified" if p.verified else "unverified")
     return "; ".join(parts)

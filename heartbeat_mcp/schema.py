@@ -10,8 +10,28 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
+from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntityRef, EntitySummary, Flag
+
+# The read model's shared shapes (CONTRACTS.md) stay one definition in `$defs`, referenced where used: they
+# are empty in most answers (so a validator rarely resolves them) and inlining would copy them per use.
+SHARED_DEFS = frozenset(cls.__name__ for cls in (Flag, EntityRef, EntitySummary, Driver, Acknowledgement))
+
+
+def _without_null(node: dict[str, Any]) -> dict[str, Any]:
+    """`anyOf [X, null]` → X, and no `default: null` (answers leave nulls out)."""
+    if node.get("default", 0) is None:
+        del node["default"]
+    variants = node.get("anyOf")
+    if isinstance(variants, list):
+        kept = [v for v in variants if v != {"type": "null"}]
+        if len(kept) == 1 and len(kept) < len(variants):
+            del node["anyOf"]
+            node = {**kept[0], **node}
+    return node
+
 
 def compact(schema: Any, *, drop_null: bool) -> Any:
+    """The schema without titles (and, with `drop_null`, without null variants)."""
     if isinstance(schema, list):
         return [compact(item, drop_null=drop_null) for item in schema]
     if not isinstance(schema, dict):
@@ -20,27 +40,16 @@ def compact(schema: Any, *, drop_null: bool) -> Any:
     for key, value in schema.items():
         if key == "title" and isinstance(value, str):
             continue
-        if key == "properties" and isinstance(value, dict):
-            out[key] = {name: compact(sub, drop_null=drop_null) for name, sub in value.items()}
-            continue
-        if key == "$defs" and isinstance(value, dict):
+        if key in ("properties", "$defs") and isinstance(value, dict):  # names here are not keywords
             out[key] = {name: compact(sub, drop_null=drop_null) for name, sub in value.items()}
             continue
         out[key] = compact(value, drop_null=drop_null)
-    if drop_null:
-        if out.get("default", 0) is None:
-            del out["default"]
-        variants = out.get("anyOf")
-        if isinstance(variants, list):
-            kept = [v for v in variants if v != {"type": "null"}]
-            if len(kept) == 1 and len(kept) < len(variants):
-                del out["anyOf"]
-                out = {**kept[0], **out}
-    return out
+    return _without_null(out) if drop_null else out
 
 
-def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
-    """Replace local `#/$defs/...` references by their definitions (our models are not recursive).
+def inline_refs(schema: dict[str, Any], keep: frozenset[str] = SHARED_DEFS) -> dict[str, Any]:
+    """Replace local `#/$defs/...` references by their definitions (our models are not recursive), except
+    references to the definitions named in `keep`, which stay in `$defs`.
 
     Clients validate structured content against the output schema; a `$ref` per list item makes that
     validation several times slower in common validators (jsonschema's ref resolution dominates)."""
@@ -54,18 +63,22 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(node, dict):
             return node
         ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        if isinstance(ref, str) and ref.startswith("#/$defs/") and ref.split("/")[-1] not in keep:
             target = resolve(defs[ref.split("/")[-1]], depth + 1)
             extra = {k: resolve(v, depth) for k, v in node.items() if k != "$ref"}
             return {**target, **extra}
         return {k: resolve(v, depth) for k, v in node.items() if k != "$defs"}
 
-    return resolve(schema)  # type: ignore[no-any-return]
+    resolved: dict[str, Any] = resolve(schema)
+    kept = {name: resolve(sub) for name, sub in defs.items() if name in keep}
+    if kept:
+        resolved["$defs"] = kept
+    return resolved
 
 
 def compact_tool_schemas(server: MCPServer) -> None:
     """One-line descriptions; no titles in input schemas; no titles or null variants in output schemas."""
-    for tool in server._tool_manager.list_tools():
+    for tool in server._tool_manager.list_tools():  # the SDK lists only wire copies publicly
         tool.description = " ".join(tool.description.split())
         tool.parameters = compact(tool.parameters, drop_null=False)
         metadata = tool.fn_metadata

@@ -12,7 +12,7 @@ import anyio
 import psycopg
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, TextContent, TextResourceContents
 
 from heartbeat_core.db import reset_pool
 from heartbeat_core.settings import reset_settings
@@ -43,10 +43,16 @@ def run(body: Callable[[Client], Awaitable[None]], actor: str = "mcp-test") -> N
     anyio.run(main)
 
 
+def text_of(block: object) -> str:
+    """The text of a content block (the SDK types blocks as a union: text, image, audio, resource...)."""
+    assert isinstance(block, TextContent | TextResourceContents), block
+    return block.text
+
+
 def data(result: CallToolResult) -> dict[str, Any]:
     assert not result.is_error, result.content
     assert result.structured_content is not None
-    text = result.content[0].text  # type: ignore[union-attr]
+    text = text_of(result.content[0])
     # The text block carries the answer for clients that read only text: the JSON, or for the two
     # most-asked tools a line-per-metric rendering that names the same metrics.
     if text.startswith("{"):
@@ -59,7 +65,7 @@ def data(result: CallToolResult) -> dict[str, Any]:
 
 def error_text(result: CallToolResult) -> str:
     assert result.is_error
-    return result.content[0].text  # type: ignore[union-attr]
+    return text_of(result.content[0])
 
 
 def chars(result: Any) -> int:
@@ -194,11 +200,11 @@ def test_unknown_metric_and_bad_arguments_give_actionable_errors(mini_world: str
         text = error_text(await client.call_tool("list_metrics", {"status": "purple"}))
         assert "status" in text
         resource = await client.read_resource("heartbeat://metrics/shop_unpaid_invoices")
-        assert "ACME Ltd" in resource.contents[0].text  # type: ignore[union-attr]
+        assert "ACME Ltd" in text_of(resource.contents[0])
         listing = await client.read_resource("heartbeat://metrics")
-        assert json.loads(listing.contents[0].text)["total"] == 5  # type: ignore[union-attr]
+        assert json.loads(text_of(listing.contents[0]))["total"] == 5
         prompt = await client.get_prompt("daily_triage", {})
-        assert "what_is_red" in prompt.messages[0].content.text  # type: ignore[union-attr]
+        assert "what_is_red" in text_of(prompt.messages[0].content)
 
     run(body)
 
@@ -312,10 +318,10 @@ def held_job(mini_world: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_recompute_coalesces_and_reports_progress(mini_world: str, held_job: Any) -> None:
     entered, release = held_job
-    progress: list[tuple[float, float | None, str | None]] = []
+    reported: list[tuple[float, float | None, str | None]] = []
 
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
-        progress.append((done, total, message))
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reported.append((progress, total, message))
 
     async def body(client: Client) -> None:
         text = error_text(await client.call_tool("recompute", {"metric_ids": ["shop_orderz_24h"]}))
@@ -345,8 +351,8 @@ def test_recompute_coalesces_and_reports_progress(mini_world: str, held_job: Any
             tg.start_soon(waiter)
             await anyio.sleep(0.2)  # let the waiter subscribe before the job moves on
             release.set()
-        assert progress, "no progress notifications"
-        assert progress[-1][0] == progress[-1][1]
+        assert reported, "no progress notifications"
+        assert reported[-1][0] == reported[-1][1]
         text = error_text(await client.call_tool("job_status", {"job_id": 999999}))
         assert "no job 999999" in text
 
@@ -383,7 +389,7 @@ def test_database_lost_after_a_good_read_serves_the_last_copy_marked_degraded(
             monkeypatch.setenv("HEARTBEAT_DATABASE_URL", "postgresql://heartbeat@127.0.0.1:9/nowhere")
             reset_settings()
             reset_pool()
-            server.heartbeat.forget()  # type: ignore[attr-defined]
+            server.heartbeat.forget()
             started = time.monotonic()
             again = data(await client.call_tool("what_is_red", {}))
             assert time.monotonic() - started < 10

@@ -10,7 +10,7 @@ import pytest
 from mcp import Client
 
 from heartbeat_mcp.server import build_server
-from tests import conftest
+from tests.test_mcp import data, text_of
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -24,43 +24,37 @@ INCIDENTS = {  # docs/demo-world.md, "Injected incidents": the six metrics that 
 }
 
 
-if hasattr(conftest, "demo_world"):
+def test_demo_incidents_first_client_named_and_answers_compact(demo_world: Any) -> None:
+    async def main() -> None:
+        async with Client(build_server(actor="mcp-test")) as client:
+            result = await client.call_tool("what_is_red", {})
+            items = data(result)["items"]
+            red = [i for i in items if i["status"] == "red" and i.get("crossed") == "alert"]
+            assert {i["metric_id"] for i in red} >= INCIDENTS
+            # The line-crossing incidents rank first, ahead of the z-score knock-ons and the stale rates.
+            assert {i["metric_id"] for i in items[: len(INCIDENTS)]} == INCIDENTS
+            by_id = {i["metric_id"]: i for i in items}
+            assert "alert line" in by_id["card_collateral_overdue_clients"]["reason"]
+            # (d) the rate files stopped: stale, not bad.
+            stale = {i["metric_id"] for i in items if i["freshness"] == "red"}
+            assert "currency_rate_coverage" in stale
+            size = len(result.model_dump_json(by_alias=True, exclude_none=True))
+            print(text_of(result.content[0]))
+            print(f"what_is_red on the demo world: {len(items)} items, {size} chars ≈ {size // 4} tokens")
+            assert size <= 2000 * 4
 
-    def test_demo_incidents_first_client_named_and_answers_compact(demo_world: Any) -> None:
-        async def main() -> None:
-            async with Client(build_server(actor="mcp-test")) as client:
-                result = await client.call_tool("what_is_red", {})
-                assert not result.is_error, result.content
-                items = result.structured_content["items"]  # type: ignore[index]
-                red = [i for i in items if i["status"] == "red" and i.get("crossed") == "alert"]
-                assert {i["metric_id"] for i in red} >= INCIDENTS
-                # The line-crossing incidents rank first, ahead of the z-score knock-ons and the stale rates.
-                assert {i["metric_id"] for i in items[: len(INCIDENTS)]} == INCIDENTS
-                by_id = {i["metric_id"]: i for i in items}
-                assert "alert line" in by_id["card_collateral_overdue_clients"]["reason"]
-                # (d) the rate files stopped: stale, not bad.
-                stale = {i["metric_id"] for i in items if i["freshness"] == "red"}
-                assert "currency_rate_coverage" in stale
-                size = len(result.model_dump_json(by_alias=True, exclude_none=True))
-                print(result.content[0].text)  # type: ignore[union-attr]
-                print(f"what_is_red on the demo world: {len(items)} items, {size} chars ≈ {size // 4} tokens")
-                assert size <= 2000 * 4
+            explained = data(
+                await client.call_tool("explain_metric", {"metric_id": "card_collateral_overdue_clients"})
+            )
+            assert any("ACME Ltd" in [str(v) for v in row] for row in explained["detail"]["rows"])
+            assert explained["status"] == "red"
 
-                explained = await client.call_tool(
-                    "explain_metric", {"metric_id": "card_collateral_overdue_clients"}
-                )
-                assert not explained.is_error, explained.content
-                detail = explained.structured_content["detail"]  # type: ignore[index]
-                assert any("ACME Ltd" in [str(v) for v in row] for row in detail["rows"])
-                assert explained.structured_content["status"] == "red"  # type: ignore[index]
+            today = data(await client.call_tool("today", {}))
+            assert today["counts"]["red"] >= len(INCIDENTS)
+            assert "currency_rates" in {s["source"] for s in today["stale_sources"]}
 
-                today = await client.call_tool("today", {})
-                assert not today.is_error, today.content
-                assert today.structured_content["counts"]["red"] >= len(INCIDENTS)  # type: ignore[index]
-                assert "currency_rates" in {s["source"] for s in today.structured_content["stale_sources"]}  # type: ignore[index]
+            listed = await client.list_tools()
+            size = len(listed.model_dump_json(by_alias=True, exclude_none=True))
+            assert size <= 8000 * 4
 
-                listed = await client.list_tools()
-                size = len(listed.model_dump_json(by_alias=True, exclude_none=True))
-                assert size <= 8000 * 4
-
-        anyio.run(main)
+    anyio.run(main)

@@ -21,6 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from heartbeat_core.settings import reset_settings
 from heartbeat_mcp import build_http_app, mcp_lifespan
+from tests.test_mcp import text_of
 from tests.web_server import LiveServer
 
 pytestmark = pytest.mark.db
@@ -158,7 +159,7 @@ def test_stdio_subprocess_serves_the_tools(mini_world: str, tmp_path: Path) -> N
             assert {t.name for t in tools.tools} >= {"what_is_red", "today", "explain_metric"}
             assert _red_ids(await client.call_tool("what_is_red", {}))[0] == "shop_unpaid_invoices"
             explained = await client.call_tool("explain_metric", {"metric_id": "shop_unpaid_invoices"})
-            assert not explained.is_error and "ACME Ltd" in explained.content[0].text  # type: ignore[union-attr]
+            assert not explained.is_error and "ACME Ltd" in text_of(explained.content[0])
             written = await client.call_tool(
                 "set_owner", {"metric_id": "shop_orders_24h", "owner": "stdio@example.com"}
             )

@@ -6,17 +6,18 @@ not whole series; the full payload stays on the web page and in `GET /api/audit/
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
 from heartbeat_core.audit import UnknownCut, UnknownPage, UnknownWindow, cut_view, page_view, pages_index
 from heartbeat_core.audit.read import summarize_cut
+from heartbeat_mcp.answers import READ, answer, tool_errors
+from heartbeat_mcp.heartbeat import Heartbeat
 
-READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 TOP_ON_PAGE = 3
 TOP_IN_CUT = 8
 
@@ -68,6 +69,31 @@ class PageSummary(BaseModel):
     )
 
 
+def _pages(pages: list[dict[str, Any]]) -> PageSummary:
+    """Every page with one line per cut: its takeaway and freshness."""
+    return PageSummary(
+        page="",
+        title="Audit pages",
+        pages=[
+            PageLine(
+                page=p["page"],
+                title=p["title"],
+                cuts=[
+                    CutLine(
+                        cut_id=c["cut_id"],
+                        title=c["title"],
+                        takeaway=(c["payload"] or {}).get("takeaway"),
+                        freshness=c["freshness"],
+                        error=c["error"],
+                    )
+                    for c in p["cuts"]
+                ],
+            )
+            for p in pages
+        ],
+    )
+
+
 def _summary(view: dict[str, Any], top: int, with_prose: bool) -> CutSummary:
     data = summarize_cut(view, top)
     known = set(CutSummary.model_fields)
@@ -80,12 +106,11 @@ def _summary(view: dict[str, Any], top: int, with_prose: bool) -> CutSummary:
     return summary
 
 
-def register_audit_tools(server: MCPServer, hb: Any) -> None:
-    """Add `audit_page` and `audit_cut` to a Heartbeat MCP server (`hb` gives pooled connections)."""
-    from heartbeat_mcp.server import answer, tool_errors
+def register(server: MCPServer, hb: Heartbeat) -> None:
+    """Add `audit_page` and `audit_cut`."""
 
     @server.tool(annotations=READ)
-    def audit_page(page: str = "", window: str | None = None) -> PageSummary:
+    def audit_page(page: str = "", window: str | None = None) -> Annotated[CallToolResult, PageSummary]:
         """An audit page (clients, journeys, risk, ...): each cut's question, takeaway and top rows, in page
         order. Empty `page` gives every page with its cuts' takeaways. `window`: 7d, 30d or 90d (default:
         each cut's own). Audit cuts answer the questions a red metric raises: which clients, where, since when."""
@@ -93,34 +118,11 @@ def register_audit_tools(server: MCPServer, hb: Any) -> None:
             try:
                 with hb.connection() as conn:
                     if not page:
-                        pages = pages_index(conn)
-                        return answer(  # type: ignore[return-value]
-                            PageSummary(
-                                page="",
-                                title="Audit pages",
-                                pages=[
-                                    PageLine(
-                                        page=p["page"],
-                                        title=p["title"],
-                                        cuts=[
-                                            CutLine(
-                                                cut_id=c["cut_id"],
-                                                title=c["title"],
-                                                takeaway=(c["payload"] or {}).get("takeaway"),
-                                                freshness=c["freshness"],
-                                                error=c["error"],
-                                            )
-                                            for c in p["cuts"]
-                                        ],
-                                    )
-                                    for p in pages
-                                ],
-                            )
-                        )
+                        return answer(_pages(pages_index(conn)))
                     view = page_view(conn, page, window)
             except (UnknownPage, UnknownWindow) as exc:
                 raise ToolError(f"{exc}. Call audit_page with no page to list them.") from None
-            return answer(  # type: ignore[return-value]
+            return answer(
                 PageSummary(
                     page=view["page"],
                     title=view["title"],
@@ -131,7 +133,7 @@ def register_audit_tools(server: MCPServer, hb: Any) -> None:
             )
 
     @server.tool(annotations=READ)
-    def audit_cut(cut_id: str, window: str | None = None) -> CutSummary:
+    def audit_cut(cut_id: str, window: str | None = None) -> Annotated[CallToolResult, CutSummary]:
         """One audit cut: the question it answers, today's takeaway, its top rows, how to read it, its
         related metrics and the freshness of its snapshot. `window`: 7d, 30d or 90d (default: the cut's own)."""
         with tool_errors():
@@ -140,4 +142,4 @@ def register_audit_tools(server: MCPServer, hb: Any) -> None:
                     view = cut_view(conn, cut_id, window)
             except (UnknownCut, UnknownWindow) as exc:
                 raise ToolError(f"{exc}. Call audit_page with no page to list the cuts.") from None
-            return answer(_summary(view, TOP_IN_CUT, True))  # type: ignore[return-value]
+            return answer(_summary(view, TOP_IN_CUT, True))
