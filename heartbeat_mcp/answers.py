@@ -18,7 +18,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
 from heartbeat_core.db import DatabaseUnavailable
-from heartbeat_core.formatting import format_number
+from heartbeat_core.formatting import format_value
 from heartbeat_core.metrics.operator import OperatorInputError
 from heartbeat_core.metrics.registry import UnknownMetric
 from heartbeat_core.readmodel import MetricState
@@ -34,7 +34,7 @@ RUN = ToolAnnotations(
 
 def shown(state: MetricState) -> str:
     """A metric's value with its unit, as people read it."""
-    return "—" if state.value is None else format_number(state.value, state.unit)
+    return format_value(state.value, state.unit)
 
 
 def answer(model: BaseModel, text: str | None = None) -> CallToolResult:

@@ -16,8 +16,10 @@ from heartbeat_core.jobs.ledger import JobPhase, JobState
 from heartbeat_core.metrics.definition import Direction, Period
 from heartbeat_core.readmodel import MetricState
 from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntitySummary, Flag
+from heartbeat_core.readmodel.freshness import SourceStatus
+from heartbeat_core.readmodel.pipeline import PipelineHealth
 from heartbeat_core.readmodel.status import DisplayState, Freshness, Status
-from heartbeat_core.readmodel.triage import HistorySummary, SourceStatus
+from heartbeat_core.readmodel.triage import HistorySummary
 
 
 class Annotations(BaseModel):
@@ -122,6 +124,9 @@ class Today(BaseModel):
     changed: list[Change] = Field(description="colour changes since the last value before today; worse first")
     stale_sources: list[StaleSource]
     job: JobBrief | None = Field(default=None, description="the running job, else the last one")
+    pipeline: PipelineHealth | None = Field(
+        default=None, description="present only when the pipeline is stalled: values may be old, not bad"
+    )
     targets_hit: list[TargetHit]
     degraded: str | None = None
 

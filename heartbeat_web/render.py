@@ -68,8 +68,6 @@ def build_id() -> str:
     return digest.hexdigest()[:12]
 
 
-
-
 def tile(m: MetricState) -> Tile:
     value, unit = value_parts(m.value, m.unit)  # the one display rule: "5.03 d", never "5.03 d days"
     return Tile(

@@ -19,10 +19,6 @@ from pydantic import BaseModel, Field
 
 from heartbeat_core import clock
 from heartbeat_core.formatting import format_value
-
-# Re-exported for callers that still import them from here (the MCP server); defined in freshness.
-from heartbeat_core.readmodel.freshness import SourceStatus as SourceStatus
-from heartbeat_core.readmodel.freshness import sources_status as sources_status
 from heartbeat_core.readmodel.snapshot import HistoryPoint, MetricState
 from heartbeat_core.readmodel.status import Status
 

@@ -12,15 +12,15 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 
 from heartbeat_core import clock
-from heartbeat_core.readmodel import triage
+from heartbeat_core.readmodel import freshness
 from heartbeat_mcp import models
 from heartbeat_mcp.answers import READ, answer, tool_errors
 from heartbeat_mcp.heartbeat import Heartbeat
 
 
-def source_states(conn: psycopg.Connection[Any]) -> list[triage.SourceStatus]:
+def source_states(conn: psycopg.Connection[Any]) -> list[freshness.SourceStatus]:
     """Every source's freshness verdict, as the read model gives it."""
-    return triage.sources_status(conn)
+    return freshness.sources_status(conn)
 
 
 def register(server: MCPServer, hb: Heartbeat) -> None:

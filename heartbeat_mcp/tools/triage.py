@@ -14,9 +14,10 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from heartbeat_core import clock, jobs
-from heartbeat_core.formatting import format_number
+from heartbeat_core.formatting import format_value
 from heartbeat_core.readmodel import MetricState, triage
 from heartbeat_core.readmodel.cache import CachedSnapshot
+from heartbeat_core.readmodel.freshness import SourceStatus
 from heartbeat_core.settings import get_settings
 from heartbeat_mcp import models, render
 from heartbeat_mcp.answers import READ, shown, tool_errors
@@ -72,7 +73,7 @@ def build_what_is_red(
     )
 
 
-Extras = tuple[list[triage.Transition], list[triage.SourceStatus]]
+Extras = tuple[list[triage.Transition], list[SourceStatus]]
 
 
 def _extras(hb: Heartbeat, cached: CachedSnapshot) -> Extras:
@@ -136,12 +137,13 @@ def build_today(hb: Heartbeat, cached: CachedSnapshot) -> models.Today:
             if s.freshness != "fresh"
         ],
         job=job_brief(cached),
+        pipeline=snap.pipeline if snap.pipeline.stalled else None,
         targets_hit=[
             models.TargetHit(
                 metric_id=s.metric_id,
                 name=s.name,
                 shown=shown(s),
-                target=format_number(s.target_value, s.unit) if s.target_value is not None else "",
+                target=format_value(s.target_value, s.unit) if s.target_value is not None else "",
             )
             for s in snap.metrics
             if s.target_hit

@@ -43,35 +43,48 @@ class FilesConnector(Connector[FilesSource]):
         return built
 
 
+def _decimal(value: str) -> Decimal:
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"not a decimal: {value!r}") from None
+
+
+def _bool(value: str) -> bool:
+    low = value.strip().lower()
+    if low in ("true", "t", "1", "yes", "y"):
+        return True
+    if low in ("false", "f", "0", "no", "n"):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _timestamp(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# One parser per declared column type of a file source.
+_CONVERTERS: dict[str, Callable[[str], Any]] = {
+    "text": str,
+    "bigint": int,
+    "double": float,
+    "decimal": _decimal,
+    "bool": _bool,
+    "date": lambda v: date.fromisoformat(v.strip()),
+    "timestamp": _timestamp,
+    "json": json.loads,
+}
+
+
 def _convert(value: str, kind: str) -> Any:
+    """A CSV cell as its declared type; an empty cell is NULL."""
     if value == "":
         return None
-    if kind == "text":
-        return value
-    if kind == "bigint":
-        return int(value)
-    if kind == "double":
-        return float(value)
-    if kind == "decimal":
-        try:
-            return Decimal(value)
-        except InvalidOperation:
-            raise ValueError(f"not a decimal: {value!r}") from None
-    if kind == "bool":
-        low = value.strip().lower()
-        if low in ("true", "t", "1", "yes", "y"):
-            return True
-        if low in ("false", "f", "0", "no", "n"):
-            return False
-        raise ValueError(f"not a boolean: {value!r}")
-    if kind == "date":
-        return date.fromisoformat(value.strip())
-    if kind == "timestamp":
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    if kind == "json":
-        return json.loads(value)
-    raise ValueError(f"unknown column type {kind}")
+    converter = _CONVERTERS.get(kind)
+    if converter is None:
+        raise ValueError(f"unknown column type {kind}")
+    return converter(value)
 
 
 _DLT_TYPES = {
