@@ -71,7 +71,7 @@ def scratch_marts(admin: str, label: str) -> Iterator[str]:
 def compute_only(admin: str, scale: int, runs: int, now: datetime) -> dict[str, object]:
     from heartbeat_core import clock
     from heartbeat_core.compute.engine import compute_metrics
-    from heartbeat_core.jobs import request_recompute
+    from heartbeat_core.jobs.runner import request_recompute
     from heartbeat_core.sync import sync_project
     from heartbeat_demo.check import prepare_source_for_metrics
     from heartbeat_demo.world import build_world
@@ -109,7 +109,8 @@ def compute_only(admin: str, scale: int, runs: int, now: datetime) -> dict[str, 
 
 def full(admin: str, runs: int, now: datetime) -> dict[str, object]:
     from heartbeat_core import clock
-    from heartbeat_core.jobs import get_job, request_recompute
+    from heartbeat_core.jobs.ledger import get_job
+    from heartbeat_core.jobs.runner import request_recompute
     from heartbeat_demo.pipeline import run_demo
 
     with scratch_marts(admin, "full") as _url:
@@ -150,7 +151,8 @@ def full(admin: str, runs: int, now: datetime) -> dict[str, object]:
 def full_cold(admin: str, now: datetime) -> dict[str, object]:
     """The first job on empty marts: every source loaded in full by the job's ingest phase."""
     from heartbeat_core import clock
-    from heartbeat_core.jobs import get_job, request_recompute
+    from heartbeat_core.jobs.ledger import get_job
+    from heartbeat_core.jobs.runner import request_recompute
     from heartbeat_core.sync import sync_project
     from heartbeat_demo.pipeline import rate_files_dir, start_helpdesk
     from heartbeat_demo.world import build_world

@@ -10,7 +10,8 @@ from typing import Any
 import typer
 
 from heartbeat_cli.errors import CommandError, one_line_errors
-from heartbeat_core.jobs import JobTicket, JobView, request_recompute, request_typical_refresh, wait_for_job
+from heartbeat_core.jobs.ledger import JobView, wait_for_job
+from heartbeat_core.jobs.runner import JobTicket, request_recompute, request_typical_refresh
 from heartbeat_core.metrics.registry import UnknownMetric
 
 typical_app = typer.Typer(

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from heartbeat_core import readmodel
 from heartbeat_core.ingest import land_events
-from heartbeat_core.jobs import active_job, get_job, request_recompute
+from heartbeat_core.jobs.ledger import active_job, get_job
+from heartbeat_core.jobs.runner import request_recompute
 from heartbeat_core.metrics import operator
 from heartbeat_core.metrics.registry import UnknownMetric
 from heartbeat_core.readmodel import CockpitSnapshot, HistoryPoint, MetricState

@@ -21,8 +21,7 @@ from typing import Any, Literal
 
 from heartbeat_core import clock
 from heartbeat_core.db import DatabaseUnavailable
-from heartbeat_core.jobs import JobView, active_job
-from heartbeat_core.jobs.ledger import JobPhase, JobState
+from heartbeat_core.jobs.ledger import JobPhase, JobState, JobView, active_job
 from heartbeat_core.readmodel import CockpitSnapshot
 from heartbeat_core.readmodel.cache import CachedSnapshot, SnapshotCache
 from heartbeat_core.redaction import redact_optional

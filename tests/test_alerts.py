@@ -161,22 +161,22 @@ def test_a_channel_configured_later_gets_what_is_firing(
 
 
 def test_the_recompute_job_runs_the_alert_phase(mini_world: str, slack: SlackReceiver) -> None:
-    from heartbeat_core import jobs
+    from heartbeat_core.jobs import ledger, runner
 
-    first = jobs.request_recompute(ingest=False, background=False)
-    view = jobs.get_job(first.job_id)
+    first = runner.request_recompute(ingest=False, background=False)
+    view = ledger.get_job(first.job_id)
     assert view is not None
     hooks = {h.name.rsplit(".", 1)[-1]: h for h in view.hooks}
     assert hooks["evaluate_and_deliver"].state == "succeeded", hooks["evaluate_and_deliver"].error
     assert len(slack.accepted) == 1 and "ACME Ltd" in _events(slack, 0)
 
-    second = jobs.request_recompute(ingest=False, background=False)
+    second = runner.request_recompute(ingest=False, background=False)
     assert second.job_id != first.job_id
     assert len(slack.accepted) == 1  # nothing new
 
     with psycopg.connect(mini_world, autocommit=True) as conn:
         conn.execute("UPDATE shop.invoices SET paid_at = %s WHERE customer = 'ACME Ltd'", (clock.now(),))
-    jobs.request_recompute(["shop_unpaid_invoices"], ingest=False, background=False)
+    runner.request_recompute(["shop_unpaid_invoices"], ingest=False, background=False)
     assert len(slack.accepted) == 2 and "RESOLVED: Customers with unpaid invoices" in _events(slack, 1)
     with psycopg.connect(mini_world, autocommit=True) as conn:
         jobs_seen = [r[0] for r in conn.execute("SELECT job_id FROM heartbeat.alert_evaluation ORDER BY 1")]

@@ -10,7 +10,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from heartbeat_core import alerts, clock, jobs, readmodel
+from heartbeat_core import alerts, clock, readmodel
+from heartbeat_core.jobs import ledger, runner
 from tests.test_alerts_support import (  # noqa: F401  (fixtures)
     SlackReceiver,
     no_channels_fixture,
@@ -54,8 +55,8 @@ def test_collateral_incident_alerts_once_and_resolves(demo_world: Any, slack: Sl
             (now, now),
         ).rowcount
     assert paid >= 4
-    ticket = jobs.request_recompute([METRIC], trigger="test", background=False)
-    view = jobs.get_job(ticket.job_id)
+    ticket = runner.request_recompute([METRIC], trigger="test", background=False)
+    view = ledger.get_job(ticket.job_id)
     assert view is not None and view.state == "succeeded", view.error if view else None
 
     with psycopg.connect(demo_world.marts_url, autocommit=True) as conn:

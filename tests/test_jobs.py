@@ -9,8 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from heartbeat_core import jobs
 from heartbeat_core.ingest import SourceResult
+from heartbeat_core.jobs import ledger, runner
 from heartbeat_core.metrics.registry import UnknownMetric
 
 pytestmark = pytest.mark.db
@@ -22,10 +22,12 @@ def landed(rows: int) -> Callable[[str], SourceResult]:
 
 
 def test_foreground_job_computes_every_metric(mini_world: str) -> None:
-    ticket = jobs.request_recompute(trigger="cli", background=False, steps=jobs.JobSteps(ingest=landed(7)))
+    ticket = runner.request_recompute(
+        trigger="cli", background=False, steps=runner.JobSteps(ingest=landed(7))
+    )
     assert not ticket.coalesced
     assert ticket.state == "succeeded"
-    view = jobs.get_job(ticket.job_id)
+    view = ledger.get_job(ticket.job_id)
     assert view is not None
     assert view.state == "succeeded" and view.phase == "done"
     assert sorted(s.source for s in view.sources) == ["fx", "shop"]
@@ -33,7 +35,7 @@ def test_foreground_job_computes_every_metric(mini_world: str) -> None:
     assert len(view.metrics) == 5 and all(m.state == "succeeded" for m in view.metrics)
     assert view.done == view.total == 7
     assert view.finished_at is not None and view.seconds is not None
-    assert jobs.active_job() is None
+    assert ledger.active_job() is None
     with psycopg.connect(mini_world) as conn:
         rows = conn.execute(
             "SELECT count(*) FROM heartbeat.metric_history WHERE job_id = %s", (ticket.job_id,)
@@ -43,14 +45,14 @@ def test_foreground_job_computes_every_metric(mini_world: str) -> None:
 
 def test_unknown_metric_raises_before_any_job(mini_world: str) -> None:
     with pytest.raises(UnknownMetric, match="shop_orders_24h"):
-        jobs.request_recompute(["shop_orderz_24h"], background=False)
+        runner.request_recompute(["shop_orderz_24h"], background=False)
     with psycopg.connect(mini_world) as conn:
         assert conn.execute("SELECT count(*) FROM heartbeat.recompute_job").fetchone() == (0,)
 
 
 def test_a_source_missing_from_sources_toml_fails_alone(mini_world: str) -> None:
-    ticket = jobs.request_recompute(["shop_orders_24h"], background=False)  # the real ingest step
-    view = jobs.get_job(ticket.job_id)
+    ticket = runner.request_recompute(["shop_orders_24h"], background=False)  # the real ingest step
+    view = ledger.get_job(ticket.job_id)
     assert view is not None and view.state == "partial"
     assert [(s.source, s.state) for s in view.sources] == [("shop", "failed")]
     assert "no source 'shop' in sources.toml" in (view.sources[0].error or "")
@@ -63,9 +65,9 @@ def test_failed_source_keeps_computing_landed_data(mini_world: str) -> None:
             raise ConnectionError("fx API is down")
         return SourceResult(source=source, kind="postgres", ok=True, rows=3)
 
-    ticket = jobs.request_recompute(trigger="cron", background=False, steps=jobs.JobSteps(ingest=ingest))
+    ticket = runner.request_recompute(trigger="cron", background=False, steps=runner.JobSteps(ingest=ingest))
     assert ticket.state == "partial"
-    view = jobs.get_job(ticket.job_id)
+    view = ledger.get_job(ticket.job_id)
     assert view is not None
     by_source = {s.source: s for s in view.sources}
     assert by_source["fx"].state == "failed" and "fx API is down" in (by_source["fx"].error or "")
@@ -83,20 +85,20 @@ def test_background_job_and_coalescing(mini_world: str) -> None:
         assert release.wait(30)
         return SourceResult(source=source, kind="postgres", ok=True, rows=1)
 
-    first = jobs.request_recompute(trigger="web", steps=jobs.JobSteps(ingest=ingest))
+    first = runner.request_recompute(trigger="web", steps=runner.JobSteps(ingest=ingest))
     assert not first.coalesced
     assert entered.wait(30)
-    active = jobs.active_job()
+    active = ledger.active_job()
     assert active is not None and active.job_id == first.job_id and active.phase == "ingest"
-    second = jobs.request_recompute(["shop_orders_24h"], trigger="mcp")
+    second = runner.request_recompute(["shop_orders_24h"], trigger="mcp")
     assert second.coalesced and second.job_id == first.job_id
     assert second.as_json() == {"job_id": first.job_id, "coalesced": True, "state": "running"}
     seen: list[str] = []
     release.set()
-    final = jobs.wait_for_job(first.job_id, on_progress=lambda v: seen.append(v.phase), timeout_s=60)
+    final = ledger.wait_for_job(first.job_id, on_progress=lambda v: seen.append(v.phase), timeout_s=60)
     assert final.state == "succeeded"
     assert seen and seen[-1] == "done"
-    third = jobs.request_recompute(["shop_orders_24h"], ingest=False, background=False)
+    third = runner.request_recompute(["shop_orders_24h"], ingest=False, background=False)
     assert not third.coalesced and third.job_id > first.job_id
 
 
@@ -110,14 +112,14 @@ def test_the_alert_phase_runs_and_its_failure_is_recorded(mini_world: str) -> No
     def bad(conn: psycopg.Connection, job_id: int) -> None:
         raise RuntimeError("slack exploded")
 
-    ticket = jobs.request_recompute(ingest=False, background=False, steps=jobs.JobSteps(alerts=good))
+    ticket = runner.request_recompute(ingest=False, background=False, steps=runner.JobSteps(alerts=good))
     assert calls == [ticket.job_id]
-    view = jobs.get_job(ticket.job_id)
+    view = ledger.get_job(ticket.job_id)
     assert view is not None and view.state == "succeeded"
     assert [(h.name.rsplit(".", 1)[-1], h.state) for h in view.hooks] == [("good", "succeeded")]
 
-    ticket = jobs.request_recompute(ingest=False, background=False, steps=jobs.JobSteps(alerts=bad))
-    view = jobs.get_job(ticket.job_id)
+    ticket = runner.request_recompute(ingest=False, background=False, steps=runner.JobSteps(alerts=bad))
+    view = ledger.get_job(ticket.job_id)
     assert view is not None and view.state == "partial" and "1 alert hook(s) failed" in (view.error or "")
     (hook,) = view.hooks
     assert hook.name.endswith("bad") and hook.state == "failed" and "slack exploded" in (hook.error or "")
@@ -125,8 +127,8 @@ def test_the_alert_phase_runs_and_its_failure_is_recorded(mini_world: str) -> No
 
 
 def test_by_default_the_alert_phase_is_evaluate_and_deliver(mini_world: str) -> None:
-    ticket = jobs.request_recompute(ingest=False, background=False)
-    view = jobs.get_job(ticket.job_id)
+    ticket = runner.request_recompute(ingest=False, background=False)
+    view = ledger.get_job(ticket.job_id)
     assert view is not None and view.state == "succeeded"
     assert [(h.name, h.state) for h in view.hooks] == [
         ("heartbeat_core.alerts.evaluate_and_deliver", "succeeded")
@@ -138,8 +140,8 @@ def test_by_default_the_alert_phase_is_evaluate_and_deliver(mini_world: str) -> 
 
 
 def test_the_runner_writes_only_known_phases() -> None:
-    from heartbeat_core.jobs.ledger import JOB_PHASES
-    from heartbeat_core.jobs.runner import checked_phase
+    from heartbeat_core.ledger import JOB_PHASES
+    from heartbeat_core.runner import checked_phase
 
     assert [checked_phase(p) for p in JOB_PHASES] == list(JOB_PHASES)
     with pytest.raises(ValueError, match="unknown job phase 'deliver'"):
@@ -155,20 +157,22 @@ def test_coalesced_wait_returns_the_running_jobs_outcome(mini_world: str) -> Non
         assert release.wait(30)
         return SourceResult(source=source, kind="postgres", ok=True, rows=1)
 
-    first = jobs.request_recompute(["shop_orders_24h"], trigger="web", steps=jobs.JobSteps(ingest=ingest))
+    first = runner.request_recompute(["shop_orders_24h"], trigger="web", steps=runner.JobSteps(ingest=ingest))
     assert entered.wait(30)
-    answers: list[jobs.JobTicket] = []
-    waiter = threading.Thread(target=lambda: answers.append(jobs.request_recompute(trigger="cli", wait=True)))
+    answers: list[runner.JobTicket] = []
+    waiter = threading.Thread(
+        target=lambda: answers.append(runner.request_recompute(trigger="cli", wait=True))
+    )
     waiter.start()
     release.set()
     waiter.join(60)
-    assert answers == [jobs.JobTicket(first.job_id, True, "succeeded")]
+    assert answers == [runner.JobTicket(first.job_id, True, "succeeded")]
 
 
 def test_typical_refresh_job_refreshes_bands_and_skips_ingest_and_compute(mini_world: str) -> None:
-    ticket = jobs.request_typical_refresh(trigger="schedule")
+    ticket = runner.request_typical_refresh(trigger="schedule")
     assert ticket.state == "succeeded"
-    view = jobs.get_job(ticket.job_id)
+    view = ledger.get_job(ticket.job_id)
     assert view is not None and view.sources == [] and view.metrics == [] and view.total == 0
     with psycopg.connect(mini_world) as conn:
         row = conn.execute(
@@ -184,21 +188,21 @@ def test_orphaned_row_is_abandoned_by_the_next_request(mini_world: str) -> None:
             "INSERT INTO heartbeat.recompute_job (trigger, state, phase, pid, host)"
             " VALUES ('ghost', 'running', 'compute', 1, 'gone')"
         )
-    assert jobs.active_job() is None  # the lock is free: the row is reaped, not reported
+    assert ledger.active_job() is None  # the lock is free: the row is reaped, not reported
     with psycopg.connect(mini_world) as conn:
         assert conn.execute(
             "SELECT state FROM heartbeat.recompute_job WHERE trigger = 'ghost'"
         ).fetchone() == ("abandoned",)
-    ticket = jobs.request_recompute(ingest=False, background=False)
+    ticket = runner.request_recompute(ingest=False, background=False)
     assert not ticket.coalesced and ticket.state == "succeeded"
 
 
 def test_job_view_has_the_documented_shape(mini_world: str) -> None:
-    ticket = jobs.request_recompute(
+    ticket = runner.request_recompute(
         ["shop_orders_24h"], ingest=False, requested_by="ops@example.com", wait=True
     )
     assert ticket.state == "succeeded" and not ticket.coalesced
-    view = jobs.get_job(ticket.job_id)
+    view = ledger.get_job(ticket.job_id)
     assert view is not None
     data = view.model_dump(mode="json")
     for key in (
@@ -211,16 +215,16 @@ def test_job_view_has_the_documented_shape(mini_world: str) -> None:
     assert data["metrics"] == [
         {"metric_id": "shop_orders_24h", "state": "succeeded", "status": "green", "error": None}
     ]
-    assert jobs.get_job(10**9) is None
+    assert ledger.get_job(10**9) is None
     with pytest.raises(LookupError):
-        jobs.wait_for_job(10**9, timeout_s=1)
-    assert jobs.recent_jobs(5)[0].job_id == ticket.job_id
+        ledger.wait_for_job(10**9, timeout_s=1)
+    assert ledger.recent_jobs(5)[0].job_id == ticket.job_id
 
 
 def test_source_due_by_schedule() -> None:
     from datetime import UTC, datetime
 
-    from heartbeat_core.jobs.runner import source_due
+    from heartbeat_core.runner import source_due
 
     now = datetime(2026, 3, 2, 5, 17, tzinfo=UTC)
     tz = UTC
@@ -249,20 +253,22 @@ def test_scheduled_job_skips_sources_that_are_not_due(
         landed.append(source)
         return SourceResult(source=source, kind="webhook", ok=True, rows=1)
 
-    steps = jobs.JobSteps(ingest=ingest)
+    steps = runner.JobSteps(ingest=ingest)
     with psycopg.connect(mini_world, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO heartbeat.source_state (source, last_success_at) VALUES ('shop', %s), ('fx', %s)",
             (clock.now(), clock.now()),
         )
-    ticket = jobs.request_recompute(trigger="schedule", background=False, only_due_sources=True, steps=steps)
-    view = jobs.get_job(ticket.job_id)
+    ticket = runner.request_recompute(
+        trigger="schedule", background=False, only_due_sources=True, steps=steps
+    )
+    view = ledger.get_job(ticket.job_id)
     assert view is not None and view.state == "succeeded"
     assert landed == ["fx"]  # hourly: always due; shop is daily and landed today
     shop = next(s for s in view.sources if s.source == "shop")
     assert shop.state == "skipped" and "not due: schedule daily" in (shop.note or "")
     landed.clear()
-    jobs.request_recompute(
+    runner.request_recompute(
         trigger="cli", background=False, steps=steps
     )  # an explicit request lands everything
     assert sorted(landed) == ["fx", "shop"]

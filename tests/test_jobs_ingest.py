@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from heartbeat_core import jobs
+from heartbeat_core.jobs import ledger, runner
 from heartbeat_core.settings import reset_settings
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
@@ -79,8 +79,8 @@ def test_a_source_that_is_down_fails_alone(
         assert sync_directory(conn, defs).ok
         conn.commit()
 
-    ticket = jobs.request_recompute(trigger="cron", background=False)
-    view = jobs.get_job(ticket.job_id)
+    ticket = runner.request_recompute(trigger="cron", background=False)
+    view = ledger.get_job(ticket.job_id)
     assert view is not None and view.state == "partial" == ticket.state
     by_source = {s.source: s for s in view.sources}
     assert by_source["ledger"].state == "succeeded" and by_source["ledger"].rows == 3

@@ -43,20 +43,20 @@ def _point_at(url: str, home: str) -> None:
 def _requester(url: str, home: str, threads: int, go: Any, release: Any, out: Any) -> None:
     """One process: `threads` callers that all ask at once; the owner's ingest blocks until `release`."""
     _point_at(url, home)
-    from heartbeat_core import jobs
     from heartbeat_core.ingest import SourceResult
+    from heartbeat_core.jobs import ledger, runner
 
     def ingest(source: str) -> SourceResult:
         assert release.wait(120)
         return SourceResult(source=source, kind="postgres", ok=True, rows=1)
 
-    steps = jobs.JobSteps(ingest=ingest)
+    steps = runner.JobSteps(ingest=ingest)
     tickets: list[Any] = []
     lock = threading.Lock()
 
     def call() -> None:
         go.wait(60)
-        ticket = jobs.request_recompute(
+        ticket = runner.request_recompute(
             ["shop_orders_24h"], trigger=f"pid{os.getpid()}", background=True, steps=steps
         )
         with lock:
@@ -71,7 +71,7 @@ def _requester(url: str, home: str, threads: int, go: Any, release: Any, out: An
         out.put((os.getpid(), t.job_id, t.coalesced))
     owned = [t for t in tickets if not t.coalesced]
     for t in owned:  # keep the daemon worker thread alive until its job ends
-        jobs.wait_for_job(t.job_id, timeout_s=120)
+        ledger.wait_for_job(t.job_id, timeout_s=120)
 
 
 def test_fifty_concurrent_requests_from_three_processes_make_one_job(mini_world: str, tmp_path: Path) -> None:
@@ -100,14 +100,14 @@ def test_fifty_concurrent_requests_from_three_processes_make_one_job(mini_world:
 def _blocking_worker(url: str, home: str, defs: str, entered: Any) -> None:
     _point_at(url, home)
     os.environ["HEARTBEAT_METRIC_DEFS"] = defs
-    from heartbeat_core import jobs
     from heartbeat_core.ingest import SourceResult
+    from heartbeat_core.jobs import runner
 
     def ingest(source: str) -> SourceResult:
         entered.set()
         return SourceResult(source=source, kind="postgres", ok=True)
 
-    jobs.request_recompute("all", trigger="doomed", background=False, steps=jobs.JobSteps(ingest=ingest))
+    runner.request_recompute("all", trigger="doomed", background=False, steps=runner.JobSteps(ingest=ingest))
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def _wait_until(predicate: Any, timeout_s: float = 60) -> None:
 
 
 def _lock_free(url: str) -> bool:
-    from heartbeat_core.jobs.ledger import job_lock_held
+    from heartbeat_core.ledger import job_lock_held
 
     with psycopg.connect(url) as conn:
         return not job_lock_held(conn)
@@ -198,16 +198,16 @@ def test_kill_9_mid_job_releases_the_lock_and_the_next_request_abandons_it(
     _wait_until(lambda: _lock_free(mini_world), timeout_s=30)
 
     os.environ["HEARTBEAT_METRIC_DEFS"] = slow_world
-    from heartbeat_core import jobs
+    from heartbeat_core.jobs import ledger, runner
 
-    ticket = jobs.request_recompute(MINI_IDS, trigger="next", ingest=False, background=False)
+    ticket = runner.request_recompute(MINI_IDS, trigger="next", ingest=False, background=False)
     assert not ticket.coalesced and ticket.job_id > doomed[0]
     assert ticket.state == "succeeded"
-    ledger = {row[0]: row for row in _ledger(mini_world)}
-    assert ledger[doomed[0]][2] == "abandoned"
-    assert "died" in (ledger[doomed[0]][5] or "")
-    assert ledger[ticket.job_id][2] == "succeeded"
-    assert jobs.active_job() is None
+    rows = {row[0]: row for row in _ledger(mini_world)}
+    assert rows[doomed[0]][2] == "abandoned"
+    assert "died" in (rows[doomed[0]][5] or "")
+    assert rows[ticket.job_id][2] == "succeeded"
+    assert ledger.active_job() is None
     with psycopg.connect(mini_world) as conn:
         slow_rows = conn.execute(
             "SELECT count(*) FROM heartbeat.metric_history WHERE metric_id = 'slow_metric'"
@@ -225,11 +225,11 @@ def test_waiter_sees_a_dead_worker_as_abandoned(slow_world: str, mini_world: str
     assert entered.wait(60)
     _wait_until(lambda: _ledger(mini_world)[-1][3] == "compute")
     job_id = _ledger(mini_world)[-1][0]
-    from heartbeat_core import jobs
+    from heartbeat_core.jobs import ledger
 
     killer = threading.Timer(0.2, lambda: os.kill(proc.pid or 0, signal.SIGKILL))
     killer.start()
-    view = jobs.wait_for_job(job_id, timeout_s=60)
+    view = ledger.wait_for_job(job_id, timeout_s=60)
     proc.join(30)
     assert view.state == "abandoned"
-    assert jobs.get_job(job_id).state == "abandoned"  # type: ignore[union-attr]
+    assert ledger.get_job(job_id).state == "abandoned"  # type: ignore[union-attr]

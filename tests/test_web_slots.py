@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from markupsafe import Markup
 
-from heartbeat_core.jobs import JobView
+from heartbeat_core.jobs.ledger import JobView
 from heartbeat_core.readmodel import MetricState
 from heartbeat_core.readmodel.annotations import Flag
 from heartbeat_web.charts import history_chart, render_cut, sparkline

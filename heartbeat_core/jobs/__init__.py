@@ -1,36 +1,7 @@
 """Recompute jobs: the one single-flight refresh path that the CLI, cron, the scheduler, web and MCP share.
 
-ticket = request_recompute(["revenue_24h"], trigger="mcp", requested_by="claude")
-view = wait_for_job(ticket.job_id, on_progress=print)
+`runner.request_recompute(...)` starts (or joins) a job; `ledger` is what readers see of jobs
+(`get_job`, `active_job`, `wait_for_job`) and the job vocabulary (`JobState`, `JobPhase`); `scheduler` runs
+the schedules. The package imports nothing itself, so the read model can name job states without pulling in
+the runner (which imports compute, ingest and alerts).
 """
-
-from heartbeat_core.jobs.ledger import (
-    ACTIVE_STATES,
-    FINAL_STATES,
-    JobHook,
-    JobMetric,
-    JobSource,
-    JobView,
-    active_job,
-    get_job,
-    recent_jobs,
-    wait_for_job,
-)
-from heartbeat_core.jobs.runner import JobSteps, JobTicket, request_recompute, request_typical_refresh
-
-__all__ = [
-    "ACTIVE_STATES",
-    "FINAL_STATES",
-    "JobHook",
-    "JobMetric",
-    "JobSource",
-    "JobSteps",
-    "JobTicket",
-    "JobView",
-    "active_job",
-    "get_job",
-    "recent_jobs",
-    "request_recompute",
-    "request_typical_refresh",
-    "wait_for_job",
-]

@@ -17,7 +17,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 
-from heartbeat_core import jobs
+from heartbeat_core.jobs import ledger, runner
 from heartbeat_mcp import models
 from heartbeat_mcp.answers import READ, RUN, answer, tool_errors
 from heartbeat_mcp.heartbeat import Heartbeat
@@ -26,7 +26,7 @@ FAILURES_SHOWN = 20
 WAIT_AT_MOST_S = 3600
 
 
-def job_model(view: jobs.JobView) -> models.Job:
+def job_model(view: ledger.JobView) -> models.Job:
     """A job as an agent needs it: progress, per-source results, the metrics that failed (not every metric)."""
     failed = [m for m in view.metrics if m.state != "succeeded"]
     return models.Job(
@@ -60,18 +60,18 @@ def metric_ids_arg(metric_ids: list[str] | str) -> list[str] | Literal["all"]:
     return ids or "all"
 
 
-async def _wait(ctx: Context, job_id: int) -> jobs.JobView:
+async def _wait(ctx: Context, job_id: int) -> ledger.JobView:
     """Block (in a worker thread) until the job ends, reporting each change as MCP progress."""
     token = anyio.lowlevel.current_token()
 
-    def on_progress(view: jobs.JobView) -> None:
+    def on_progress(view: ledger.JobView) -> None:
         step = view.current_step or view.phase or view.state
         with contextlib.suppress(Exception):  # a client gone away must not fail the wait
             anyio.from_thread.run(ctx.report_progress, float(view.done), float(view.total), step, token=token)
 
     try:
         return await anyio.to_thread.run_sync(
-            lambda: jobs.wait_for_job(job_id, on_progress=on_progress, timeout_s=WAIT_AT_MOST_S)
+            lambda: ledger.wait_for_job(job_id, on_progress=on_progress, timeout_s=WAIT_AT_MOST_S)
         )
     except TimeoutError:
         raise ToolError(f"job {job_id} still running after an hour; ask job_status") from None
@@ -93,7 +93,7 @@ def register(server: MCPServer, hb: Heartbeat) -> None:
             actor = hb.actor_for(ctx)
             ids = metric_ids_arg(metric_ids)
             ticket = await anyio.to_thread.run_sync(
-                lambda: jobs.request_recompute(
+                lambda: runner.request_recompute(
                     ids, trigger="mcp", ingest=ingest, requested_by=actor, wait=False, background=True
                 )
             )
@@ -109,7 +109,7 @@ def register(server: MCPServer, hb: Heartbeat) -> None:
     def job_status(job_id: int) -> Annotated[CallToolResult, models.Job]:
         """A recompute job's state, phase, progress (done/total, current step), per-source results, error."""
         with tool_errors():
-            view = jobs.get_job(job_id)
+            view = ledger.get_job(job_id)
             if view is None:
                 raise ToolError(f"no job {job_id}; recompute returns the job id to ask about")
             return answer(job_model(view))

@@ -13,8 +13,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from heartbeat_core import clock, jobs
+from heartbeat_core import clock
 from heartbeat_core.formatting import format_value
+from heartbeat_core.jobs import ledger
 from heartbeat_core.readmodel import MetricState, triage
 from heartbeat_core.readmodel.cache import CachedSnapshot
 from heartbeat_core.readmodel.freshness import SourceStatus
@@ -94,9 +95,9 @@ def job_brief(cached: CachedSnapshot) -> models.JobBrief | None:
     if last is None:
         return None
     brief = models.JobBrief.model_validate(last.model_dump())
-    if last.state in jobs.ACTIVE_STATES and not cached.degraded:
+    if last.state in ledger.ACTIVE_STATES and not cached.degraded:
         with contextlib.suppress(Exception):  # a live read is a bonus: the snapshot's copy will do
-            view = jobs.get_job(last.job_id)
+            view = ledger.get_job(last.job_id)
             if view is not None:
                 brief = models.JobBrief.model_validate(
                     view.model_dump(include=set(models.JobBrief.model_fields))
