@@ -140,8 +140,8 @@ def test_by_default_the_alert_phase_is_evaluate_and_deliver(mini_world: str) -> 
 
 
 def test_the_runner_writes_only_known_phases() -> None:
-    from heartbeat_core.ledger import JOB_PHASES
-    from heartbeat_core.runner import checked_phase
+    from heartbeat_core.jobs.ledger import JOB_PHASES
+    from heartbeat_core.jobs.runner import checked_phase
 
     assert [checked_phase(p) for p in JOB_PHASES] == list(JOB_PHASES)
     with pytest.raises(ValueError, match="unknown job phase 'deliver'"):
@@ -224,7 +224,7 @@ def test_job_view_has_the_documented_shape(mini_world: str) -> None:
 def test_source_due_by_schedule() -> None:
     from datetime import UTC, datetime
 
-    from heartbeat_core.runner import source_due
+    from heartbeat_core.jobs.runner import source_due
 
     now = datetime(2026, 3, 2, 5, 17, tzinfo=UTC)
     tz = UTC

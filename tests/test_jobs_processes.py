@@ -144,7 +144,7 @@ def _wait_until(predicate: Any, timeout_s: float = 60) -> None:
 
 
 def _lock_free(url: str) -> bool:
-    from heartbeat_core.ledger import job_lock_held
+    from heartbeat_core.jobs.ledger import job_lock_held
 
     with psycopg.connect(url) as conn:
         return not job_lock_held(conn)
