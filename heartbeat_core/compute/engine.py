@@ -20,6 +20,7 @@ import psycopg
 from psycopg import errors
 
 from heartbeat_core import clock
+from heartbeat_core.compute.binding import begin_point_in_time
 from heartbeat_core.db import get_pool
 from heartbeat_core.metrics.registry import RegistryMetric, active_metrics, as_direction
 from heartbeat_core.readmodel import freshness
@@ -81,21 +82,6 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _begin_point_in_time(conn: psycopg.Connection[Any], metric: RegistryMetric, as_of: datetime) -> None:
-    settings = get_settings()
-    conn.execute("SET TRANSACTION READ ONLY")
-    conn.execute(
-        "SELECT set_config('statement_timeout', %s, true), set_config('heartbeat.as_of', %s, true),"
-        " set_config('heartbeat.period', %s, true), set_config('TimeZone', %s, true)",
-        (
-            f"{int(settings.metric_statement_timeout_s * 1000)}",
-            as_of.isoformat(),
-            metric.period,
-            settings.timezone,
-        ),
-    )
-
-
 def _describe(exc: psycopg.Error, section: str) -> str:
     timeout = get_settings().metric_statement_timeout_s
     if isinstance(exc, errors.QueryCanceled):
@@ -139,14 +125,14 @@ def evaluate(
     section = "value"
     try:
         with conn.transaction():
-            _begin_point_in_time(conn, metric, as_of)
+            moments = begin_point_in_time(conn, metric, as_of)
             with conn.cursor() as cur:
-                cur.execute(metric.value_sql.encode())
+                cur.execute(moments.bind(metric.value_sql).encode())
                 value = _single_number(cur)
                 detail = None
                 if with_detail and metric.detail_sql:
                     section = "detail"
-                    cur.execute(metric.detail_sql.encode())
+                    cur.execute(moments.bind(metric.detail_sql).encode())
                     if cur.description:
                         columns = [c.name for c in cur.description]
                         rows = cur.fetchmany(DETAIL_ROW_LIMIT + 1)
@@ -332,10 +318,9 @@ def _backfill_from_history_sql(
     started = time.perf_counter()
     try:
         with conn.transaction():
-            _begin_point_in_time(conn, metric, now)
-            conn.execute("SELECT set_config('heartbeat.history_from', %s, true)", (days[0].isoformat(),))
+            moments = begin_point_in_time(conn, metric, now, history_from=days[0])
             with conn.cursor() as cur:
-                cur.execute(history_sql.encode())
+                cur.execute(moments.bind(history_sql).encode())
                 if cur.description is None or len(cur.description) != 2:
                     raise MetricSQLError("@history must return two columns: (as_of_date, value)")
                 rows = cur.fetchall()

@@ -9,7 +9,8 @@ from typing import Any
 import psycopg
 
 from heartbeat_core import clock
-from heartbeat_core.compute.engine import MetricSQLError, _begin_point_in_time, evaluate
+from heartbeat_core.compute.binding import begin_point_in_time
+from heartbeat_core.compute.engine import MetricSQLError, evaluate
 from heartbeat_core.metrics.gate.context import GateContext
 from heartbeat_core.metrics.gate.report import Outcome, failed, passed, skipped
 from heartbeat_core.metrics.gate.value import value_run
@@ -25,10 +26,9 @@ def _history_rows(ctx: GateContext, history_sql: str, first: date) -> list[tuple
     """The @history rows from `first` on, run point in time and read-only like compute runs them."""
     try:
         with ctx.conn.transaction():
-            _begin_point_in_time(ctx.conn, ctx.metric, ctx.now)
-            ctx.conn.execute("SELECT set_config('heartbeat.history_from', %s, true)", (first.isoformat(),))
+            moments = begin_point_in_time(ctx.conn, ctx.metric, ctx.now, history_from=first)
             with ctx.conn.cursor() as cur:
-                cur.execute(history_sql.encode())
+                cur.execute(moments.bind(history_sql).encode())
                 if cur.description is None or len(cur.description) != 2:
                     raise _HistoryError("@history must return two columns: (as_of_date, value)")
                 return cur.fetchall()

@@ -18,7 +18,7 @@ import sqlglot
 from psycopg import sql
 from sqlglot import exp
 
-from heartbeat_core.compute.engine import _begin_point_in_time
+from heartbeat_core.compute.binding import begin_point_in_time
 from heartbeat_core.metrics.gate.context import GateContext
 from heartbeat_core.metrics.gate.report import Limits, Outcome, failed, passed, skipped
 from heartbeat_core.metrics.gate.value import value_run
@@ -280,14 +280,14 @@ def explain_value(
 ) -> tuple[dict[str, Any], float]:
     """EXPLAIN (ANALYZE, BUFFERS, VERBOSE, FORMAT JSON) of the value SQL, read-only, with the as-of settings."""
     with conn.transaction():
-        _begin_point_in_time(conn, metric, as_of)
+        moments = begin_point_in_time(conn, metric, as_of)
         row = conn.execute(
             (
                 b"EXPLAIN (ANALYZE, BUFFERS, VERBOSE, FORMAT JSON) "
                 if analyze
                 else b"EXPLAIN (VERBOSE, FORMAT JSON) "
             )
-            + metric.value_sql.encode()
+            + moments.bind(metric.value_sql).encode()
         ).fetchone()
     assert row is not None
     document = row[0]

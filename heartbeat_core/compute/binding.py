@@ -1,0 +1,91 @@
+"""The point-in-time moments of one evaluation, bound into the metric SQL as constants.
+
+Metric files read time through `heartbeat.as_of()`, `heartbeat.window_start(...)` and `heartbeat.history_from()`
+(the authoring form: the same SQL computes today or any past day). Called inside a scan filter, those STABLE
+functions reach the planner as opaque expressions: it cannot estimate the range they select, so at scale it picks
+plans for "a third of the table" instead of "one day of it". Compute therefore sets the settings the functions
+read (so any call the rewrite does not catch still gives the same answer), asks Postgres for the moments once —
+its own interval arithmetic in the metric's time zone, so the constants equal what the functions return — and
+replaces each call with a typed literal before the SQL runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+
+from heartbeat_core.metrics.registry import RegistryMetric
+from heartbeat_core.settings import get_settings
+
+_PERIODS = ("snapshot", "24h", "7d", "30d", "funnel")
+_AS_OF = re.compile(r"\bheartbeat\s*\.\s*as_of\s*\(\s*\)", re.IGNORECASE)
+_WINDOW_START = re.compile(
+    r"\bheartbeat\s*\.\s*window_start\s*\(\s*(?:'(" + "|".join(_PERIODS) + r")'(?:\s*::\s*text)?\s*)?\)",
+    re.IGNORECASE,
+)
+_HISTORY_FROM = re.compile(r"\bheartbeat\s*\.\s*history_from\s*\(\s*\)", re.IGNORECASE)
+
+_MOMENTS_SQL = "SELECT heartbeat.as_of(), heartbeat.window_start(), heartbeat.history_from(), " + ", ".join(
+    f"heartbeat.window_start('{p}')" for p in _PERIODS
+)
+
+
+@dataclass(frozen=True)
+class Moments:
+    """What `as_of()`, `window_start(...)` and `history_from()` return in this transaction."""
+
+    as_of: datetime
+    window_start: datetime
+    history_from: date
+    window_starts: dict[str, datetime]
+
+    def bind(self, sql: str) -> str:
+        """The SQL with every recognised call replaced by its value as a typed constant."""
+        sql = _WINDOW_START.sub(self._window_literal, sql)
+        sql = _AS_OF.sub(_timestamptz(self.as_of), sql)
+        return _HISTORY_FROM.sub(f"'{self.history_from.isoformat()}'::date", sql)
+
+    def _window_literal(self, match: re.Match[str]) -> str:
+        period = match.group(1)
+        moment = self.window_starts[period.lower()] if period else self.window_start
+        return _timestamptz(moment)
+
+
+def _timestamptz(moment: datetime) -> str:
+    return f"'{moment.isoformat()}'::timestamptz"
+
+
+def begin_point_in_time(
+    conn: psycopg.Connection[Any],
+    metric: RegistryMetric,
+    as_of: datetime,
+    *,
+    history_from: date | None = None,
+) -> Moments:
+    """Open the metric's read-only, time-limited transaction at `as_of`; returns its moments to bind."""
+    settings = get_settings()
+    conn.execute("SET TRANSACTION READ ONLY")
+    conn.execute(
+        "SELECT set_config('statement_timeout', %s, true), set_config('heartbeat.as_of', %s, true),"
+        " set_config('heartbeat.period', %s, true), set_config('TimeZone', %s, true),"
+        " set_config('heartbeat.history_from', %s, true)",
+        (
+            f"{int(settings.metric_statement_timeout_s * 1000)}",
+            as_of.isoformat(),
+            metric.period,
+            settings.timezone,
+            history_from.isoformat() if history_from else "",
+        ),
+    )
+    row = conn.execute(_MOMENTS_SQL).fetchone()
+    assert row is not None  # a SELECT without FROM returns one row
+    return Moments(
+        as_of=row[0],
+        window_start=row[1],
+        history_from=row[2],
+        window_starts=dict(zip(_PERIODS, row[3:], strict=True)),
+    )
