@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from heartbeat_cli.errors import CommandError, one_line_errors
+from heartbeat_core import clock
+from heartbeat_core.formatting import format_moment
+from heartbeat_core.settings import get_settings
 
 if TYPE_CHECKING:  # the ingest package imports dlt (seconds): commands import it when they run
     from heartbeat_core.ingest import SourceResult
@@ -90,16 +93,23 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-reada
     if as_json:
         print(json.dumps(rows, default=str))
         return
+    now, tz = clock.now(), get_settings().tz
     for r in rows:
         print(
             f"{r['source']:<18} {r['kind'] or '?':<9} {r['last_status']:<7} freshness {r['freshness']:<6} "
-            f"as of {r['source_as_of'] or '-'}  rows {r['last_rows'] if r['last_rows'] is not None else '-'}  "
-            f"last load {r['last_load_at'] or '-'}"
+            f"as of {_moment(r['source_as_of'], now, tz)}  "
+            f"rows {r['last_rows'] if r['last_rows'] is not None else '-'}  "
+            f"last load {_moment(r['last_load_at'], now, tz)}"
         )
         if r["last_error"]:
             print(f"  error: {r['last_error']}")
         if r["last_status"] != "never":
-            print(f"  {r['freshness_reason']}; watermark {r['data_watermark'] or '-'}")
+            print(f"  {r['freshness_reason']}; watermark {_moment(r['data_watermark'], now, tz)}")
+
+
+def _moment(raw: str | None, now: datetime, tz: tzinfo) -> str:
+    """An ISO timestamp of the JSON row as people read it ("01:12 UTC (5.8 h ago)"), `-` when absent."""
+    return format_moment(datetime.fromisoformat(raw), now, tz) if raw else "-"
 
 
 def _status_row(fields: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, tzinfo
 
 
 def format_number(value: float | None, unit: str = "count") -> str:
@@ -78,3 +79,30 @@ def format_duration(seconds: float) -> str:
     if seconds < 86400 * 2:
         return f"{int(seconds // 3600)} h"
     return f"{int(seconds // 86400)} d"
+
+
+def format_age(seconds: float) -> str:
+    """An age with one decimal where it matters, as a message says it: `45 s`, `12 min`, `5.8 h`, `3.2 d`."""
+    if seconds < 3600:
+        return format_duration(max(seconds, 0.0))
+    if seconds < 86400 * 2:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def format_moment(moment: datetime | None, now: datetime, tz: tzinfo = UTC) -> str:
+    """A moment as people read it on a phone: `01:12 UTC (5.8 h ago)`, `Nov 28 01:12 UTC (3.2 d ago)`.
+
+    The date is named only when it is not today in `tz`; a future moment says `in …`."""
+    if moment is None:
+        return "never"
+    local = moment.astimezone(tz)
+    zone = local.tzname() or ""
+    shown = (
+        local.strftime("%H:%M")
+        if local.date() == now.astimezone(tz).date()
+        else local.strftime("%b %d %H:%M")
+    )
+    seconds = (now - moment).total_seconds()
+    when = f"{format_age(seconds)} ago" if seconds >= 0 else f"in {format_age(-seconds)}"
+    return f"{shown} {zone} ({when})".replace("  ", " ")

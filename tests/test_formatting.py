@@ -3,13 +3,14 @@ that use it (cockpit tiles, the Jinja filters, the CLI status table, the "why" s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from heartbeat_core.alerts.messages import value_text
-from heartbeat_core.formatting import format_value, trailing_label, value_parts
+from heartbeat_core.formatting import format_moment, format_value, trailing_label, value_parts
 from heartbeat_core.readmodel import MetricState, triage
 from heartbeat_web.render import make_env, tile
 
@@ -110,3 +111,18 @@ def test_why_sentence_and_alert_text_use_the_rule() -> None:
     assert why.startswith("Red: the value 5.03 d reached the red (alert) line 4 d") and "d days" not in why
     assert "3 clients" in triage.explain_status(_state(3.0, "clients", status="amber", crossed="norm"))
     assert value_text(5.03, "days") == "5.03 d" and value_text(None, "days") == "no value"
+
+
+@pytest.mark.parametrize(
+    ("moment", "tz", "expected"),
+    [
+        (NOW - timedelta(hours=5, minutes=48), UTC, "06:12 UTC (5.8 h ago)"),
+        (NOW - timedelta(seconds=40), UTC, "11:59 UTC (40 s ago)"),
+        (NOW - timedelta(days=3, hours=4), UTC, "Nov 22 08:00 UTC (3.2 d ago)"),
+        (NOW - timedelta(hours=2), ZoneInfo("Europe/Berlin"), "11:00 CET (2.0 h ago)"),
+        (NOW + timedelta(minutes=30), UTC, "12:30 UTC (in 30 min)"),
+        (None, UTC, "never"),
+    ],
+)
+def test_moments_read_as_time_zone_and_age(moment: datetime | None, tz: Any, expected: str) -> None:
+    assert format_moment(moment, NOW, tz) == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -112,6 +113,11 @@ def test_cli_ingest_status_and_report(
     assert rows["app"]["last_status"] == "ok" and rows["app"]["freshness"] == "fresh"
     assert rows["gone"]["last_status"] == "failed" and rows["gone"]["freshness"] == "red"
     assert "HB_CLI_MISSING" in rows["gone"]["last_error"]
+    human = runner.invoke(app, ["sources", "status"])
+    assert human.exit_code == 0, human.output
+    app_line = next(line for line in human.output.splitlines() if line.startswith("app "))
+    assert re.search(r"last load \d\d:\d\d UTC \(\d+ s ago\)", app_line), app_line
+    assert not re.search(r"\d{4}-\d\d-\d\dT", human.output), human.output
 
     report = runner.invoke(app, ["sources", "report", "--json"])
     assert report.exit_code == 0, report.output
