@@ -17,8 +17,7 @@ from heartbeat_cli import (
     serve_cmd,
     skills_cmd,
 )
-from heartbeat_core.settings import set_default_project
-from heartbeat_demo import PROJECT_DIR
+from heartbeat_cli.project_opts import project_callback
 
 app = typer.Typer(
     name="heartbeat",
@@ -26,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    callback=project_callback,
 )
 
 for module in (
@@ -42,10 +42,6 @@ for module in (
     ingest_cmd,
 ):
     module.register(app)
-
-# Until a project directory is configured, the files of the demo project apply (HEARTBEAT_METRIC_DEFS,
-# HEARTBEAT_AUDIT_CUTS and HEARTBEAT_SOURCES override them).
-set_default_project(PROJECT_DIR)
 
 if __name__ == "__main__":
     app()
