@@ -10,6 +10,7 @@ from heartbeat_cli import (
     db_cmd,
     demo_cmd,
     ingest_cmd,
+    init_cmd,
     mcp_cmd,
     metric_gate_cmd,
     metrics_cmd,
@@ -40,6 +41,7 @@ for module in (
     recompute_cmd,
     alerts_cmd,
     ingest_cmd,
+    init_cmd,  # project directory (issue 16)
 ):
     module.register(app)
 
