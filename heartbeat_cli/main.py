@@ -17,6 +17,7 @@ from heartbeat_cli import (
     recompute_cmd,
     serve_cmd,
     skills_cmd,
+    sources_add_cmd,
 )
 from heartbeat_cli.project_opts import project_callback
 
@@ -42,6 +43,7 @@ for module in (
     alerts_cmd,
     ingest_cmd,
     init_cmd,  # project directory (issue 16)
+    sources_add_cmd,
 ):
     module.register(app)
 
