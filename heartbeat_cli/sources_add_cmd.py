@@ -83,7 +83,10 @@ def add_postgres(
         print(f"wrote {path}")
     if plan.metrics and not (owner or _git_email(Path.cwd())):
         print("the starter metrics have no owner yet: set `-- owner:` in each (metric validate asks for it)")
-    print(f"next: heartbeat recompute --wait   (lands {name}, computes and backfills the starter metrics)")
+    print(
+        "next: heartbeat recompute --wait && heartbeat compute --backfill 56 && heartbeat typical refresh\n"
+        f"      (land {name} and compute today, then the past 56 days by business time, then the typical bands)"
+    )
 
 
 def register(app: typer.Typer) -> None:
