@@ -7,6 +7,7 @@ import typer
 from heartbeat_cli import (
     alerts_cmd,
     audit_cmd,
+    catalog_cmd,
     db_cmd,
     demo_cmd,
     ingest_cmd,
@@ -44,6 +45,7 @@ for module in (
     ingest_cmd,
     init_cmd,  # project directory (issue 16)
     sources_add_cmd,
+    catalog_cmd,
 ):
     module.register(app)
 
