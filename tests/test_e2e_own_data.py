@@ -6,50 +6,25 @@ temp dir outside the checkout. The wall time from `init` to a judged cockpit goe
 from __future__ import annotations
 
 import json
-import secrets
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
-from heartbeat_core.db.connection import with_database
 from tests.shop_db import build_shop
+from tests.system_pg import database_factory, pick_server
 from tests.wheel_env import WheelVenv, build_wheel_venv, free_port
 
 pytestmark = pytest.mark.e2e
 
-SYSTEM_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
-
 
 @pytest.fixture(scope="module")
-def server_url(pg_admin_url: str) -> str:
-    """The machine's system PostgreSQL (the production shape) when it answers, else the test server."""
-    try:
-        psycopg.connect(SYSTEM_PG, connect_timeout=3).close()
-        return SYSTEM_PG
-    except psycopg.OperationalError:
-        return pg_admin_url
-
-
-@pytest.fixture(scope="module")
-def databases(server_url: str) -> Iterator[Callable[[str], str]]:
-    made: list[str] = []
-
-    def make(prefix: str) -> str:
-        name = f"hbt_{prefix}_{secrets.token_hex(4)}"
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        made.append(name)
-        return with_database(server_url, name)
-
-    yield make
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        for name in made:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def databases(pg_admin_url: str) -> Iterator[Callable[[str], str]]:
+    """Fresh databases on the system PostgreSQL when it answers (else the test server)."""
+    yield from database_factory(pick_server(pg_admin_url))
 
 
 @pytest.fixture(scope="module")
