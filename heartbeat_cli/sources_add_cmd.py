@@ -48,7 +48,7 @@ def add_postgres(
         ..., "--url-env", help="Environment variable holding the source database URL."
     ),
     schema: str = typer.Option(..., "--schema", help="Schema to introspect in the source database."),
-    owner: str = typer.Option(
+    owner: str | None = typer.Option(
         None, "--owner", help="Owner email of the starter metrics (default: git user.email)."
     ),
     exclude: list[str] = typer.Option([], "--exclude", help="Leave out this table (repeatable)."),
@@ -60,15 +60,14 @@ def add_postgres(
     """Introspect SCHEMA read-only, show the plan, then write the sources.toml block and starter metrics."""
     from heartbeat_core.ingest.introspect import IntrospectError
     from heartbeat_core.ingest.source_add import plan_postgres_source, write_plan
-    from heartbeat_core.metrics.scaffold import _git_email
+    from heartbeat_core.metrics.scaffold import git_email
     from heartbeat_core.settings import get_settings
 
     settings = get_settings()
     sources_path, metric_defs = settings.sources, settings.metric_defs
+    owner = owner or git_email(Path.cwd())
     try:
-        plan = plan_postgres_source(
-            name, url_env, schema, owner or _git_email(Path.cwd()), tuple(exclude), tuple(replace)
-        )
+        plan = plan_postgres_source(name, url_env, schema, owner, tuple(exclude), tuple(replace))
     except IntrospectError as exc:
         raise CommandError(str(exc)) from None
     _print_plan(plan)
@@ -81,7 +80,7 @@ def add_postgres(
         raise CommandError(str(exc)) from None
     for path in written:
         print(f"wrote {path}")
-    if plan.metrics and not (owner or _git_email(Path.cwd())):
+    if plan.metrics and not owner:
         print("the starter metrics have no owner yet: set `-- owner:` in each (metric validate asks for it)")
     print(
         "next: heartbeat recompute --wait && heartbeat compute --backfill 56 && heartbeat typical refresh\n"
