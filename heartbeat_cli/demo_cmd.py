@@ -22,9 +22,15 @@ def register(app: typer.Typer) -> None:
         live: bool = typer.Option(False, "--live", help="Append new source rows every minute while serving."),
         port: int | None = typer.Option(None, "--port", help="Port for the cockpit and MCP (default 8787)."),
     ) -> None:
-        """Build the demo world, ingest it, compute every metric, then serve the cockpit and MCP."""
+        """Build the demo world, ingest it, compute every metric, then serve the cockpit and MCP.
+
+        Always uses the demo project shipped with Heartbeat, wherever it runs from."""
         from heartbeat_cli.metrics_cmd import status_cmd
+        from heartbeat_cli.project_opts import use_project
+        from heartbeat_demo import PROJECT_DIR
         from heartbeat_demo.pipeline import demo_source_url, live_appender, run_demo
+
+        use_project(PROJECT_DIR)
 
         result = run_demo(scale=scale, seed=seed, backfill_days=backfill)
         print(f"heartbeat demo: ready in {result.total_seconds:.1f} s\n")

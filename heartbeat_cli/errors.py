@@ -10,7 +10,8 @@ from typing import ParamSpec, TypeVar
 import typer
 
 from heartbeat_core.db.connection import DatabaseUnavailable
-from heartbeat_core.settings import SettingsError
+from heartbeat_core.project import missing_project_message
+from heartbeat_core.settings import ProjectMissing, SettingsError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -34,6 +35,10 @@ def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except DatabaseUnavailable as exc:
             raise fail(str(exc)) from None
+        except ProjectMissing:
+            from heartbeat_demo import PROJECT_DIR
+
+            raise fail(missing_project_message(demo_dir=PROJECT_DIR), 2) from None
         except SettingsError as exc:
             raise fail(str(exc), 2) from None
         except CommandError as exc:

@@ -7,18 +7,20 @@ import typer
 from heartbeat_cli import (
     alerts_cmd,
     audit_cmd,
+    catalog_cmd,
     db_cmd,
     demo_cmd,
     ingest_cmd,
+    init_cmd,
     mcp_cmd,
     metric_gate_cmd,
     metrics_cmd,
     recompute_cmd,
     serve_cmd,
     skills_cmd,
+    sources_add_cmd,
 )
-from heartbeat_core.settings import set_default_project
-from heartbeat_demo import PROJECT_DIR
+from heartbeat_cli.project_opts import project_callback
 
 app = typer.Typer(
     name="heartbeat",
@@ -26,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    callback=project_callback,
 )
 
 for module in (
@@ -40,12 +43,11 @@ for module in (
     recompute_cmd,
     alerts_cmd,
     ingest_cmd,
+    init_cmd,  # project directory (issue 16)
+    sources_add_cmd,
+    catalog_cmd,
 ):
     module.register(app)
-
-# Until a project directory is configured, the files of the demo project apply (HEARTBEAT_METRIC_DEFS,
-# HEARTBEAT_AUDIT_CUTS and HEARTBEAT_SOURCES override them).
-set_default_project(PROJECT_DIR)
 
 if __name__ == "__main__":
     app()

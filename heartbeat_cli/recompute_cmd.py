@@ -112,11 +112,22 @@ def recompute_cmd(
     wait: bool = typer.Option(False, "--wait", help="If a job is already running, wait for it to end."),
     as_json: bool = typer.Option(False, "--json", help="Print {job_id, coalesced, state} only."),
     requested_by: str = typer.Option(None, "--requested-by", help="Who asks (recorded in the job ledger)."),
+    no_sync: bool = typer.Option(
+        False, "--no-sync", help="Skip syncing the project's files (migrate, metric_defs, audit_cuts) first."
+    ),
 ) -> None:
-    """Ingest the metrics' sources and recompute them through the one single-flight job (for cron).
+    """Sync the project's files, then ingest the metrics' sources and recompute them through the one
+    single-flight job (for cron): a new or edited metric file counts on the next run, a fresh marts database
+    is migrated.
 
     Exit code: 0 succeeded (or joined a running job without --wait), 1 partial or failed.
     """
+    if not no_sync:
+        from heartbeat_core.sync import sync_project
+
+        synced = sync_project()
+        if not as_json:
+            print(f"synced: {synced.metrics.summary()}")
     try:
         ticket = request_recompute(
             _split_ids(metrics) or "all",

@@ -1,4 +1,8 @@
-"""Settings from the environment (`HEARTBEAT_*`), read in one place.
+"""Settings from the environment (`HEARTBEAT_*`) over the project's `heartbeat.toml`, read in one place.
+
+The project directory (`heartbeat_core.project`) supplies `metric_defs/`, `audit_cuts/`, `sources.toml` and
+the project-level defaults (timezone, marts URL variable, schedules, channels); every `HEARTBEAT_*` variable
+overrides its key.
 
 Every other module asks `get_settings()`; tests override by setting environment variables and
 calling `reset_settings()`.
@@ -12,23 +16,15 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-_default_project: Path | None = None
-
-
-def set_default_project(directory: Path | None) -> None:
-    """Name the project whose `metric_defs/`, `audit_cuts/` and `sources.toml` apply when the environment
-    names none (the CLI names the demo project); None falls back to the current directory."""
-    global _default_project
-    _default_project = directory
-    reset_settings()
-
-
-def default_project() -> Path:
-    return _default_project if _default_project is not None else Path.cwd()
+from heartbeat_core.project import Project, ProjectConfig, ProjectError, find_project, missing_project_message
 
 
 class SettingsError(ValueError):
     """A setting has a value we cannot use; the message names the variable."""
+
+
+class ProjectMissing(SettingsError):
+    """A command needs the project's files but no project directory was found; the message says how to fix."""
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -84,9 +80,10 @@ class Settings:
     database_url: str | None
     timezone: str
     api_token: str | None
-    metric_defs: Path
-    audit_cuts: Path
-    sources: Path
+    project: Project | None
+    metric_defs_override: Path | None
+    audit_cuts_override: Path | None
+    sources_override: Path | None
     metric_statement_timeout_s: float
     compute_parallelism: int
     schedule_recompute: str
@@ -110,12 +107,59 @@ class Settings:
     def embedded(self) -> bool:
         return self.database_url is None
 
+    # The project's files; HEARTBEAT_METRIC_DEFS, HEARTBEAT_AUDIT_CUTS and HEARTBEAT_SOURCES override each.
+    # Without a project and without the override, asking for one raises ProjectMissing (what was searched).
+    @property
+    def metric_defs(self) -> Path:
+        return self.metric_defs_override or self._project_root() / "metric_defs"
+
+    @property
+    def audit_cuts(self) -> Path:
+        return self.audit_cuts_override or self._project_root() / "audit_cuts"
+
+    @property
+    def sources(self) -> Path:
+        return self.sources_override or self._project_root() / "sources.toml"
+
+    def _project_root(self) -> Path:
+        if self.project is None:
+            raise ProjectMissing(missing_project_message())
+        return self.project.root
+
+
+def _path(name: str) -> Path | None:
+    raw = _env(name)
+    return Path(raw).expanduser() if raw else None
+
+
+def _project() -> tuple[Project | None, ProjectConfig]:
+    try:
+        project = find_project()
+    except ProjectError as exc:
+        raise SettingsError(str(exc)) from None
+    return project, project.config if project else ProjectConfig()
+
+
+def _database_url(config: ProjectConfig) -> str | None:
+    """HEARTBEAT_DATABASE_URL, else the variable `heartbeat.toml` names; unset → the embedded server."""
+    url = _env("HEARTBEAT_DATABASE_URL")
+    if url is None and config.database_url_env:
+        url = _env(config.database_url_env)
+    return url
+
+
+def _secret(name: str, config_env: str | None) -> str | None:
+    """A secret from its HEARTBEAT_* variable, else from the variable `heartbeat.toml` names for it."""
+    return _env(name) or (_env(config_env) if config_env else None)
+
 
 def load_settings() -> Settings:
+    project, config = _project()
+    channels, schedules = config.channels, config.schedules
     home = Path(
         _env("HEARTBEAT_HOME", str(Path.home() / ".local" / "share" / "heartbeat")) or ""
     ).expanduser()
-    timezone = _env("HEARTBEAT_TIMEZONE", "UTC") or "UTC"
+    timezone = _env("HEARTBEAT_TIMEZONE", config.timezone or "UTC") or "UTC"
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -125,28 +169,30 @@ def load_settings() -> Settings:
     parallelism = _int("HEARTBEAT_COMPUTE_PARALLELISM", 4)
     if parallelism < 1:
         raise SettingsError(f"HEARTBEAT_COMPUTE_PARALLELISM={parallelism}: expected at least 1")
-    project = default_project()
     return Settings(
         home=home,
-        database_url=_env("HEARTBEAT_DATABASE_URL"),
+        database_url=_database_url(config),
         timezone=timezone,
         api_token=_env("HEARTBEAT_API_TOKEN"),
-        metric_defs=Path(_env("HEARTBEAT_METRIC_DEFS", str(project / "metric_defs")) or ""),
-        audit_cuts=Path(_env("HEARTBEAT_AUDIT_CUTS", str(project / "audit_cuts")) or ""),
-        sources=Path(_env("HEARTBEAT_SOURCES", str(project / "sources.toml")) or ""),
+        project=project,
+        metric_defs_override=_path("HEARTBEAT_METRIC_DEFS"),
+        audit_cuts_override=_path("HEARTBEAT_AUDIT_CUTS"),
+        sources_override=_path("HEARTBEAT_SOURCES"),
         metric_statement_timeout_s=_duration_seconds("HEARTBEAT_METRIC_STATEMENT_TIMEOUT", 60.0),
         compute_parallelism=parallelism,
-        schedule_recompute=_env("HEARTBEAT_SCHEDULE_RECOMPUTE", "17 * * * *") or "",
-        schedule_typical=_env("HEARTBEAT_SCHEDULE_TYPICAL", "23 4 * * *") or "",
-        schedule_audit=_env("HEARTBEAT_SCHEDULE_AUDIT", "45 4 * * *") or "",
+        schedule_recompute=_env("HEARTBEAT_SCHEDULE_RECOMPUTE", schedules.recompute or "17 * * * *") or "",
+        schedule_typical=_env("HEARTBEAT_SCHEDULE_TYPICAL", schedules.typical or "23 4 * * *") or "",
+        schedule_audit=_env("HEARTBEAT_SCHEDULE_AUDIT", schedules.audit or "45 4 * * *") or "",
         cockpit_refresh_s=_float("HEARTBEAT_COCKPIT_REFRESH", 30.0),
-        public_url=(_env("HEARTBEAT_PUBLIC_URL", "http://127.0.0.1:8787") or "").rstrip("/"),
-        slack_webhook_url=_env("HEARTBEAT_SLACK_WEBHOOK_URL"),
-        telegram_bot_token=_env("HEARTBEAT_TELEGRAM_BOT_TOKEN"),
-        telegram_chat_id=_env("HEARTBEAT_TELEGRAM_CHAT_ID"),
+        public_url=(_env("HEARTBEAT_PUBLIC_URL", config.public_url or "http://127.0.0.1:8787") or "").rstrip(
+            "/"
+        ),
+        slack_webhook_url=_secret("HEARTBEAT_SLACK_WEBHOOK_URL", channels.slack_webhook_url_env),
+        telegram_bot_token=_secret("HEARTBEAT_TELEGRAM_BOT_TOKEN", channels.telegram_bot_token_env),
+        telegram_chat_id=_env("HEARTBEAT_TELEGRAM_CHAT_ID", channels.telegram_chat_id),
         telegram_api_url=(_env("HEARTBEAT_TELEGRAM_API_URL", "https://api.telegram.org") or "").rstrip("/"),
-        webhook_url=_env("HEARTBEAT_WEBHOOK_URL"),
-        webhook_secret=_env("HEARTBEAT_WEBHOOK_SECRET"),
+        webhook_url=_env("HEARTBEAT_WEBHOOK_URL", channels.webhook_url),
+        webhook_secret=_secret("HEARTBEAT_WEBHOOK_SECRET", channels.webhook_secret_env),
     )
 
 

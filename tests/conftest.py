@@ -19,12 +19,15 @@ import pytest
 from heartbeat_core.db import embedded
 from heartbeat_core.db.connection import reset_pool, with_database
 from heartbeat_core.db.migrate import migrate
-from heartbeat_core.settings import reset_settings, set_default_project
+from heartbeat_core.project import PROJECT_ENV
+from heartbeat_core.settings import reset_settings
 from heartbeat_demo import PROJECT_DIR
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# The files of the demo project apply unless a test names others, as under the `heartbeat` command.
-set_default_project(PROJECT_DIR)
+# The demo project applies unless a test names another (`heartbeat --project-dir` sets the same variable);
+# subprocesses inherit it.
+os.environ[PROJECT_ENV] = str(PROJECT_DIR)
+reset_settings()
 
 TEST_HOME = Path(os.environ.get("HEARTBEAT_TEST_HOME", str(Path.home() / ".cache" / "heartbeat-test")))
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 
+from heartbeat_demo import PROJECT_DIR
 from tests.mini_world import MINI_DEFS, build_mini_sources
 
 HEARTBEAT = str(Path(sys.executable).parent / "heartbeat")
@@ -25,6 +26,7 @@ def cli_env(url: str, tmp_path: Path) -> dict[str, str]:
         HEARTBEAT_DATABASE_URL=url,
         HEARTBEAT_HOME=str(tmp_path / "home"),
         HEARTBEAT_METRIC_DEFS=str(MINI_DEFS),
+        HEARTBEAT_PROJECT=str(PROJECT_DIR),  # its audit cuts and sources; the mini world's metric files
     )
     return env
 

@@ -273,6 +273,13 @@ def _format_error(path: Path, exc: ValidationError) -> str:
     return f"{path}: " + "; ".join(problems)
 
 
+def _relative_to(source: AnySource, folder: Path) -> dict[str, str]:
+    """A files source's relative `path` is read from the folder of `sources.toml`, not the current one."""
+    if isinstance(source, FilesSource) and not source.path.startswith(("$", "~", "/")):
+        return {"path": str(folder.resolve() / source.path)}
+    return {}
+
+
 def parse_sources(text: str, path: Path) -> dict[str, AnySource]:
     try:
         raw = tomllib.loads(text)
@@ -298,7 +305,7 @@ def parse_sources(text: str, path: Path) -> dict[str, AnySource]:
                 raise SourcesConfigError(
                     f"{path}: source {name!r}: table {tname!r} must be a lowercase identifier"
                 )
-        source = source.model_copy(update={"name": name})
+        source = source.model_copy(update={"name": name, **_relative_to(source, path.parent)})
         try:
             resolved_tables(source)
         except ValueError as exc:

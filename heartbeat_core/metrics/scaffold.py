@@ -52,7 +52,7 @@ class Scaffold:
     text: str
 
 
-def _git_email(cwd: Path) -> str | None:
+def git_email(cwd: Path) -> str | None:
     try:
         out = subprocess.run(
             ["git", "config", "user.email"], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
@@ -215,7 +215,7 @@ def scaffold_metric(
     keywords = {r[0] for r in conn.execute("SELECT word FROM pg_get_keywords() WHERE catcode <> 'U'")}
     quoted = None if time_column is None else _quote(time_column, keywords)
     if owner is None:
-        owner = _git_email(metric_defs if metric_defs.is_dir() else Path.cwd())
+        owner = git_email(metric_defs if metric_defs.is_dir() else Path.cwd())
     text = render(
         metric_id,
         _quote(source, keywords),

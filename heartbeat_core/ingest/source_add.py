@@ -1,0 +1,128 @@
+"""`heartbeat sources add postgres ...`: the plan from introspection, rendered and written all or nothing.
+
+`plan_postgres_source` introspects and builds the `sources.toml` block and the starter metric files;
+`write_plan` checks everything first (source name free, no metric file in the way, the new `sources.toml`
+parses), then writes the metric files and replaces `sources.toml` atomically (temp file + rename), removing
+the metric files again if that last step fails. Nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from heartbeat_core.ingest.config import IDENT, SourcesConfigError, parse_sources
+from heartbeat_core.ingest.introspect import IntrospectError, SchemaPlan, TablePlan, introspect_postgres
+from heartbeat_core.ingest.starter import StarterMetric, starter_metrics
+
+
+@dataclass
+class SourcePlan:
+    name: str
+    url_env: str
+    schema: SchemaPlan
+    toml_block: str
+    metrics: list[StarterMetric]
+
+
+def _toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+
+def _table_block(name: str, table: TablePlan) -> str:
+    lines = [f"[sources.{name}.tables.{table.name}]"]
+    size = f"{table.rows} rows, {table.size_bytes / 1048576:.1f} MB"
+    if table.primary_key:
+        pk = table.primary_key[0] if len(table.primary_key) == 1 else table.primary_key
+        lines.append(f"primary_key = {json.dumps(pk)}")
+    lines.append(f"cursor = {json.dumps(table.cursor or '')}")
+    lines.append(f'write_disposition = "{table.write_disposition}"   # {size}')
+    if table.cursor and table.business_time is None and table.write_disposition != "replace":
+        lines.append("watermark = true")
+    if table.indexes:
+        lines.append(f"indexes = {_toml_list(table.indexes)}")
+    return "\n".join(lines)
+
+
+def toml_block(name: str, url_env: str, schema: SchemaPlan) -> str:
+    head = [
+        f"# Added by `heartbeat sources add postgres {name}` from {schema.database}.{schema.schema} "
+        f"(introspected as {schema.role}, read-only).",
+        f"[sources.{name}]",
+        'kind = "postgres"',
+        f"description = {json.dumps(f'{schema.database}.{schema.schema}')}",
+        f"connection_env = {json.dumps(url_env)}",
+        f"schema = {json.dumps(schema.schema)}",
+        'schedule = "hourly"',
+    ]
+    blocks = ["\n".join(head), *(_table_block(name, t) for t in schema.tables)]
+    return "\n\n".join(blocks) + "\n"
+
+
+def plan_postgres_source(
+    name: str,
+    url_env: str,
+    schema: str,
+    owner: str | None,
+    exclude: tuple[str, ...] = (),
+    replace: tuple[str, ...] = (),
+) -> SourcePlan:
+    if not IDENT.match(name) or name == "heartbeat":
+        raise IntrospectError(f"source name {name!r}: expected a lowercase identifier other than 'heartbeat'")
+    url = os.environ.get(url_env, "").strip()
+    if not url:
+        raise IntrospectError(f"${url_env} is not set: export {url_env}=postgresql://user:pass@host:5432/db")
+    plan = introspect_postgres(url, schema, url_env, exclude, replace)
+    return SourcePlan(
+        name, url_env, plan, toml_block(name, url_env, plan), starter_metrics(name, plan.tables, owner)
+    )
+
+
+def _new_sources_text(sources_path: Path, plan: SourcePlan) -> str:
+    old = sources_path.read_text(encoding="utf-8") if sources_path.exists() else ""
+    existing = parse_sources(old, sources_path) if old.strip() else {}
+    if plan.name in existing:
+        raise IntrospectError(
+            f"{sources_path}: source {plan.name!r} already exists; choose another NAME or remove it"
+        )
+    text = (old.rstrip("\n") + "\n\n" if old.strip() else "") + plan.toml_block
+    try:
+        parse_sources(text, sources_path)
+    except SourcesConfigError as exc:
+        raise IntrospectError(f"the proposed block does not validate: {exc}") from None
+    return text
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_plan(plan: SourcePlan, sources_path: Path, metric_defs: Path) -> list[Path]:
+    """Write the metric files and the `sources.toml` block; every check runs before the first write."""
+    text = _new_sources_text(sources_path, plan)
+    targets = [(metric_defs / f"{m.metric_id}.sql", m.text) for m in plan.metrics]
+    clashes = [str(p) for p, _ in targets if p.exists()]
+    if clashes:
+        raise IntrospectError(f"metric file(s) already exist: {', '.join(clashes[:3])}; nothing was written")
+    written: list[Path] = []
+    try:
+        metric_defs.mkdir(parents=True, exist_ok=True)
+        for path, body in targets:
+            _atomic_write(path, body)
+            written.append(path)
+        _atomic_write(sources_path, text)
+    except OSError as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise IntrospectError(f"cannot write {exc.filename}: {exc.strerror}; nothing was written") from None
+    return [sources_path, *written]

@@ -1,0 +1,141 @@
+"""`heartbeat sources add postgres`: read-only introspection, the plan, starter metrics that pass the gate,
+and bad input as one clear line with nothing half-written."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from heartbeat_core.ingest.config import PostgresSource, load_sources
+from heartbeat_core.ingest.introspect import IntrospectError
+from heartbeat_core.ingest.source_add import plan_postgres_source, write_plan
+from heartbeat_core.project import PROJECT_ENV
+from heartbeat_core.settings import reset_settings
+from tests.shop_db import build_shop
+
+
+@pytest.fixture(scope="module")
+def shop_url(create_database: Callable[[str], str]) -> str:
+    url = create_database("shop")
+    build_shop(url)
+    return url
+
+
+@pytest.fixture
+def shop_env(shop_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("SHOP_URL", shop_url)
+    return shop_url
+
+
+def test_the_plan_reads_keys_cursors_sizes_and_patterns(shop_env: str) -> None:
+    plan = plan_postgres_source("shop", "SHOP_URL", "shop", "ops@example.com")
+    tables = {t.name: t for t in plan.schema.tables}
+    assert set(tables) == {"customers", "orders"}
+    orders = tables["orders"]
+    assert (
+        orders.primary_key == ["id"] and orders.cursor == "updated_at" and orders.write_disposition == "merge"
+    )
+    assert orders.business_time == "created_at" and orders.rows > 1000 and orders.size_bytes > 0
+    assert orders.status_column == "status" and orders.amount_column == "amount"
+    assert orders.indexes == ["created_at", "customer_id", "updated_at"]
+    ids = {m.metric_id for m in plan.metrics}
+    assert ids == {
+        "shop_customers_24h",
+        "shop_customers_newest_age_hours",
+        "shop_orders_24h",
+        "shop_orders_newest_age_hours",
+        "shop_orders_cancelled_share_7d",
+        "shop_orders_amount_24h",
+    }
+    rows_per_day = next(m.text for m in plan.metrics if m.metric_id == "shop_orders_24h")
+    assert "typical_seasonality: weekday" in rows_per_day and "heartbeat.as_of()" in rows_per_day
+    assert "-- owner: ops@example.com" in rows_per_day
+
+
+def test_written_block_lands_and_every_starter_metric_passes_validate(
+    shop_env: str, marts_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heartbeat_core.ingest import run_one
+    from heartbeat_core.metrics.gate.checks import validate_file
+
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "heartbeat.toml").write_text("")
+    monkeypatch.setenv(PROJECT_ENV, str(project))
+    reset_settings()
+    plan = plan_postgres_source("shop", "SHOP_URL", "shop", "ops@example.com")
+    written = write_plan(plan, project / "sources.toml", project / "metric_defs")
+    assert len(written) == 7
+    source = load_sources()["shop"]
+    assert isinstance(source, PostgresSource) and source.connection_env == "SHOP_URL"
+    assert run_one("shop").ok
+    with psycopg.connect(marts_url) as conn:
+        for path in sorted((project / "metric_defs").glob("*.sql")):
+            report = validate_file(path, conn)
+            assert report.ok, (path.name, report.as_json())
+    again = (project / "sources.toml").read_text()
+    with pytest.raises(IntrospectError, match="already exists"):
+        write_plan(plan, project / "sources.toml", project / "metric_defs")
+    assert (project / "sources.toml").read_text() == again
+
+
+def _expect(match: str, *args: str, **kw: tuple[str, ...]) -> None:
+    with pytest.raises(IntrospectError, match=match) as caught:
+        plan_postgres_source(*args, None, **kw)  # type: ignore[arg-type]
+    assert "\n" not in str(caught.value)
+
+
+def test_bad_input_is_one_clear_line(shop_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _expect(r"\$NOPE_URL is not set", "shop", "NOPE_URL", "shop")
+    monkeypatch.setenv("BAD_URL", "postgresql://nobody:hunter2secret@127.0.0.1:1/shop")
+    with pytest.raises(IntrospectError, match=r"cannot connect with \$BAD_URL") as caught:
+        plan_postgres_source("shop", "BAD_URL", "shop", None)
+    assert "hunter2secret" not in str(caught.value)
+    _expect(
+        r"schema 'shopx' does not exist in database .* \(schemas there: .*shop", "shop", "SHOP_URL", "shopx"
+    )
+    _expect("source name 'Shop'", "Shop", "SHOP_URL", "shop")
+
+
+def test_a_table_without_cursor_and_a_role_without_select(shop_env: str, pg_admin_url: str) -> None:
+    with psycopg.connect(shop_env, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS shop.order_status (code text PRIMARY KEY, label text)")
+    try:
+        _expect(
+            r"table shop.order_status has no updated_at-like timestamp .* --replace order_status",
+            "shop",
+            "SHOP_URL",
+            "shop",
+        )
+        plan = plan_postgres_source("shop", "SHOP_URL", "shop", None, replace=("order_status",))
+        lookup = next(t for t in plan.schema.tables if t.name == "order_status")
+        assert lookup.write_disposition == "replace" and 'cursor = ""' in plan.toml_block
+        assert plan_postgres_source("shop", "SHOP_URL", "shop", None, exclude=("order_status",)).schema.tables
+    finally:
+        with psycopg.connect(shop_env, autocommit=True) as conn:
+            conn.execute("DROP TABLE shop.order_status")
+    role = f"hbt_ro_{secrets.token_hex(3)}"
+    with psycopg.connect(shop_env, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA shop TO {role}")
+        conn.execute(f"GRANT SELECT ON shop.customers TO {role}")
+    try:
+        role_url = make_conninfo(shop_env, user=role)
+        os.environ["RO_URL"] = role_url
+        _expect(
+            rf"role {role} lacks SELECT on shop.orders: GRANT SELECT ON ALL TABLES IN SCHEMA shop TO {role}",
+            "shop",
+            "RO_URL",
+            "shop",
+        )
+    finally:
+        os.environ.pop("RO_URL", None)
+        with psycopg.connect(shop_env, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
