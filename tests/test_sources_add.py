@@ -139,3 +139,26 @@ def test_a_table_without_cursor_and_a_role_without_select(shop_env: str, pg_admi
         with psycopg.connect(shop_env, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {role}")
             conn.execute(f"DROP ROLE {role}")
+
+
+def test_the_command_shows_the_plan_and_writes_nothing_when_declined(
+    shop_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from heartbeat_cli.main import app
+
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "heartbeat.toml").write_text("")
+    monkeypatch.setenv(PROJECT_ENV, str(project))
+    reset_settings()
+    args = ["sources", "add", "postgres", "shop", "--url-env", "SHOP_URL", "--schema", "shop"]
+    declined = CliRunner().invoke(app, args, input="n\n")
+    assert declined.exit_code == 1
+    assert "orders: ≈" in declined.output and "[sources.shop.tables.orders]" in declined.output
+    assert not (project / "sources.toml").exists() and not (project / "metric_defs").exists()
+    accepted = CliRunner().invoke(app, [*args, "--owner", "ops@example.com"], input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert "[sources.shop]" in (project / "sources.toml").read_text()
+    assert len(list((project / "metric_defs").glob("*.sql"))) == 6
