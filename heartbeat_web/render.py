@@ -31,6 +31,8 @@ STATIC = Path(__file__).parent / "static"
 
 N = TypeVar("N", int, float)
 
+# display states whose sparkline keeps the status colour; stale, error and no data draw grey
+STATUS_DRAWN = frozenset({"red", "amber", "green"})
 PERIOD_LABEL = {"snapshot": "now", "24h": "24 h", "7d": "7 d", "30d": "30 d", "funnel": "funnel"}
 
 
@@ -76,7 +78,7 @@ def tile(m: MetricState) -> Tile:
         unit=unit,
         period=PERIOD_LABEL.get(m.period, m.period),
         reason=reason(m),
-        sparkline=sparkline(m.sparkline, m.status),
+        sparkline=sparkline(m.sparkline, m.status if m.display_state in STATUS_DRAWN else "no_data"),
         footer=footer(m, format_duration(m.source_age_s) if m.source_age_s is not None else "never"),
         culprit=None,  # entities and incidents fill it (CONTRACTS.md "Cockpit tile slots")
         badges=badges(m),
@@ -133,10 +135,10 @@ class CockpitRenderer:
         snap = cached.snapshot
         tz = self.settings.tz
         red, attention, calm = [], [], []
-        for m in snap.metrics:
-            if m.status == "red":
+        for m in snap.metrics:  # by display state: stale data is never drawn as a calm green
+            if m.display_state == "red":
                 red.append(tile(m))
-            elif needs_attention(m.status, m.freshness):
+            elif m.display_state in ("amber", "stale", "error") or needs_attention(m.status, m.freshness):
                 attention.append(tile(m))
             else:
                 calm.append(tile(m))
