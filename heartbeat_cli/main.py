@@ -10,6 +10,7 @@ from heartbeat_cli import (
     db_cmd,
     demo_cmd,
     ingest_cmd,
+    keys_cmd,
     mcp_cmd,
     metric_gate_cmd,
     metrics_cmd,
@@ -40,6 +41,7 @@ for module in (
     recompute_cmd,
     alerts_cmd,
     ingest_cmd,
+    keys_cmd,  # credentials (issue 15)
 ):
     module.register(app)
 

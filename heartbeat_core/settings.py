@@ -100,6 +100,8 @@ class Settings:
     telegram_api_url: str
     webhook_url: str | None
     webhook_secret: str | None
+    # credentials (issue 15): whether display keys see culprit names and amounts
+    display_detail: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -147,6 +149,8 @@ def load_settings() -> Settings:
         telegram_api_url=(_env("HEARTBEAT_TELEGRAM_API_URL", "https://api.telegram.org") or "").rstrip("/"),
         webhook_url=_env("HEARTBEAT_WEBHOOK_URL"),
         webhook_secret=_env("HEARTBEAT_WEBHOOK_SECRET"),
+        display_detail=(_env("HEARTBEAT_DISPLAY_DETAIL", "false") or "").lower()
+        in ("1", "true", "yes", "on"),
     )
 
 

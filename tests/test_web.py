@@ -208,9 +208,11 @@ def test_writes_need_the_token_once_set(mini_world: str, monkeypatch: pytest.Mon
             assert c.patch(url, json=body, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
             assert c.post("/api/metrics/recompute", json={}).status_code == 401
             assert c.post("/api/webhooks/shop", json={"a": 1}).status_code == 401
-            # reads stay open for the TV, and no page shows the token
+            # reads need a credential too (issue 15), and no page shows the token
+            auth = {"Authorization": f"Bearer {TOKEN}"}
             for path in ("/", "/api/cockpit", "/metrics/shop_orders_24h", "/api/metrics/shop_orders_24h"):
-                r = c.get(path)
+                assert c.get(path).status_code == 401
+                r = c.get(path, headers=auth)
                 assert r.status_code == 200 and TOKEN not in r.text
     finally:
         srv.stop()

@@ -93,16 +93,16 @@ def test_badges_come_from_the_read_model_flags_in_one_order() -> None:
     assert "b-error" in _tile_html(t, template="_mini.html")
 
 
-def test_culprit_shows_counted_unless_detail_is_asked_for() -> None:
-    t = dataclasses.replace(
+def test_culprit_is_named_for_people_and_counted_for_displays() -> None:
+    named = dataclasses.replace(
         tile(_state()), culprit=Culprit(named="ACME Ltd · 3 invoices", counted="2 clients")
     )
-    assert '<p class="t-culprit">2 clients</p>' in _tile_html(t)
-    env = make_env()
-    detail = env.from_string('{% import "_slots.html" as slot %}{{ slot.culprit(t, detail=true) }}').render(
-        t=t
-    )
-    assert "ACME Ltd · 3 invoices" in detail
+    assert '<p class="t-culprit">ACME Ltd · 3 invoices</p>' in _tile_html(named)
+    counted = dataclasses.replace(
+        named, detail=False
+    )  # a display key's copy (HEARTBEAT_DISPLAY_DETAIL unset)
+    html = _tile_html(counted)
+    assert '<p class="t-culprit">2 clients</p>' in html and "ACME" not in html
 
 
 def test_tiles_of_one_incident_share_a_card_where_the_first_stands() -> None:
