@@ -8,7 +8,6 @@ from typing import Any
 
 import schemathesis
 
-
 DATA = re.compile(r"shop_|rates_coverage|ACME|Customers with")
 
 
