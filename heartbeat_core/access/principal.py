@@ -72,6 +72,7 @@ class PrincipalBook:
         self._by_hash: dict[str, Principal] = {}
         self._loaded_at = float("-inf")
         self._lock = asyncio.Lock()
+        self._pending: asyncio.Future[None] | None = None
 
     @staticmethod
     def enforced() -> bool:
@@ -93,26 +94,28 @@ class PrincipalBook:
                 return
             try:
                 rows = await asyncio.to_thread(self._load)
-            except (psycopg.Error, OSError, TimeoutError) as exc:
+            except Exception as exc:  # database down, pool closed, table missing: keep the last known set
                 log.warning("credentials not refreshed, keeping the last known set: %s", exc)
                 self._loaded_at = time.monotonic()  # retry after ttl, not on every request
-                return
-            except Exception as exc:  # the pool's own errors (database down, pool closed)
-                log.warning("credentials not refreshed, keeping the last known set: %s", exc)
-                self._loaded_at = time.monotonic()
                 return
             self._index(rows)
             self._loaded_at = time.monotonic()
 
     async def resolve(self, secret: str | None) -> Principal | None:
-        """The principal a secret (token, key or display cookie) stands for, or None."""
+        """The principal a secret (token, key or display cookie) stands for, or None.
+
+        Only the very first lookup waits for the database; later ones answer from the current set while one
+        refresh runs in the background, so no request queues behind the refresh query."""
         if not secret:
             return None
         token = get_settings().api_token
         if token and hmac.compare_digest(secret.strip().encode(), token.encode()):
             return ADMIN
         if time.monotonic() - self._loaded_at >= self.ttl_s:
-            await self._refresh()
+            if self._loaded_at == float("-inf"):
+                await self._refresh()
+            elif self._pending is None or self._pending.done():
+                self._pending = asyncio.ensure_future(self._refresh())
         return self._by_hash.get(hash_secret(secret))
 
 
