@@ -2,8 +2,9 @@
 
 Once a token is set (the server then listens beyond loopback) every request needs a credential, except
 `/healthz`, `/static/*` and `/access` (the page that says how to get a key). A credential is the admin token,
-a viewer token (`Authorization: Bearer …`) or a display key: `?key=…` on a page sets an HttpOnly SameSite
-cookie holding a one-way digest of the key and redirects to the same URL without it. Without a credential:
+a viewer token (`Authorization: Bearer …`) or a display key: `?key=…` on a page (a display key, or a viewer's
+key for a person's browser) sets an HttpOnly SameSite cookie holding a one-way digest of the key and redirects
+to the same URL without it. Without a credential:
 401 JSON for the API and `/mcp`, 401 with the how-to page for pages, never data. A display key sees the
 cockpit and the audit pages only; only the admin token writes, and every REST write is logged with its
 credential. Loopback without a token stays open, as before.
@@ -138,13 +139,14 @@ class CredentialGate:
         return None
 
     async def _key_in_url(self, scope: Scope, send: Send, key: str) -> None:
-        """`?key=` on a page: a display key becomes a cookie and the URL loses the key; anything else is refused."""
+        """`?key=` on a page: a display key (or a viewer's key, for a person's browser) becomes a cookie and the
+        URL loses the key; the admin token never goes in a URL."""
         who = await self.book.resolve(key)
-        if who is None or who.role != "display":
+        if who is None or who.role not in ("display", "viewer"):
             why = (
                 "That key was revoked or is not valid."
                 if who is None
-                else "Only a display key goes in a URL."
+                else "The admin token never goes in a URL."
             )
             await self._deny(scope, send, 401, why)
             return

@@ -124,8 +124,12 @@ def test_viewer_reads_display_sees_the_screen_and_revocation_is_quick(
         assert tv.get("/audit").status_code == 200
         for refused in ("/api/cockpit", "/metrics/shop_unpaid_invoices", "/api/metrics/shop_unpaid_invoices"):
             assert tv.get(refused).status_code == 403, refused
-        # the bare key in a URL for something other than a display is refused, never turned into a cookie
-        assert c.get("/", params={"key": viewer}).status_code == 401
+        # a person's browser: the viewer's key in a URL becomes a cookie too; the admin token never does
+        person = c.get("/metrics/shop_unpaid_invoices", params={"key": viewer})
+        assert person.status_code == 303 and viewer not in person.headers["set-cookie"]
+        assert c.get("/metrics/shop_unpaid_invoices", cookies={COOKIE: c.cookies[COOKIE]}).status_code == 200
+        c.cookies.clear()
+        assert c.get("/", params={"key": TOKEN}).status_code == 401
 
         with psycopg.connect(mini_world, autocommit=True) as conn:
             revoke_credential(conn, "lobby-tv")

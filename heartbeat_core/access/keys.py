@@ -4,7 +4,8 @@ stored), listed, and revoked.
 A key is 32 random bytes, URL-safe, prefixed by its kind (`hbv_`, `hbd_`) so a leaked one is recognisable.
 Only SHA-256 digests are stored: random keys of that length need no slow hash, and a digest lets the
 request path find a credential with one dictionary lookup. A display's cookie holds `cookie_value(key)`, a
-second one-way digest of the key, so neither the cookie nor the database holds the key itself.
+second one-way digest of the key (a viewer's browser likewise), so neither the cookie nor the database holds
+the key itself.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def hash_secret(secret: str) -> str:
 
 
 def cookie_value(key: str) -> str:
-    """What a display's cookie holds: derived from the key one way, so the cookie never carries the key."""
+    """What a browser's cookie holds: derived from the key one way, so the cookie never carries the key."""
     return "hbc_" + hashlib.sha256(b"heartbeat-display-cookie:" + key.strip().encode()).hexdigest()
 
 

@@ -84,8 +84,7 @@ class PrincipalBook:
         for credential_id, kind, name, key_hash, cookie_hash in rows:
             who = Principal(kind, name, credential_id)  # type: ignore[arg-type]
             index[key_hash] = who
-            if kind == "display":  # only a display key is ever turned into a cookie
-                index[cookie_hash] = who
+            index[cookie_hash] = who  # the browser cookie of a display key or a viewer's key
         self._by_hash = index
 
     async def _refresh(self) -> None:
