@@ -12,6 +12,9 @@ Measured, per scale:
 - The same page built live, as a BI dashboard does on load: every value SQL run against the marts, then the
   read model and the HTML built, one request at a time (p50 of 5); reported with the ratio to the cached p50.
 
+`--credential viewer` (or `display`) sets HEARTBEAT_API_TOKEN on the server and sends a viewer token (or a display
+cookie) with every request, so the credential gate is measured too (a display cookie is refused `/api/cockpit`).
+
 Uses HEARTBEAT_BENCH_DATABASE_URL (any database on the server) or an embedded server in ~/.cache/heartbeat-bench.
 Record results in bench/RESULTS.md under "Web".
 """
@@ -132,10 +135,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+BENCH_TOKEN = "bench-admin-token-" + secrets.token_hex(8)
+# the request headers that carry the credential under test (`--credential`); empty for an open loopback server
+AUTH: list[tuple[str, str]] = []
+
+
+def set_credential(url: str, kind: str) -> None:
+    """Gate the server (a token set) and send a viewer token or a display cookie with every request."""
+    from heartbeat_core.access import cookie_value, create_credential
+
+    if kind == "none":
+        return
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn)
+        key = create_credential(conn, "viewer" if kind == "viewer" else "display", f"bench-{kind}")[1]
+    AUTH.append(
+        ("Authorization", f"Bearer {key}")
+        if kind == "viewer"
+        else ("Cookie", f"hb_display={cookie_value(key)}")
+    )
+
+
 def start_server(url: str, home: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "HEARTBEAT_DATABASE_URL": url, "HEARTBEAT_HOME": str(home)}
     env.pop("HEARTBEAT_API_TOKEN", None)
+    if AUTH:
+        env["HEARTBEAT_API_TOKEN"] = BENCH_TOKEN
     exe = Path(sys.executable).parent / "heartbeat"
     proc = subprocess.Popen(
         [str(exe), "serve", "--port", str(port), "--no-scheduler"],
@@ -159,7 +185,8 @@ def start_server(url: str, home: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 def _wire_size(url: str, gz: bool) -> int:
     with httpx.Client(timeout=10) as c:
-        r = c.get(url, headers={"Accept-Encoding": "gzip" if gz else "identity"})
+        r = c.get(url, headers={"Accept-Encoding": "gzip" if gz else "identity", **dict(AUTH)})
+        r.raise_for_status()
         return int(r.num_bytes_downloaded)
 
 
@@ -170,6 +197,8 @@ def _ms(text: str) -> float:
 
 def run_wrk(url: str, duration: int, connections: int = 20, gzip: bool = True) -> dict[str, float]:
     headers = ["-H", "Accept-Encoding: gzip, deflate, br"] if gzip else []
+    for name, value in AUTH:
+        headers += ["-H", f"{name}: {value}"]
     out = subprocess.run(
         ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency", *headers, url],
         capture_output=True,
@@ -240,6 +269,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--scales", default="1,10")
     parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument(
+        "--credential",
+        choices=("none", "viewer", "display"),
+        default="none",
+        help="gate the server (token set) and read with a viewer token or a display cookie",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench_web: wrk is missing (apt-get install -y wrk)")
@@ -267,6 +302,8 @@ def main() -> None:
             t0 = time.perf_counter()
             build_world(url, args.metrics, args.days, rows)
             setup_s = time.perf_counter() - t0
+            AUTH.clear()
+            set_credential(url, args.credential)
             proc, base = start_server(url, home)
             cached: dict[str, dict[str, float]] = {}
             for path, gz in (("/api/cockpit", True), ("/", True), ("/api/cockpit", False), ("/", False)):

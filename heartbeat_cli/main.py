@@ -12,6 +12,7 @@ from heartbeat_cli import (
     demo_cmd,
     ingest_cmd,
     init_cmd,
+    keys_cmd,
     mcp_cmd,
     metric_gate_cmd,
     metrics_cmd,
@@ -46,6 +47,7 @@ for module in (
     init_cmd,  # project directory (issue 16)
     sources_add_cmd,
     catalog_cmd,
+    keys_cmd,  # credentials (issue 15)
 ):
     module.register(app)
 

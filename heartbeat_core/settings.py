@@ -97,6 +97,8 @@ class Settings:
     telegram_api_url: str
     webhook_url: str | None
     webhook_secret: str | None
+    # credentials (issue 15): whether display keys see culprit names and amounts
+    display_detail: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -193,6 +195,8 @@ def load_settings() -> Settings:
         telegram_api_url=(_env("HEARTBEAT_TELEGRAM_API_URL", "https://api.telegram.org") or "").rstrip("/"),
         webhook_url=_env("HEARTBEAT_WEBHOOK_URL", channels.webhook_url),
         webhook_secret=_secret("HEARTBEAT_WEBHOOK_SECRET", channels.webhook_secret_env),
+        display_detail=(_env("HEARTBEAT_DISPLAY_DETAIL", "false") or "").lower()
+        in ("1", "true", "yes", "on"),
     )
 
 

@@ -214,6 +214,8 @@ class Heartbeat:
         user = request.scope.get("user") if isinstance(request, HTTPConnection) else None
         if isinstance(user, AuthenticatedUser):
             token = user.access_token
+            if token.scopes and "write" not in token.scopes:
+                raise ToolError(f"{token.subject} is a read-only token; writes need the admin token")
             return f"mcp-http:{token.subject or token.client_id}"
         if get_settings().api_token:
             raise ToolError(

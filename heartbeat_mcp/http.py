@@ -32,6 +32,7 @@ from starlette.applications import Starlette
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Mount
 
+from heartbeat_core.access import PrincipalBook
 from heartbeat_core.readmodel.cache import SnapshotCache
 from heartbeat_core.settings import get_settings
 from heartbeat_mcp.heartbeat import Heartbeat
@@ -40,16 +41,26 @@ from heartbeat_mcp.server import build_server
 TOKEN_SUBJECT = "api-token"
 
 
-class StaticTokenVerifier:
-    """Accepts exactly one token (constant-time compare); its subject names the writer in the audit trail."""
+READ_SCOPES = ["read"]
+WRITE_SCOPES = ["read", "write"]
 
-    def __init__(self, token: str, subject: str = TOKEN_SUBJECT) -> None:
+
+class StaticTokenVerifier:
+    """The admin token (constant-time compare, scopes read and write) or a live viewer token (scope read
+    only; `Heartbeat.actor_for` refuses writes without `write`); the subject names the caller in the audit
+    trail. Display keys are not accepted here: they open the cockpit and audit pages only."""
+
+    def __init__(self, token: str, subject: str = TOKEN_SUBJECT, book: PrincipalBook | None = None) -> None:
         self._token = token.encode()
         self._subject = subject
+        self._book = book or PrincipalBook()
 
     async def verify_token(self, token: str) -> AccessToken | None:
         if hmac.compare_digest(token.strip().encode(), self._token):
-            return AccessToken(token=token, client_id="heartbeat", scopes=[], subject=self._subject)
+            return AccessToken(token=token, client_id="heartbeat", scopes=WRITE_SCOPES, subject=self._subject)
+        who = await self._book.resolve(token)
+        if who is not None and who.role == "viewer":
+            return AccessToken(token=token, client_id="heartbeat", scopes=READ_SCOPES, subject=who.label)
         return None
 
 

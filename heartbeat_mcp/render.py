@@ -22,7 +22,9 @@ def annotation_parts(p: models.Problem) -> list[str]:
 
 
 def problem_line(p: models.Problem) -> str:
-    parts = [f"{p.rank}. {p.status.upper()} {p.metric_id} ({p.name}) = {p.shown} [{p.period}]: {p.reason}"]
+    parts = [
+        f"{p.rank}. {p.display_state.upper()} {p.metric_id} ({p.name}) = {p.shown} [{p.period}]: {p.reason}"
+    ]
     if p.since:
         parts.append(f"since {p.since.isoformat()}")
     if p.freshness != "fresh":

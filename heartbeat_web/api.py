@@ -24,6 +24,7 @@ from heartbeat_core.readmodel import CockpitSnapshot, HistoryPoint, MetricState
 from heartbeat_core.redaction import redact_optional
 from heartbeat_web.auth import require_token
 from heartbeat_web.deps import Web, database_reads, database_writes, web
+from heartbeat_web.gate import principal_of
 
 router = APIRouter(prefix="/api")
 health = APIRouter()
@@ -78,6 +79,13 @@ class ThresholdsIn(BaseModel):
     alert: float | None = None
     target: float | None = None
     target_due_date: date | None = None
+
+
+def _actor(request: Request) -> str:
+    """Who writes, for the audit trail: the credential the gate let in (`api:admin-token`); `api` on a
+    loopback server without a token, as before credentials existed."""
+    who = principal_of(request.scope)
+    return "api" if who.role == "local" else f"api:{who.label}"
 
 
 def _snapshot_state(w: Web, metric_id: str) -> MetricState:
@@ -147,7 +155,7 @@ def api_recompute(request: Request, body: RecomputeIn | None = Body(None)) -> di
             if missing:
                 raise HTTPException(404, str(UnknownMetric(missing, sorted(current.ids))))
     ticket = request_recompute(
-        ids, trigger="api", ingest=body.ingest, requested_by="api", wait=body.wait, background=True
+        ids, trigger="api", ingest=body.ingest, requested_by=_actor(request), wait=body.wait, background=True
     )
     w.live.poke()
     return ticket.as_json()
@@ -203,9 +211,11 @@ def api_verification(request: Request, body: VerificationIn, metric_id: str = Me
     result: dict[str, Any] = {"metric_id": metric_id}
     with database_writes(w) as conn:
         if "owner" in fields:
-            result.update(operator.set_owner(conn, metric_id, body.owner, actor="api"))
+            result.update(operator.set_owner(conn, metric_id, body.owner, actor=_actor(request)))
         if body.verification_state is not None:
-            result.update(operator.set_verification(conn, metric_id, body.verification_state, actor="api"))
+            result.update(
+                operator.set_verification(conn, metric_id, body.verification_state, actor=_actor(request))
+            )
     w.live.poke()
     return jsonable_encoder(result)
 
@@ -221,7 +231,7 @@ def api_thresholds(request: Request, body: ThresholdsIn, metric_id: str = Metric
     if not changes:
         raise HTTPException(422, "expected at least one of norm, alert, target, target_due_date")
     with database_writes(w) as conn:
-        result = operator.set_thresholds(conn, metric_id, changes=changes, actor="api")
+        result = operator.set_thresholds(conn, metric_id, changes=changes, actor=_actor(request))
     w.live.poke()
     return jsonable_encoder(result)
 

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.applications import Starlette
 
+from heartbeat_core.access import PrincipalBook
 from heartbeat_core.db import DatabaseUnavailable
 from heartbeat_core.jobs.scheduler import Scheduler
 from heartbeat_core.metrics.operator import OperatorInputError
@@ -31,6 +32,7 @@ from heartbeat_mcp.http import build_http_app, mcp_lifespan
 from heartbeat_web import api, audit_views, catalog_views, docs, fast, views
 from heartbeat_web.deps import Web
 from heartbeat_web.fast import CockpitFastPath
+from heartbeat_web.gate import CredentialGate
 from heartbeat_web.live import LiveCockpit, running_job
 from heartbeat_web.render import STATIC, CockpitRenderer, build_id, make_env
 
@@ -58,6 +60,7 @@ def create_app(
         build_id=build,
         poll_s=poll_s,
         job_reader=running_job,
+        display_render=CockpitRenderer(env, settings, build, detail=settings.display_detail),
     )
     mcp_app = build_http_app() if mcp else None
     # built before uvicorn starts, so a bad schedule setting fails `heartbeat serve` with a one-line reason
@@ -158,6 +161,8 @@ def _routes(app: FastAPI, live: LiveCockpit, build: str, mcp_app: Starlette | No
     """The raw fast path for the three hot reads in front, then pages, API, static files and `/mcp`."""
     fast.configure(views.CSP)
     app.add_middleware(CockpitFastPath, live=live, build=build)
+    # added last, so outermost: in front of the fast path and everything else
+    app.add_middleware(CredentialGate, book=PrincipalBook(), page=views.access_page(app))
     app.include_router(views.router)
     app.include_router(docs.router)
     app.include_router(api.router)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from heartbeat_web.gate import principal_of
 from heartbeat_web.live import BodyKind, LiveCockpit
 
 Scope = MutableMapping[str, Any]
@@ -49,6 +50,8 @@ class CockpitFastPath:
             await self.app(scope, receive, send)
             return
         kind, ctype, extra = route
+        if kind in ("page", "partial") and principal_of(scope).role == "display":
+            kind = "display_page" if kind == "page" else "display_partial"
         accept = None
         match = None
         for name, value in scope["headers"]:

@@ -56,7 +56,7 @@ class JobStrip:
         }
 
 
-BodyKind = Literal["page", "partial", "json"]
+BodyKind = Literal["page", "partial", "json", "display_page", "display_partial"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,11 @@ class Rendered:
     page_gz: bytes = b""
     partial_gz: bytes = b""
     json_gz: bytes = b""
+    # the display keys' copy (culprits counted unless HEARTBEAT_DISPLAY_DETAIL=true); the same bytes otherwise
+    display_page: bytes = b""
+    display_partial: bytes = b""
+    display_page_gz: bytes = b""
+    display_partial_gz: bytes = b""
 
     def body(self, kind: BodyKind, accept_encoding: str | None) -> tuple[bytes, bool]:
         """The bytes of `kind` (page, partial, json), gzipped once per change when the client accepts it."""
@@ -82,6 +87,11 @@ class Rendered:
             "page": (self.page, self.page_gz),
             "partial": (self.partial, self.partial_gz),
             "json": (self.json, self.json_gz),
+            "display_page": (self.display_page or self.page, self.display_page_gz or self.page_gz),
+            "display_partial": (
+                self.display_partial or self.partial,
+                self.display_partial_gz or self.partial_gz,
+            ),
         }[kind]
         return (packed, True) if gz else (plain, False)
 
@@ -98,9 +108,11 @@ class LiveCockpit:
         build_id: str,
         poll_s: float = 1.0,
         job_reader: Callable[[], JobStrip | None] | None = None,
+        display_render: Renderer | None = None,
     ) -> None:
         self.cache = cache
         self._render = render
+        self._display_render = display_render
         self.build_id = build_id
         self.poll_s = poll_s
         self._job_reader = job_reader
@@ -145,6 +157,9 @@ class LiveCockpit:
             if current is not None and current.key == key:
                 return current
             page, partial, head = self._render(cached, job)
+            display_page, display_partial = page, partial
+            if self._display_render is not None:
+                display_page, display_partial, _ = self._display_render(cached, job)
             head = {
                 "build": self.build_id,
                 "degraded": cached.degraded,
@@ -170,10 +185,23 @@ class LiveCockpit:
                 page_gz=gzip.compress(page, 6, mtime=0),
                 partial_gz=gzip.compress(partial, 6, mtime=0),
                 json_gz=gzip.compress(payload, 6, mtime=0),
+                **self._display_copy(page, partial, display_page, display_partial),
             )
             self.renders += 1
             self.last_error = redact_optional(cached.error)
             return self._current
+
+    @staticmethod
+    def _display_copy(page: bytes, partial: bytes, d_page: bytes, d_partial: bytes) -> dict[str, bytes]:
+        """The display keys' bytes, only when they differ from everyone's (no culprit, no second copy)."""
+        if d_page == page and d_partial == partial:
+            return {}
+        return {
+            "display_page": d_page,
+            "display_partial": d_partial,
+            "display_page_gz": gzip.compress(d_page, 6, mtime=0),
+            "display_partial_gz": gzip.compress(d_partial, 6, mtime=0),
+        }
 
     def poke(self) -> None:
         """Refresh soon (after an operator edit or a recompute request)."""

@@ -31,6 +31,8 @@ STATIC = Path(__file__).parent / "static"
 
 N = TypeVar("N", int, float)
 
+# display states whose sparkline keeps the status colour; stale, error and no data draw grey
+STATUS_DRAWN = frozenset({"red", "amber", "green"})
 PERIOD_LABEL = {"snapshot": "now", "24h": "24 h", "7d": "7 d", "30d": "30 d", "funnel": "funnel"}
 
 
@@ -68,7 +70,7 @@ def build_id() -> str:
     return digest.hexdigest()[:12]
 
 
-def tile(m: MetricState) -> Tile:
+def tile(m: MetricState, detail: bool = True) -> Tile:
     value, unit = value_parts(m.value, m.unit)  # the one display rule: "5.03 d", never "5.03 d days"
     return Tile(
         m=m,
@@ -76,11 +78,12 @@ def tile(m: MetricState) -> Tile:
         unit=unit,
         period=PERIOD_LABEL.get(m.period, m.period),
         reason=reason(m),
-        sparkline=sparkline(m.sparkline, m.status),
+        sparkline=sparkline(m.sparkline, m.status if m.display_state in STATUS_DRAWN else "no_data"),
         footer=footer(m, format_duration(m.source_age_s) if m.source_age_s is not None else "never"),
         culprit=None,  # entities and incidents fill it (CONTRACTS.md "Cockpit tile slots")
         badges=badges(m),
         group=m.incident_id,
+        detail=detail,
     )
 
 
@@ -121,8 +124,17 @@ def _short_time(moment: datetime | None, now: datetime, tz: Any) -> str:
     return local.strftime("%Y-%m-%d")
 
 
+def _newest(metrics: list[MetricState]) -> datetime | None:
+    """The newest compute among the metrics: "data as of" when no job has succeeded yet."""
+    moments = [m.computed_at for m in metrics if m.computed_at is not None]
+    return max(moments) if moments else None
+
+
 class CockpitRenderer:
-    def __init__(self, env: Environment, settings: Settings, build: str) -> None:
+    """Renders the cockpit page and partial; `detail=False` is the display keys' copy (culprits counted)."""
+
+    def __init__(self, env: Environment, settings: Settings, build: str, detail: bool = True) -> None:
+        self.detail = detail
         self.env = env
         self.settings = settings
         self.build = build
@@ -133,13 +145,13 @@ class CockpitRenderer:
         snap = cached.snapshot
         tz = self.settings.tz
         red, attention, calm = [], [], []
-        for m in snap.metrics:
-            if m.status == "red":
-                red.append(tile(m))
-            elif needs_attention(m.status, m.freshness):
-                attention.append(tile(m))
+        for m in snap.metrics:  # by display state: stale data is never drawn as a calm green
+            if m.display_state == "red":
+                red.append(tile(m, self.detail))
+            elif m.display_state in ("amber", "stale", "error") or needs_attention(m.status, m.freshness):
+                attention.append(tile(m, self.detail))
             else:
-                calm.append(tile(m))
+                calm.append(tile(m, self.detail))
         pipeline = snap.pipeline  # the stalled verdict is the read model's (readmodel.pipeline)
         last_success = pipeline.last_success_at
         stalled = pipeline.stalled
@@ -167,6 +179,7 @@ class CockpitRenderer:
             "stalled_for": stalled_for,
             "last_success": last_success.astimezone(tz).strftime("%a %H:%M") if last_success else None,
             "last_refresh": _short_time(last_success, now, tz),
+            "data_as_of": _short_time(last_success or _newest(snap.metrics), now, tz),
             "build": self.build,
             "refresh_s": self.settings.cockpit_refresh_s,
             "head": {},  # the JSON's `pipeline` comes with the snapshot itself

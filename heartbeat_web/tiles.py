@@ -74,6 +74,7 @@ class Tile:
     culprit: Culprit | None = None
     badges: list[Badge] = field(default_factory=list)
     group: str | None = None  # the incident this tile belongs to: tiles of one incident share a card
+    detail: bool = True  # culprit `named` (people, admin, viewers) or `counted` (display keys by default)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from heartbeat_core import readmodel
@@ -13,6 +14,8 @@ from heartbeat_core.metrics.registry import UnknownMetric
 from heartbeat_web.auth import token_configured
 from heartbeat_web.charts import history_chart
 from heartbeat_web.deps import Web, database_reads, web
+from heartbeat_web.gate import principal_of
+from heartbeat_web.live import BodyKind
 from heartbeat_web.render import tile
 
 router = APIRouter(include_in_schema=False)
@@ -33,6 +36,29 @@ def _html(body: bytes | str, status: int = 200, extra: dict[str, str] | None = N
     return Response(body, status_code=status, media_type="text/html; charset=utf-8", headers=headers)
 
 
+def _kind(request: Request, kind: BodyKind) -> BodyKind:
+    """A display key gets its own copy of the cockpit (culprits counted unless HEARTBEAT_DISPLAY_DETAIL)."""
+    if principal_of(request.scope).role != "display":
+        return kind
+    return "display_page" if kind == "page" else "display_partial"
+
+
+def access_page(app: FastAPI) -> Callable[[str], bytes]:
+    """The page that says how to get a key, with the reason this request was refused."""
+
+    def render(reason: str) -> bytes:
+        w = app.state.web
+        return str(w.env.get_template("access.html").render(build=w.build, reason=reason)).encode()
+
+    return render
+
+
+@router.get("/access", response_class=HTMLResponse)
+async def access(request: Request) -> Response:
+    """Open without a credential: how to get a key."""
+    return _html(access_page(request.app)("This Heartbeat shows its data only to a key holder."))
+
+
 @router.get("/", response_class=HTMLResponse)
 async def cockpit(request: Request) -> Response:
     w = web(request)
@@ -42,7 +68,7 @@ async def cockpit(request: Request) -> Response:
             build=w.build, refresh_s=w.settings.cockpit_refresh_s, reason=w.live.last_error
         )
         return _html(page, 503, {"Retry-After": "5", "X-Heartbeat-Build": w.build})
-    body, gz = current.body("page", request.headers.get("accept-encoding"))
+    body, gz = current.body(_kind(request, "page"), request.headers.get("accept-encoding"))
     extra = {"ETag": current.etag, "X-Heartbeat-Build": w.build, "Vary": "Accept-Encoding"}
     if gz:
         extra["Content-Encoding"] = "gzip"
@@ -60,7 +86,7 @@ async def cockpit_partial(request: Request) -> Response:
     headers["ETag"] = current.etag
     if request.headers.get("if-none-match") == current.etag:
         return Response(status_code=304, headers=headers)
-    body, gz = current.body("partial", request.headers.get("accept-encoding"))
+    body, gz = current.body(_kind(request, "partial"), request.headers.get("accept-encoding"))
     headers["Vary"] = "Accept-Encoding"
     if gz:
         headers["Content-Encoding"] = "gzip"

@@ -148,17 +148,22 @@ def test_rest_reads_and_token_gated_writes(
     reset_settings()
     srv = LiveServer(lambda: create_app(mcp=False, poll_s=0.2)).start()
     try:
-        with httpx.Client(base_url=srv.url, timeout=30) as c:
-            page = c.get("/api/audit/pages/money", params={"window": "90d"}).json()
+        reader = {"Authorization": f"Bearer {TOKEN}"}  # reads need a credential once a token is set
+        with (
+            httpx.Client(base_url=srv.url, timeout=30) as c,
+            httpx.Client(base_url=srv.url, timeout=30, headers=reader) as v,
+        ):
+            assert c.get("/api/audit/cuts/money_unpaid").status_code == 401
+            page = v.get("/api/audit/pages/money", params={"window": "90d"}).json()
             assert [x["cut_id"] for x in page["cuts"]][:2] == ["money_unpaid", "money_orders"]
             assert page["cuts"][1]["window"] == "90d"
-            cut = c.get("/api/audit/cuts/money_unpaid").json()
+            cut = v.get("/api/audit/cuts/money_unpaid").json()
             assert cut["payload"]["bars"][0]["label"] == "ACME Ltd" and cut["window"] == "30d"
-            assert c.get("/api/audit/cuts/money_unpiad").status_code == 404
-            assert "money_unpaid" in c.get("/api/audit/cuts/money_unpiad").json()["detail"]
-            assert c.get("/api/audit/cuts/money_unpaid", params={"window": "2d"}).status_code == 422
-            assert c.get("/api/audit/pages/nope").status_code == 404
-            registry = c.get("/api/audit/registry").json()["cuts"]
+            assert v.get("/api/audit/cuts/money_unpiad").status_code == 404
+            assert "money_unpaid" in v.get("/api/audit/cuts/money_unpiad").json()["detail"]
+            assert v.get("/api/audit/cuts/money_unpaid", params={"window": "2d"}).status_code == 422
+            assert v.get("/api/audit/pages/nope").status_code == 404
+            registry = v.get("/api/audit/registry").json()["cuts"]
             assert {r["cut_id"] for r in registry} >= {"money_unpaid", "other_heat"}
             assert {
                 s["window"] for r in registry if r["cut_id"] == "money_orders" for s in r["snapshots"]
@@ -183,18 +188,18 @@ def test_rest_reads_and_token_gated_writes(
             assert bad.status_code == 422 and "owner" in bad.json()["detail"]
             extra = c.patch("/api/audit/cuts/money_unpaid/verification", json={"colour": 1}, headers=auth)
             assert extra.status_code == 422
-            before = c.get("/api/audit/cuts/money_orders", params={"window": "7d"}).json()["computed_at"]
+            before = v.get("/api/audit/cuts/money_orders", params={"window": "7d"}).json()["computed_at"]
             refreshed = c.post("/api/audit/cuts/money_orders/refresh", params={"window": "7d"}, headers=auth)
             assert refreshed.status_code == 200 and refreshed.json()["computed"] == 1
             assert (
-                c.get("/api/audit/cuts/money_orders", params={"window": "7d"}).json()["computed_at"] != before
+                v.get("/api/audit/cuts/money_orders", params={"window": "7d"}).json()["computed_at"] != before
             )
             monkeypatch.setenv("FLAKY_MODE", "raise")
             failed = c.post("/api/audit/cuts/money_flaky/refresh", headers=auth).json()
             assert failed["ok"] is False and "source table vanished" in failed["outcomes"][0]["error"]
-            kept = c.get("/api/audit/cuts/money_flaky").json()
+            kept = v.get("/api/audit/cuts/money_flaky").json()
             assert kept["payload"]["takeaway"] == "all good" and "vanished" in kept["error"]
-            page_html = c.get("/audit/money").text
+            page_html = v.get("/audit/money").text
             assert "Last refresh failed" in page_html and "showing the last good snapshot" in page_html
             assert c.post("/api/audit/cuts/nope/refresh", headers=auth).status_code == 404
     finally:

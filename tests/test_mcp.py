@@ -109,7 +109,9 @@ def test_what_is_red_ranks_red_first_with_reason_since_and_stale(mini_world: str
         assert red["since"] and red["freshness"] == "fresh"
         assert items[1]["status"] == "amber" and items[1]["crossed"] == "norm"
         assert items[2]["freshness"] == "red" and "4 d old" in items[2]["freshness_reason"]
-        assert answer["counts"]["red"] == 1 and answer["total"] == 3
+        assert items[2]["display_state"] == "stale" and items[2]["status"] == "green"
+        assert answer["counts"]["red"] == 1 and answer["counts"]["stale"] == 1 and answer["total"] == 3
+        assert "3. STALE rates_coverage" in text_of(result.content[0])
         assert chars(result) <= 2000 * 4
 
         only_red = data(

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from heartbeat_core.metrics.definition import TypicalOptions
 from heartbeat_core.metrics.registry import Band
 from heartbeat_core.readmodel.status import (
+    display_flags,
     judge,
     rank_key,
     resolve_freshness,
@@ -185,3 +186,24 @@ def test_judge_is_the_contract_with_the_band_in_force_and_the_metric_options() -
     none = judge(None, "lower_is_better", "count", norm=0.0, alert=1.0, band=None, options=opts, error="boom")
     assert none.status == "no_data" and none.reason == "no value: boom"
     assert judge(500.0, "higher_is_better", "count", norm=None, alert=None, band=None, options=opts).z is None
+
+
+def test_ranking_follows_the_display_state_order() -> None:
+    keys = {
+        "green": rank_key("green", "fresh", 0.0, True, "a"),
+        "no_data": rank_key("no_data", "red", 0.0, True, "b"),
+        "error": rank_key("no_data", "red", 0.0, True, "c", has_value=False, error="boom"),
+        "stale": rank_key("green", "red", 0.0, True, "d"),
+        "amber": rank_key("amber", "fresh", 0.0, True, "e"),
+        "red_stale": rank_key("red", "red", 0.0, True, "f"),
+        "green_late": rank_key("green", "amber", 0.0, True, "g"),
+    }
+    ordered = sorted(keys, key=keys.__getitem__)
+    assert ordered == ["red_stale", "amber", "stale", "error", "no_data", "green_late", "green"]
+
+
+def test_display_flags_mark_late_sources_and_a_kept_value_after_a_failed_compute() -> None:
+    assert display_flags("fresh", "sources 1 h old", True, None, None) == []
+    kinds = [f.kind for f in display_flags("amber", "sources 40 h old", True, "boom", None)]
+    assert kinds == ["stale", "error"]
+    assert [f.kind for f in display_flags("red", "never loaded", False, "boom", None)] == ["stale"]

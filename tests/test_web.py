@@ -54,10 +54,13 @@ def test_cockpit_red_first_rendered_once(server: LiveServer, client: httpx.Clien
     statuses = re.findall(r'data-status="(\w+)"', html)
     assert statuses[0] == "red"
     assert statuses.index("red") < statuses.index("amber") < statuses.index("green")
-    # red tile is a big tile, fresh greens are compact minis, the stale green sits with the attention tiles
+    # red tile is a big tile, fresh greens are compact minis, the stale green is drawn stale (never green)
     assert re.search(r'<article class="tile s-red[^"]*" data-metric="shop_unpaid_invoices"', html)
     assert re.search(r'<article class="mini s-green[^"]*" data-metric="shop_orders_24h"', html)
-    assert re.search(r'<article class="tile s-green[^"]*" data-metric="rates_coverage"', html)
+    assert re.search(r'<article class="tile s-stale[^"]*" data-metric="rates_coverage"', html)
+    assert '<span class="count c-stale">1 stale</span>' in html
+    displays = re.findall(r'data-display="(\w+)"', html)
+    assert displays.index("red") < displays.index("amber") < displays.index("stale") < displays.index("green")
     assert '<svg class="spark spark-red"' in html
     assert 'class="chip f-red"' in html  # rates_coverage's sources are 4 days old
     assert "4 d" in html
@@ -87,7 +90,10 @@ def test_api_cockpit_shape(client: httpx.Client) -> None:
         assert key in first, key
     assert [m["metric_id"] for m in data["metrics"]][:2] == ["shop_unpaid_invoices", "shop_refund_rate_7d"]
     assert data["metrics"][0]["status"] == "red"
-    assert next(m for m in data["metrics"] if m["metric_id"] == "rates_coverage")["freshness"] == "red"
+    rates = next(m for m in data["metrics"] if m["metric_id"] == "rates_coverage")
+    assert rates["freshness"] == "red" and rates["status"] == "green" and rates["display_state"] == "stale"
+    assert [f["kind"] for f in rates["flags"]] == ["stale"]
+    assert data["counts"]["stale"] == 1 and sum(data["counts"].values()) == len(data["metrics"])
     # conditional requests are cheap for the TV and for pollers
     etag = r.headers["etag"]
     assert client.get("/api/cockpit", headers={"If-None-Match": etag}).status_code == 304
@@ -202,9 +208,11 @@ def test_writes_need_the_token_once_set(mini_world: str, monkeypatch: pytest.Mon
             assert c.patch(url, json=body, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
             assert c.post("/api/metrics/recompute", json={}).status_code == 401
             assert c.post("/api/webhooks/shop", json={"a": 1}).status_code == 401
-            # reads stay open for the TV, and no page shows the token
+            # reads need a credential too (issue 15), and no page shows the token
+            auth = {"Authorization": f"Bearer {TOKEN}"}
             for path in ("/", "/api/cockpit", "/metrics/shop_orders_24h", "/api/metrics/shop_orders_24h"):
-                r = c.get(path)
+                assert c.get(path).status_code == 401
+                r = c.get(path, headers=auth)
                 assert r.status_code == 200 and TOKEN not in r.text
     finally:
         srv.stop()

@@ -13,6 +13,7 @@ from markupsafe import Markup
 from heartbeat_core.jobs.ledger import JobView
 from heartbeat_core.readmodel import MetricState
 from heartbeat_core.readmodel.annotations import Flag
+from heartbeat_core.readmodel.status import display_state
 from heartbeat_web.charts import history_chart, render_cut, sparkline
 from heartbeat_web.charts.base import Scale, index_scale, nice_ticks, padded_range, runs
 from heartbeat_web.live import JobStrip
@@ -48,7 +49,12 @@ def _state(metric_id: str = "orders_24h", **over: Any) -> MetricState:
         "verification_state": "verified",
         "sparkline": [10.0, 14.0, None, 13.0, 12.0],
     }
-    return MetricState(**{**fields, **over})
+    merged = {**fields, **over}
+    merged.setdefault(
+        "display_state",
+        display_state(merged["status"], merged["freshness"], merged["value"] is not None, merged["error"]),
+    )
+    return MetricState(**merged)
 
 
 def _tile_html(*tiles: Any, template: str = "_tile.html") -> str:
@@ -87,16 +93,16 @@ def test_badges_come_from_the_read_model_flags_in_one_order() -> None:
     assert "b-error" in _tile_html(t, template="_mini.html")
 
 
-def test_culprit_shows_counted_unless_detail_is_asked_for() -> None:
-    t = dataclasses.replace(
+def test_culprit_is_named_for_people_and_counted_for_displays() -> None:
+    named = dataclasses.replace(
         tile(_state()), culprit=Culprit(named="ACME Ltd · 3 invoices", counted="2 clients")
     )
-    assert '<p class="t-culprit">2 clients</p>' in _tile_html(t)
-    env = make_env()
-    detail = env.from_string('{% import "_slots.html" as slot %}{{ slot.culprit(t, detail=true) }}').render(
-        t=t
-    )
-    assert "ACME Ltd · 3 invoices" in detail
+    assert '<p class="t-culprit">ACME Ltd · 3 invoices</p>' in _tile_html(named)
+    counted = dataclasses.replace(
+        named, detail=False
+    )  # a display key's copy (HEARTBEAT_DISPLAY_DETAIL unset)
+    html = _tile_html(counted)
+    assert '<p class="t-culprit">2 clients</p>' in html and "ACME" not in html
 
 
 def test_tiles_of_one_incident_share_a_card_where_the_first_stands() -> None:
@@ -199,3 +205,41 @@ def test_a_cut_payload_that_no_longer_fits_its_kind_says_so() -> None:
     assert "no longer fits its kind" in render_cut("bar", {"takeaway": "t", "bars": "nope"}, "T")
     assert "No renderer for kind" in render_cut("pie", {"x": 1}, "T")
     assert "Not computed yet" in render_cut("bar", None, "T")
+
+
+def test_stale_tile_has_its_own_look_age_big_last_value_small() -> None:
+    stale = _state(
+        "rates_eur",
+        status="green",
+        freshness="red",
+        freshness_reason="sources 3 d old (red after 3 d)",
+        source_age_s=3 * 86400.0 + 60,
+        value=1.0842,
+        unit="ratio",
+        flags=[Flag(kind="stale", reason="sources 3 d old (red after 3 d)")],
+    )
+    assert stale.display_state == "stale"
+    html = _tile_html(tile(stale))
+    assert 'class="tile s-stale' in html and "s-green" not in html and 'data-display="stale"' in html
+    assert '<div class="t-value t-age"><span class="v">3 d</span><span class="u">old</span></div>' in html
+    assert '<p class="t-last">last value' in html
+    assert "spark-green" not in html  # the sparkline goes grey with the tile
+
+
+def test_red_stays_red_with_a_stale_badge_and_amber_staleness_keeps_its_colour() -> None:
+    flag = [Flag(kind="stale", reason="sources 50 h old")]
+    red = _state(freshness="red", freshness_reason="sources 4 d old", flags=flag)
+    amber_late = _state("late", status="green", value=50.0, freshness="amber", flags=flag)
+    html = _tile_html(tile(red), tile(amber_late))
+    assert red.display_state == "red" and amber_late.display_state == "green"
+    assert html.count("b-stale") == 2
+    assert 'class="tile s-red' in html and 'class="tile s-green' in html
+
+
+def test_no_data_and_error_tiles_say_so_instead_of_a_number() -> None:
+    none = _state("none", status="no_data", value=None)
+    failed = _state("failed", status="no_data", value=None, error="relation missing")
+    html = _tile_html(tile(none), tile(failed))
+    assert none.display_state == "no_data" and failed.display_state == "error"
+    assert 'class="tile s-no_data' in html and '<span class="v">no data</span>' in html
+    assert 'class="tile s-error' in html and '<span class="v">compute failed</span>' in html

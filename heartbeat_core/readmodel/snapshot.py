@@ -21,10 +21,12 @@ from heartbeat_core.metrics.registry import band_in_force
 from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntitySummary, Flag
 from heartbeat_core.readmodel.pipeline import PipelineHealth, judge_pipeline, last_successful_job
 from heartbeat_core.readmodel.status import (
+    DISPLAY_ORDER,
     Crossed,
     DisplayState,
     Freshness,
     Status,
+    display_flags,
     display_state,
     judge,
     rank_key,
@@ -208,6 +210,7 @@ def state_from_row(row: dict[str, Any], now: datetime) -> tuple[MetricState, flo
         how_to_read=row["how_to_read"],
         sparkline=[_float(v) for v in (row["sparkline"] or [])],
         display_state=display_state(result.status, fresh.freshness, value is not None, error),
+        flags=display_flags(fresh.freshness, fresh.reason, value is not None, error, source_as_of),
     ), result.distance
 
 
@@ -221,6 +224,8 @@ def rank(states: list[tuple[MetricState, float]]) -> list[MetricState]:
             pair[0].verification_state == "verified",
             pair[0].name,
             pair[0].crossed,
+            has_value=pair[0].value is not None,
+            error=pair[0].error,
         ),
     )
     result = []
@@ -261,17 +266,21 @@ def last_job(conn: psycopg.Connection[Any]) -> LastJob | None:
     return LastJob(**row) if row else None
 
 
+def display_counts(states: list[MetricState]) -> dict[str, int]:
+    """Header counts keyed by display state, each metric once (CONTRACTS.md): "3 red · 2 stale"."""
+    counts: dict[str, int] = dict.fromkeys(DISPLAY_ORDER, 0)
+    for state in states:
+        counts[state.display_state] += 1
+    return counts
+
+
 def cockpit_snapshot(conn: psycopg.Connection[Any], now: datetime | None = None) -> CockpitSnapshot:
     """The whole read model in the shape of DESIGN.md "Public interfaces", ranked worst first, with the
     pipeline's stalled verdict (`readmodel.pipeline`) judged against the recompute schedule at `now`."""
     moment = now or clock.now()
     version = read_model_version(conn)
     states = metric_states(conn, now=moment)
-    counts: dict[str, int] = {"red": 0, "amber": 0, "green": 0, "no_data": 0, "stale": 0}
-    for state in states:
-        counts[state.status] += 1
-        if state.freshness != "fresh":
-            counts["stale"] += 1
+    counts = display_counts(states)
     pipeline = judge_pipeline(
         get_settings().schedule_recompute,
         moment,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from heartbeat_core.formatting import format_duration, format_number
 from heartbeat_core.metrics.definition import Direction, Period, TypicalOptions
+from heartbeat_core.readmodel.annotations import Flag
 
 if TYPE_CHECKING:  # annotation only: the registry module reads the database
     from heartbeat_core.metrics.registry import Band
@@ -188,8 +189,10 @@ def resolve_freshness(period: Period, source_as_of: datetime | None, now: dateti
     return FreshnessResult("fresh", f"sources {shown} old", age_s)
 
 
-_STATUS_RANK: dict[Status, int] = {"red": 0, "amber": 1, "no_data": 3, "green": 4}
 _FRESHNESS_RANK: dict[Freshness, int] = {"red": 0, "amber": 1, "fresh": 2}
+# CONTRACTS.md: tiles and `what_is_red` rank red, amber, stale, error, no_data, green
+DISPLAY_ORDER: tuple[DisplayState, ...] = ("red", "amber", "stale", "error", "no_data", "green")
+_DISPLAY_RANK: dict[DisplayState, int] = {state: n for n, state in enumerate(DISPLAY_ORDER)}
 
 
 def rank_key(
@@ -199,13 +202,15 @@ def rank_key(
     verified: bool,
     name: str = "",
     crossed: Crossed | None = None,
+    *,
+    has_value: bool | None = None,
+    error: str | None = None,
 ) -> tuple[int, int, int, float, int, str]:
-    """Sort key for "what should I look at first": red, amber, then stale; within a colour a crossed
-    line (an owner's commitment: SLA, regulatory cap) before an unusual z-score, then how far past the
-    line, verified before unverified."""
-    bucket = _STATUS_RANK[status]
-    if bucket > 1 and freshness != "fresh":
-        bucket = 2
+    """Sort key for "what should I look at first": by display state (red, amber, stale, error, no data,
+    green); within one a crossed line (an owner's commitment: SLA, regulatory cap) before an unusual
+    z-score, staler before fresher, then how far past the line, verified before unverified."""
+    value_known = status != "no_data" if has_value is None else has_value
+    bucket = _DISPLAY_RANK[display_state(status, freshness, value_known, error)]
     line_rank = 0 if crossed in ("alert", "norm") else 1
     return (bucket, line_rank, _FRESHNESS_RANK[freshness], -distance, 0 if verified else 1, name)
 
@@ -222,6 +227,19 @@ def display_state(status: Status, freshness: Freshness, has_value: bool, error: 
     if status == "amber":
         return "amber"
     return "green"
+
+
+def display_flags(
+    freshness: Freshness, freshness_reason: str, has_value: bool, error: str | None, since: datetime | None
+) -> list[Flag]:
+    """The qualifiers beside the display state: late sources (past the amber limit, so a red or an amber
+    keeps its colour with a STALE mark) and a kept value whose latest compute failed (ERROR mark)."""
+    flags = []
+    if freshness != "fresh":
+        flags.append(Flag(kind="stale", reason=freshness_reason, since=since))
+    if has_value and error:
+        flags.append(Flag(kind="error", reason=f"last compute failed: {error}"))
+    return flags
 
 
 def needs_attention(status: Status, freshness: Freshness) -> bool:

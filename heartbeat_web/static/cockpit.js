@@ -1,6 +1,7 @@
 /* Heartbeat cockpit: swap in the server-rendered partial every few seconds; keep the last good screen
    when the server cannot be reached, mark it "offline since HH:MM", retry with backoff, recover alone;
-   reload fully when the server's build changes. No modals, no toasts. */
+   reload fully when the server's build changes; say so when the screen's key was revoked (and keep
+   trying, so a restored key or a restarted server brings it back). No modals, no toasts. */
 (function () {
   "use strict";
   var body = document.body;
@@ -8,6 +9,7 @@
   var refreshMs = Math.max(1, parseFloat(body.getAttribute("data-refresh") || "30")) * 1000;
   var root = document.getElementById("cockpit");
   var mark = document.getElementById("offline");
+  var denied = document.getElementById("denied");
   var etag = "";
   var failures = 0;
   var offlineSince = null;
@@ -28,8 +30,25 @@
 
   function schedule(ms) { clearTimeout(timer); timer = setTimeout(tick, ms); }
 
+  function stamp() {
+    var el = root.querySelector("[data-screen]");
+    if (el) { el.textContent = hhmm(new Date()); }
+  }
+
+  function refused(r) {
+    // 401/403: the key was revoked or is not valid; the server says why
+    return r.json().catch(function () { return {}; }).then(function (data) {
+      denied.querySelector("[data-why]").textContent = (data && data.detail) || ("HTTP " + r.status);
+      denied.hidden = false;
+      body.classList.add("is-denied");
+      throw new Error("denied " + r.status);
+    });
+  }
+
   function wentOnline() {
     failures = 0;
+    stamp();
+    if (!denied.hidden) { denied.hidden = true; body.classList.remove("is-denied"); }
     if (offlineSince !== null) {
       offlineSince = null;
       mark.hidden = true;
@@ -58,6 +77,7 @@
         var serverBuild = r.headers.get("X-Heartbeat-Build");
         if (serverBuild && serverBuild !== build) { window.location.reload(); return null; }
         if (r.status === 304) { return ""; }
+        if (r.status === 401 || r.status === 403) { return refused(r); }
         if (!r.ok) { throw new Error("HTTP " + r.status); }
         var tag = r.headers.get("ETag");
         return r.text().then(function (html) { etag = tag || ""; return html; });
@@ -68,9 +88,9 @@
         wentOnline();
         schedule(refreshMs);
       })
-      .catch(function () {
+      .catch(function (err) {
         clearTimeout(guard);
-        wentOffline();
+        if (!(err && String(err.message).indexOf("denied") === 0)) { wentOffline(); } else { failures += 1; }
         schedule(Math.min(Math.max(refreshMs, 5000), 1000 * Math.pow(2, failures - 1)));
       });
   }

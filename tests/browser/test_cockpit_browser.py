@@ -66,6 +66,22 @@ def _fits(page: Page) -> bool:
     )
 
 
+GREEN = ("rgb(57, 196, 122)", "rgb(15, 33, 25)")  # --green, --green-bg
+
+
+def _assert_stale_tile_is_not_green(page: Page) -> None:
+    """rates_coverage is green by value with sources 4 days old: its tile must not compute to green."""
+    look = page.eval(
+        """(() => { const el = document.querySelector('[data-metric=rates_coverage]'); const cs = getComputedStyle(el);
+            return {display: el.dataset.display, border: cs.borderLeftColor, bg: cs.backgroundColor,
+                    image: cs.backgroundImage, big: el.querySelector('.t-value').innerText}; })()"""
+    )
+    assert look["display"] == "stale", look
+    assert look["border"] not in GREEN and look["bg"] not in GREEN, look
+    assert "repeating-linear-gradient" in look["image"] and "rgb(57, 196, 122)" not in look["image"], look
+    assert re.fullmatch(r"\d+\s*d\s*old", look["big"].strip()), look
+
+
 def test_cockpit_screens(mini_world: str, fast_refresh: None, browser: Browser) -> None:
     srv = LiveServer(lambda: create_app(mcp=False, poll_s=0.2)).start()
     try:
@@ -78,6 +94,7 @@ def test_cockpit_screens(mini_world: str, fast_refresh: None, browser: Browser) 
             assert max(tops["red"]) < min(tops["green"]), tops
             assert max(tops["red"]) < min(tops["amber"]), tops
             assert _fits(page), f"the cockpit scrolls at {width}x{height}"
+            _assert_stale_tile_is_not_green(page)
             value_px[width] = page.eval(
                 "parseFloat(getComputedStyle(document.querySelector('.s-red .t-value .v')).fontSize)"
             )
