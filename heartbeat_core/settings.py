@@ -101,6 +101,9 @@ class Settings:
     webhook_url: str | None
     webhook_secret: str | None
     extra: dict[str, str] = field(default_factory=dict)
+    # entities (issue 13): keys recorded per metric-day, and the weight growth that makes an entity `worse`
+    entity_cap: int = 10_000
+    entity_worse_share: float = 0.2
 
     @property
     def tz(self) -> ZoneInfo:
@@ -147,6 +150,9 @@ def load_settings() -> Settings:
         telegram_api_url=(_env("HEARTBEAT_TELEGRAM_API_URL", "https://api.telegram.org") or "").rstrip("/"),
         webhook_url=_env("HEARTBEAT_WEBHOOK_URL"),
         webhook_secret=_env("HEARTBEAT_WEBHOOK_SECRET"),
+        # entities (issue 13)
+        entity_cap=max(1, _int("HEARTBEAT_ENTITY_CAP", 10_000)),
+        entity_worse_share=_float("HEARTBEAT_ENTITY_WORSE_SHARE", 0.2),
     )
 
 
