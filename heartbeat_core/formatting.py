@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 
 
 def format_number(value: float | None, unit: str = "count") -> str:
@@ -78,3 +79,17 @@ def format_duration(seconds: float) -> str:
     if seconds < 86400 * 2:
         return f"{int(seconds // 3600)} h"
     return f"{int(seconds // 86400)} d"
+
+
+def format_since(day: date, today: date) -> str:
+    """A start date as a culprit line reads it: `since today`, `since Nov 24`, `since Sep 2025` (another year)."""
+    if day >= today:
+        return "since today"
+    if day.year == today.year:
+        return f"since {day:%b} {day.day}"
+    return f"since {day:%b %Y}"
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 client`, `3 clients`: a count with its noun (a singular entity type)."""
+    return f"{n:,} {noun if n == 1 else noun + 's'}"

@@ -138,3 +138,32 @@ def test_merge_cuts_an_absent_day_out_of_a_span() -> None:
     assert [(s.first_seen, s.last_seen) for s in tails] == [(D + timedelta(days=1), D + timedelta(days=2))]
     kinds = {(e[1], e[2]) for e in edits.events}
     assert kinds == {("gone", D), ("new", D + timedelta(days=1))}
+
+
+def test_read_model_carries_entities_culprit_and_new_flag(world: str) -> None:
+    from heartbeat_core.readmodel import metric_states
+    from heartbeat_core.readmodel.entities import culprit_line
+
+    execute(
+        world, f"INSERT INTO shop.invoices VALUES (10, 'Hooli', 2500, '{NOW - timedelta(days=40)}', NULL)"
+    )
+    recompute()
+    with psycopg.connect(world) as conn, clock.frozen_clock(NOW + timedelta(hours=1)):
+        (state,) = metric_states(conn, [METRIC])
+    summary = state.entities
+    assert summary is not None
+    assert (summary.type, summary.total_count, summary.total_weight) == ("client", 2, 14900.0)
+    assert [(r.label, r.weight, r.since, r.new) for r in summary.top] == [
+        ("ACME Ltd", 12400.0, TODAY - timedelta(days=10), False),
+        ("Hooli", 2500.0, TODAY, True),
+    ]
+    assert [r.key for r in summary.new_since_previous_day] == ["Hooli"]
+    assert [f.kind for f in state.flags] == ["new_entity"]
+    line = culprit_line(summary, TODAY)
+    assert line is not None
+    assert line.named == "ACME Ltd · EUR 12.4k · since Nov 15 · +1 more"
+    assert line.counted == "2 clients · EUR 14.9k"
+    with psycopg.connect(world) as conn, clock.frozen_clock(NOW + timedelta(days=1, hours=1)):
+        (later,) = metric_states(conn, [METRIC])
+    assert later.entities is not None and not any(r.new for r in later.entities.top)
+    assert not later.flags  # NEW lasts a day

@@ -199,3 +199,18 @@ def test_a_cut_payload_that_no_longer_fits_its_kind_says_so() -> None:
     assert "no longer fits its kind" in render_cut("bar", {"takeaway": "t", "bars": "nope"}, "T")
     assert "No renderer for kind" in render_cut("pie", {"x": 1}, "T")
     assert "Not computed yet" in render_cut("bar", None, "T")
+
+
+def test_culprit_slot_is_filled_from_entities() -> None:
+    from heartbeat_core.readmodel.annotations import EntityRef, EntitySummary
+
+    summary = EntitySummary(
+        type="client", total_count=2, total_weight=94000.0, weight_unit="money:EUR", as_of_date=date(2026, 9, 30),
+        top=[EntityRef(key="42", label="ACME Ltd", weight=76500.0, since=date(2026, 8, 3))],
+    )  # fmt: skip
+    t = tile(_state(entities=summary))
+    assert t.culprit == Culprit(
+        named="ACME Ltd · EUR 76.5k · since Aug 3 · +1 more", counted="2 clients · EUR 94k"
+    )
+    assert "2 clients · EUR 94k" in _tile_html(t)
+    assert tile(_state(entities=summary, status="green")).culprit is None

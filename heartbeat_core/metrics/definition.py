@@ -407,6 +407,11 @@ def _entity(header: _Header, has_detail: bool) -> EntityKey | None:
     entity, problems = parse_entity({k: header.keys[k] for k in ENTITY_KEYS if k in header.keys})
     for line, message in problems:
         header.problem(line, message)
+    if entity is not None and entity.weight_unit and not valid_unit(entity.weight_unit):
+        header.problem(
+            header.at("entity_weight_unit"),
+            f"unknown entity_weight_unit {entity.weight_unit!r} (expected a unit such as money:EUR or count)",
+        )
     if entity is not None and not has_detail:
         header.problem(entity.line, "entity is declared but there is no @detail section whose rows list it")
     return entity

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-ENTITY_KEYS = ("entity", "entity_label", "entity_weight")
+ENTITY_KEYS = ("entity", "entity_label", "entity_weight", "entity_weight_unit")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -26,6 +26,7 @@ class EntityKey:
     label_column: str | None = None
     weight_column: str | None = None
     line: int = 0
+    weight_unit: str | None = None  # a metric unit (`money:EUR`); default: the metric's unit when it is money
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -34,6 +35,7 @@ class EntityKey:
             "label": self.label_column,
             "weight": self.weight_column,
             "line": self.line,
+            "weight_unit": self.weight_unit,
         }
 
     @classmethod
@@ -46,6 +48,7 @@ class EntityKey:
             label_column=data.get("label"),
             weight_column=data.get("weight"),
             line=int(data.get("line") or 0),
+            weight_unit=data.get("weight_unit"),
         )
 
     @property
@@ -60,7 +63,7 @@ def parse_entity(
     """The declaration from the header values `{key: (value, line)}`; problems as (line, message)."""
     problems: list[tuple[int, str]] = []
     raw, line = values.get("entity", ("", 0))
-    for extra in ("entity_label", "entity_weight"):
+    for extra in ENTITY_KEYS[1:]:
         if extra in values and not raw:
             problems.append((values[extra][1], f"{extra} needs an `-- entity: <type>:<key column>` line"))
     if not raw:
@@ -78,4 +81,8 @@ def parse_entity(
             problems.append((at, f"{extra} {value!r} is not a column name (expected e.g. `amount`)"))
             value = ""
         optional[extra] = value or None
-    return EntityKey(entity_type, column, optional["entity_label"], optional["entity_weight"], line), problems
+    weight_unit = values.get("entity_weight_unit", ("", 0))[0] or None
+    entity = EntityKey(
+        entity_type, column, optional["entity_label"], optional["entity_weight"], line, weight_unit
+    )
+    return entity, problems

@@ -40,6 +40,8 @@ class EntitySummary(BaseModel):
     type: str
     total_count: int
     total_weight: float | None = None
+    weight_unit: str | None = None  # how a weight reads (`money:EUR`); None: a plain number
+    as_of_date: date | None = None  # the metric-day these entities were seen on
     top: list[EntityRef] = Field(default_factory=list)
     new_since_previous_day: list[EntityRef] = Field(default_factory=list)
 

@@ -19,6 +19,7 @@ from heartbeat_core.jobs.ledger import JobPhase, JobState
 from heartbeat_core.metrics.definition import Direction, Period, TypicalOptions
 from heartbeat_core.metrics.registry import band_in_force
 from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntitySummary, Flag
+from heartbeat_core.readmodel.entities import entity_summaries, new_entity_flag
 from heartbeat_core.readmodel.pipeline import PipelineHealth, judge_pipeline, last_successful_job
 from heartbeat_core.readmodel.status import (
     Crossed,
@@ -239,7 +240,19 @@ def metric_states(
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(_STATE_SQL.format(where=where), {"points": SPARKLINE_POINTS, "ids": ids})
         rows = cur.fetchall()
-    return rank([state_from_row(r, moment) for r in rows])
+    states = rank([state_from_row(r, moment) for r in rows])
+    attach_entities(conn, states, moment)
+    return states
+
+
+def attach_entities(conn: psycopg.Connection[Any], states: list[MetricState], now: datetime) -> None:
+    """Fill `entities` (and the `new_entity` flag) from the entity history."""
+    summaries = entity_summaries(conn, [s.metric_id for s in states], now)
+    for state in states:
+        state.entities = summaries.get(state.metric_id)
+        flag = new_entity_flag(state.entities)
+        if flag is not None:
+            state.flags.append(flag)
 
 
 def read_model_version(conn: psycopg.Connection[Any]) -> int:

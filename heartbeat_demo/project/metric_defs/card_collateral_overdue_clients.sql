@@ -10,6 +10,7 @@
 -- entity: client:client_id
 -- entity_label: client
 -- entity_weight: amount
+-- entity_weight_unit: money:EUR
 -- description: Clients with a MasterCard collateral invoice unpaid 30 or more days past its due date.
 -- how_to_read: Should be zero. Any client here is spending on a card whose collateral we are covering
 --   ourselves; the detail names the client, the unpaid months and the amount.
