@@ -16,6 +16,7 @@ from heartbeat_core.jobs.ledger import JobPhase, JobState
 from heartbeat_core.metrics.definition import Direction, Period
 from heartbeat_core.readmodel import MetricState
 from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntitySummary, Flag
+from heartbeat_core.readmodel.entities import EntityTimeline
 from heartbeat_core.readmodel.freshness import SourceStatus
 from heartbeat_core.readmodel.pipeline import PipelineHealth
 from heartbeat_core.readmodel.status import DisplayState, Freshness, Status
@@ -200,6 +201,9 @@ class _ExplanationFields(BaseModel):
     tags: list[str] = Field(default_factory=list)
     audit_cuts: list[RelatedCut] = Field(
         default_factory=list, description="audit cuts that explain this metric; call audit_cut(cut_id)"
+    )
+    entity_timeline: list[EntityTimeline] | None = Field(
+        default=None, description="each entity in the metric: since when, and its events (new, worse, gone)"
     )
 
 

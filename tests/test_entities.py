@@ -167,3 +167,31 @@ def test_read_model_carries_entities_culprit_and_new_flag(world: str) -> None:
         (later,) = metric_states(conn, [METRIC])
     assert later.entities is not None and not any(r.new for r in later.entities.top)
     assert not later.flags  # NEW lasts a day
+
+
+def test_mcp_what_is_red_and_explain_metric_name_the_new_client(world: str) -> None:
+    import anyio
+    from mcp import Client
+
+    from heartbeat_mcp.server import build_server
+    from tests.test_mcp import data, text_of
+
+    execute(
+        world, f"INSERT INTO shop.invoices VALUES (10, 'Hooli', 2500, '{NOW - timedelta(days=40)}', NULL)"
+    )
+    recompute()
+
+    async def body() -> None:
+        async with Client(build_server(actor="mcp-test")) as client:
+            red = await client.call_tool("what_is_red", {})
+            item = next(i for i in data(red)["items"] if i["metric_id"] == METRIC)
+            assert [r["label"] for r in item["entities"]["new_since_previous_day"]] == ["Hooli"]
+            assert item["entities"]["total_count"] == 2
+            assert "in it: ACME Ltd · EUR 12.4k" in text_of(red.content[0])
+            explained = data(await client.call_tool("explain_metric", {"metric_id": METRIC}))
+            timeline = {e["key"]: e for e in explained["entity_timeline"]}
+            assert timeline["ACME Ltd"]["since"] == str(TODAY - timedelta(days=10))
+            assert [e["kind"] for e in timeline["Hooli"]["events"]] == ["new"]
+
+    with clock.frozen_clock(NOW + timedelta(minutes=10)):
+        anyio.run(body)

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, LiteralString
+from typing import Any, Literal, LiteralString
 
 import psycopg
 from psycopg.rows import dict_row
+from pydantic import BaseModel, Field
 
 from heartbeat_core.formatting import counted, format_number, format_since
 from heartbeat_core.readmodel.annotations import EntityRef, EntitySummary, Flag
@@ -143,3 +144,77 @@ def entity_detail_line(ref: EntityRef, entity_type: str, unit: str | None, today
     if ref.since is not None:
         parts.append(format_since(ref.since, today))
     return " · ".join(parts)
+
+
+class EntityEvent(BaseModel):
+    """Something that happened to an entity in a metric on an as-of day."""
+
+    metric_id: str
+    type: str
+    key: str
+    label: str | None = None
+    kind: Literal["new", "worse", "gone"]
+    as_of_date: date
+    weight: float | None = None
+    previous_weight: float | None = None
+    recorded_at: datetime
+
+
+class EntityTimeline(BaseModel):
+    """One entity of a metric: in it since when (its current presence), and what happened to it."""
+
+    key: str
+    label: str | None = None
+    weight: float | None = None
+    since: date
+    last_seen: date
+    present: bool = Field(description="in the metric on its latest observed day")
+    events: list[EntityEvent] = Field(default_factory=list)
+
+
+_EVENT_COLUMNS: LiteralString = (
+    "metric_id, entity_type AS type, entity_key AS key, label, kind, as_of_date, weight, previous_weight,"
+    " recorded_at"
+)
+
+
+def entity_events(
+    conn: psycopg.Connection[Any],
+    *,
+    metric_id: str | None = None,
+    since: datetime | None = None,
+    limit: int = 200,
+) -> list[EntityEvent]:
+    """Events newest first: of one metric, or recorded after `since`, or both."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM heartbeat.entity_event"  # fixed column list
+            " WHERE (%(metric)s::text IS NULL OR metric_id = %(metric)s)"
+            " AND (%(since)s::timestamptz IS NULL OR recorded_at > %(since)s)"
+            " ORDER BY recorded_at DESC, id DESC LIMIT %(limit)s",
+            {"metric": metric_id, "since": since, "limit": limit},
+        )
+        return [EntityEvent(**row) for row in cur.fetchall()]
+
+
+def entity_timeline(conn: psycopg.Connection[Any], metric_id: str, limit: int = 20) -> list[EntityTimeline]:
+    """The metric's entities on its latest observed day (heaviest first) and those that left lately,
+    each with since-when and its events."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            """SELECT s.entity_key AS key, s.label, s.weight, s.first_seen AS since, s.last_seen,
+                      s.last_seen = t.latest AS present
+               FROM heartbeat.entity_span s
+               JOIN (SELECT max(as_of_date) AS latest FROM heartbeat.entity_total WHERE metric_id = %(m)s) t ON true
+               WHERE s.metric_id = %(m)s AND s.last_seen >= t.latest - 7
+               ORDER BY (s.last_seen = t.latest) DESC, s.weight DESC NULLS LAST, s.first_seen, s.entity_key
+               LIMIT %(limit)s""",
+            {"m": metric_id, "limit": limit},
+        )
+        timeline = [EntityTimeline(**row) for row in cur.fetchall()]
+    by_key = {t.key: t for t in timeline}
+    for event in entity_events(conn, metric_id=metric_id, limit=500):
+        item = by_key.get(event.key)
+        if item is not None and len(item.events) < 10:
+            item.events.append(event)
+    return timeline
