@@ -9,6 +9,7 @@ from heartbeat_cli import (
     audit_cmd,
     db_cmd,
     demo_cmd,
+    entities_cmd,
     ingest_cmd,
     mcp_cmd,
     metric_gate_cmd,
@@ -40,6 +41,7 @@ for module in (
     recompute_cmd,
     alerts_cmd,
     ingest_cmd,
+    entities_cmd,  # ack, changes (issue 13)
 ):
     module.register(app)
 

@@ -17,7 +17,16 @@ import psycopg
 
 from heartbeat_core import clock
 from heartbeat_core.alerts.snooze import SnoozeInputError, _require_metric
+from heartbeat_core.readmodel.acknowledged import acknowledgements
 from heartbeat_core.readmodel.annotations import Acknowledgement
+
+__all__ = [
+    "AcknowledgeInputError",
+    "acknowledge",
+    "acknowledged_entities",
+    "acknowledgements",
+    "parse_subject",
+]
 
 SubjectKind = Literal["metric", "entity"]
 
@@ -85,19 +94,6 @@ def acknowledge(
     if lift:
         return None
     return Acknowledgement(by=by.strip(), note=note, until=until, subject=f"{kind}:{subject_id}")
-
-
-def acknowledgements(conn: psycopg.Connection[Any], now: datetime) -> dict[str, Acknowledgement]:
-    """Acknowledgements in force, by subject (`metric:<id>`, `entity:<type>:<key>`)."""
-    rows = conn.execute(
-        "SELECT subject_type, subject_id, actor, note, until, created_at FROM heartbeat.acknowledgement"
-        " WHERE until IS NULL OR until > %s ORDER BY created_at",
-        (now,),
-    ).fetchall()
-    return {
-        f"{r[0]}:{r[1]}": Acknowledgement(by=r[2], note=r[3], until=r[4], subject=f"{r[0]}:{r[1]}")
-        for r in rows
-    }
 
 
 def acknowledged_entities(conn: psycopg.Connection[Any], now: datetime) -> set[str]:
