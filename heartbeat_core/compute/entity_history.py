@@ -210,41 +210,60 @@ def record_day(
 def _apply(
     conn: psycopg.Connection[Any], metric_id: str, entity_type: str, edits: _Edits, now: datetime
 ) -> None:
+    """The edits in at most five statements (each statement bumps the read-model version once)."""
     deletes = [i for i in edits.deletes if i]
     if deletes:
         conn.execute("DELETE FROM heartbeat.entity_span WHERE id = ANY(%s)", (deletes,))
-    with conn.cursor() as cur:
-        for span in edits.upserts:
-            if span.id is not None and span.id in deletes:
-                continue
-            values = (span.label, span.first_seen, span.last_seen, span.weight, span.prior_weight)
-            if span.id is None:
-                cur.execute(
-                    "INSERT INTO heartbeat.entity_span (label, first_seen, last_seen, weight, prior_weight,"
-                    " metric_id, entity_type, entity_key, first_seen_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                    " RETURNING id",
-                    (*values, metric_id, entity_type, span.key, now),
-                )
-                row = cur.fetchone()
-                span.id = row[0] if row else None
-            else:
-                cur.execute(
-                    "UPDATE heartbeat.entity_span SET label = %s, first_seen = %s, last_seen = %s, weight = %s,"
-                    " prior_weight = %s WHERE id = %s",
-                    (*values, span.id),
-                )
-        if edits.unevents:
-            cur.executemany(
-                "DELETE FROM heartbeat.entity_event WHERE metric_id = %s AND entity_key = %s AND kind = %s"
-                " AND as_of_date = %s",
-                [(metric_id, key, kind, day) for key, kind, day in edits.unevents],
-            )
-        if edits.events:
-            cur.executemany(
-                """INSERT INTO heartbeat.entity_event (metric_id, entity_type, entity_key, kind, as_of_date, label,
-                       weight, previous_weight, recorded_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-                   ON CONFLICT (metric_id, entity_type, entity_key, kind, as_of_date) DO UPDATE SET
-                       label = excluded.label, weight = excluded.weight, previous_weight = excluded.previous_weight
-                   WHERE (entity_event.weight, entity_event.label) IS DISTINCT FROM (excluded.weight, excluded.label)""",
-                [(metric_id, entity_type, *event, now) for event in edits.events],
-            )
+    updates = [s for s in edits.upserts if s.id is not None and s.id not in deletes]
+    inserts = [s for s in edits.upserts if s.id is None]
+    if updates:
+        conn.execute(
+            """UPDATE heartbeat.entity_span s SET label = u.label, first_seen = u.first_seen,
+                   last_seen = u.last_seen, weight = u.weight, prior_weight = u.prior_weight
+               FROM unnest(%s::bigint[], %s::text[], %s::date[], %s::date[], %s::float8[], %s::float8[])
+                   AS u(id, label, first_seen, last_seen, weight, prior_weight)
+               WHERE s.id = u.id""",
+            _columns(updates, with_id=True),
+        )
+    if inserts:
+        conn.execute(
+            """INSERT INTO heartbeat.entity_span (metric_id, entity_type, first_seen_at, entity_key, label,
+                   first_seen, last_seen, weight, prior_weight)
+               SELECT %s, %s, %s, * FROM unnest(%s::text[], %s::text[], %s::date[], %s::date[], %s::float8[],
+                   %s::float8[])""",
+            (metric_id, entity_type, now, *_columns(inserts, with_id=False)),
+        )
+    if edits.unevents:
+        keys, kinds, days = (list(column) for column in zip(*edits.unevents, strict=True))
+        conn.execute(
+            """DELETE FROM heartbeat.entity_event e USING unnest(%s::text[], %s::text[], %s::date[]) AS u(k, kind, d)
+               WHERE e.metric_id = %s AND e.entity_type = %s AND e.entity_key = u.k AND e.kind = u.kind
+                 AND e.as_of_date = u.d""",
+            (keys, kinds, days, metric_id, entity_type),
+        )
+    if edits.events:
+        keys, kinds, days, labels, weights, previous = (
+            list(column) for column in zip(*edits.events, strict=True)
+        )
+        conn.execute(
+            """INSERT INTO heartbeat.entity_event (metric_id, entity_type, recorded_at, entity_key, kind, as_of_date,
+                   label, weight, previous_weight)
+               SELECT %s, %s, %s, * FROM unnest(%s::text[], %s::text[], %s::date[], %s::text[], %s::float8[],
+                   %s::float8[])
+               ON CONFLICT (metric_id, entity_type, entity_key, kind, as_of_date) DO UPDATE SET
+                   label = excluded.label, weight = excluded.weight, previous_weight = excluded.previous_weight
+               WHERE (entity_event.weight, entity_event.label) IS DISTINCT FROM (excluded.weight, excluded.label)""",
+            (metric_id, entity_type, now, keys, kinds, days, labels, weights, previous),
+        )
+
+
+def _columns(spans: list[Span], *, with_id: bool) -> tuple[list[Any], ...]:
+    columns: tuple[list[Any], ...] = (
+        [s.key for s in spans] if not with_id else [s.id for s in spans],
+        [s.label for s in spans],
+        [s.first_seen for s in spans],
+        [s.last_seen for s in spans],
+        [s.weight for s in spans],
+        [s.prior_weight for s in spans],
+    )
+    return columns

@@ -36,8 +36,8 @@ LEFT JOIN LATERAL (
     SELECT s.entity_key, s.label, s.weight, s.first_seen, e.recorded_at AS new_at,
            row_number() OVER (ORDER BY s.weight DESC NULLS LAST, s.first_seen, s.entity_key) AS rn
     FROM heartbeat.entity_span s
-    LEFT JOIN heartbeat.entity_event e ON e.metric_id = s.metric_id AND e.entity_key = s.entity_key
-         AND e.kind = 'new' AND e.as_of_date = s.first_seen
+    LEFT JOIN heartbeat.entity_event e ON e.metric_id = s.metric_id AND e.entity_type = s.entity_type
+         AND e.entity_key = s.entity_key AND e.kind = 'new' AND e.as_of_date = s.first_seen
     WHERE s.metric_id = l.metric_id AND s.last_seen = l.as_of_date) x ON true
 WHERE x.rn IS NULL OR x.rn <= %(top)s OR (x.first_seen = l.as_of_date AND x.new_at IS NOT NULL)
 ORDER BY l.metric_id, x.rn
