@@ -16,7 +16,6 @@ from heartbeat_core.jobs.ledger import JobPhase, JobState
 from heartbeat_core.metrics.definition import Direction, Period
 from heartbeat_core.readmodel import MetricState
 from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntitySummary, Flag
-from heartbeat_core.readmodel.entities import EntityTimeline
 from heartbeat_core.readmodel.freshness import SourceStatus
 from heartbeat_core.readmodel.pipeline import PipelineHealth
 from heartbeat_core.readmodel.status import DisplayState, Freshness, Status
@@ -202,9 +201,7 @@ class _ExplanationFields(BaseModel):
     audit_cuts: list[RelatedCut] = Field(
         default_factory=list, description="audit cuts that explain this metric; call audit_cut(cut_id)"
     )
-    entity_timeline: list[EntityTimeline] | None = Field(
-        default=None, description="each entity in the metric: since when, and its events (new, worse, gone)"
-    )
+    entity_timeline: list[dict[str, Any]] | None = None  # per entity: since, last seen, events
 
 
 class Explanation(Annotations, _ExplanationFields):  # this order puts the annotations last in an answer

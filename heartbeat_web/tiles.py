@@ -107,9 +107,9 @@ def footer(m: MetricState, age: str) -> Footer:
 
 def culprit(m: MetricState) -> Culprit | None:
     """Who is inside a red or amber metric, from its entities (CONTRACTS.md "Cockpit tile slots")."""
-    if m.status not in ("red", "amber") or m.entities is None or m.entities.as_of_date is None:
+    if m.status not in ("red", "amber") or m.entities is None or m.as_of_date is None:
         return None
-    line = culprit_line(m.entities, m.entities.as_of_date)
+    line = culprit_line(m.entities, m.as_of_date)
     return Culprit(named=line.named, counted=line.counted) if line else None
 
 

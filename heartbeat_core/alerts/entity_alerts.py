@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from heartbeat_core import clock
 from heartbeat_core.alerts.kinds import AlertKind, entity_subject_id, idempotency_key
 from heartbeat_core.alerts.messages import AlertEvent, detail_lines, event_from_state
 from heartbeat_core.formatting import format_number, format_since
@@ -114,7 +115,7 @@ def entity_alerts(
     if told not in ("red", "amber") or state.status not in ("red", "amber"):
         return []
     unit = (state.entities.weight_unit if state.entities else None) or "count"
-    today = state.entities.as_of_date if state.entities and state.entities.as_of_date else date.today()
+    today = state.as_of_date or clock.now().date()
     grouped: dict[str, list[PendingEvent]] = {}
     for event in events:
         covered = f"{event.entity_type}:{event.key}" in acknowledged

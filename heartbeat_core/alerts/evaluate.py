@@ -321,9 +321,10 @@ def evaluate(
                 )
                 if view != new_view:
                     _save_view(conn, ch.name, state.metric_id, new_view, now)
-                events += [facts.event(state, t) for t in transitions if facts.remind(state, t)]
-                if not any(t.track == "status" and not t.repeat for t in transitions):  # else its own message
-                    events += facts.entity_events(state, view.status_notified if view else None, already)
+                told = view.status_notified if view else None
+                events += facts.events(
+                    state, [t for t in transitions if facts.remind(state, t)], told, already
+                )
             report.notifications[ch.name] = events
             if events:
                 parts = render_parts(ch.name, events, evaluation_id, now)
@@ -395,10 +396,26 @@ class _Facts:
         summary = state.entities
         if summary is not None and summary.top:
             unit = summary.weight_unit
-            today = summary.as_of_date or clock.now().date()
+            today = state.as_of_date or clock.now().date()
             open_ones = [r for r in summary.top if f"entity:{summary.type}:{r.key}" not in self.acknowledged]
             lines += [f"In it: {entity_detail_line(r, summary.type, unit, today)}" for r in open_ones]
         return lines
+
+    def events(
+        self, state: MetricState, transitions: list[Transition], told: str | None, already: set[str]
+    ) -> list[AlertEvent]:
+        """The metric's transitions, then its entity events; when its colour changed, its own message
+        stands for the entity events (logged as covered, never told again)."""
+        out = [self.event(state, t) for t in transitions]
+        status_changed = [e for e in out if e.track == "status" and not e.repeat]
+        if not status_changed:
+            return out + self.entity_events(state, told, already)
+        covered = self.entity_events(state, state.status, already)
+        covers = [
+            (sid, key, e.kind) for e in covered if e.kind != "entity_gone" for sid, key in e.entity_keys
+        ]
+        first = status_changed[0]
+        return [first.model_copy(update={"covers": covers}) if e is first else e for e in out]
 
     def entity_events(self, state: MetricState, told: str | None, already: set[str]) -> list[AlertEvent]:
         pending = self.pending.get(state.metric_id)
@@ -444,10 +461,17 @@ def _log_notifications(
     rows = []
     for e in events:
         body = Jsonb(e.model_dump(mode="json"))
-        subjects = e.entity_keys or [(e.metric_id, e.idempotency_key)]
-        for subject_id, key in subjects:
+        subjects = [(sid, key, e.kind) for sid, key in e.entity_keys] or [
+            (e.metric_id, e.idempotency_key, e.kind)
+        ]
+        for subject_id, key, kind in subjects:
             rows.append(
-                (channel, key, evaluation_id, e.metric_id, e.subject_type, subject_id, e.kind, e.repeat,
+                (channel, key, evaluation_id, e.metric_id, e.subject_type, subject_id, kind, e.repeat,
+                 e.previous, e.status, e.reason, body, outbox_id, now)
+            )  # fmt: skip
+        for subject_id, key, kind in e.covers:
+            rows.append(
+                (channel, key, evaluation_id, e.metric_id, "entity", subject_id, kind, False,
                  e.previous, e.status, e.reason, body, outbox_id, now)
             )  # fmt: skip
     with conn.cursor() as cur:

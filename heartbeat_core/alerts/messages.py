@@ -56,6 +56,8 @@ class AlertEvent(BaseModel):
     entity_type: str | None = None
     entity_names: list[str] = Field(default_factory=list)
     entity_keys: list[tuple[str, str]] = Field(default_factory=list, description="(subject_id, key)")
+    # entity events this message stands for without naming them (the metric's own red lists its rows)
+    covers: list[tuple[str, str, Kind]] = Field(default_factory=list, description="(subject_id, key, kind)")
     repeat: bool = False
     previous: str | None = None
     status: str

@@ -78,7 +78,6 @@ def entity_summaries(
                 total_count=int(row["total_count"]),
                 total_weight=row["total_weight"],
                 weight_unit=_weight_unit(row),
-                as_of_date=row["as_of_date"],
             )
         if row["entity_key"] is None:
             continue

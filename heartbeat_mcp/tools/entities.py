@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -14,16 +14,25 @@ from pydantic import BaseModel, Field
 from heartbeat_core import clock
 from heartbeat_core.alerts import acknowledge as ack_store
 from heartbeat_core.alerts.acknowledge import AcknowledgeInputError
-from heartbeat_core.readmodel.annotations import Acknowledgement
-from heartbeat_core.readmodel.changes import Changes, changes_since
+from heartbeat_core.readmodel.changes import changes_since
 from heartbeat_mcp.answers import READ, WRITE, answer, tool_errors
 from heartbeat_mcp.heartbeat import Heartbeat
 
 
 class AckAnswer(BaseModel):
-    subject: str
     acknowledged: bool
-    acknowledgement: Acknowledgement | None = None
+    acknowledgement: dict[str, Any] | None = None
+
+
+class ChangesAnswer(BaseModel):
+    # the change feed (readmodel.changes.Changes) with loose lists: tools/list stays small
+
+    since: datetime
+    colours: list[dict[str, Any]]
+    entity_events: list[dict[str, Any]]
+    acknowledgements: list[dict[str, Any]]
+    sources: list[dict[str, Any]]
+    left_out: int
 
 
 def register(server: MCPServer, hb: Heartbeat) -> None:
@@ -32,32 +41,32 @@ def register(server: MCPServer, hb: Heartbeat) -> None:
     @server.tool(annotations=WRITE)
     def acknowledge(
         ctx: Context,
-        subject: Annotated[
-            str, Field(description="a metric id (metric:<id>) or an entity <type>:<key>, e.g. client:42")
-        ],
+        subject: Annotated[str, Field(description="metric or type:key")],
         note: str | None = None,
         until: datetime | None = None,
-        lift: bool = False,
     ) -> Annotated[CallToolResult, AckAnswer]:
-        """Acknowledge a red: reminders for it stop (an entity is covered in every metric); a new entity in
-        the same metric still alerts. `lift` removes the acknowledgement."""
+        """Acknowledge a red metric or entity: reminders stop, new entities still alert."""
         with tool_errors():
             try:
                 with hb.connection() as conn:
-                    result = ack_store.acknowledge(conn, subject, hb.actor_for(ctx), note, until, lift=lift)
+                    lift = until is not None and until <= clock.now()
+                    result = ack_store.acknowledge(
+                        conn, subject, hb.actor_for(ctx), note, None if lift else until, lift=lift
+                    )
             except AcknowledgeInputError as exc:
                 raise ToolError(f"invalid input: {exc}") from None
             hb.forget()
-            return answer(AckAnswer(subject=subject, acknowledged=result is not None, acknowledgement=result))
+            shown = result.model_dump(mode="json") if result else None
+            return answer(AckAnswer(acknowledged=result is not None, acknowledgement=shown))
 
     @server.tool(annotations=READ)
     def what_changed(
-        since: Annotated[datetime, Field(description="a timezone-aware moment, e.g. 2026-12-01T09:00:00Z")],
-    ) -> Annotated[CallToolResult, Changes]:
-        """Everything that changed since a moment: colour transitions, entities new / worse / gone,
-        acknowledgements, and sources loaded (with their freshness)."""
+        since: Annotated[datetime, Field(description="with zone, e.g. 2026-12-01T09:00Z")],
+    ) -> Annotated[CallToolResult, ChangesAnswer]:
+        """Changes since a moment: colours, entities, acks, sources."""
         with tool_errors():
             if since.tzinfo is None:
                 raise ToolError("invalid input: since: expected a timezone-aware moment (…Z or +00:00)")
             with hb.connection() as conn:
-                return answer(changes_since(conn, since, clock.now()))
+                feed = changes_since(conn, since, clock.now()).model_dump(mode="json")
+            return answer(ChangesAnswer.model_validate(feed))

@@ -84,7 +84,11 @@ def explain(hb: Heartbeat, metric_id: str) -> models.Explanation:
         points = readmodel.metric_history(conn, metric_id, 30)
         detail = readmodel.metric_detail(conn, metric_id)
         related_cuts = cuts_for_metric(conn, metric_id)
-        timeline = entity_timeline(conn, metric_id) if state.entities is not None else None
+        timeline = (
+            [t.model_dump(mode="json") for t in entity_timeline(conn, metric_id)]
+            if state.entities is not None
+            else None
+        )
     return models.Explanation(
         metric_id=state.metric_id,
         name=state.name,
