@@ -382,7 +382,8 @@ class _Facts:
         event = _event(state, t, self.detail(state.metric_id), self.public_url)
         if not t.repeat:
             return event
-        return event.model_copy(update={"details": [*self.reminder_lines(state), *event.details]})
+        rows = [] if state.entities is not None else event.details  # who is in it replaces the rows
+        return event.model_copy(update={"details": [*self.reminder_lines(state), *rows], "more_details": 0})
 
     def reminder_lines(self, state: MetricState) -> list[str]:
         """How long it has been red, and who is in it (acknowledged entities left out)."""
@@ -399,6 +400,8 @@ class _Facts:
             today = state.as_of_date or clock.now().date()
             open_ones = [r for r in summary.top if f"entity:{summary.type}:{r.key}" not in self.acknowledged]
             lines += [f"In it: {entity_detail_line(r, summary.type, unit, today)}" for r in open_ones]
+            if summary.total_count > len(summary.top):
+                lines.append(f"… {summary.total_count - len(summary.top)} more {summary.type}(s)")
         return lines
 
     def events(
