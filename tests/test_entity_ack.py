@@ -92,8 +92,11 @@ def test_rest_ack_needs_the_token_and_changes_lists_the_new_client(
                 (METRIC, "new", "Hooli")
             ]
             assert [a["subject"] for a in feed["acknowledgements"]] == [f"metric:{METRIC}"]
+            entity = {"subject": "client:ACME Ltd", "note": "in collections", "by": "anna@example.com"}
+            assert c.post("/api/acknowledgements", json=entity, headers=auth).status_code == 200
             page = c.get(f"/metrics/{METRIC}").text
             assert 'id="entities"' in page and "Hooli" in page and "NEW" in page
+            assert "by anna@example.com: in collections" in page
     finally:
         srv.stop()
 
