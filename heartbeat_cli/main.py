@@ -10,6 +10,7 @@ from heartbeat_cli import (
     catalog_cmd,
     db_cmd,
     demo_cmd,
+    entities_cmd,
     ingest_cmd,
     init_cmd,
     keys_cmd,
@@ -48,6 +49,7 @@ for module in (
     sources_add_cmd,
     catalog_cmd,
     keys_cmd,  # credentials (issue 15)
+    entities_cmd,  # ack, changes (issue 13)
 ):
     module.register(app)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 
 def format_number(value: float | None, unit: str = "count") -> str:
@@ -106,3 +106,17 @@ def format_moment(moment: datetime | None, now: datetime, tz: tzinfo = UTC) -> s
     seconds = (now - moment).total_seconds()
     when = f"{format_age(seconds)} ago" if seconds >= 0 else f"in {format_age(-seconds)}"
     return f"{shown} {zone} ({when})".replace("  ", " ")
+
+
+def format_since(day: date, today: date) -> str:
+    """A start date as a culprit line reads it: `since today`, `since Nov 24`, `since Sep 2025` (another year)."""
+    if day >= today:
+        return "since today"
+    if day.year == today.year:
+        return f"since {day:%b} {day.day}"
+    return f"since {day:%b %Y}"
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 client`, `3 clients`: a count with its noun (a singular entity type)."""
+    return f"{n:,} {noun if n == 1 else noun + 's'}"

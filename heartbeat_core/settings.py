@@ -100,6 +100,9 @@ class Settings:
     # credentials (issue 15): whether display keys see culprit names and amounts
     display_detail: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    # entities (issue 13): keys recorded per metric-day, and the weight growth that makes an entity `worse`
+    entity_cap: int = 10_000
+    entity_worse_share: float = 0.2
 
     @property
     def tz(self) -> ZoneInfo:
@@ -197,6 +200,9 @@ def load_settings() -> Settings:
         webhook_secret=_secret("HEARTBEAT_WEBHOOK_SECRET", channels.webhook_secret_env),
         display_detail=(_env("HEARTBEAT_DISPLAY_DETAIL", "false") or "").lower()
         in ("1", "true", "yes", "on"),
+        # entities (issue 13)
+        entity_cap=max(1, _int("HEARTBEAT_ENTITY_CAP", 10_000)),
+        entity_worse_share=_float("HEARTBEAT_ENTITY_WORSE_SHARE", 0.2),
     )
 
 

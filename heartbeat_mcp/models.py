@@ -201,6 +201,7 @@ class _ExplanationFields(BaseModel):
     audit_cuts: list[RelatedCut] = Field(
         default_factory=list, description="audit cuts that explain this metric; call audit_cut(cut_id)"
     )
+    entity_timeline: list[dict[str, Any]] | None = None  # per entity: since, last seen, events
 
 
 class Explanation(Annotations, _ExplanationFields):  # this order puts the annotations last in an answer

@@ -5,6 +5,8 @@ An agent reads one or the other; lines are cheaper than repeating the JSON, and 
 
 from __future__ import annotations
 
+from heartbeat_core import clock
+from heartbeat_core.readmodel.entities import culprit_line
 from heartbeat_mcp import models
 
 
@@ -12,6 +14,10 @@ def annotation_parts(p: models.Problem) -> list[str]:
     """Flags, incident and acknowledgement, when the read model has them (entities and drivers stay in
     the structured content: they are lists)."""
     parts = [f"{f.kind.upper()}: {f.reason}" for f in p.flags or []]
+    if p.entities is not None:
+        line = culprit_line(p.entities, clock.now().date())
+        if line is not None:
+            parts.append(f"in it: {line.named} ({line.counted})")
     if p.incident_id:
         parts.append(f"incident {p.incident_id}")
     ack = p.acknowledgement

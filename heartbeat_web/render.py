@@ -24,7 +24,7 @@ from heartbeat_core.redaction import redact_optional
 from heartbeat_core.settings import Settings
 from heartbeat_web.charts import sparkline
 from heartbeat_web.live import JobStrip
-from heartbeat_web.tiles import Tile, badges, footer, grouped, reason
+from heartbeat_web.tiles import Tile, badges, culprit, footer, grouped, reason
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -80,7 +80,7 @@ def tile(m: MetricState, detail: bool = True) -> Tile:
         reason=reason(m),
         sparkline=sparkline(m.sparkline, m.status if m.display_state in STATUS_DRAWN else "no_data"),
         footer=footer(m, format_duration(m.source_age_s) if m.source_age_s is not None else "never"),
-        culprit=None,  # entities and incidents fill it (CONTRACTS.md "Cockpit tile slots")
+        culprit=culprit(m),  # entities fill it; incidents may (CONTRACTS.md "Cockpit tile slots")
         badges=badges(m),
         group=m.incident_id,
         detail=detail,

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from heartbeat_core.readmodel import MetricState
 from heartbeat_core.readmodel.annotations import FlagKind
+from heartbeat_core.readmodel.entities import culprit_line
 from heartbeat_core.readmodel.status import Freshness
 
 Badge = Literal["NEW", "STALE", "SUSPECT", "ACK", "IMPLAUSIBLE", "ERROR"]
@@ -103,6 +104,14 @@ def footer(m: MetricState, age: str) -> Footer:
         owner=m.owner.split("@")[0] if m.owner else None,
         unverified=m.verification_state != "verified",
     )
+
+
+def culprit(m: MetricState) -> Culprit | None:
+    """Who is inside a red or amber metric, from its entities (CONTRACTS.md "Cockpit tile slots")."""
+    if m.status not in ("red", "amber") or m.entities is None or m.as_of_date is None:
+        return None
+    line = culprit_line(m.entities, m.as_of_date)
+    return Culprit(named=line.named, counted=line.counted) if line else None
 
 
 def badges(m: MetricState) -> list[Badge]:

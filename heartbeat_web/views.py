@@ -8,9 +8,12 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
-from heartbeat_core import readmodel
+from heartbeat_core import clock, readmodel
 from heartbeat_core.audit.registry import cuts_for_metric
 from heartbeat_core.metrics.registry import UnknownMetric
+from heartbeat_core.readmodel.acknowledged import acknowledgements
+from heartbeat_core.readmodel.annotations import Acknowledgement
+from heartbeat_core.readmodel.entities import EntityTimeline, entity_timeline
 from heartbeat_web.auth import token_configured
 from heartbeat_web.charts import history_chart
 from heartbeat_web.deps import Web, database_reads, web
@@ -112,6 +115,8 @@ def metric_page(request: Request, metric_id: str, days: int = 180) -> Response:
     detail: dict[str, Any] | None = None
     history: list[readmodel.HistoryPoint] = []
     audit_cuts: list[dict[str, Any]] = []
+    entities: list[EntityTimeline] = []
+    acks: dict[str, Acknowledgement] = {}
     with database_reads(w) as conn:
         if conn is not None:
             definition = readmodel.metric_definition(conn, metric_id) or {}
@@ -123,6 +128,12 @@ def metric_page(request: Request, metric_id: str, days: int = 180) -> Response:
             detail = readmodel.metric_detail(conn, metric_id)
             history = readmodel.metric_history(conn, metric_id, days)
             audit_cuts = cuts_for_metric(conn, metric_id)
+            entities = entity_timeline(conn, metric_id, limit=50)
+            acks = {
+                subject.removeprefix("entity:"): ack
+                for subject, ack in acknowledgements(conn, clock.now()).items()
+                if subject.startswith("entity:")
+            }
     if state is None:
         return _html(
             w.env.get_template("not_found.html").render(
@@ -156,5 +167,9 @@ def metric_page(request: Request, metric_id: str, days: int = 180) -> Response:
         degraded=w.live.degraded,
         token_set=token_configured(),
         audit_cuts=audit_cuts,
+        entities=entities,
+        acks=acks,
+        entity_type=state.entities.type if state.entities else "entity",
+        weight_unit=(state.entities.weight_unit if state.entities else None) or "count",
     )
     return _html(page)

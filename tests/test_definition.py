@@ -94,3 +94,34 @@ def test_one_bad_file_does_not_hide_the_others(tmp_path: Path) -> None:
     result = load_directory(tmp_path)
     assert [d.metric_id for d in result.definitions] == ["good_one"]
     assert len(result.problems) == 1 and "bad_one.sql:2" in str(result.problems[0])
+
+
+def test_entity_declaration_parses_type_key_label_weight() -> None:
+    text = GOOD.replace(
+        "-- z_red: 3\n",
+        "-- z_red: 3\n-- entity: client:client_id\n-- entity_label: client\n-- entity_weight: amount\n",
+    )
+    entity = parse_metric_text(text, "m", "metric_defs/m.sql").entity
+    assert entity is not None
+    assert (entity.type, entity.key_column, entity.label_column, entity.weight_column) == (
+        "client", "client_id", "client", "amount",
+    )  # fmt: skip
+    assert entity.line == 16
+    assert parse_metric_text(GOOD, "m", "metric_defs/m.sql").entity is None
+
+
+def test_bad_entity_declarations_name_their_lines() -> None:
+    bad = GOOD.replace("-- z_red: 3\n", "-- z_red: 3\n-- entity: client\n-- entity_weight: 3 amounts\n")
+    assert problems(bad) == [
+        "metric_defs/m.sql:16: entity 'client' is not `<type>:<key column>` (expected e.g. `client:client_id`)",
+    ]
+    orphan = GOOD.replace("-- z_red: 3\n", "-- z_red: 3\n-- entity_label: client\n")
+    assert problems(orphan) == [
+        "metric_defs/m.sql:16: entity_label needs an `-- entity: <type>:<key column>` line",
+    ]
+    no_detail = GOOD.replace("-- z_red: 3\n", "-- z_red: 3\n-- entity: client:client_id\n").split(
+        "-- @detail"
+    )[0]
+    assert problems(no_detail) == [
+        "metric_defs/m.sql:16: entity is declared but there is no @detail section whose rows list it",
+    ]

@@ -45,6 +45,9 @@ EXPECTED_FAILURE = {
     "detail_without_rows": "detail_rows",
     "does_not_parse": "parses",
     "history_mismatch": "history_matches",
+    "entity_missing_column": "entity_keys",
+    "entity_duplicate_key": "entity_keys",
+    "entity_weight_not_numeric": "entity_keys",
 }
 SMALL = Limits(time_limit_s=1.0, large_table_bytes=1024 * 1024)
 FAST = Limits(time_limit_s=1.0)
@@ -98,6 +101,24 @@ def test_bad_fixture_fails_its_named_check(world: str, metric_id: str) -> None:
     assert expected in [c.name for c in report.failed], [c.as_json() for c in report.checks]
     # the failure is precise: no unrelated check fails alongside it
     assert [c.name for c in report.failed] == [expected], [c.as_json() for c in report.failed]
+
+
+@pytest.mark.parametrize(
+    ("metric_id", "expected"),
+    [
+        (
+            "entity_missing_column",
+            "key column 'client_id' is not in the @detail rows (expected one of: customer, amount)",
+        ),
+        ("entity_duplicate_key", "key column 'customer' is not unique per @detail row: ACME Ltd (3 rows)"),
+        ("entity_weight_not_numeric", "weight column 'note' is not numeric"),
+    ],
+)
+def test_entity_failures_name_file_line_and_expectation(world: str, metric_id: str, expected: str) -> None:
+    check = _validate(BAD / f"{metric_id}.sql", world).check("entity_keys")
+    assert check.status == "fail"
+    assert f"{metric_id}.sql:7: " in check.evidence  # the `-- entity:` header line
+    assert expected in check.evidence
 
 
 def test_correlated_subquery_evidence_names_the_outer_alias(world: str) -> None:

@@ -243,3 +243,18 @@ def test_no_data_and_error_tiles_say_so_instead_of_a_number() -> None:
     assert none.display_state == "no_data" and failed.display_state == "error"
     assert 'class="tile s-no_data' in html and '<span class="v">no data</span>' in html
     assert 'class="tile s-error' in html and '<span class="v">compute failed</span>' in html
+
+
+def test_culprit_slot_is_filled_from_entities() -> None:
+    from heartbeat_core.readmodel.annotations import EntityRef, EntitySummary
+
+    summary = EntitySummary(
+        type="client", total_count=2, total_weight=94000.0, weight_unit="money:EUR",
+        top=[EntityRef(key="42", label="ACME Ltd", weight=76500.0, since=date(2026, 8, 3))],
+    )  # fmt: skip
+    t = tile(_state(entities=summary, as_of_date=date(2026, 9, 30)))
+    assert t.culprit == Culprit(
+        named="ACME Ltd · EUR 76.5k · since Aug 3 · +1 more", counted="2 clients · EUR 94k"
+    )
+    assert "2 clients · EUR 94k" in _tile_html(t)
+    assert tile(_state(entities=summary, status="green")).culprit is None

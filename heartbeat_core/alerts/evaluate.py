@@ -25,7 +25,9 @@ from psycopg.types.json import Jsonb
 
 from heartbeat_core import clock, readmodel
 from heartbeat_core.alerts import config
+from heartbeat_core.alerts.acknowledge import acknowledgements
 from heartbeat_core.alerts.config import ChannelConfig
+from heartbeat_core.alerts.entity_alerts import PendingEvent, entity_alerts, recent_events, told_keys
 from heartbeat_core.alerts.kinds import AlertKind, idempotency_key, utc_stamp
 from heartbeat_core.alerts.messages import (
     AlertEvent,
@@ -35,6 +37,7 @@ from heartbeat_core.alerts.messages import (
     render_webhook,
     summary_line,
 )
+from heartbeat_core.readmodel.entities import entity_detail_line
 from heartbeat_core.readmodel.snapshot import MetricState
 from heartbeat_core.settings import get_settings
 
@@ -304,9 +307,10 @@ def evaluate(
         report = EvaluationReport(
             evaluation_id, job_id, now, [c.name for c in chosen], len(states), sorted(snoozed)
         )
-        details: dict[str, dict[str, Any] | None] = {}
+        facts = _Facts(conn, public_url, recent_events(conn, now), set(acknowledgements(conn, now)))
         for ch in chosen:
             views = _load_views(conn, ch.name)
+            already = told_keys(conn, ch.name, now)
             events: list[AlertEvent] = []
             for state in states:
                 if state.metric_id in snoozed:
@@ -317,10 +321,10 @@ def evaluate(
                 )
                 if view != new_view:
                     _save_view(conn, ch.name, state.metric_id, new_view, now)
-                for t in transitions:
-                    if state.metric_id not in details:
-                        details[state.metric_id] = readmodel.metric_detail(conn, state.metric_id)
-                    events.append(_event(state, t, details[state.metric_id], public_url))
+                told = view.status_notified if view else None
+                events += facts.events(
+                    state, [t for t in transitions if facts.remind(state, t)], told, already
+                )
             report.notifications[ch.name] = events
             if events:
                 parts = render_parts(ch.name, events, evaluation_id, now)
@@ -340,6 +344,99 @@ def evaluate(
             (report.total_notifications, sum(len(v) for v in report.outbox_ids.values()), evaluation_id),
         )
     return report
+
+
+class _Facts:
+    """What every channel's evaluation reads once: detail rows, entity events, acknowledged entities."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        public_url: str,
+        entity_events: dict[str, list[PendingEvent]],
+        acknowledged: set[str],
+    ) -> None:
+        self.conn = conn
+        self.public_url = public_url
+        self.pending = entity_events
+        self.acknowledged = acknowledged
+        self.details: dict[str, dict[str, Any] | None] = {}
+
+    def detail(self, metric_id: str) -> dict[str, Any] | None:
+        if metric_id not in self.details:
+            self.details[metric_id] = readmodel.metric_detail(self.conn, metric_id)
+        return self.details[metric_id]
+
+    def remind(self, state: MetricState, t: Transition) -> bool:
+        """A still-red repeat is a reminder for a red nobody acknowledged, nor every entity in it."""
+        if not t.repeat:
+            return True
+        if f"metric:{state.metric_id}" in self.acknowledged:
+            return False
+        summary = state.entities
+        if summary is None or summary.total_count == 0 or summary.total_count > len(summary.top):
+            return True
+        return any(f"entity:{summary.type}:{r.key}" not in self.acknowledged for r in summary.top)
+
+    def event(self, state: MetricState, t: Transition) -> AlertEvent:
+        event = _event(state, t, self.detail(state.metric_id), self.public_url)
+        if not t.repeat:
+            return event
+        rows = [] if state.entities is not None else event.details  # who is in it replaces the rows
+        return event.model_copy(update={"details": [*self.reminder_lines(state), *rows], "more_details": 0})
+
+    def reminder_lines(self, state: MetricState) -> list[str]:
+        """How long it has been red, and who is in it (acknowledged entities left out)."""
+        since = state.status_since
+        days = (clock.business_day(clock.now(), get_settings().tz) - since).days if since else None
+        lines = (
+            [f"Not acknowledged; {state.status} for {days} day(s), since {since.isoformat()}"]
+            if since
+            else []
+        )
+        summary = state.entities
+        if summary is not None and summary.top:
+            unit = summary.weight_unit
+            today = state.as_of_date or clock.now().date()
+            open_ones = [r for r in summary.top if f"entity:{summary.type}:{r.key}" not in self.acknowledged]
+            lines += [f"In it: {entity_detail_line(r, summary.type, unit, today)}" for r in open_ones]
+            if summary.total_count > len(summary.top):
+                lines.append(f"… {summary.total_count - len(summary.top)} more {summary.type}(s)")
+        return lines
+
+    def events(
+        self, state: MetricState, transitions: list[Transition], told: str | None, already: set[str]
+    ) -> list[AlertEvent]:
+        """The metric's transitions, then its entity events; when its colour changed, its own message
+        stands for the entity events (logged as covered, never told again)."""
+        out = [self.event(state, t) for t in transitions]
+        status_changed = [e for e in out if e.track == "status" and not e.repeat]
+        if not status_changed:
+            return out + self.entity_events(state, told, already)
+        covered = self.entity_events(state, state.status, already)
+        covers = [
+            (sid, key, e.kind) for e in covered if e.kind != "entity_gone" for sid, key in e.entity_keys
+        ]
+        first = status_changed[0]
+        return [first.model_copy(update={"covers": covers}) if e is first else e for e in out]
+
+    def entity_events(self, state: MetricState, told: str | None, already: set[str]) -> list[AlertEvent]:
+        pending = self.pending.get(state.metric_id)
+        if not pending:
+            return []
+        key_column = entity_key_column(self.conn, state.metric_id)
+        return entity_alerts(
+            state, told, pending, already=already,
+            acknowledged={a.removeprefix("entity:") for a in self.acknowledged if a.startswith("entity:")},
+            detail=self.detail(state.metric_id), key_column=key_column, public_url=self.public_url,
+        )  # fmt: skip
+
+
+def entity_key_column(conn: psycopg.Connection[Any], metric_id: str) -> str | None:
+    row = conn.execute(
+        "SELECT entity ->> 'key' FROM heartbeat.metric_registry WHERE metric_id = %s", (metric_id,)
+    ).fetchone()
+    return row[0] if row else None
 
 
 def _event(state: MetricState, t: Transition, detail: dict[str, Any] | None, public_url: str) -> AlertEvent:
@@ -363,28 +460,28 @@ def _log_notifications(
     outbox_id: int | None,
     now: datetime,
 ) -> None:
+    """One log row per subject told: a metric transition, or each entity an entity event names."""
+    rows = []
+    for e in events:
+        body = Jsonb(e.model_dump(mode="json"))
+        subjects = [(sid, key, e.kind) for sid, key in e.entity_keys] or [
+            (e.metric_id, e.idempotency_key, e.kind)
+        ]
+        for subject_id, key, kind in subjects:
+            rows.append(
+                (channel, key, evaluation_id, e.metric_id, e.subject_type, subject_id, kind, e.repeat,
+                 e.previous, e.status, e.reason, body, outbox_id, now)
+            )  # fmt: skip
+        for subject_id, key, kind in e.covers:
+            rows.append(
+                (channel, key, evaluation_id, e.metric_id, "entity", subject_id, kind, False,
+                 e.previous, e.status, e.reason, body, outbox_id, now)
+            )  # fmt: skip
     with conn.cursor() as cur:
         cur.executemany(
             """INSERT INTO heartbeat.alert_notification (channel, idempotency_key, evaluation_id, metric_id,
                    subject_type, subject_id, kind, repeat, previous, status, reason, event, outbox_id, created_at)
-               VALUES (%s, %s, %s, %s, 'metric', %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (channel, idempotency_key) DO NOTHING""",
-            [
-                (
-                    channel,
-                    e.idempotency_key,
-                    evaluation_id,
-                    e.metric_id,
-                    e.metric_id,
-                    e.kind,
-                    e.repeat,
-                    e.previous,
-                    e.status,
-                    e.reason,
-                    Jsonb(e.model_dump(mode="json")),
-                    outbox_id,
-                    now,
-                )
-                for e in events
-            ],
+            rows,
         )

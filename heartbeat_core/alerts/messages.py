@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from heartbeat_core.alerts.kinds import AlertKind as Kind
+from heartbeat_core.alerts.kinds import SubjectType
 from heartbeat_core.formatting import format_value
 from heartbeat_core.readmodel.snapshot import MetricState
 
@@ -27,8 +28,20 @@ SLACK_DETAILED = 40  # events with a full section; the rest are listed one line 
 TELEGRAM_MAX = 4096
 DETAIL_ROWS = 3
 
-_ICON = {"red": "🔴", "amber": "🟠", "stale": "⏳", "resolved": "✅"}
-_KIND_ORDER = {"red": 0, "stale": 1, "amber": 2, "resolved": 3}
+_ICON = {
+    "red": "🔴", "amber": "🟠", "stale": "⏳", "resolved": "✅", "reminder": "🔁",
+    "entity_new": "🆕", "entity_worse": "📈", "entity_gone": "✅",
+}  # fmt: skip
+_KIND_ORDER = {
+    "red": 0, "entity_new": 1, "entity_worse": 2, "reminder": 3, "stale": 4, "amber": 5, "entity_gone": 6,
+    "resolved": 7,
+}  # fmt: skip
+_SUMMARY_LABEL = {
+    "entity_new": "new in a red",
+    "entity_worse": "worse",
+    "entity_gone": "gone",
+    "reminder": "reminder",
+}
 
 
 class AlertEvent(BaseModel):
@@ -37,7 +50,14 @@ class AlertEvent(BaseModel):
     metric_id: str
     name: str
     kind: Kind
-    track: Literal["status", "freshness"]
+    track: Literal["status", "freshness", "event"]
+    subject_type: SubjectType = "metric"
+    # entity events: one event per metric and kind, covering these entities (each logged under its own key)
+    entity_type: str | None = None
+    entity_names: list[str] = Field(default_factory=list)
+    entity_keys: list[tuple[str, str]] = Field(default_factory=list, description="(subject_id, key)")
+    # entity events this message stands for without naming them (the metric's own red lists its rows)
+    covers: list[tuple[str, str, Kind]] = Field(default_factory=list, description="(subject_id, key, kind)")
     repeat: bool = False
     previous: str | None = None
     status: str
@@ -60,6 +80,11 @@ class AlertEvent(BaseModel):
     @property
     def headline(self) -> str:
         icon = _ICON[self.kind]
+        if self.kind.startswith("entity_"):
+            return f"{icon} {self._entity_headline()}"
+        if self.kind == "reminder":
+            since = f" since {self.status_since.isoformat()}" if self.status_since else ""
+            return f"{icon} STILL {self.status.upper()}{since}, not acknowledged: {self.name} at {self.value_text}"
         if self.kind == "resolved":
             if self.track == "freshness":
                 return f"{icon} RESOLVED: {self.name} — data is fresh again"
@@ -72,8 +97,20 @@ class AlertEvent(BaseModel):
         was = f" (was {self.previous})" if self.previous == "red" and self.kind == "amber" else ""
         return f"{icon} {label}: {self.name} at {self.value_text}{was}"
 
+    def _entity_headline(self) -> str:
+        noun = self.entity_type or "entity"
+        count = len(self.entity_names)
+        who = self.entity_names[0] if count == 1 else f"{count} {noun}s"
+        word = {"entity_new": "NEW", "entity_worse": "WORSE", "entity_gone": "GONE"}.get(self.kind, "")
+        if self.kind == "entity_gone":
+            return f"{word} from {self.name}: {who} (RESOLVED for {'it' if count == 1 else 'them'})"
+        since = f" since {self.status_since.isoformat()}" if self.status_since else ""
+        return f"{word} {noun.upper()} in {self.name}: {who} — already {self.status}{since}"
+
     def body_lines(self) -> list[str]:
         """The lines under the headline, plain text."""
+        if self.kind.startswith("entity_"):
+            return self._entity_lines()
         lines = [
             f"Why: {self.reason}"
             if self.kind != "stale"
@@ -94,6 +131,15 @@ class AlertEvent(BaseModel):
             lines.extend(f"• {row}" for row in self.details)
             if self.more_details:
                 lines.append(f"• … {self.more_details} more")
+        return lines
+
+    def _entity_lines(self) -> list[str]:
+        since = f" since {self.status_since.isoformat()}" if self.status_since else ""
+        lines = [f"The metric was already {self.status}{since}; now {self.value_text}. Why: {self.reason}"]
+        lines.append(f"owner {self.owner}" if self.owner else "no owner")
+        lines.extend(f"• {row}" for row in self.details)
+        if self.more_details:
+            lines.append(f"• … {self.more_details} more")
         return lines
 
 
@@ -139,7 +185,7 @@ def detail_lines(detail: dict[str, Any] | None, limit: int = DETAIL_ROWS) -> tup
 def event_from_state(
     state: MetricState,
     kind: Kind,
-    track: Literal["status", "freshness"],
+    track: Literal["status", "freshness", "event"],
     *,
     previous: str | None,
     repeat: bool,
@@ -181,9 +227,9 @@ def order_events(events: list[AlertEvent]) -> list[AlertEvent]:
 def summary_line(events: list[AlertEvent]) -> str:
     counts: dict[str, int] = {}
     for event in events:
-        label = "still red" if event.repeat else event.kind
-        counts[label] = counts.get(label, 0) + 1
-    order = ["red", "still red", "stale", "amber", "resolved"]
+        label = "still red" if event.repeat else _SUMMARY_LABEL.get(event.kind, event.kind)
+        counts[label] = counts.get(label, 0) + max(1, len(event.entity_names))
+    order = ["red", "still red", "new in a red", "worse", "reminder", "stale", "amber", "gone", "resolved"]
     parts = [f"{counts[k]} {k}" for k in order if k in counts]
     return "Heartbeat: " + ", ".join(parts)
 

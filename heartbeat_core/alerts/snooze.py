@@ -79,6 +79,7 @@ def snooze(
                 (metric_id, until, actor.strip(), reason, now),
             )
             new_value = until
+        _mirror_acknowledgement(conn, metric_id, new_value, actor.strip(), reason, now)
         old_value = old[0] if old else None
         if old_value != new_value:
             conn.execute(
@@ -93,6 +94,30 @@ def snooze(
                 ),
             )
     return Snooze(metric_id, new_value, actor.strip(), reason)
+
+
+def _mirror_acknowledgement(
+    conn: psycopg.Connection[Any],
+    metric_id: str,
+    until: datetime | None,
+    actor: str,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """A snooze is an acknowledgement of the metric until its end (`alerts snooze` is a synonym)."""
+    if until is None:
+        conn.execute(
+            "DELETE FROM heartbeat.acknowledgement WHERE subject_type = 'metric' AND subject_id = %s",
+            (metric_id,),
+        )
+        return
+    conn.execute(
+        """INSERT INTO heartbeat.acknowledgement (subject_type, subject_id, actor, note, until, created_at)
+           VALUES ('metric', %s, %s, %s, %s, %s)
+           ON CONFLICT (subject_type, subject_id) DO UPDATE SET actor = excluded.actor, note = excluded.note,
+               until = excluded.until, created_at = excluded.created_at""",
+        (metric_id, actor, reason, until, now),
+    )
 
 
 def snoozes(conn: psycopg.Connection[Any], active_only: bool = True) -> list[Snooze]:

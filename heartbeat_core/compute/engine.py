@@ -20,7 +20,9 @@ import psycopg
 from psycopg import errors
 
 from heartbeat_core import clock
-from heartbeat_core.compute.binding import begin_point_in_time
+from heartbeat_core.compute import entities as entity_sets
+from heartbeat_core.compute.binding import Moments, begin_point_in_time
+from heartbeat_core.compute.entity_history import record_day
 from heartbeat_core.db import get_pool
 from heartbeat_core.metrics.registry import RegistryMetric, active_metrics, as_direction
 from heartbeat_core.readmodel import freshness
@@ -68,6 +70,8 @@ class Evaluation:
     value: float | None
     detail: dict[str, Any] | None
     duration_ms: int
+    entities: entity_sets.EntitySet | None = None
+    entity_error: str | None = None
 
 
 def _jsonable(value: Any) -> Any:
@@ -117,12 +121,32 @@ def _single_number(cur: psycopg.Cursor[Any]) -> float | None:
     return number
 
 
+def _entities(
+    conn: psycopg.Connection[Any], cur: psycopg.Cursor[Any], metric: RegistryMetric, moments: Moments
+) -> tuple[entity_sets.EntitySet | None, str | None]:
+    """The metric's full entity key set, in a savepoint: a failure is reported, the value still stands."""
+    if metric.entity is None or not metric.detail_sql:
+        return None, None
+    try:
+        with conn.transaction():
+            detail_sql = moments.bind(metric.detail_sql)
+            return entity_sets.collect(cur, metric.entity, detail_sql, get_settings().entity_cap), None
+    except psycopg.Error as exc:
+        return None, _describe(exc, "detail (entities)")
+
+
 def evaluate(
-    conn: psycopg.Connection[Any], metric: RegistryMetric, as_of: datetime, *, with_detail: bool = True
+    conn: psycopg.Connection[Any],
+    metric: RegistryMetric,
+    as_of: datetime,
+    *,
+    with_detail: bool = True,
+    with_entities: bool = False,
 ) -> Evaluation:
-    """Run the value (and detail) SQL at `as_of` in one read-only transaction."""
+    """Run the value (and detail, and entity key set) SQL at `as_of` in one read-only transaction."""
     started = time.perf_counter()
     section = "value"
+    entities: tuple[entity_sets.EntitySet | None, str | None] = (None, None)
     try:
         with conn.transaction():
             moments = begin_point_in_time(conn, metric, as_of)
@@ -141,9 +165,11 @@ def evaluate(
                             "rows": [[_jsonable(v) for v in r] for r in rows[:DETAIL_ROW_LIMIT]],
                             "truncated": len(rows) > DETAIL_ROW_LIMIT,
                         }
+                if with_entities:
+                    entities = _entities(conn, cur, metric, moments)
     except psycopg.Error as exc:
         raise MetricSQLError(_describe(exc, section)) from exc
-    return Evaluation(value, detail, int((time.perf_counter() - started) * 1000))
+    return Evaluation(value, detail, int((time.perf_counter() - started) * 1000), *entities)
 
 
 def _status_fields(metric: RegistryMetric, value: float | None, error: str | None) -> dict[str, Any]:
@@ -273,7 +299,7 @@ def _compute_day(
 ) -> None:
     source_as_of = min(current_source_as_of, as_of) if current_source_as_of else None
     try:
-        result = evaluate(conn, metric, as_of, with_detail=with_detail)
+        result = evaluate(conn, metric, as_of, with_detail=with_detail, with_entities=True)
         fields = write_history(
             conn,
             metric,
@@ -289,6 +315,7 @@ def _compute_day(
         outcome.value, outcome.status = result.value, fields["status"]
         if with_detail:
             outcome.error = None
+        _record_entities(conn, metric, day, result, outcome)
     except MetricSQLError as exc:
         conn.rollback()
         outcome.failed_days += 1
@@ -299,6 +326,35 @@ def _compute_day(
         )  # fmt: skip
         outcome.status = fields["status"]
     outcome.days += 1
+
+
+def _record_entities(
+    conn: psycopg.Connection[Any],
+    metric: RegistryMetric,
+    day: date,
+    result: Evaluation,
+    outcome: MetricOutcome,
+) -> None:
+    """Entity history of one metric-day; its failure is the metric's error, never the other metrics'."""
+    if result.entity_error is not None:
+        outcome.error = result.entity_error
+    if result.entities is None:
+        return
+    record_day(
+        conn, metric.metric_id, day, result.entities, now=clock.now(),
+        worse_share=get_settings().entity_worse_share,
+    )  # fmt: skip
+
+
+def entities_at(conn: psycopg.Connection[Any], metric: RegistryMetric, as_of: datetime) -> Evaluation:
+    """Only the entity key set at `as_of` (for days whose value came from @history)."""
+    if metric.entity is None or not metric.detail_sql:
+        return Evaluation(None, None, 0)
+    with conn.transaction():
+        moments = begin_point_in_time(conn, metric, as_of)
+        with conn.cursor() as cur:
+            found, error = _entities(conn, cur, metric, moments)
+    return Evaluation(None, None, 0, found, error)
 
 
 def _backfill_from_history_sql(
@@ -345,6 +401,7 @@ def _backfill_from_history_sql(
             conn, metric, day, as_of, None if value is None else float(value), error=None, detail=None,
             source_as_of=source_as_of, duration_ms=per_day_ms, job_id=job_id,
         )  # fmt: skip
+        _record_entities(conn, metric, day, entities_at(conn, metric, as_of), outcome)
         covered.add(day)
         outcome.days += 1
     return [d for d in days if d not in covered]

@@ -15,6 +15,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from heartbeat_core.metrics.entity import ENTITY_KEYS, EntityKey, parse_entity
+
 Period = Literal["snapshot", "24h", "7d", "30d", "funnel"]
 Direction = Literal["higher_is_better", "lower_is_better"]
 PERIODS: tuple[Period, ...] = get_args(Period)
@@ -37,7 +39,7 @@ TEXT_KEYS = ("name", "description", "how_to_read", "methodology")
 KNOWN_KEYS = (
     *TEXT_KEYS, "period", "unit", "direction", "sources", "norm", "alert", "target", "target_due_date",
     "owner", "team", "tags", "typical", "typical_window", "typical_min_points", "typical_seasonality",
-    "typical_robust", "z_amber", "z_red",
+    "typical_robust", "z_amber", "z_red", *ENTITY_KEYS,
 )  # fmt: skip
 REQUIRED_KEYS = ("name", "period", "unit", "direction", "sources")
 
@@ -110,6 +112,7 @@ class MetricDefinition:
     detail_sql: str | None = None
     history_sql: str | None = None
     section_lines: dict[str, int] = field(default_factory=dict)
+    entity: EntityKey | None = None
 
     def sql_line(self, section: str, position: int | None) -> int:
         """File line of a character position (1-based, as Postgres reports) inside a section's SQL."""
@@ -182,6 +185,7 @@ def parse_metric_text(text: str, metric_id: str, shown_path: str) -> MetricDefin
     typical = header.choice("typical", _TYPICALS.__contains__, "none or rolling_stat") or "none"
     options = _typical_options(header)
     sql = _section_sql(scanner, header, len(lines))
+    entity = _entity(header, has_detail=bool(sql.get("detail")))
 
     if header.problems:
         raise DefinitionError(header.problems)
@@ -210,6 +214,7 @@ def parse_metric_text(text: str, metric_id: str, shown_path: str) -> MetricDefin
         detail_sql=sql.get("detail"),
         history_sql=sql.get("history"),
         section_lines=scanner.section_lines,
+        entity=entity,
     )
 
 
@@ -395,6 +400,21 @@ def _typical_options(header: _Header) -> TypicalOptions:
     if options.z_amber >= options.z_red:
         header.problem(header.at("z_amber"), f"z_amber {options.z_amber} must be below z_red {options.z_red}")
     return options
+
+
+def _entity(header: _Header, has_detail: bool) -> EntityKey | None:
+    """The entity declaration; it names columns of the @detail rows, so it needs a @detail section."""
+    entity, problems = parse_entity({k: header.keys[k] for k in ENTITY_KEYS if k in header.keys})
+    for line, message in problems:
+        header.problem(line, message)
+    if entity is not None and entity.weight_unit and not valid_unit(entity.weight_unit):
+        header.problem(
+            header.at("entity_weight_unit"),
+            f"unknown entity_weight_unit {entity.weight_unit!r} (expected a unit such as money:EUR or count)",
+        )
+    if entity is not None and not has_detail:
+        header.problem(entity.line, "entity is declared but there is no @detail section whose rows list it")
+    return entity
 
 
 def _section_sql(scanner: _Scanner, header: _Header, line_count: int) -> dict[str, str | None]:

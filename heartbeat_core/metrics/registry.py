@@ -12,6 +12,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from heartbeat_core.metrics.definition import DIRECTIONS, Direction, TypicalOptions
+from heartbeat_core.metrics.entity import EntityKey
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class RegistryMetric:
     benchmark_points: int | None
     file_path: str | None
     extra: dict[str, Any] = field(default_factory=dict)
+    entity: EntityKey | None = None
 
     @property
     def band(self) -> Band | None:
@@ -113,6 +115,7 @@ def row_to_metric(row: dict[str, Any]) -> RegistryMetric:
         benchmark_points=row["benchmark_points"],
         file_path=row["file_path"],
         extra=row,
+        entity=EntityKey.from_json(row.get("entity")),
     )
 
 

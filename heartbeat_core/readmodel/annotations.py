@@ -25,7 +25,7 @@ class Flag(BaseModel):
 
 
 class EntityRef(BaseModel):
-    """One keyed row behind a number: a client, a payment, an application."""
+    """An entity (client, payment) in a metric."""
 
     key: str
     label: str | None = None
@@ -35,11 +35,12 @@ class EntityRef(BaseModel):
 
 
 class EntitySummary(BaseModel):
-    """The entities inside a metric at its latest compute, from the full set of keys (not the detail rows)."""
+    """Who is in a metric: exact totals of the full key set, the top, the new."""
 
     type: str
     total_count: int
     total_weight: float | None = None
+    weight_unit: str | None = None  # how a weight reads (`money:EUR`); None: a plain number
     top: list[EntityRef] = Field(default_factory=list)
     new_since_previous_day: list[EntityRef] = Field(default_factory=list)
 

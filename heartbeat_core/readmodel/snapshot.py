@@ -18,7 +18,9 @@ from heartbeat_core import clock
 from heartbeat_core.jobs.ledger import JobPhase, JobState
 from heartbeat_core.metrics.definition import Direction, Period, TypicalOptions
 from heartbeat_core.metrics.registry import band_in_force
+from heartbeat_core.readmodel.acknowledged import acknowledgement_of, acknowledgements
 from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntitySummary, Flag
+from heartbeat_core.readmodel.entities import entity_summaries, new_entity_flag
 from heartbeat_core.readmodel.pipeline import PipelineHealth, judge_pipeline, last_successful_job
 from heartbeat_core.readmodel.status import (
     DISPLAY_ORDER,
@@ -244,7 +246,26 @@ def metric_states(
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(_STATE_SQL.format(where=where), {"points": SPARKLINE_POINTS, "ids": ids})
         rows = cur.fetchall()
-    return rank([state_from_row(r, moment) for r in rows])
+    states = rank([state_from_row(r, moment) for r in rows])
+    attach_entities(conn, states, moment)
+    return states
+
+
+def attach_entities(conn: psycopg.Connection[Any], states: list[MetricState], now: datetime) -> None:
+    """Fill `entities` (and the `new_entity` flag) from the entity history, and `acknowledgement` (and the
+    `acknowledged` flag) from the acknowledgements in force."""
+    summaries = entity_summaries(conn, [s.metric_id for s in states], now)
+    acks = acknowledgements(conn, now)
+    for state in states:
+        state.entities = summaries.get(state.metric_id)
+        flag = new_entity_flag(state.entities)
+        if flag is not None:
+            state.flags.append(flag)
+        state.acknowledgement = acknowledgement_of(state.metric_id, state.entities, acks)
+        if state.acknowledgement is not None:
+            ack = state.acknowledgement
+            note = f": {ack.note}" if ack.note else ""
+            state.flags.append(Flag(kind="acknowledged", reason=f"acknowledged by {ack.by}{note}"))
 
 
 def read_model_version(conn: psycopg.Connection[Any]) -> int:

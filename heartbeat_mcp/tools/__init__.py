@@ -11,7 +11,7 @@ from collections.abc import Callable
 from mcp.server.mcpserver import MCPServer
 
 from heartbeat_mcp.heartbeat import Heartbeat
-from heartbeat_mcp.tools import audit, jobs, metrics, operator, sources, triage
+from heartbeat_mcp.tools import audit, entities, jobs, metrics, operator, sources, triage
 
 Register = Callable[[MCPServer, Heartbeat], None]
 
@@ -21,6 +21,7 @@ REGISTER: tuple[Register, ...] = (
     sources.register,  # sources_status
     jobs.register,  # recompute, job_status
     operator.register,  # set_thresholds, set_owner, set_verification
+    entities.register,  # acknowledge, what_changed
     audit.register,  # audit_page, audit_cut
 )
 

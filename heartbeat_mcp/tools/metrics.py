@@ -15,6 +15,7 @@ from heartbeat_core import readmodel
 from heartbeat_core.audit.registry import cuts_for_metric
 from heartbeat_core.metrics.registry import UnknownMetric, active_metrics
 from heartbeat_core.readmodel import MetricState, triage
+from heartbeat_core.readmodel.entities import entity_timeline
 from heartbeat_core.readmodel.status import Status
 from heartbeat_mcp import models
 from heartbeat_mcp.answers import READ, answer, shown, tool_errors
@@ -83,6 +84,11 @@ def explain(hb: Heartbeat, metric_id: str) -> models.Explanation:
         points = readmodel.metric_history(conn, metric_id, 30)
         detail = readmodel.metric_detail(conn, metric_id)
         related_cuts = cuts_for_metric(conn, metric_id)
+        timeline = (
+            [t.model_dump(mode="json") for t in entity_timeline(conn, metric_id)]
+            if state.entities is not None
+            else None
+        )
     return models.Explanation(
         metric_id=state.metric_id,
         name=state.name,
@@ -113,6 +119,7 @@ def explain(hb: Heartbeat, metric_id: str) -> models.Explanation:
             models.RelatedCut(cut_id=c["cut_id"], title=c["title"], page=c["page"], takeaway=c["takeaway"])
             for c in related_cuts
         ],
+        entity_timeline=timeline,
         **models.annotations_of(state),
     )
 

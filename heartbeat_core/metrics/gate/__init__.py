@@ -16,6 +16,8 @@ The checks, in the order of `checks.REGISTRY`, one module per family:
 - plan.py    `explain` (EXPLAIN ANALYZE, or the estimated plan when too slow: no Seq Scan on a large
              table, no Nested Loop over a large outer set; names the index and the sources.toml line);
 - detail.py  `detail_rows` (the `@detail` SQL returns rows when the value is non-zero);
+- entities.py `entity_keys` (the declared entity key / label / weight columns exist in the @detail rows, the
+             key is unique per row, the weight is numeric);
 - history.py `history_matches` (`@history`, if any, agrees with `@value` replayed on past days).
 """
 

@@ -91,4 +91,5 @@ def to_registry_metric(definition: MetricDefinition) -> RegistryMetric:
         benchmark_stddev=None,
         benchmark_points=None,
         file_path=definition.path,
+        entity=definition.entity,
     )

@@ -7,6 +7,10 @@
 -- owner: finance@example.com
 -- team: finance
 -- tags: cards, credit-risk
+-- entity: client:client_id
+-- entity_label: client
+-- entity_weight: amount
+-- entity_weight_unit: money:EUR
 -- description: Clients with a MasterCard collateral invoice unpaid 30 or more days past its due date.
 -- how_to_read: Should be zero. Any client here is spending on a card whose collateral we are covering
 --   ourselves; the detail names the client, the unpaid months and the amount.
@@ -21,7 +25,7 @@ WHERE ci.issued_at < heartbeat.as_of()
   AND ci.due_date < heartbeat.as_of() - interval '30 days';
 
 -- @detail
-SELECT c.name AS client, ci.client_profile_id AS client_id, cd.scheme, count(*) AS unpaid_invoices,
+SELECT c.name AS client, ci.client_profile_id AS client_id, string_agg(DISTINCT cd.scheme, ', ') AS scheme, count(*) AS unpaid_invoices,
        string_agg(to_char(ci.issued_at, 'Mon YYYY'), ', ' ORDER BY ci.issued_at) AS unpaid_months,
        min(ci.due_date) AS overdue_since, sum(ci.amount) AS amount, min(ci.currency) AS currency
 FROM card_management.collateral_invoice ci
@@ -30,5 +34,5 @@ LEFT JOIN webbank.client_profile c ON c.id = ci.client_profile_id
 WHERE ci.issued_at < heartbeat.as_of()
   AND (ci.paid_at IS NULL OR ci.paid_at >= heartbeat.as_of())
   AND ci.due_date < heartbeat.as_of() - interval '30 days'
-GROUP BY c.name, ci.client_profile_id, cd.scheme
+GROUP BY c.name, ci.client_profile_id
 ORDER BY amount DESC;

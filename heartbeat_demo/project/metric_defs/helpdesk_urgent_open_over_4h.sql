@@ -8,6 +8,8 @@
 -- owner: support@example.com
 -- team: support
 -- tags: helpdesk, backlog
+-- entity: ticket:ticket_id
+-- entity_label: subject
 -- description: Urgent tickets opened more than 4 hours before the as-of moment and still unresolved.
 -- how_to_read: Normally zero to two. Urgent means a client cannot use their money; the detail lists them.
 -- methodology: helpdesk.ticket rows with priority 'urgent' created more than 4 hours before the as-of

@@ -1,0 +1,119 @@
+"""Acknowledgement and the change feed on every surface, over the mini world in real Postgres: CLI, REST on a
+real loopback server (token-protected write), and the real MCP client; the read model carries it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import timedelta
+from typing import Any
+
+import anyio
+import httpx
+import psycopg
+import pytest
+from mcp import Client
+
+from heartbeat_core import clock, readmodel
+from heartbeat_core.compute.engine import compute_metrics
+from heartbeat_core.settings import reset_settings
+from heartbeat_mcp.server import build_server
+from heartbeat_web.app import create_app
+from tests.conftest import REPO_ROOT
+from tests.test_mcp import data
+from tests.web_server import LiveServer
+
+METRIC = "shop_unpaid_invoices"
+TOKEN = "s3cret-token-for-ack-tests"
+HEARTBEAT = str(REPO_ROOT / ".venv" / "bin" / "heartbeat")
+
+
+def _state(url: str) -> readmodel.MetricState:
+    with psycopg.connect(url) as conn:
+        return readmodel.metric_states(conn, [METRIC])[0]
+
+
+def test_cli_ack_fills_the_read_model_and_the_feed(mini_world: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    env = {**os.environ}
+    run = subprocess.run(
+        [HEARTBEAT, "ack", "client:ACME Ltd", "--note", "collections on it", "--by", "anna@example.com"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "entity:client:ACME Ltd: acknowledged by anna@example.com — collections on it" in run.stdout
+    state = _state(mini_world)
+    assert state.acknowledgement is not None and state.acknowledgement.by == "anna@example.com"
+    assert "acknowledged" in [f.kind for f in state.flags]
+    bad = subprocess.run(
+        [HEARTBEAT, "ack", "no_such_metric"], capture_output=True, text=True, env=env, check=False
+    )
+    assert bad.returncode != 0 and "unknown metric 'no_such_metric'" in (bad.stderr + bad.stdout)
+    feed = subprocess.run(
+        [HEARTBEAT, "changes", "--since", "1h", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert feed.returncode == 0, feed.stderr
+    acks = json.loads(feed.stdout)["acknowledgements"]
+    assert [(a["subject"], a["action"], a["by"]) for a in acks] == [
+        ("entity:client:ACME Ltd", "acknowledged", "anna@example.com")
+    ]
+
+
+def test_rest_ack_needs_the_token_and_changes_lists_the_new_client(
+    mini_world: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEARTBEAT_API_TOKEN", TOKEN)
+    reset_settings()
+    since = clock.now() - timedelta(seconds=1)
+    with psycopg.connect(mini_world, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO shop.invoices VALUES (30, 'Hooli', 2500, %s, NULL)",
+            (clock.now() - timedelta(days=40),),
+        )
+    assert compute_metrics([METRIC]).ok
+    srv = LiveServer(lambda: create_app(mcp=False, poll_s=0.2)).start()
+    try:
+        with httpx.Client(base_url=srv.url, timeout=10) as c:
+            body = {"subject": METRIC, "note": "known", "by": "ops@example.com"}
+            assert c.post("/api/acknowledgements", json=body).status_code == 401
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            r = c.post("/api/acknowledgements", json=body, headers=auth)
+            assert r.status_code == 200 and r.json()["acknowledgement"]["subject"] == f"metric:{METRIC}"
+            assert (
+                c.post("/api/acknowledgements", json={"subject": "client:"}, headers=auth).status_code == 422
+            )
+            feed = c.get("/api/changes", params={"since": since.isoformat()}).json()
+            assert [(e["metric_id"], e["kind"], e["key"]) for e in feed["entity_events"]] == [
+                (METRIC, "new", "Hooli")
+            ]
+            assert [a["subject"] for a in feed["acknowledgements"]] == [f"metric:{METRIC}"]
+            entity = {"subject": "client:ACME Ltd", "note": "in collections", "by": "anna@example.com"}
+            assert c.post("/api/acknowledgements", json=entity, headers=auth).status_code == 200
+            page = c.get(f"/metrics/{METRIC}").text
+            assert 'id="entities"' in page and "Hooli" in page and "NEW" in page
+            assert "by anna@example.com: in collections" in page
+    finally:
+        srv.stop()
+
+
+def test_mcp_acknowledge_and_what_changed(mini_world: str) -> None:
+    since = clock.now() - timedelta(seconds=1)
+
+    async def body() -> dict[str, Any]:
+        async with Client(build_server(actor="mcp-test")) as client:
+            acked = data(
+                await client.call_tool("acknowledge", {"subject": "client:ACME Ltd", "note": "on it"})
+            )
+            assert acked["acknowledged"] and acked["acknowledgement"]["by"] == "mcp-test"
+            red = data(await client.call_tool("what_is_red", {}))
+            item = next(i for i in red["items"] if i["metric_id"] == METRIC)
+            assert item["acknowledgement"]["subject"] == "entity:client:ACME Ltd"
+            return data(await client.call_tool("what_changed", {"since": since.isoformat()}))
+
+    feed = anyio.run(body)
+    assert [a["subject"] for a in feed["acknowledgements"]] == ["entity:client:ACME Ltd"]
