@@ -22,7 +22,7 @@ def _print_plan(plan: object) -> None:
 
     assert isinstance(plan, SourcePlan)
     s = plan.schema
-    print(f"{s.database}.{s.schema} as {s.role} (read-only): {len(s.tables)} table(s)")
+    print(f"{plan.origin}: {len(s.tables)} table(s)")
     for t in s.tables:
         cursor = t.cursor or "none (reloaded in full)"
         print(
@@ -59,17 +59,25 @@ def add_postgres(
 ) -> None:
     """Introspect SCHEMA read-only, show the plan, then write the sources.toml block and starter metrics."""
     from heartbeat_core.ingest.introspect import IntrospectError
-    from heartbeat_core.ingest.source_add import plan_postgres_source, write_plan
+    from heartbeat_core.ingest.source_add import plan_postgres_source
     from heartbeat_core.metrics.scaffold import git_email
-    from heartbeat_core.settings import get_settings
 
-    settings = get_settings()
-    sources_path, metric_defs = settings.sources, settings.metric_defs
     owner = owner or git_email(Path.cwd())
     try:
         plan = plan_postgres_source(name, url_env, schema, owner, tuple(exclude), tuple(replace))
     except IntrospectError as exc:
         raise CommandError(str(exc)) from None
+    _write(plan, yes, owner)
+
+
+def _write(plan: object, yes: bool, owner: str | None) -> None:
+    from heartbeat_core.ingest.introspect import IntrospectError
+    from heartbeat_core.ingest.source_add import SourcePlan, write_plan
+    from heartbeat_core.settings import get_settings
+
+    assert isinstance(plan, SourcePlan)
+    settings = get_settings()
+    sources_path, metric_defs = settings.sources, settings.metric_defs
     _print_plan(plan)
     print(f"\nto {sources_path}:\n{plan.toml_block}")
     if not yes and not typer.confirm(f"Write this to {sources_path} and {len(plan.metrics)} metric file(s)?"):
@@ -84,8 +92,36 @@ def add_postgres(
         print("the starter metrics have no owner yet: set `-- owner:` in each (metric validate asks for it)")
     print(
         "next: heartbeat recompute --wait && heartbeat compute --backfill 56 && heartbeat typical refresh\n"
-        f"      (land {name} and compute today, then the past 56 days by business time, then the typical bands)"
+        f"      (land {plan.name} and compute today, then the past 56 days by business time, then the typical bands)"
     )
+
+
+@add_app.command("files")
+@one_line_errors
+def add_files(
+    name: str = typer.Argument(..., help="Source name: the marts schema its tables land in."),
+    path: Path = typer.Option(
+        ..., "--path", help="Folder of CSV files (one table per file name, dates stripped)."
+    ),
+    glob: str = typer.Option("*.csv", "--glob", help="Which files of the folder to read."),
+    owner: str | None = typer.Option(
+        None, "--owner", help="Owner email of the starter metrics (default: git user.email)."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Write without asking."),
+) -> None:
+    """Sample the CSV files in PATH, show the plan, then write the sources.toml block and starter metrics."""
+    from heartbeat_core.ingest.introspect import IntrospectError
+    from heartbeat_core.ingest.source_add import plan_files_source
+    from heartbeat_core.metrics.scaffold import git_email
+    from heartbeat_core.settings import get_settings
+
+    project = get_settings().project
+    owner = owner or git_email(Path.cwd())
+    try:
+        plan = plan_files_source(name, path, glob, owner, project.root if project else None)
+    except IntrospectError as exc:
+        raise CommandError(str(exc)) from None
+    _write(plan, yes, owner)
 
 
 def register(app: typer.Typer) -> None:

@@ -162,3 +162,45 @@ def test_the_command_shows_the_plan_and_writes_nothing_when_declined(
     assert accepted.exit_code == 0, accepted.output
     assert "[sources.shop]" in (project / "sources.toml").read_text()
     assert len(list((project / "metric_defs").glob("*.sql"))) == 6
+
+
+def test_files_source_from_a_folder_of_csv_lands_and_its_starters_pass_validate(
+    marts_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heartbeat_core.ingest import run_one
+    from heartbeat_core.ingest.config import FilesSource
+    from heartbeat_core.ingest.source_add import plan_files_source
+    from heartbeat_core.metrics.gate.checks import validate_file
+    from heartbeat_core.project_init import sample_orders_csv
+
+    project = tmp_path / "p"
+    drops = project / "drops"
+    drops.mkdir(parents=True)
+    (project / "heartbeat.toml").write_text("")
+    text = sample_orders_csv(days=20)
+    lines = text.splitlines()
+    (drops / "orders_20261201.csv").write_text("\n".join(lines[: len(lines) // 2]) + "\n")
+    (drops / "orders_20261202.csv").write_text("\n".join([lines[0], *lines[len(lines) // 2 :]]) + "\n")
+    monkeypatch.setenv(PROJECT_ENV, str(project))
+    reset_settings()
+    with pytest.raises(IntrospectError, match="does not exist"):
+        plan_files_source("drops", project / "nope", "*.csv", None, project)
+    with pytest.raises(IntrospectError, match=r"no files match \*.jsonl"):
+        plan_files_source("drops", drops, "*.jsonl", None, project)
+    plan = plan_files_source("drops", drops, "*.csv", "ops@example.com", project)
+    orders = plan.schema.tables[0]
+    assert orders.name == "orders" and orders.primary_key == ["id"] and orders.write_disposition == "merge"
+    assert (
+        orders.business_time == "created_at"
+        and orders.status_column == "status"
+        and orders.amount_column == "amount"
+    )
+    assert 'glob = "orders[_-][0-9]*.csv"' in plan.toml_block and 'path = "drops"' in plan.toml_block
+    write_plan(plan, project / "sources.toml", project / "metric_defs")
+    source = load_sources()["drops"]
+    assert isinstance(source, FilesSource) and source.folder == drops
+    assert run_one("drops").ok
+    with psycopg.connect(marts_url) as conn:
+        for path in sorted((project / "metric_defs").glob("*.sql")):
+            report = validate_file(path, conn)
+            assert report.ok, (path.name, report.as_json())

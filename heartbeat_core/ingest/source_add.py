@@ -22,7 +22,7 @@ from heartbeat_core.ingest.starter import StarterMetric, starter_metrics
 @dataclass
 class SourcePlan:
     name: str
-    url_env: str
+    origin: str  # what was introspected, for the plan's first line
     schema: SchemaPlan
     toml_block: str
     metrics: list[StarterMetric]
@@ -70,14 +70,61 @@ def plan_postgres_source(
     exclude: tuple[str, ...] = (),
     replace: tuple[str, ...] = (),
 ) -> SourcePlan:
-    if not IDENT.match(name) or name == "heartbeat":
-        raise IntrospectError(f"source name {name!r}: expected a lowercase identifier other than 'heartbeat'")
+    _check_name(name)
     url = os.environ.get(url_env, "").strip()
     if not url:
         raise IntrospectError(f"${url_env} is not set: export {url_env}=postgresql://user:pass@host:5432/db")
     plan = introspect_postgres(url, schema, url_env, exclude, replace)
+    origin = f"{plan.database}.{plan.schema} as {plan.role} (read-only)"
     return SourcePlan(
-        name, url_env, plan, toml_block(name, url_env, plan), starter_metrics(name, plan.tables, owner)
+        name, origin, plan, toml_block(name, url_env, plan), starter_metrics(name, plan.tables, owner)
+    )
+
+
+def _check_name(name: str) -> None:
+    if not IDENT.match(name) or name == "heartbeat":
+        raise IntrospectError(f"source name {name!r}: expected a lowercase identifier other than 'heartbeat'")
+
+
+def _files_table_block(name: str, table: TablePlan, types: dict[str, str], glob: str) -> str:
+    columns = ", ".join(f"{c} = {json.dumps(t)}" for c, t in types.items())
+    lines = [f"[sources.{name}.tables.{table.name}]", f"glob = {json.dumps(glob)}", 'format = "csv"']
+    lines.append(f"columns = {{ {columns} }}")
+    if table.primary_key:
+        lines.append(f"primary_key = {json.dumps(table.primary_key[0])}")
+    lines.append(f'write_disposition = "{table.write_disposition}"   # new files only, each run')
+    if table.business_time:
+        lines.append(f"watermark_column = {json.dumps(table.business_time)}")
+    if table.indexes:
+        lines.append(f"indexes = {_toml_list(table.indexes)}")
+    return "\n".join(lines)
+
+
+def plan_files_source(
+    name: str, folder: Path, pattern: str, owner: str | None, project: Path | None
+) -> SourcePlan:
+    """The block and starter metrics for a folder of CSV files (path relative to the project when inside it)."""
+    from heartbeat_core.ingest.introspect_files import inspect_folder
+
+    _check_name(name)
+    folder = folder.expanduser().resolve()
+    found = inspect_folder(folder, pattern)
+    inside = project is not None and folder.is_relative_to(project.resolve())
+    shown = str(folder.relative_to(project.resolve())) if project is not None and inside else str(folder)
+    head = [
+        f"# Added by `heartbeat sources add files {name}` from {folder}.",
+        f"[sources.{name}]",
+        'kind = "files"',
+        f"description = {json.dumps(f'CSV files in {shown}')}",
+        f"path = {json.dumps(shown)}",
+        'schedule = "hourly"',
+    ]
+    blocks = ["\n".join(head), *(_files_table_block(name, t, types, g) for t, types, g in found)]
+    tables = [t for t, _, _ in found]
+    origin = f"{folder} (CSV files)"
+    text = "\n\n".join(blocks) + "\n"
+    return SourcePlan(
+        name, origin, SchemaPlan(shown, "files", "-", tables), text, starter_metrics(name, tables, owner)
     )
 
 

@@ -81,11 +81,9 @@ def init_project(root: Path, skills_dir: Path | None = None) -> InitResult:
     if root.exists() and not root.is_dir():
         raise InitError(f"{root} exists and is not a directory")
     plan = _planned(root, skills_dir)
-    clashes = [p for p in plan if p.exists()] + (
-        [root / "heartbeat.toml"] if (root / "heartbeat.toml").exists() else []
-    )
+    clashes = sorted(p for p in plan if p.exists())
     if clashes:
-        names = ", ".join(str(p.relative_to(root)) for p in sorted(set(clashes))[:5])
+        names = ", ".join(str(p.relative_to(root)) for p in clashes[:5])
         raise InitError(f"{root} already holds {names}; init never overwrites (choose an empty directory)")
     result = InitResult(root)
     for target, content in plan.items():
