@@ -22,7 +22,8 @@ from heartbeat_core.sync_report import SyncReport
 
 metric = typer.Typer(help="One metric: show its definition and state.", no_args_is_help=True)
 
-COLOURS = {"red": "bold red", "amber": "yellow", "green": "green", "no_data": "dim", "fresh": "green"}
+COLOURS = {"red": "bold red", "amber": "yellow", "green": "green", "no_data": "dim", "fresh": "green",
+           "stale": "bold white on grey23", "error": "bold magenta"}  # fmt: skip
 
 
 def run_sync(quiet: bool = False) -> SyncReport:
@@ -106,7 +107,7 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="The read mode
         age = format_duration(state.source_age_s) if state.source_age_s is not None else "never"
         reason = state.reason + (f" [error: {state.error}]" if state.error else "")
         table.add_row(
-            f"[{COLOURS[state.status]}]{state.status}[/]",
+            f"[{COLOURS[state.display_state]}]{state.display_state}[/]",  # what a screen shows: stale is never green
             state.metric_id,
             value,
             state.period,
@@ -117,7 +118,7 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="The read mode
     counts = snapshot.counts
     console.print(
         f"{counts['red']} red, {counts['amber']} amber, {counts['green']} green, {counts['no_data']} no data; "
-        f"{counts['stale']} stale"
+        f"{counts['stale']} stale, {counts.get('error', 0)} error"
     )
     if snapshot.pipeline.stalled:
         console.print(f"[bold red]pipeline stalled[/]: {snapshot.pipeline.reason}")

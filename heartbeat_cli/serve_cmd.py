@@ -61,6 +61,10 @@ def serve(
     if announce:
         if note:
             print(f"heartbeat: {note}")
+        else:  # a token is set: reads need a credential too
+            print(
+                "Reads need a credential: heartbeat keys create viewer|display --name NAME (README, Security)"
+            )
         print(f"Cockpit: http://{shown}:{bind_port}/")
         print(f"MCP:     http://{shown}:{bind_port}/mcp")
         print(f"API:     http://{shown}:{bind_port}/api/docs")
