@@ -87,14 +87,15 @@ def test_rest_ack_needs_the_token_and_changes_lists_the_new_client(
             assert (
                 c.post("/api/acknowledgements", json={"subject": "client:"}, headers=auth).status_code == 422
             )
-            feed = c.get("/api/changes", params={"since": since.isoformat()}).json()
+            assert c.get("/api/changes", params={"since": since.isoformat()}).status_code == 401  # reads too
+            feed = c.get("/api/changes", params={"since": since.isoformat()}, headers=auth).json()
             assert [(e["metric_id"], e["kind"], e["key"]) for e in feed["entity_events"]] == [
                 (METRIC, "new", "Hooli")
             ]
             assert [a["subject"] for a in feed["acknowledgements"]] == [f"metric:{METRIC}"]
             entity = {"subject": "client:ACME Ltd", "note": "in collections", "by": "anna@example.com"}
             assert c.post("/api/acknowledgements", json=entity, headers=auth).status_code == 200
-            page = c.get(f"/metrics/{METRIC}").text
+            page = c.get(f"/metrics/{METRIC}", headers=auth).text
             assert 'id="entities"' in page and "Hooli" in page and "NEW" in page
             assert "by anna@example.com: in collections" in page
     finally:
