@@ -127,13 +127,31 @@ def copy(url: str, recorded: int) -> None:
                 )
 
 
+def profile() -> None:
+    import cProfile
+    import pstats
+
+    from heartbeat_core import readmodel
+    from heartbeat_core.db import connect
+
+    reset_pool()
+    with connect() as conn:
+        readmodel.cockpit_snapshot(conn)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(5):
+            readmodel.cockpit_snapshot(conn)
+        profiler.disable()
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(18)
+
+
 def explain(url: str) -> None:
     from heartbeat_core.readmodel.entities import _SUMMARY_SQL
 
     with psycopg.connect(url) as conn:
         ids = [r[0] for r in conn.execute("SELECT metric_id FROM heartbeat.metric_registry")]
         plan = conn.execute(b"EXPLAIN ANALYZE " + _SUMMARY_SQL.encode(), {"ids": ids, "top": 5}).fetchall()
-    print("\n".join(r[0] for r in plan))
+    print("\n".join(r[0] for r in plan if "Execution" in r[0]))
 
 
 def sizes(url: str) -> str:
@@ -182,6 +200,7 @@ def main() -> None:
         print(sizes(url))
         if os.environ.get("BENCH_EXPLAIN"):
             explain(url)
+            profile()
         cold, red = read_model(args.calls)
         print(f"with entities:    cold cockpit_snapshot {cold * 1000:.0f} ms; what_is_red rebuilt {red}")
     finally:

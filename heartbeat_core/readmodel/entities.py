@@ -42,7 +42,9 @@ def _weight_unit(row: dict[str, Any]) -> str | None:
 
 def _ref(item: dict[str, Any], now: datetime) -> EntityRef:
     new_at = datetime.fromisoformat(item["new_at"]) if item.get("new_at") else None
-    return EntityRef(
+    # written by compute.entity_history in this shape: constructed without re-validation (the snapshot
+    # builds thousands of these per rebuild)
+    return EntityRef.model_construct(
         key=item["key"],
         label=item.get("label"),
         weight=item.get("weight"),
@@ -62,7 +64,7 @@ def entity_summaries(
     found: dict[str, EntitySummary] = {}
     for row in rows:
         shown = row["shown"] or {}
-        found[row["metric_id"]] = EntitySummary(
+        found[row["metric_id"]] = EntitySummary.model_construct(
             type=row["entity_type"],
             total_count=int(row["total_count"]),
             total_weight=row["total_weight"],
