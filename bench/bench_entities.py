@@ -115,13 +115,43 @@ def copy(url: str, recorded: int) -> None:
                     "entity_event",
                     "entity_type, entity_key, kind, as_of_date, label, weight, previous_weight, recorded_at",
                 ),
-                ("entity_total", "as_of_date, entity_type, total_count, total_weight, capped, computed_at"),
+                (
+                    "entity_total",
+                    "as_of_date, entity_type, total_count, total_weight, capped, shown, computed_at",
+                ),
             ):
                 conn.execute(
                     f"INSERT INTO heartbeat.{table} (metric_id, {columns})"  # fixed names
                     f" SELECT %s, {columns} FROM heartbeat.{table} WHERE metric_id = %s",
                     (metric_id, source),
                 )
+
+
+def profile() -> None:
+    import cProfile
+    import pstats
+
+    from heartbeat_core import readmodel
+    from heartbeat_core.db import connect
+
+    reset_pool()
+    with connect() as conn:
+        readmodel.cockpit_snapshot(conn)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(5):
+            readmodel.cockpit_snapshot(conn)
+        profiler.disable()
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(18)
+
+
+def explain(url: str) -> None:
+    from heartbeat_core.readmodel.entities import _SUMMARY_SQL
+
+    with psycopg.connect(url) as conn:
+        ids = [r[0] for r in conn.execute("SELECT metric_id FROM heartbeat.metric_registry")]
+        plan = conn.execute(b"EXPLAIN ANALYZE " + _SUMMARY_SQL.encode(), {"ids": ids, "top": 5}).fetchall()
+    print("\n".join(r[0] for r in plan if "Execution" in r[0]))
 
 
 def sizes(url: str) -> str:
@@ -168,6 +198,9 @@ def main() -> None:
             f"{percentiles(timings)}"
         )
         print(sizes(url))
+        if os.environ.get("BENCH_EXPLAIN"):
+            explain(url)
+            profile()
         cold, red = read_model(args.calls)
         print(f"with entities:    cold cockpit_snapshot {cold * 1000:.0f} ms; what_is_red rebuilt {red}")
     finally:

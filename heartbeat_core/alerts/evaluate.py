@@ -461,7 +461,7 @@ def _log_notifications(
     now: datetime,
 ) -> None:
     """One log row per subject told: a metric transition, or each entity an entity event names."""
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for e in events:
         body = Jsonb(e.model_dump(mode="json"))
         subjects = [(sid, key, e.kind) for sid, key in e.entity_keys] or [
@@ -472,9 +472,9 @@ def _log_notifications(
                 (channel, key, evaluation_id, e.metric_id, e.subject_type, subject_id, kind, e.repeat,
                  e.previous, e.status, e.reason, body, outbox_id, now)
             )  # fmt: skip
-        for subject_id, key, kind in e.covers:
+        for subject_id, key, kind in e.covers:  # not told on their own: no metric row of their own either
             rows.append(
-                (channel, key, evaluation_id, e.metric_id, "entity", subject_id, kind, False,
+                (channel, key, evaluation_id, None, "entity", subject_id, kind, False,
                  e.previous, e.status, e.reason, body, outbox_id, now)
             )  # fmt: skip
     with conn.cursor() as cur:

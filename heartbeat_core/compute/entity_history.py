@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from heartbeat_core.compute.entities import EntityRow, EntitySet
 
@@ -188,23 +189,57 @@ def record_day(
         spans = _load_spans(conn, metric_id, day)
         edits = merge_day(spans, day, entities, _observed_before(conn, metric_id, day), worse_share)
         _apply(conn, metric_id, entities.type, edits, now)
+        latest = conn.execute(
+            "SELECT max(as_of_date) FROM heartbeat.entity_total WHERE metric_id = %s", (metric_id,)
+        ).fetchone()
+        is_latest = latest is None or latest[0] is None or day >= latest[0]
+        shown = _shown(conn, metric_id, day) if is_latest else {}
+        if is_latest:  # only the newest day's summary is read: older ones give their space back
+            conn.execute(
+                "UPDATE heartbeat.entity_total SET shown = '{}' WHERE metric_id = %s AND as_of_date < %s"
+                " AND shown <> '{}'::jsonb",
+                (metric_id, day),
+            )
         conn.execute(
             """INSERT INTO heartbeat.entity_total AS t
-                   (metric_id, as_of_date, entity_type, total_count, total_weight, capped, computed_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s)
+                   (metric_id, as_of_date, entity_type, total_count, total_weight, capped, shown, computed_at)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (metric_id, as_of_date) DO UPDATE SET entity_type = excluded.entity_type,
                    total_count = excluded.total_count, total_weight = excluded.total_weight,
-                   capped = excluded.capped, computed_at = excluded.computed_at""",
+                   capped = excluded.capped, shown = excluded.shown, computed_at = excluded.computed_at""",
             (
-                metric_id,
-                day,
-                entities.type,
-                entities.total_count,
-                entities.total_weight,
-                entities.capped,
-                now,
+                metric_id, day, entities.type, entities.total_count, entities.total_weight, entities.capped,
+                Jsonb(shown), now,
             ),
-        )
+        )  # fmt: skip
+
+
+SHOWN_TOP = 5
+
+
+def _shown(conn: psycopg.Connection[Any], metric_id: str, day: date) -> dict[str, Any]:
+    """The heaviest entities present on `day` and the day's new ones: what the read model shows."""
+    present = conn.execute(
+        """SELECT entity_key, label, weight, first_seen FROM heartbeat.entity_span
+           WHERE metric_id = %s AND last_seen >= %s AND first_seen <= %s
+           ORDER BY weight DESC NULLS LAST, first_seen, entity_key LIMIT %s""",
+        (metric_id, day, day, SHOWN_TOP),
+    ).fetchall()
+    new = conn.execute(
+        """SELECT entity_key, label, weight, as_of_date, recorded_at FROM heartbeat.entity_event
+           WHERE metric_id = %s AND kind = 'new' AND as_of_date = %s ORDER BY weight DESC NULLS LAST, entity_key""",
+        (metric_id, day),
+    ).fetchall()
+    new_at = {row[0]: row[4].isoformat() for row in new}
+
+    def item(key: str, label: str | None, weight: float | None, since: date) -> dict[str, Any]:
+        at = new_at.get(key) if since == day else None
+        return {"key": key, "label": label, "weight": weight, "since": since.isoformat(), "new_at": at}
+
+    return {
+        "top": [item(k, lb, w, f) for k, lb, w, f in present],
+        "new": [item(k, lb, w, d) for k, lb, w, d, _ in new],
+    }
 
 
 def _apply(

@@ -20,27 +20,16 @@ from pydantic import BaseModel, Field
 from heartbeat_core.formatting import counted, format_number, format_since
 from heartbeat_core.readmodel.annotations import EntityRef, EntitySummary, Flag
 
-TOP = 5
 NEW_FOR = timedelta(days=1)
 
 _SUMMARY_SQL: LiteralString = """
-WITH latest AS (
-    SELECT DISTINCT ON (t.metric_id) t.metric_id, t.as_of_date, t.entity_type, t.total_count, t.total_weight,
-           r.entity ->> 'weight_unit' AS weight_unit, r.unit
-    FROM heartbeat.entity_total t JOIN heartbeat.metric_registry r USING (metric_id)
-    WHERE t.metric_id = ANY(%(ids)s) AND r.entity IS NOT NULL
-    ORDER BY t.metric_id, t.as_of_date DESC)
-SELECT l.*, x.entity_key, x.label, x.weight, x.first_seen, x.new_at, x.rn
-FROM latest l
-LEFT JOIN LATERAL (
-    SELECT s.entity_key, s.label, s.weight, s.first_seen, e.recorded_at AS new_at,
-           row_number() OVER (ORDER BY s.weight DESC NULLS LAST, s.first_seen, s.entity_key) AS rn
-    FROM heartbeat.entity_span s
-    LEFT JOIN heartbeat.entity_event e ON e.metric_id = s.metric_id AND e.entity_type = s.entity_type
-         AND e.entity_key = s.entity_key AND e.kind = 'new' AND e.as_of_date = s.first_seen
-    WHERE s.metric_id = l.metric_id AND s.last_seen = l.as_of_date) x ON true
-WHERE x.rn IS NULL OR x.rn <= %(top)s OR (x.first_seen = l.as_of_date AND x.new_at IS NOT NULL)
-ORDER BY l.metric_id, x.rn
+SELECT r.metric_id, r.entity ->> 'weight_unit' AS weight_unit, r.unit,
+       l.as_of_date, l.entity_type, l.total_count, l.total_weight, l.shown
+FROM heartbeat.metric_registry r
+CROSS JOIN LATERAL (
+    SELECT t.as_of_date, t.entity_type, t.total_count, t.total_weight, t.shown FROM heartbeat.entity_total t
+    WHERE t.metric_id = r.metric_id ORDER BY t.as_of_date DESC LIMIT 1) l
+WHERE r.metric_id = ANY(%(ids)s) AND r.entity IS NOT NULL
 """
 
 
@@ -51,13 +40,15 @@ def _weight_unit(row: dict[str, Any]) -> str | None:
     return unit if unit.startswith("money:") else None
 
 
-def _ref(row: dict[str, Any], now: datetime) -> EntityRef:
-    new_at = row["new_at"]
-    return EntityRef(
-        key=row["entity_key"],
-        label=row["label"],
-        weight=row["weight"],
-        since=row["first_seen"],
+def _ref(item: dict[str, Any], now: datetime) -> EntityRef:
+    new_at = datetime.fromisoformat(item["new_at"]) if item.get("new_at") else None
+    # written by compute.entity_history in this shape: constructed without re-validation (the snapshot
+    # builds thousands of these per rebuild)
+    return EntityRef.model_construct(
+        key=item["key"],
+        label=item.get("label"),
+        weight=item.get("weight"),
+        since=date.fromisoformat(item["since"]) if item.get("since") else None,
         new=new_at is not None and now - new_at < NEW_FOR,
     )
 
@@ -65,27 +56,22 @@ def _ref(row: dict[str, Any], now: datetime) -> EntityRef:
 def entity_summaries(
     conn: psycopg.Connection[Any], metric_ids: Iterable[str], now: datetime
 ) -> dict[str, EntitySummary]:
-    """Each metric's entities at its latest observed day, by metric id (metrics without entities absent)."""
+    """Each metric's entities at its latest observed day, by metric id (metrics without entities absent):
+    one row per metric, the summary `compute.entity_history` wrote beside the spans."""
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(_SUMMARY_SQL, {"ids": list(metric_ids), "top": TOP})
+        cur.execute(_SUMMARY_SQL, {"ids": list(metric_ids)})
         rows = cur.fetchall()
     found: dict[str, EntitySummary] = {}
     for row in rows:
-        summary = found.get(row["metric_id"])
-        if summary is None:
-            summary = found[row["metric_id"]] = EntitySummary(
-                type=row["entity_type"],
-                total_count=int(row["total_count"]),
-                total_weight=row["total_weight"],
-                weight_unit=_weight_unit(row),
-            )
-        if row["entity_key"] is None:
-            continue
-        ref = _ref(row, now)
-        if row["rn"] <= TOP:
-            summary.top.append(ref)
-        if row["new_at"] is not None and row["first_seen"] == row["as_of_date"]:
-            summary.new_since_previous_day.append(ref)
+        shown = row["shown"] or {}
+        found[row["metric_id"]] = EntitySummary.model_construct(
+            type=row["entity_type"],
+            total_count=int(row["total_count"]),
+            total_weight=row["total_weight"],
+            weight_unit=_weight_unit(row),
+            top=[_ref(item, now) for item in shown.get("top", [])],
+            new_since_previous_day=[_ref(item, now) for item in shown.get("new", [])],
+        )
     return found
 
 

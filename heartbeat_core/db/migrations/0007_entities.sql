@@ -28,7 +28,9 @@ CREATE INDEX entity_span_subject ON heartbeat.entity_span (entity_type, entity_k
 CREATE TRIGGER entity_span_changed AFTER INSERT OR UPDATE OR DELETE ON heartbeat.entity_span
     FOR EACH STATEMENT EXECUTE FUNCTION heartbeat.bump_read_model();
 
--- Exact totals of the full key set of one metric-day (the spans hold at most the cap of keys per day).
+-- Exact totals of the full key set of one metric-day (the spans hold at most the cap of keys per day), and the
+-- summary the read model shows (`shown`: the heaviest entities and the day's new ones, with since and when each
+-- was first recorded), written with the spans so a snapshot reads one row per metric.
 CREATE TABLE heartbeat.entity_total (
     metric_id text NOT NULL REFERENCES heartbeat.metric_registry (metric_id) ON DELETE CASCADE,
     as_of_date date NOT NULL,
@@ -36,6 +38,7 @@ CREATE TABLE heartbeat.entity_total (
     total_count bigint NOT NULL,
     total_weight double precision,
     capped boolean NOT NULL DEFAULT false,
+    shown jsonb NOT NULL DEFAULT '{}',
     computed_at timestamptz NOT NULL,
     PRIMARY KEY (metric_id, as_of_date)
 );
