@@ -37,6 +37,7 @@ from heartbeat_core.audit.read import check_window, known_pages, page_info
 from heartbeat_web.auth import require_token, token_configured
 from heartbeat_web.charts import render_cut
 from heartbeat_web.deps import Web, database_reads, database_writes, web
+from heartbeat_web.gate import principal_of
 from heartbeat_web.views import _html
 
 pages = APIRouter(include_in_schema=False)
@@ -125,19 +126,36 @@ def _age(view: dict[str, Any], tz: Any) -> str:
     return local.strftime("%H:%M") if local.date() == today else local.strftime("%b %d %H:%M")
 
 
-def _decorate(cut: dict[str, Any], tz: Any) -> dict[str, Any]:
-    cut = dict(cut)
-    cut["chart"] = render_cut(cut["kind"], cut["payload"], cut["title"])
+HTML = "html"
+HTML_NO_NAMES = "html-no-names"  # a display key's copy: cuts that name people show without their content
+
+
+def _html_kind(request: Request) -> str:
+    """Which copy of a page this request may see (display keys see names only with HEARTBEAT_DISPLAY_DETAIL)."""
+    if principal_of(request.scope).role == "display" and not web(request).settings.display_detail:
+        return HTML_NO_NAMES
+    return HTML
+
+
+def _without_names(cut: dict[str, Any], hide: bool) -> dict[str, Any]:
+    if not (hide and cut.get("names")):
+        return cut
+    return {**cut, "payload": None, "names_hidden": True}
+
+
+def _decorate(cut: dict[str, Any], tz: Any, hide: bool = False) -> dict[str, Any]:
+    cut = _without_names(cut, hide)
+    cut["chart"] = "" if cut.get("names_hidden") else render_cut(cut["kind"], cut["payload"], cut["title"])
     cut["age"] = _age(cut, tz)
     return cut
 
 
-def _render_page(w: Web, conn: Any, page: str, window: str | None) -> bytes:
+def _render_page(w: Web, conn: Any, page: str, window: str | None, hide: bool) -> bytes:
     view = page_view(conn, page, window)
     ctx = {
         "build": w.build,
         "p": view,
-        "cuts": [_decorate(c, w.settings.tz) for c in view["cuts"]],
+        "cuts": [_decorate(c, w.settings.tz, hide) for c in view["cuts"]],
         "pages": [page_info(x) for x in known_pages(conn)],
         "window": window,
         "windows": WINDOWS,
@@ -148,10 +166,10 @@ def _render_page(w: Web, conn: Any, page: str, window: str | None) -> bytes:
     return w.env.get_template("audit_page.html").render(ctx).encode()
 
 
-def _render_index(w: Web, conn: Any) -> bytes:
+def _render_index(w: Web, conn: Any, hide: bool) -> bytes:
     index = pages_index(conn)
     for p in index:
-        p["cuts"] = [{**c, "age": _age(c, w.settings.tz)} for c in p["cuts"]]
+        p["cuts"] = [{**_without_names(c, hide), "age": _age(c, w.settings.tz)} for c in p["cuts"]]
     ctx = {
         "build": w.build,
         "index": index,
@@ -212,18 +230,18 @@ def _cached(w: Web, kind: str, page: str, window: str | None) -> tuple[int, byte
             if kind == "json":
                 body = _render_json(w, conn, page, window)
             elif page == "":
-                body = _render_index(w, conn)
+                body = _render_index(w, conn, hide=kind == HTML_NO_NAMES)
             else:
-                body = _render_page(w, conn, page, window)
+                body = _render_page(w, conn, page, window, hide=kind == HTML_NO_NAMES)
         _cache.put(key, body)
     finally:
         lock.release()
     return 200, body, None
 
 
-def _serve(w: Web, page: str, window: str | None) -> Response:
+def _serve(w: Web, page: str, window: str | None, kind: str = HTML) -> Response:
     try:
-        status, body, stale = _cached(w, "html", page, window)
+        status, body, stale = _cached(w, kind, page, window)
     except UnknownPage as exc:
         html = w.env.get_template("not_found.html").render(build=w.build, message=str(exc))
         return _html(html, 404)
@@ -242,10 +260,11 @@ def _serve(w: Web, page: str, window: str | None) -> Response:
 @pages.get("/audit", response_class=HTMLResponse)
 async def audit_index(request: Request) -> Response:
     w = web(request)
-    body = _fast(w, "html", "", None)
+    kind = _html_kind(request)
+    body = _fast(w, kind, "", None)
     if body is not None:
         return _html(body)
-    return await run_in_threadpool(_serve, w, "", None)
+    return await run_in_threadpool(_serve, w, "", None, kind)
 
 
 @pages.get("/audit/{page}", response_class=HTMLResponse)
@@ -256,10 +275,11 @@ async def audit_page(request: Request, page: str = PageName, window: str | None 
     except UnknownWindow as exc:
         html = w.env.get_template("not_found.html").render(build=w.build, message=str(exc))
         return _html(html, 404)
-    body = _fast(w, "html", page, window)
+    kind = _html_kind(request)
+    body = _fast(w, kind, page, window)
     if body is not None:
         return _html(body)
-    return await run_in_threadpool(_serve, w, page, window)
+    return await run_in_threadpool(_serve, w, page, window, kind)
 
 
 # ------------------------------------------------------------------------------------------- REST

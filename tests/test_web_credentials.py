@@ -209,3 +209,36 @@ def test_keys_command_creates_lists_and_revokes(marts_url: str, tmp_path: Path) 
     with psycopg.connect(marts_url) as conn:
         hashes = conn.execute("SELECT key_hash, cookie_hash FROM heartbeat.credential").fetchall()
     assert all(url.split("=")[1] not in h for row in hashes for h in row)  # stored hashed
+
+
+def test_a_display_sees_audit_cuts_that_name_people_without_the_names(
+    mini_world: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Detail rows on a display are a setting, off by default: a cut whose META says `names` shows its title and a
+    notice to a display key, its names to a viewer; cuts without names show in full to both."""
+    from heartbeat_core.audit import refresh_cuts
+    from tests.test_audit import ORDERS, UNPAID, write_cuts
+
+    named = UNPAID.replace('"order": 1,', '"order": 1,\n    "names": True,')
+    monkeypatch.setenv(
+        "HEARTBEAT_AUDIT_CUTS", str(write_cuts(tmp_path / "cuts", money_unpaid=named, money_orders=ORDERS))
+    )
+    monkeypatch.setenv("HEARTBEAT_API_TOKEN", TOKEN)
+    reset_settings()
+    assert refresh_cuts().ok
+    viewer, display = _key(mini_world, "viewer", "alice"), _key(mini_world, "display", "lobby-tv")
+    srv = LiveServer(lambda: create_app(mcp=False, poll_s=0.2)).start()
+    try:
+        with httpx.Client(base_url=srv.url, timeout=10) as tv:
+            assert tv.get("/audit/money", params={"key": display}).status_code == 303
+            page, index = tv.get("/audit/money").text, tv.get("/audit").text
+        person = httpx.get(
+            srv.url + "/audit/money", headers={"Authorization": f"Bearer {viewer}"}, timeout=10
+        ).text
+    finally:
+        srv.stop()
+    assert "Unpaid invoices by customer" in page and "Names hidden on this display" in page
+    assert "ACME Ltd" not in page and "ACME Ltd" not in index and "names hidden on this display" in index
+    assert "ACME Ltd" in person and "Names hidden" not in person
+    orders_title = re.search(r'"title": "([^"]+)"', ORDERS)
+    assert orders_title is not None and orders_title.group(1) in page  # a cut without names is shown in full

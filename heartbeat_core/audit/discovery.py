@@ -46,6 +46,9 @@ class CutMeta(BaseModel):
     how_to_read: Annotated[str, Field(max_length=2000)] = ""
     order: int = 100
     owner: str | None = None
+    # The cut shows people's or entities' names (clients, reviewers): a display screen hides them unless
+    # HEARTBEAT_DISPLAY_DETAIL is true.
+    names: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> CutMeta:

@@ -92,7 +92,7 @@ def snapshot_freshness(computed_at: datetime | None, now: datetime) -> dict[str,
 _CUT_SQL = """
 SELECT r.cut_id, r.page, r.title, r.kind, r.description, r.how_to_read, r.window_default, r.windows,
        r.metric_ids, r.position, r.owner, r.owner_updated_by, r.owner_updated_at, r.verification_state,
-       r.verification_updated_by, r.verification_updated_at, r.file_path, r.synced_at,
+       r.verification_updated_by, r.verification_updated_at, r.file_path, r.synced_at, r.names,
        s.window_key, s.payload, s.computed_at, s.duration_ms, s.attempted_at, s.error, s.error_at
 FROM heartbeat.audit_cut_registry r
 LEFT JOIN heartbeat.audit_cut_snapshot s
@@ -146,6 +146,7 @@ def _shape(
         "window_fixed": requested is not None and requested not in windows,
         "metrics": metrics,
         "owner": row["owner"],
+        "names": row["names"],
         "verification_state": row["verification_state"],
         "verification_updated_by": row["verification_updated_by"],
         "verification_updated_at": row["verification_updated_at"],
@@ -240,7 +241,7 @@ def registry_view(conn: psycopg.Connection[Any], now: datetime | None = None) ->
         cur.execute(
             """SELECT r.cut_id, r.page, r.title, r.kind, r.description, r.window_default, r.windows,
                       r.metric_ids, r.position, r.owner, r.verification_state, r.verification_updated_by,
-                      r.verification_updated_at, r.file_path, r.synced_at,
+                      r.verification_updated_at, r.file_path, r.synced_at, r.names,
                       coalesce(jsonb_agg(jsonb_build_object(
                           'window', s.window_key, 'computed_at', s.computed_at, 'attempted_at', s.attempted_at,
                           'error', s.error, 'duration_ms', s.duration_ms, 'takeaway', s.payload ->> 'takeaway'))

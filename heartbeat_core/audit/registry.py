@@ -53,14 +53,14 @@ def _upsert(conn: psycopg.Connection[Any], cut: Cut) -> None:
         """
         INSERT INTO heartbeat.audit_cut_registry (
             cut_id, page, title, kind, description, how_to_read, window_default, windows, metric_ids, position,
-            initial_owner, owner, file_path, file_hash, synced_at, retired_at)
+            initial_owner, owner, file_path, file_hash, synced_at, retired_at, names)
         VALUES (%(id)s, %(page)s, %(title)s, %(kind)s, %(description)s, %(how)s, %(wd)s, %(windows)s,
-                %(metrics)s, %(order)s, %(owner)s, %(owner)s, %(path)s, %(hash)s, %(now)s, NULL)
+                %(metrics)s, %(order)s, %(owner)s, %(owner)s, %(path)s, %(hash)s, %(now)s, NULL, %(names)s)
         ON CONFLICT (cut_id) DO UPDATE SET
             page = excluded.page, title = excluded.title, kind = excluded.kind,
             description = excluded.description, how_to_read = excluded.how_to_read,
             window_default = excluded.window_default, windows = excluded.windows,
-            metric_ids = excluded.metric_ids, position = excluded.position,
+            metric_ids = excluded.metric_ids, position = excluded.position, names = excluded.names,
             initial_owner = excluded.initial_owner, file_path = excluded.file_path,
             file_hash = excluded.file_hash, synced_at = excluded.synced_at, retired_at = NULL,
             owner = CASE WHEN audit_cut_registry.owner_updated_at IS NULL
@@ -78,6 +78,7 @@ def _upsert(conn: psycopg.Connection[Any], cut: Cut) -> None:
             "metrics": list(m.metrics),
             "order": m.order,
             "owner": m.owner,
+            "names": m.names,
             "path": str(cut.path),
             "hash": cut.file_hash,
             "now": clock.now(),

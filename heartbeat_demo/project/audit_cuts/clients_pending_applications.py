@@ -19,6 +19,7 @@ META = {
     "them. A business or top applicant waiting days is a lost account in the making. A snapshot: the "
     "window switcher does not change it.",
     "order": 50,
+    "names": True,
 }
 
 SQL = """

@@ -19,6 +19,7 @@ META = {
     "the risk page are the conversations to have carefully. A top client missing from a shorter window "
     "but present in a longer one has gone quiet.",
     "order": 70,
+    "names": True,
 }
 
 SQL = """

@@ -19,6 +19,7 @@ META = {
     "concentrated on a few names mean the work is assigned to people who are not doing it (left, on "
     "leave, reassigned) — reassign their queue rather than asking the whole team to speed up.",
     "order": 30,
+    "names": True,
 }
 
 SQL = """

@@ -20,6 +20,7 @@ META = {
     "late payment: call them before the next invoice is issued. This cut is a snapshot, so the window "
     "switcher does not change it.",
     "order": 10,
+    "names": True,
 }
 
 SQL = """
