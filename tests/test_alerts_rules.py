@@ -71,7 +71,7 @@ def test_resolved_only_reaches_a_channel_that_was_told() -> None:
 def test_still_red_repeats_once_per_interval() -> None:
     steps = [("red", "fresh")] * 5
     assert run(DEFAULT, steps, every=timedelta(hours=12)) == [
-        [("red", False)], [], [("red", True)], [], [("red", True)]
+        [("red", False)], [], [("reminder", True)], [], [("reminder", True)]
     ]  # fmt: skip
 
 
@@ -113,7 +113,7 @@ def test_keys_name_the_transition() -> None:
     # the repeat of a red is a red on the status track, at the moment it repeats (a `reminder` later)
     repeat_at = later + timedelta(hours=1, days=1)
     transitions, _ = decide(DEFAULT, "red", "fresh", "shop_x", view, repeat_at, DAY)
-    assert [(t.key, t.repeat) for t in transitions] == [("metric:shop_x:red:status:20261126T110000Z", True)]
+    assert [(t.key, t.repeat) for t in transitions] == [("metric:shop_x:reminder:status:20261126T110000Z", True)]
     # a moment in another zone is keyed in UTC
     berlin = T0.astimezone(timezone(timedelta(hours=1)))
     transitions, _ = decide(DEFAULT, "red", "fresh", "shop_x", None, berlin, DAY)

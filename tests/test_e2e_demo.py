@@ -21,7 +21,7 @@ from tests.conftest import _free_port
 pytestmark = [pytest.mark.e2e, pytest.mark.db]
 
 # The metrics that cross an alert line at the demo's `now`: incidents (a) ×2, (b) and (c) ×3; and (d), the rate
-# files that stopped arriving, which shows as red freshness on the metrics that read them.
+# files that stopped arriving: the metrics that read them show as stale (red freshness), never green.
 INCIDENT_REDS = {
     "card_collateral_overdue_clients",
     "card_collateral_overdue_amount",
@@ -34,11 +34,11 @@ STALE_RATES = {"currency_rate_coverage", "currency_rate_max_daily_move", "paymen
 
 
 def _rows(table: str) -> dict[str, tuple[str, str]]:
-    """metric id → (status, freshness) from the table `heartbeat status` prints (a reason may wrap)."""
+    """metric id → (display state, freshness) from the table `heartbeat status` prints (a reason may wrap)."""
     out = {}
     for line in table.splitlines():
         cells = [c.strip() for c in re.split(r"[│┃|]", line)]
-        if len(cells) > 6 and cells[1] in ("red", "amber", "green", "no_data") and cells[2]:
+        if len(cells) > 6 and cells[1] in ("red", "amber", "green", "stale", "error", "no_data") and cells[2]:
             out[cells[2]] = (cells[1], cells[6].split(" ")[0])
     return out
 
@@ -69,6 +69,6 @@ def test_demo_no_serve_builds_everything_and_prints_the_red_incidents(
     rows = _rows(done.stdout)
     assert len(rows) >= 30, done.stdout[-3000:]
     assert {m: rows[m][0] for m in INCIDENT_REDS if m in rows} == dict.fromkeys(INCIDENT_REDS, "red")
-    assert {m: rows[m][1] for m in STALE_RATES if m in rows} == dict.fromkeys(STALE_RATES, "red")
+    assert {m: rows[m] for m in STALE_RATES if m in rows} == dict.fromkeys(STALE_RATES, ("stale", "red"))
     summary = re.search(r"^(\d+) red, (\d+) amber, (\d+) green", done.stdout, re.MULTILINE)
     assert summary is not None and int(summary.group(1)) >= len(INCIDENT_REDS)

@@ -117,7 +117,7 @@ def _status_track(
         out = [_transition(metric_id, kind, "status", told or prior.status_level, now)]
         return out, replace(new, status_notified=effective, status_notified_at=now)
     if effective == "red" and told == "red" and _repeat_due(prior, now, repeat_s):
-        return [_transition(metric_id, "red", "status", "red", now, repeat=True)], replace(
+        return [_transition(metric_id, "reminder", "status", "red", now, repeat=True)], replace(
             new, status_notified_at=now
         )
     if effective == "ok" and told is not None:
