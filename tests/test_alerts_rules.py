@@ -113,7 +113,9 @@ def test_keys_name_the_transition() -> None:
     # the repeat of a red is a red on the status track, at the moment it repeats (a `reminder` later)
     repeat_at = later + timedelta(hours=1, days=1)
     transitions, _ = decide(DEFAULT, "red", "fresh", "shop_x", view, repeat_at, DAY)
-    assert [(t.key, t.repeat) for t in transitions] == [("metric:shop_x:reminder:status:20261126T110000Z", True)]
+    assert [(t.key, t.repeat) for t in transitions] == [
+        ("metric:shop_x:reminder:status:20261126T110000Z", True)
+    ]
     # a moment in another zone is keyed in UTC
     berlin = T0.astimezone(timezone(timedelta(hours=1)))
     transitions, _ = decide(DEFAULT, "red", "fresh", "shop_x", None, berlin, DAY)
