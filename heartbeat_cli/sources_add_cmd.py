@@ -124,6 +124,38 @@ def add_files(
     _write(plan, yes, owner)
 
 
+@add_app.command("rest")
+@one_line_errors
+def add_rest(
+    name: str = typer.Argument(..., help="Source name: the marts schema its tables land in."),
+    url_env: str = typer.Option(..., "--url-env", help="Environment variable holding the API's base URL."),
+    path: list[str] = typer.Option(..., "--path", help="An endpoint, e.g. /tickets (repeatable)."),
+    token_env: str | None = typer.Option(
+        None, "--token-env", help="Environment variable holding a bearer token, if the API needs one."
+    ),
+    data_selector: str | None = typer.Option(
+        None,
+        "--data-selector",
+        help="Key of the records list in each page (default: items, or the only list).",
+    ),
+    owner: str | None = typer.Option(
+        None, "--owner", help="Owner email of the starter metrics (default: git user.email)."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Write without asking."),
+) -> None:
+    """Sample the first page of each endpoint, show the plan, then write the sources.toml block and starter metrics."""
+    from heartbeat_core.ingest.introspect import IntrospectError
+    from heartbeat_core.ingest.source_add import plan_rest_source
+    from heartbeat_core.metrics.scaffold import git_email
+
+    owner = owner or git_email(Path.cwd())
+    try:
+        plan = plan_rest_source(name, url_env, path, token_env, data_selector, owner)
+    except IntrospectError as exc:
+        raise CommandError(str(exc)) from None
+    _write(plan, yes, owner)
+
+
 def register(app: typer.Typer) -> None:
     from heartbeat_cli.ingest_cmd import sources_app
 

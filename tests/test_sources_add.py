@@ -204,3 +204,101 @@ def test_files_source_from_a_folder_of_csv_lands_and_its_starters_pass_validate(
         for path in sorted((project / "metric_defs").glob("*.sql")):
             report = validate_file(path, conn)
             assert report.ok, (path.name, report.as_json())
+
+
+class _Api:
+    """A paginated JSON API on loopback (`{"items": [...], "next_page": N | null}`) that wants a bearer token."""
+
+    def __init__(self, records: list[dict[str, object]], token: str) -> None:
+        import http.server
+        import json
+        import threading
+        from urllib.parse import parse_qs, urlsplit
+
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                if self.headers.get("Authorization") != f"Bearer {token}":
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                if url.path != "/v1/orders":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                query = parse_qs(url.query)
+                page, size = int(query.get("page", ["1"])[0]), int(query.get("per_page", ["50"])[0])
+                chunk = records[(page - 1) * size : page * size]
+                more = page * size < len(records)
+                body = json.dumps({"items": chunk, "next_page": page + 1 if more else None}).encode()
+                outer.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.requests = 0
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_rest_source_from_a_json_api_lands_and_its_starters_pass_validate(
+    marts_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import csv
+    import io
+
+    from heartbeat_core.ingest import run_one
+    from heartbeat_core.ingest.config import RestSource
+    from heartbeat_core.ingest.source_add import plan_rest_source
+    from heartbeat_core.metrics.gate.checks import validate_file
+    from heartbeat_core.project_init import sample_orders_csv
+
+    records: list[dict[str, object]] = [
+        {**row, "id": int(row["id"]), "amount": float(row["amount"]), "meta": {"channel": "web"}}
+        for row in csv.DictReader(io.StringIO(sample_orders_csv(days=20)))
+    ]
+    api = _Api(records, token="api-secret-123")
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "heartbeat.toml").write_text("")
+    monkeypatch.setenv(PROJECT_ENV, str(project))
+    monkeypatch.setenv("SHOP_API", api.url)
+    monkeypatch.setenv("SHOP_API_TOKEN", "api-secret-123")
+    reset_settings()
+    try:
+        with pytest.raises(IntrospectError, match=r"\$NOPE_URL is not set"):
+            plan_rest_source("shopapi", "NOPE_URL", ["/v1/orders"], None, None, None)
+        with pytest.raises(IntrospectError, match="401 — check the token variable"):
+            plan_rest_source("shopapi", "SHOP_API", ["/v1/orders"], None, None, None)
+        with pytest.raises(IntrospectError, match="HTTP 404"):
+            plan_rest_source("shopapi", "SHOP_API", ["/v1/nothing"], "SHOP_API_TOKEN", None, None)
+        plan = plan_rest_source(
+            "shopapi", "SHOP_API", ["/v1/orders"], "SHOP_API_TOKEN", None, "ops@example.com"
+        )
+        orders = plan.schema.tables[0]
+        assert (orders.name, orders.primary_key, orders.write_disposition) == ("orders", ["id"], "merge")
+        assert (orders.business_time, orders.status_column, orders.amount_column) == (
+            "created_at", "status", "amount",
+        )  # fmt: skip
+        assert "api-secret-123" not in plan.toml_block and 'token_env = "SHOP_API_TOKEN"' in plan.toml_block
+        write_plan(plan, project / "sources.toml", project / "metric_defs")
+        assert isinstance(load_sources()["shopapi"], RestSource)
+        assert run_one("shopapi").ok
+        with psycopg.connect(marts_url) as conn:
+            assert conn.execute("SELECT count(*) FROM shopapi.orders").fetchone() == (len(records),)
+            for path in sorted((project / "metric_defs").glob("*.sql")):
+                report = validate_file(path, conn)
+                assert report.ok, (path.name, report.as_json())
+    finally:
+        api.close()

@@ -95,12 +95,18 @@ def _sample(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 def _plan_table(name: str, files: list[Path]) -> tuple[TablePlan, dict[str, str]]:
     newest = max(files, key=lambda p: p.stat().st_mtime)
     names, rows = _sample(newest)
+    return plan_from_sample(name, names, rows, sum(p.stat().st_size for p in files))
+
+
+def plan_from_sample(
+    name: str, names: list[str], rows: list[dict[str, str]], size: int
+) -> tuple[TablePlan, dict[str, str]]:
+    """A table's plan from sampled rows as text (CSV cells, or JSON values of a REST page as strings)."""
     types = {n: infer_type([r.get(n) or "" for r in rows]) for n in names}
     columns = [Column(n, PG_TYPE[types[n]]) for n in names]
     key = next(
-        (n for n in ("id", f"{name}_id") if n in types and len({r[n] for r in rows}) == len(rows)), None
+        (n for n in ("id", f"{name}_id") if n in types and len({r.get(n) for r in rows}) == len(rows)), None
     )
-    size = sum(p.stat().st_size for p in files)
     table = TablePlan(name, columns, [key] if key else [], len(rows), size)
     table.write_disposition = "merge" if key else "append"
     table.cursor = ""

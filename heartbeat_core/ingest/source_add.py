@@ -128,6 +128,52 @@ def plan_files_source(
     )
 
 
+def _rest_table_block(name: str, table: TablePlan, path: str, selector: str) -> str:
+    lines = [f"[sources.{name}.tables.{table.name}]", f"path = {json.dumps(path)}"]
+    lines.append(f"data_selector = {json.dumps(selector)}")
+    if table.primary_key:
+        lines.append(f"primary_key = {json.dumps(table.primary_key[0])}")
+    lines.append(
+        f'write_disposition = "{table.write_disposition}"   # every page re-read each run; add cursor and'
+        " since_param when the API filters by a time"
+    )
+    if table.indexes:
+        lines.append(f"indexes = {_toml_list(table.indexes)}")
+    return "\n".join(lines)
+
+
+def plan_rest_source(
+    name: str, url_env: str, paths: list[str], token_env: str | None, selector: str | None, owner: str | None
+) -> SourcePlan:
+    """The block and starter metrics for a JSON API's endpoints (first page of each, sampled)."""
+    from heartbeat_core.ingest.introspect_rest import inspect_rest
+
+    _check_name(name)
+    base_url = os.environ.get(url_env, "").strip()
+    if not base_url:
+        raise IntrospectError(f"${url_env} is not set: export {url_env}=https://api.example.com")
+    token = os.environ.get(token_env, "").strip() or None if token_env else None
+    if token_env and token is None:
+        raise IntrospectError(f"${token_env} is not set: export the API token, or leave --token-env out")
+    found = inspect_rest(base_url, paths, token, selector)
+    head = [
+        f"# Added by `heartbeat sources add rest {name}` from ${url_env}.",
+        f"[sources.{name}]",
+        'kind = "rest"',
+        f"description = {json.dumps(f'JSON API at ${url_env}')}",
+        f"base_url_env = {json.dumps(url_env)}",
+        *([f"token_env = {json.dumps(token_env)}"] if token_env else []),
+        'schedule = "hourly"',
+    ]
+    blocks = ["\n".join(head), *(_rest_table_block(name, t, p, sel) for t, p, sel in found)]
+    tables = [t for t, _, _ in found]
+    text = "\n\n".join(blocks) + "\n"
+    return SourcePlan(
+        name, f"${url_env} (JSON API)", SchemaPlan(f"${url_env}", "rest", "-", tables), text,
+        starter_metrics(name, tables, owner),
+    )  # fmt: skip
+
+
 def _new_sources_text(sources_path: Path, plan: SourcePlan) -> str:
     old = sources_path.read_text(encoding="utf-8") if sources_path.exists() else ""
     existing = parse_sources(old, sources_path) if old.strip() else {}
