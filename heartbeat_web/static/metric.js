@@ -44,6 +44,20 @@
     });
   });
 
+  var ack = box.querySelector("form[data-ack]");
+  if (ack) {
+    ack.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var f = ack.elements;
+      var until = f.until.value ? f.until.value + "T23:59:59Z" : null;
+      var payload = { subject: f.subject.value, by: f.by.value.trim() || null, note: f.note.value.trim() || null,
+                      until: until, lift: f.lift.checked };
+      send("POST", "/api/acknowledgements", payload, ack.querySelector("output")).then(function (data) {
+        if (data && data.subject) { ack.querySelector("output").textContent = data.acknowledged ? "acknowledged" : "lifted"; }
+      });
+    });
+  }
+
   var re = box.querySelector("form[data-recompute]");
   if (re) {
     re.addEventListener("submit", function (ev) {
