@@ -62,7 +62,11 @@ def test_demo_world_incidents_follow_the_evidence(demo_world: DemoWorld) -> None
     aml = next(i for i in snapshot.incidents if "aml_review_backlog" in i.metrics)
     rates = next(i for i in snapshot.incidents if "currency_rate_coverage" in i.metrics)
     assert sorted(collateral.metrics) == ["card_collateral_overdue_amount", "card_collateral_overdue_clients"]
-    assert "ACME Ltd" in collateral.entities and "ACME Ltd" in collateral.headline
+    assert (
+        collateral.entities is not None
+        and "ACME Ltd" in collateral.entities
+        and "ACME Ltd" in collateral.headline
+    )
     assert sorted(aml.metrics) == [
         "aml_review_backlog",
         "aml_review_backlog_days",
@@ -73,7 +77,11 @@ def test_demo_world_incidents_follow_the_evidence(demo_world: DemoWorld) -> None
         "currency_rate_max_daily_move",
         "payment_volume_eur_24h",
     ]
-    assert rates.stale_sources == ["currency_rates"] and rates.status == "stale"
+    assert (
+        rates.stale_sources == ["currency_rates"]
+        and collateral.entities is not None
+        and rates.status == "stale"
+    )
     assert "outgoing_payment_approval_rate_24h" not in {*collateral.metrics, *aml.metrics, *rates.metrics}
     assert len({collateral.incident_id, aml.incident_id, rates.incident_id}) == 3
     members = {m.metric_id: m.incident_id for m in snapshot.metrics}

@@ -14,6 +14,7 @@ join and leave.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
@@ -33,19 +34,23 @@ HEADLINE_NAMES = 3
 
 
 class Incident(BaseModel):
-    """One incident as every surface shows it (`what_is_red`, `today`, cockpit card, alerts)."""
+    """One incident as every surface shows it (`what_is_red`, `today`, cockpit card, alerts). `metrics[0]` is
+    the lead; empty lists are None so answers leave them out."""
 
     incident_id: str
     headline: str
     status: IncidentStatus
-    lead_metric_id: str
-    metrics: list[str]
-    drivers: list[Driver] = Field(default_factory=list)
-    entities: list[str] = Field(default_factory=list)
-    stale_sources: list[str] = Field(default_factory=list)
-    evidence: list[str] = Field(default_factory=list)
-    owners: list[str] = Field(default_factory=list)
+    metrics: list[str] = Field(description="members, worst first; the first is the lead")
+    drivers: list[Driver] | None = None
+    entities: list[str] | None = Field(default=None, description="entities named in it, e.g. clients")
+    stale_sources: list[str] | None = None
+    evidence: list[str] = Field(description="why these belong together: shared entity, table, source")
+    owners: list[str] | None = None
     started_at: datetime | None = None
+
+    @property
+    def lead_metric_id(self) -> str:
+        return self.metrics[0]
 
 
 @dataclass
@@ -170,10 +175,11 @@ def headline(members: Sequence[Any], entities: list[str], drivers: list[Driver],
 
 
 def provisional_id(members: Sequence[Any]) -> str:
-    """`inc-20261128-aml_review_backlog`: the start day and lead metric, until the stored history names it."""
+    """`inc-3f9a2c`: a short hash of the lead metric and start day, until the stored history names it (the
+    id travels in every problem line, so it is kept short)."""
     starts = [s for s in (_started(m) for m in members) if s is not None]
     day = min(starts).strftime("%Y%m%d") if starts else "00000000"
-    return f"inc-{day}-{members[0].metric_id}"
+    return "inc-" + hashlib.sha1(f"{members[0].metric_id}@{day}".encode()).hexdigest()[:6]
 
 
 def build_incidents(states: Sequence[Any], tables: Mapping[str, frozenset[str]]) -> list[Incident]:
@@ -191,13 +197,12 @@ def build_incidents(states: Sequence[Any], tables: Mapping[str, frozenset[str]])
                 incident_id=provisional_id(members),
                 headline=headline(members, entities, drivers, stale),
                 status=_status(members),
-                lead_metric_id=members[0].metric_id,
                 metrics=[m.metric_id for m in members],
-                drivers=drivers,
-                entities=entities,
-                stale_sources=stale,
+                drivers=drivers or None,
+                entities=entities or None,
+                stale_sources=stale or None,
                 evidence=sorted(group.evidence),
-                owners=sorted({m.owner for m in members if m.owner}),
+                owners=sorted({m.owner for m in members if m.owner}) or None,
                 started_at=min(starts) if starts else None,
             )
         )
