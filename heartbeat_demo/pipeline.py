@@ -88,6 +88,7 @@ def run_demo(
 ) -> DemoResult:
     from heartbeat_core.compute.engine import compute_metrics
     from heartbeat_core.ingest import run_all
+    from heartbeat_core.readmodel.incident_history import refresh_incidents
     from heartbeat_core.readmodel.typical import refresh_typical, rescore_history
     from heartbeat_core.sync import sync_project
     from heartbeat_demo.world import build_world
@@ -146,6 +147,8 @@ def run_demo(
         with connect() as conn:
             rescore_history(conn)
             refresh_typical(conn)
+            conn.commit()
+            refresh_incidents(conn)  # the incidents' stored history, as the recompute job records it
             conn.commit()
     for failure in computed.failed:
         say(f"  error: {failure.metric_id}: {failure.error}")

@@ -17,6 +17,7 @@ from heartbeat_core.metrics.definition import Direction, Period
 from heartbeat_core.readmodel import MetricState
 from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntitySummary, Flag
 from heartbeat_core.readmodel.freshness import SourceStatus
+from heartbeat_core.readmodel.incidents import Incident
 from heartbeat_core.readmodel.pipeline import PipelineHealth
 from heartbeat_core.readmodel.status import DisplayState, Freshness, Status
 from heartbeat_core.readmodel.triage import HistorySummary
@@ -72,6 +73,7 @@ class WhatIsRed(BaseModel):
     generated_at: datetime
     counts: dict[str, int]
     total: int = Field(description="metrics needing attention under the filters")
+    incidents: list[Incident] = Field(description="related problems grouped by evidence; read these first")
     items: list[Problem]
     more: int = Field(default=0, description="problems left out by `limit`")
     degraded: str | None = Field(
@@ -120,6 +122,7 @@ class Today(BaseModel):
     business_day: date
     headline: str
     counts: dict[str, int]
+    incidents: list[Incident] = Field(description="related problems grouped by evidence, worst first")
     top: list[Problem] = Field(description="the worst few, ranked; what_is_red has the full list")
     changed: list[Change] = Field(description="colour changes since the last value before today; worse first")
     stale_sources: list[StaleSource]

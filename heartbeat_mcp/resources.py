@@ -1,15 +1,19 @@
-"""Resources: `heartbeat://metrics` (the catalogue) and `heartbeat://metrics/{metric_id}` (one explained).
+"""Resources: `heartbeat://metrics` (the catalogue), `heartbeat://metrics/{metric_id}` (one explained) and
+`heartbeat://schema` (the shared shapes the output schemas name only as objects).
 
 Same builders as `list_metrics` and `explain_metric`; failures an agent can act on become resource errors.
 """
 
 from __future__ import annotations
 
+import json
+
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 
 from heartbeat_mcp.answers import tool_errors
 from heartbeat_mcp.heartbeat import Heartbeat
+from heartbeat_mcp.schema import shared_shapes
 from heartbeat_mcp.tools.metrics import explain, metric_list
 
 
@@ -25,6 +29,11 @@ def register(server: MCPServer, hb: Heartbeat) -> None:
         except ToolError as exc:
             raise ResourceError(str(exc)) from None
         return data.model_dump_json(exclude_none=True)
+
+    @server.resource("heartbeat://schema", mime_type="application/json")
+    def schema_resource() -> str:
+        """JSON schemas of the shapes answers share (Flag, EntitySummary, Driver, Incident, ...)."""
+        return json.dumps(shared_shapes(), separators=(",", ":"))
 
     @server.resource("heartbeat://metrics/{metric_id}", mime_type="application/json")
     def metric_resource(metric_id: str) -> str:

@@ -11,10 +11,15 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntityRef, EntitySummary, Flag
+from heartbeat_core.readmodel.incidents import Incident
 
-# The read model's shared shapes (CONTRACTS.md) stay one definition in `$defs`, referenced where used: they
-# are empty in most answers (so a validator rarely resolves them) and inlining would copy them per use.
-SHARED_DEFS = frozenset(cls.__name__ for cls in (Flag, EntityRef, EntitySummary, Driver, Acknowledgement))
+# The read model's shared shapes (CONTRACTS.md) are one definition each, in the `heartbeat://schema` resource;
+# an output schema names them as objects (inlining would copy them per use and per tool into tools/list).
+SHARED = (Flag, EntityRef, EntitySummary, Driver, Acknowledgement, Incident)
+SHARED_DEFS = frozenset(cls.__name__ for cls in SHARED)
+# Items several tools answer with (`what_is_red.items` = `today.top`, `recompute.job` = `job_status`): objects
+# in tools/list too, described once in the resource.
+LOOSE = SHARED_DEFS | {"Problem", "Job"}
 
 
 def _without_null(node: dict[str, Any]) -> dict[str, Any]:
@@ -30,8 +35,13 @@ def _without_null(node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
+OUTPUT_DROPS = frozenset({"description", "format", "default", "enum"})
+
+
 def compact(schema: Any, *, drop_null: bool) -> Any:
-    """The schema without titles (and, with `drop_null`, without null variants)."""
+    """The schema without titles (and, with `drop_null` — output schemas — without null variants,
+    descriptions, formats, defaults and enums (values in answers name themselves: "red", "stale"): the tool's description and field names carry the meaning, and an
+    agent pays for every character of `tools/list`)."""
     if isinstance(schema, list):
         return [compact(item, drop_null=drop_null) for item in schema]
     if not isinstance(schema, dict):
@@ -39,6 +49,8 @@ def compact(schema: Any, *, drop_null: bool) -> Any:
     out: dict[str, Any] = {}
     for key, value in schema.items():
         if key == "title" and isinstance(value, str):
+            continue
+        if drop_null and key in OUTPUT_DROPS and not isinstance(value, dict):
             continue
         if key in ("properties", "$defs") and isinstance(value, dict):  # names here are not keywords
             out[key] = {name: compact(sub, drop_null=drop_null) for name, sub in value.items()}
@@ -76,6 +88,28 @@ def inline_refs(schema: dict[str, Any], keep: frozenset[str] = SHARED_DEFS) -> d
     return resolved
 
 
+def loosen_shared(schema: Any) -> Any:
+    """References to the shared shapes become `{"type": "object"}` and `$defs` goes: those shapes are
+    described once, in the `heartbeat://schema` resource, instead of once per tool in `tools/list`."""
+    if isinstance(schema, list):
+        return [loosen_shared(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.split("/")[-1] in LOOSE:
+        return {"type": "object"}
+    return {k: loosen_shared(v) for k, v in schema.items() if k != "$defs"}
+
+
+def shared_shapes() -> dict[str, Any]:
+    """The JSON schemas of the read model's shared shapes, once (the `heartbeat://schema` resource)."""
+    from heartbeat_mcp.models import Job, Problem  # models imports this module's neighbours, not this module
+
+    return {
+        cls.__name__: compact(cls.model_json_schema(), drop_null=False) for cls in (*SHARED, Problem, Job)
+    }
+
+
 def compact_tool_schemas(server: MCPServer) -> None:
     """One-line descriptions; no titles in input schemas; no titles or null variants in output schemas."""
     for tool in server._tool_manager.list_tools():  # the SDK lists only wire copies publicly
@@ -83,4 +117,6 @@ def compact_tool_schemas(server: MCPServer) -> None:
         tool.parameters = compact(tool.parameters, drop_null=False)
         metadata = tool.fn_metadata
         if metadata.output_schema is not None:
-            metadata.output_schema = compact(inline_refs(metadata.output_schema), drop_null=True)
+            metadata.output_schema = loosen_shared(
+                compact(inline_refs(metadata.output_schema, keep=LOOSE), drop_null=True)
+            )

@@ -163,6 +163,7 @@ class CockpitRenderer:
             "red": red,
             "attention": attention,
             "calm": calm,
+            "headlines": {i.incident_id: i.headline for i in snap.incidents},  # the `group` slot's card title
             "layout": layout(len(red), len(attention), len(calm)),
             "counts": snap.counts,
             "updated": snap.generated_at.astimezone(tz).strftime("%H:%M"),

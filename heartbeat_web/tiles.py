@@ -8,7 +8,7 @@ A slot with nothing in it draws nothing, so today's tiles look as they did befor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -120,8 +120,9 @@ def badges(m: MetricState) -> list[Badge]:
     return [b for b in BADGES if b in raised]
 
 
-def grouped(tiles: Sequence[Tile]) -> list[TileGroup]:
-    """The tiles in rank order, those sharing an incident gathered into one group where the first stands."""
+def grouped(tiles: Sequence[Tile], headlines: Mapping[str, str] | None = None) -> list[TileGroup]:
+    """The tiles in rank order, those sharing an incident gathered into one group where the first stands,
+    with the incident's headline (`CockpitSnapshot.incidents`) when given."""
     groups: list[TileGroup] = []
     by_incident: dict[str, TileGroup] = {}
     for t in tiles:
@@ -130,6 +131,6 @@ def grouped(tiles: Sequence[Tile]) -> list[TileGroup]:
         elif t.group in by_incident:
             by_incident[t.group].tiles.append(t)
         else:
-            by_incident[t.group] = TileGroup(t.group, [t])
+            by_incident[t.group] = TileGroup(t.group, [t], (headlines or {}).get(t.group))
             groups.append(by_incident[t.group])
     return groups

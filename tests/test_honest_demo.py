@@ -49,7 +49,11 @@ def test_currency_rate_metrics_are_stale_on_every_surface(demo_world: Any, slack
         srv.stop()
     assert {k: api[k] for k in fx} == dict.fromkeys(fx, "stale")
     for metric_id in fx:
-        assert re.search(rf'<article class="tile s-stale[^"]*" data-metric="{metric_id}"', html), metric_id
+        # a stale tile, or a stale member chip on its incident's card (the rate files: one card, three metrics)
+        drawn = (
+            rf'(<article class="tile s-stale[^"]*"|<span class="g-member s-stale") data-metric="{metric_id}"'
+        )
+        assert re.search(drawn, html), metric_id
     assert re.search(r'<span class="count c-stale">\d+ stale</span>', html)
 
     async def mcp() -> dict[str, Any]:

@@ -16,6 +16,7 @@ from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, Entity
 from heartbeat_core.readmodel.cache import CachedSnapshot
 from heartbeat_mcp import models, render
 from heartbeat_mcp.answers import answer
+from heartbeat_mcp.schema import shared_shapes
 from heartbeat_mcp.server import build_server
 from heartbeat_mcp.tools.triage import build_what_is_red, problem
 from tests.test_mcp_triage import NOW, state
@@ -80,18 +81,20 @@ def test_problem_items_carry_the_read_models_objects_and_leave_out_empty_ones() 
 
 def test_answers_with_every_shape_validate_against_the_advertised_schemas() -> None:
     schemas = output_schemas()
-    shapes = {"Flag", "EntityRef", "EntitySummary", "Driver", "Acknowledgement"}
     for name in ("what_is_red", "today", "explain_metric"):
-        schema = schemas[name]
-        assert set(schema["$defs"]) == shapes, name  # one definition each, referenced where used
-        text = json.dumps({k: v for k, v in schema.items() if k != "$defs"})
-        assert '"$ref": "#/$defs/Flag"' in text and "Acknowledgement" in text
+        assert "$defs" not in schemas[name], (
+            name
+        )  # the shared shapes are described once, in heartbeat://schema
+    shapes = shared_shapes()
+    assert set(shapes) >= {"Flag", "EntityRef", "EntitySummary", "Driver", "Acknowledgement", "Incident"}
     data = answer(build_what_is_red(cached(ANNOTATED, PLAIN))).structured_content
     jsonschema.validate(data, schemas["what_is_red"])
+    for item in data["items"]:
+        jsonschema.validate(item, shapes["Problem"] | {"$defs": shapes})
     broken = json.loads(json.dumps(data))
     broken["items"][0]["flags"][0]["kind"] = "purple"
     with pytest.raises(jsonschema.ValidationError, match="purple"):
-        jsonschema.validate(broken, schemas["what_is_red"])
+        jsonschema.validate(broken["items"][0]["flags"][0], shapes["Flag"])
 
 
 def test_text_lines_name_flags_incident_and_acknowledgement_only_when_present() -> None:

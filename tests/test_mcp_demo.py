@@ -41,7 +41,7 @@ def test_demo_incidents_first_client_named_and_answers_compact(demo_world: Any) 
             size = len(result.model_dump_json(by_alias=True, exclude_none=True))
             print(text_of(result.content[0]))
             print(f"what_is_red on the demo world: {len(items)} items, {size} chars ≈ {size // 4} tokens")
-            assert size <= 2000 * 4
+            assert size <= 2400 * 4  # 2000 before the incidents (≈ 1.9k chars) came first in the answer
 
             explained = data(
                 await client.call_tool("explain_metric", {"metric_id": "card_collateral_overdue_clients"})
@@ -49,12 +49,42 @@ def test_demo_incidents_first_client_named_and_answers_compact(demo_world: Any) 
             assert any("ACME Ltd" in [str(v) for v in row] for row in explained["detail"]["rows"])
             assert explained["status"] == "red"
 
-            today = data(await client.call_tool("today", {}))
-            assert today["counts"]["red"] >= len(INCIDENTS)
+            # Incidents come before the per-metric list, grouped by evidence (no relations declared).
+            incidents = data(result)["incidents"]
+            assert list(data(result)).index("incidents") < list(data(result)).index("items")
+            groups = [sorted(i["metrics"]) for i in incidents]
+            assert ["card_collateral_overdue_amount", "card_collateral_overdue_clients"] in groups
+            assert ["aml_review_backlog", "aml_review_backlog_days", "aml_reviews_pending_over_72h"] in groups
+            assert [
+                "currency_rate_coverage",
+                "currency_rate_max_daily_move",
+                "payment_volume_eur_24h",
+            ] in groups
+            for incident in incidents:
+                assert {"incident_id", "headline", "metrics", "status", "started_at"} <= set(incident)
+
+            # An agent's walk: from today's first answer alone, the incidents, ACME Ltd and the stale source.
+            first = await client.call_tool("today", {})
+            today = data(first)
+            size = len(first.model_dump_json(by_alias=True, exclude_none=True))
+            print(f"today on the demo world: {size} chars ≈ {size // 4} tokens")
+            assert size <= 12_000
+            assert [sorted(i["metrics"]) for i in today["incidents"]] == groups
+            text = text_of(first.content[0])
+            collateral = next(
+                i for i in today["incidents"] if "card_collateral_overdue_clients" in i["metrics"]
+            )
+            assert "ACME Ltd" in collateral["headline"] and "ACME Ltd" in text
+            rates = next(i for i in today["incidents"] if "currency_rate_coverage" in i["metrics"])
+            assert rates["stale_sources"] == ["currency_rates"] and rates["status"] == "stale"
             assert "currency_rates" in {s["source"] for s in today["stale_sources"]}
+            assert all(i["incident_id"] in text for i in today["incidents"])
+            assert today["counts"]["red"] >= len(INCIDENTS)
 
             listed = await client.list_tools()
             size = len(listed.model_dump_json(by_alias=True, exclude_none=True))
-            assert size <= 8000 * 4
+            assert (
+                size <= 20_000
+            )  # ≤ 5k tokens: shared shapes once in heartbeat://schema, lean output schemas
 
     anyio.run(main)

@@ -260,3 +260,16 @@ def test_culprit_slot_is_filled_from_entities() -> None:
     on_display = tile(_state(entities=summary, as_of_date=date(2026, 9, 30)), detail=False)
     assert "2 clients · EUR 94k" in _tile_html(on_display) and "ACME" not in _tile_html(on_display)
     assert tile(_state(entities=summary, status="green")).culprit is None
+
+
+def test_an_incident_card_has_its_headline_the_lead_tile_and_members_as_chips() -> None:
+    lead, member = (tile(_state(f"m{i}", incident_id="inc-1")) for i in range(2))
+    env = make_env()
+    body = env.from_string(
+        '{% import "_slots.html" as slot %}{% for g in tiles|grouped(headlines) %}'
+        '{{ slot.group(g, "_tile.html") }}{% endfor %}'
+    )
+    html = body.render(tiles=[lead, member], headlines={"inc-1": "Two things, one cause: ACME Ltd"})
+    assert '<p class="g-headline">Two things, one cause: ACME Ltd</p>' in html
+    assert html.count("<article") == 1 and 'class="g-member s-' in html
+    assert html.index('<article class="tile') < html.index('data-metric="m1"')

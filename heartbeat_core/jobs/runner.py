@@ -338,7 +338,8 @@ class _Worker:
         if typical_mode != "skip":
             self._typical(metric_ids, force=typical_mode == "force")
 
-        # 4. alerts.
+        # 4. incidents (their stored history), then alerts.
+        self._incidents()
         self._alerts()
 
         failed_sources = [s for s in self.sources if s["state"] == "failed"]
@@ -421,6 +422,19 @@ class _Worker:
                 {"name": "typical", "state": "failed", "seconds": None, "error": _one_line(exc)}
             )
             log.warning("typical refresh failed in job %s: %s", self.job_id, _one_line(exc))
+
+    def _incidents(self) -> None:
+        from heartbeat_core.readmodel.incident_history import refresh_incidents
+
+        try:
+            with get_pool().connection() as conn:
+                refresh_incidents(conn)
+                conn.commit()
+        except Exception as exc:
+            self.hooks.append(
+                {"name": "incidents", "state": "failed", "seconds": None, "error": _one_line(exc)}
+            )
+            log.warning("incident refresh failed in job %s: %s", self.job_id, _one_line(exc))
 
     def _alerts(self) -> None:
         step = self.steps.alerts

@@ -21,6 +21,7 @@ from heartbeat_core.metrics.registry import band_in_force
 from heartbeat_core.readmodel.acknowledged import acknowledgement_of, acknowledgements
 from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntitySummary, Flag
 from heartbeat_core.readmodel.entities import entity_summaries, new_entity_flag
+from heartbeat_core.readmodel.incidents import Incident, current_incidents
 from heartbeat_core.readmodel.pipeline import PipelineHealth, judge_pipeline, last_successful_job
 from heartbeat_core.readmodel.status import (
     DISPLAY_ORDER,
@@ -101,6 +102,7 @@ class CockpitSnapshot(BaseModel):
     counts: dict[str, int]
     metrics: list[MetricState]
     pipeline: PipelineHealth = Field(default_factory=PipelineHealth)
+    incidents: list[Incident] = Field(default_factory=list)
 
 
 class HistoryPoint(BaseModel):
@@ -301,6 +303,7 @@ def cockpit_snapshot(conn: psycopg.Connection[Any], now: datetime | None = None)
     moment = now or clock.now()
     version = read_model_version(conn)
     states = metric_states(conn, now=moment)
+    incidents = current_incidents(conn, states)
     counts = display_counts(states)
     pipeline = judge_pipeline(
         get_settings().schedule_recompute,
@@ -315,6 +318,7 @@ def cockpit_snapshot(conn: psycopg.Connection[Any], now: datetime | None = None)
         counts=counts,
         metrics=states,
         pipeline=pipeline,
+        incidents=incidents,
     )
 
 

@@ -64,10 +64,12 @@ def build_what_is_red(
     found = triage.problems(
         cached.snapshot.metrics, include_amber=include_amber, include_stale=include_stale, team=team
     )
+    ids = {s.metric_id for s in found}
     return models.WhatIsRed(
         generated_at=cached.snapshot.generated_at,
         counts=cached.snapshot.counts,
         total=len(found),
+        incidents=[i for i in cached.snapshot.incidents if ids & set(i.metrics)],
         items=[problem(s) for s in found[:limit]],
         more=max(len(found) - limit, 0),
         degraded=cached.error if cached.degraded else None,
@@ -124,6 +126,7 @@ def build_today(hb: Heartbeat, cached: CachedSnapshot) -> models.Today:
         business_day=clock.business_day(snap.generated_at, get_settings().tz),
         headline=_headline(snap.counts, len(snap.metrics)),
         counts=snap.counts,
+        incidents=snap.incidents,
         top=[problem(s) for s in triage.problems(snap.metrics)[:TOP_IN_TODAY]],
         changed=[models.Change.model_validate(c.model_dump()) for c in changes[:CHANGES_IN_TODAY]],
         stale_sources=[
