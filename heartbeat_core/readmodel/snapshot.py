@@ -30,6 +30,7 @@ from heartbeat_core.readmodel.status import (
     Status,
     display_flags,
     display_state,
+    implausible_flags,
     judge,
     rank_key,
     resolve_freshness,
@@ -212,7 +213,8 @@ def state_from_row(row: dict[str, Any], now: datetime) -> tuple[MetricState, flo
         how_to_read=row["how_to_read"],
         sparkline=[_float(v) for v in (row["sparkline"] or [])],
         display_state=display_state(result.status, fresh.freshness, value is not None, error),
-        flags=display_flags(fresh.freshness, fresh.reason, value is not None, error, source_as_of),
+        flags=display_flags(fresh.freshness, fresh.reason, value is not None, error, source_as_of)
+        + implausible_flags(result.crossed, result.reason, row["status_since"]),
     ), result.distance
 
 
