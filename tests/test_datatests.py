@@ -45,13 +45,17 @@ def test_demo_tests_pass_then_a_duplicated_load_fails_uniqueness(demo_world: Any
         ).fetchone()
         assert row is not None and row[0] == "fail" and row[1] == dup.failing_rows
         assert row[2] is not None and row[3] is not None and row[4] == len(dup.sample)
-        conn.execute("ALTER TABLE webbank.entry ALTER COLUMN fee DROP NOT NULL")  # as an upstream change lands
+        conn.execute(
+            "ALTER TABLE webbank.entry ALTER COLUMN fee DROP NOT NULL"
+        )  # as an upstream change lands
         conn.execute("UPDATE webbank.entry SET fee = NULL WHERE id IN (SELECT id FROM webbank.entry LIMIT 3)")
         nulls = _by_key(run_source_tests(conn, "webbank"))["entry/not_null:fee,amount,create_time"]
         assert (nulls.status, nulls.failing_rows) == ("fail", 3)
 
 
-def test_bad_declarations_are_errors_naming_file_source_table_and_key(demo_world: Any, tmp_path: Path) -> None:
+def test_bad_declarations_are_errors_naming_file_source_table_and_key(
+    demo_world: Any, tmp_path: Path
+) -> None:
     toml = tmp_path / "sources.toml"
     toml.write_text(
         """
@@ -80,3 +84,36 @@ tests = [
     assert [r.status for r in results] == ["error", "error", "error", "pass"]
     assert "column 'no_such_column' does not exist in webbank.entry" in (results[1].message or "")
     assert monkey_sources in (results[1].message or "")
+
+
+def test_sources_test_command_json_and_exit_code(demo_world: Any) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    heartbeat = str(Path(sys.executable).with_name("heartbeat"))
+
+    def run() -> subprocess.CompletedProcess[str]:
+        args = [heartbeat, "sources", "test", "webbank", "--json"]
+        return subprocess.run(args, env=dict(os.environ), capture_output=True, text=True, timeout=180)
+
+    ok = run()
+    assert ok.returncode == 0, ok.stderr
+    tests = json.loads(ok.stdout)["tests"]
+    assert tests and set(tests[0]) >= {
+        "source",
+        "table",
+        "test",
+        "columns",
+        "status",
+        "failing_rows",
+        "sample",
+    }
+    with psycopg.connect(demo_world.marts_url, autocommit=True) as conn:
+        conn.execute(DUPLICATE_LEDGER)
+    failed = run()
+    assert failed.returncode == 1, failed.stderr
+    bad = [t for t in json.loads(failed.stdout)["tests"] if t["status"] != "pass"]
+    assert [(t["table"], t["test"], t["columns"]) for t in bad] == [("entry", "unique", ["payment_id"])]
+    assert bad[0]["sample"] and bad[0]["failing_rows"] > 0

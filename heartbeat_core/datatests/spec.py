@@ -78,7 +78,7 @@ def _tables(source: AnySource | None) -> dict[str, Any]:
 
 def _one(raw: Any, source: str, table: str, sources: dict[str, AnySource]) -> TestSpec:
     if not isinstance(raw, dict):
-        raise ValueError(f"expected a table like {{ unique = [\"id\"] }}, got {raw!r}")
+        raise ValueError(f'expected a table like {{ unique = ["id"] }}, got {raw!r}')
     names = [k for k in raw if k in TEST_NAMES]
     unknown = [k for k in raw if k not in TEST_NAMES and k not in ("values", "to")]
     if unknown or len(names) != 1:
