@@ -36,6 +36,7 @@ from heartbeat_core.readmodel.status import (
     resolve_freshness,
     target_hit,
 )
+from heartbeat_core.readmodel.suspect import attach_suspects
 from heartbeat_core.settings import get_settings
 
 SPARKLINE_POINTS = 30
@@ -250,6 +251,7 @@ def metric_states(
         rows = cur.fetchall()
     states = rank([state_from_row(r, moment) for r in rows])
     attach_entities(conn, states, moment)
+    attach_suspects(conn, states)
     return states
 
 
