@@ -37,6 +37,7 @@ from heartbeat_core.alerts.messages import (
     render_webhook,
     summary_line,
 )
+from heartbeat_core.alerts.test_alerts import test_events, told_test_keys
 from heartbeat_core.readmodel.entities import entity_detail_line
 from heartbeat_core.readmodel.snapshot import MetricState
 from heartbeat_core.settings import get_settings
@@ -341,6 +342,9 @@ def evaluate(
                 events += facts.events(
                     state, [t for t in transitions if facts.remind(state, t)], told, already
                 )
+            events += test_events(
+                conn, [s.metric_id for s in states], public_url, told_test_keys(conn, ch.name)
+            )
             report.notifications[ch.name] = events
             if events:
                 parts = render_parts(ch.name, events, evaluation_id, now)
@@ -484,8 +488,9 @@ def _log_notifications(
             (e.metric_id, e.idempotency_key, e.kind)
         ]
         for subject_id, key, kind in subjects:
+            metric_id = None if e.subject_type == "source_test" else e.metric_id
             rows.append(
-                (channel, key, evaluation_id, e.metric_id, e.subject_type, subject_id, kind, e.repeat,
+                (channel, key, evaluation_id, metric_id, e.subject_type, subject_id, kind, e.repeat,
                  e.previous, e.status, e.reason, body, outbox_id, now)
             )  # fmt: skip
         for subject_id, key, kind in e.covers:  # not told on their own: no metric row of their own either
