@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
+import httpx
 import psycopg
 import pytest
 from mcp import Client
@@ -18,6 +19,7 @@ from heartbeat_core.compute.engine import compute_metrics
 from heartbeat_core.jobs import ledger, runner
 from heartbeat_core.readmodel.typical import refresh_typical
 from heartbeat_mcp.server import build_server
+from heartbeat_web.app import create_app
 from heartbeat_web.render import tile
 from tests.test_alerts_support import (  # noqa: F401  (fixtures)
     SlackReceiver,
@@ -25,6 +27,7 @@ from tests.test_alerts_support import (  # noqa: F401  (fixtures)
     slack_fixture,
 )
 from tests.test_mcp import data
+from tests.web_server import LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.db]
 
@@ -103,3 +106,18 @@ def test_duplicated_ledger_load_fails_uniqueness_and_makes_revenue_suspect(
     webbank = next(s for s in anyio.run(ask)["sources"] if s["source"] == "webbank")
     assert [t for t in webbank["tests"] if "unique(payment_id)" in t and t.startswith("fail")]
     assert clock.now() - now < timedelta(hours=1)
+
+    srv = LiveServer(lambda: create_app(mcp=False, poll_s=0.2)).start()
+    try:
+        with httpx.Client(base_url=srv.url, timeout=30) as c:
+            body = c.get("/api/sources").json()
+    finally:
+        srv.stop()
+    first = body["tests"][0]
+    assert (first["source"], first["table"], first["test"], first["status"]) == (
+        "webbank",
+        "entry",
+        "unique",
+        "fail",
+    )
+    assert first["sample"] and first["first_failing_at"] and first["failing_rows"] > 100

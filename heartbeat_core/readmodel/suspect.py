@@ -107,3 +107,19 @@ def test_lines(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
         else:
             out.setdefault(source, []).append(f"error {source}.{table} {test}: {message}")
     return out
+
+
+def test_results(conn: psycopg.Connection[Any], source: str | None = None) -> list[dict[str, Any]]:
+    """Every stored data-test verdict (the REST sources list): status, failing rows, redacted samples, first
+    failing and last passing moments."""
+    exists = conn.execute("SELECT to_regclass('heartbeat.source_test') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return []
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            "SELECT source, table_name AS table, test, columns, status, failing_rows, sample, message, checked_at,"
+            " first_failing_at, last_passing_at FROM heartbeat.source_test"
+            " WHERE %(source)s::text IS NULL OR source = %(source)s ORDER BY source, table_name, test_key",
+            {"source": source},
+        )
+        return list(cur.fetchall())
