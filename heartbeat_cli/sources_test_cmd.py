@@ -17,6 +17,9 @@ from heartbeat_cli.errors import CommandError, one_line_errors
 def sources_test_cmd(
     source: str | None = typer.Argument(None, help="Only this source (default: every source)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    accept_schema: bool = typer.Option(
+        False, "--accept-schema", help="Take the tables' columns as they are now as the accepted schema."
+    ),
 ) -> None:
     """Run the data tests of sources.toml against the landed tables; exit 1 on a failure."""
     from heartbeat_core.datatests import run_source_tests
@@ -32,7 +35,7 @@ def sources_test_cmd(
         raise CommandError(f"no source {source!r} in sources.toml (known: {', '.join(config) or 'none'})")
     with connect(autocommit=True) as conn:
         migrate(conn)
-        results = run_source_tests(conn, source)
+        results = run_source_tests(conn, source, accept_schema=accept_schema)
     bad = [r for r in results if r.status != "pass"]
     if as_json:
         print(json.dumps({"tests": [r.as_json() for r in results]}, default=str))

@@ -117,3 +117,23 @@ def test_sources_test_command_json_and_exit_code(demo_world: Any) -> None:
     bad = [t for t in json.loads(failed.stdout)["tests"] if t["status"] != "pass"]
     assert [(t["table"], t["test"], t["columns"]) for t in bad] == [("entry", "unique", ["payment_id"])]
     assert bad[0]["sample"] and bad[0]["failing_rows"] > 0
+
+
+def test_a_renamed_source_column_is_schema_drift_and_makes_its_readers_suspect(demo_world: Any) -> None:
+    from heartbeat_core.readmodel.suspect import suspects_by_metric
+
+    with psycopg.connect(demo_world.marts_url, autocommit=True) as conn:
+        assert {r.status for r in run_source_tests(conn, "aml")} == {
+            "pass"
+        }  # first sight: the accepted schema
+        with psycopg.connect(demo_world.source_url, autocommit=True) as source:
+            source.execute("ALTER TABLE aml.aml_retrospective RENAME COLUMN reviewed_at TO reviewed_on")
+        drift = _by_key(run_source_tests(conn, "aml"))["aml_retrospective/schema:"]
+        assert drift.status == "fail" and drift.message == "renamed reviewed_at → reviewed_on?"
+        suspects = suspects_by_metric(conn, ["aml_review_backlog", "revenue_24h"])
+        assert list(suspects) == ["aml_review_backlog"]
+        assert suspects["aml_review_backlog"][0].line.endswith(
+            "schema changed: renamed reviewed_at → reviewed_on?"
+        )
+        accepted = run_source_tests(conn, "aml", accept_schema=True)
+        assert {r.status for r in accepted} == {"pass"}

@@ -196,15 +196,23 @@ def store_results(
 
 
 def run_source_tests(
-    conn: psycopg.Connection[Any], source: str | None = None, job_id: int | None = None
+    conn: psycopg.Connection[Any],
+    source: str | None = None,
+    job_id: int | None = None,
+    *,
+    accept_schema: bool = False,
 ) -> list[TestResult]:
-    """Run and store the tests of one source (or of all); a bad `sources.toml` stops nothing but itself."""
+    """Run and store the tests of one source (or of all), schema drift included; a bad declaration stops
+    nothing but itself. `accept_schema` takes today's upstream catalogue as the accepted one."""
+    from heartbeat_core.datatests.drift import drift_results
     from heartbeat_core.ingest.config import load_sources
 
     path = get_settings().sources
     sources = load_sources(path)
     specs = declared_tests(sources, str(path), only=source)
     results = [run_one_test(conn, spec) for spec in specs]
+    for name in sorted(s for s in sources if source is None or s == source):
+        results += drift_results(conn, sources[name], str(path), accept_all=accept_schema)
     for name in sorted({s for s in sources if source is None or s == source}):
         store_results(conn, name, [r for r in results if r.spec.source == name], job_id)
     failed = [r for r in results if r.status != "pass"]

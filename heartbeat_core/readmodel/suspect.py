@@ -26,10 +26,13 @@ class FailingTest:
     columns: tuple[str, ...]
     failing_rows: int | None
     since: datetime | None
+    message: str | None = None
 
     @property
     def line(self) -> str:
-        """`webbank.entry unique(payment_id): 1,204 failing rows`."""
+        """`webbank.entry unique(payment_id): 1,204 failing rows`; `aml.x schema changed: dropped y`."""
+        if self.test == "schema":
+            return f"{self.source}.{self.table} schema changed: {self.message}"
         rows = f": {format_number(self.failing_rows, 'count')} failing rows" if self.failing_rows else ""
         return f"{self.source}.{self.table} {self.test}({', '.join(self.columns)}){rows}"
 
@@ -41,7 +44,8 @@ def failing_tests(conn: psycopg.Connection[Any]) -> list[FailingTest]:
         return []
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
-            "SELECT source, table_name, test, columns, failing_rows, first_failing_at FROM heartbeat.source_test"
+            "SELECT source, table_name, test, columns, failing_rows, first_failing_at, message"
+            " FROM heartbeat.source_test"
             " WHERE status = 'fail' ORDER BY source, table_name, test_key"
         )
         rows = cur.fetchall()
@@ -53,6 +57,7 @@ def failing_tests(conn: psycopg.Connection[Any]) -> list[FailingTest]:
             tuple(r["columns"]),
             r["failing_rows"],
             r["first_failing_at"],
+            r["message"],
         )
         for r in rows
     ]
@@ -101,7 +106,7 @@ def test_lines(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for source, table, test, columns, status, failing, message, since in rows:
         if status == "fail":
-            line = FailingTest(source, table, test, tuple(columns), failing, since).line
+            line = FailingTest(source, table, test, tuple(columns), failing, since, message).line
             when = f" since {since:%Y-%m-%d %H:%M} UTC" if since else ""
             out.setdefault(source, []).append(f"fail {line}{when}")
         else:

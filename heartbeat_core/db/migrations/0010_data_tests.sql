@@ -21,3 +21,15 @@ CREATE TABLE heartbeat.source_test (
 
 CREATE TRIGGER source_test_changed AFTER INSERT OR UPDATE OR DELETE ON heartbeat.source_test
     FOR EACH STATEMENT EXECUTE FUNCTION heartbeat.bump_read_model();
+
+-- Schema drift: the accepted catalogue of each declared table as its source shows it upstream (for postgres
+-- sources the source database's own catalogue, since dlt lets drops and renames pass), `{column: type}`.
+-- Set on first sight and by `heartbeat sources test --accept-schema`; a differing catalogue fails the
+-- table's `schema` test until then.
+CREATE TABLE heartbeat.source_catalog (
+    source text NOT NULL,
+    table_name text NOT NULL,
+    columns jsonb NOT NULL,
+    taken_at timestamptz NOT NULL,
+    PRIMARY KEY (source, table_name)
+);
