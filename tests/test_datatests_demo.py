@@ -115,7 +115,9 @@ def test_duplicated_ledger_load_fails_uniqueness_and_makes_revenue_suspect(
     finally:
         srv.stop()
     assert "SUSPECT</strong> data test failed: webbank.entry unique(payment_id)" in page
-    assert 'href="/api/sources">the failing test</a>' in page and "IMPLAUSIBLE</strong> implausibly high" in page
+    assert (
+        'href="/api/sources">the failing test</a>' in page and "IMPLAUSIBLE</strong> implausibly high" in page
+    )
     first = body["tests"][0]
     assert (first["source"], first["table"], first["test"], first["status"]) == (
         "webbank",
