@@ -21,6 +21,7 @@ from heartbeat_cli import (
     serve_cmd,
     skills_cmd,
     sources_add_cmd,
+    sources_test_cmd,
 )
 from heartbeat_cli.project_opts import project_callback
 
@@ -50,6 +51,7 @@ for module in (
     catalog_cmd,
     keys_cmd,  # credentials (issue 15)
     entities_cmd,  # ack, changes (issue 13)
+    sources_test_cmd,  # data tests (issue 18)
 ):
     module.register(app)
 

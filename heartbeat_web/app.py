@@ -29,7 +29,7 @@ from heartbeat_core.metrics.registry import UnknownMetric
 from heartbeat_core.readmodel.cache import SnapshotCache
 from heartbeat_core.settings import get_settings
 from heartbeat_mcp.http import build_http_app, mcp_lifespan
-from heartbeat_web import api, audit_views, catalog_views, docs, entities_api, fast, views
+from heartbeat_web import api, audit_views, catalog_views, docs, entities_api, fast, sources_api, views
 from heartbeat_web.deps import Web
 from heartbeat_web.fast import CockpitFastPath
 from heartbeat_web.gate import CredentialGate
@@ -167,6 +167,7 @@ def _routes(app: FastAPI, live: LiveCockpit, build: str, mcp_app: Starlette | No
     app.include_router(docs.router)
     app.include_router(api.router)
     app.include_router(entities_api.router)  # acknowledgements, change feed (issue 13)
+    app.include_router(sources_api.router)  # sources and their data tests (issue 18)
     app.include_router(audit_views.pages)  # /audit pages and /api/audit
     app.include_router(audit_views.api)
     app.include_router(catalog_views.router)  # /catalog (issue 16)

@@ -194,3 +194,13 @@ def test_an_amber_only_channel_hears_red_as_amber_and_never_a_false_resolved() -
     amber_only = frozenset({"amber", "resolved"})
     steps = [("amber", "fresh"), ("red", "fresh"), ("amber", "fresh"), ("green", "fresh")]
     assert run(amber_only, steps) == [[("amber", False)], [], [], [("resolved", False)]]
+
+
+def test_an_implausible_amber_is_announced_as_its_own_kind() -> None:
+    """The sanity band's amber says `implausible`, not `amber`, so a reader knows to check the data."""
+    levels = DEFAULT | {"amber"}  # the sanity band's amber reaches channels that take amber
+    transitions, view = decide(levels, "amber", "fresh", "rev", None, T0, DAY, True)
+    assert [t.kind for t in transitions] == ["implausible"]
+    assert transitions[0].key.startswith("metric:rev:implausible:status:")
+    transitions, _ = decide(levels, "green", "fresh", "rev", view, T0 + timedelta(hours=1), DAY)
+    assert [t.kind for t in transitions] == ["resolved"]

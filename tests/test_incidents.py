@@ -26,7 +26,7 @@ def _state(metric_id: str, shown: str = "red", **extra: Any) -> SimpleNamespace:
 
 def test_tables_read_names_schema_tables_not_ctes() -> None:
     sql = "WITH x AS (SELECT * FROM shop.orders o JOIN shop.refunds r ON r.id = o.id) SELECT count(*) FROM x"
-    assert tables_read(sql) == {"shop.orders", "shop.refunds"}
+    assert tables_read(sql) == {("shop", "orders"), ("shop", "refunds")}
     assert tables_read("SELEC nonsense ((") == frozenset()
 
 

@@ -116,6 +116,9 @@ def test_a_table_without_cursor_and_a_role_without_select(shop_env: str, pg_admi
         plan = plan_postgres_source("shop", "SHOP_URL", "shop", None, replace=("order_status",))
         lookup = next(t for t in plan.schema.tables if t.name == "order_status")
         assert lookup.write_disposition == "replace" and 'cursor = ""' in plan.toml_block
+        assert (
+            'tests = [{ unique = ["code"] }]' in plan.toml_block
+        )  # proposed from the primary key (issue 18)
         assert plan_postgres_source("shop", "SHOP_URL", "shop", None, exclude=("order_status",)).schema.tables
     finally:
         with psycopg.connect(shop_env, autocommit=True) as conn:

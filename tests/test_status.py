@@ -207,3 +207,73 @@ def test_display_flags_mark_late_sources_and_a_kept_value_after_a_failed_compute
     kinds = [f.kind for f in display_flags("amber", "sources 40 h old", True, "boom", None)]
     assert kinds == ["stale", "error"]
     assert [f.kind for f in display_flags("red", "never loaded", False, "boom", None)] == ["stale"]
+
+
+# -- the sanity band in the good direction (issue 18: implausible moves) --------------------------------------
+
+directions = st.sampled_from(["higher_is_better", "lower_is_better"])
+
+
+@given(direction=directions, z=st.floats(min_value=-50, max_value=50, allow_nan=False))
+def test_implausible_band_only_on_the_good_side(direction: str, z: float) -> None:
+    """Beyond `z_implausible` on the good side: amber, worded apart; the bad side is judged exactly as before."""
+    mean, sd = 1000.0, 10.0
+    value = mean + z * sd
+    with_band = resolve_status(value, direction, typical_mean=mean, typical_stddev=sd, z_implausible=4.0)  # type: ignore[arg-type]
+    without = resolve_status(value, direction, typical_mean=mean, typical_stddev=sd)  # type: ignore[arg-type]
+    good = z < 0 if direction == "lower_is_better" else z > 0
+    actual_z = with_band.z if with_band.z is not None else 0.0
+    if good and abs(actual_z) >= 4.0:
+        assert (with_band.status, with_band.crossed) == ("amber", "z_implausible")
+        side = "high" if actual_z > 0 else "low"
+        assert with_band.reason.startswith(f"implausibly {side} vs typical: check the data")
+        assert without.status == "green"
+    else:
+        assert with_band == without
+        assert "implausibly" not in with_band.reason
+
+
+@given(
+    direction=directions,
+    value=finite,
+    norm=maybe,
+    alert=maybe,
+    z_impl=st.one_of(st.none(), st.floats(min_value=0.5, max_value=20)),
+)
+def test_implausible_band_never_softens_a_line(
+    direction: str, value: float, norm: float | None, alert: float | None, z_impl: float | None
+) -> None:
+    """A crossed line or a bad-direction z keeps its colour and reason whatever the sanity band says."""
+    kwargs = {"norm": norm, "alert": alert, "typical_mean": 0.0, "typical_stddev": 1.0}
+    plain = resolve_status(value, direction, **kwargs)  # type: ignore[arg-type]
+    banded = resolve_status(value, direction, z_implausible=z_impl, **kwargs)  # type: ignore[arg-type]
+    if plain.status != "green":
+        assert banded == plain
+    else:
+        assert banded.status in ("green", "amber")
+        assert banded.crossed in (None, "z_implausible")
+
+
+def test_judge_uses_default_band_of_four_and_header_off() -> None:
+    band = Band(mean=1900.0, stddev=340.0, points=28)
+    on = judge(
+        3600.0, "higher_is_better", "money:EUR", norm=None, alert=None, band=band, options=TypicalOptions()
+    )
+    assert (on.status, on.crossed) == ("amber", "z_implausible")
+    assert on.reason.startswith("implausibly high vs typical: check the data")
+    off = TypicalOptions(z_implausible=None)
+    assert (
+        judge(3600.0, "higher_is_better", "money:EUR", norm=None, alert=None, band=band, options=off).status
+        == "green"
+    )
+
+
+def test_z_implausible_header_parses_number_and_off() -> None:
+    from heartbeat_core.metrics.definition import DefinitionError, parse_metric_text
+
+    base = "-- name: X\n-- period: 24h\n-- unit: count\n-- direction: higher_is_better\n-- sources: demo\n"
+    for header, expected in (("", 4.0), ("-- z_implausible: 6\n", 6.0), ("-- z_implausible: off\n", None)):
+        parsed = parse_metric_text(base + header + "-- @value\nSELECT 1 AS value\n", "x", "x.sql")
+        assert parsed.typical_options.z_implausible == expected
+    with pytest.raises(DefinitionError, match="z_implausible 'lots' is not a number"):
+        parse_metric_text(base + "-- z_implausible: lots\n-- @value\nSELECT 1 AS value\n", "x", "x.sql")

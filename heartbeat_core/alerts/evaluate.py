@@ -37,6 +37,7 @@ from heartbeat_core.alerts.messages import (
     render_webhook,
     summary_line,
 )
+from heartbeat_core.alerts.test_alerts import test_events, told_test_keys
 from heartbeat_core.readmodel.entities import entity_detail_line
 from heartbeat_core.readmodel.snapshot import MetricState
 from heartbeat_core.settings import get_settings
@@ -92,16 +93,25 @@ def decide(
     view: ChannelView | None,
     now: datetime,
     repeat_s: float,
+    implausible: bool = False,
 ) -> tuple[list[Transition], ChannelView]:
-    """The pure state machine: transitions to announce on this channel, and the channel's new view."""
+    """The pure state machine: transitions to announce on this channel, and the channel's new view.
+
+    `implausible`: the amber comes from the sanity band (good direction), announced as kind `implausible`."""
     prior = view or ChannelView(status_since=now, freshness_since=now)
-    status_out, new = _status_track(levels, status, metric_id, prior, now, repeat_s)
+    status_out, new = _status_track(levels, status, metric_id, prior, now, repeat_s, implausible)
     fresh_out, new = _freshness_track(levels, freshness, metric_id, prior, new, now)
     return status_out + fresh_out, new
 
 
 def _status_track(
-    levels: frozenset[str], status: str, metric_id: str, prior: ChannelView, now: datetime, repeat_s: float
+    levels: frozenset[str],
+    status: str,
+    metric_id: str,
+    prior: ChannelView,
+    now: datetime,
+    repeat_s: float,
+    implausible: bool = False,
 ) -> tuple[list[Transition], ChannelView]:
     """The status track, on the channel's effective level: the colour if the channel takes it, else "ok"."""
     new = prior if status == prior.status_level else replace(prior, status_level=status, status_since=now)
@@ -113,7 +123,7 @@ def _status_track(
         return [], new  # no value at all says nothing new about the problem: hold what the channel was told
     if effective != "ok" and effective != told:
         # ok→amber/red, amber→red, and red→amber on a channel that takes amber (the "was red" news)
-        kind: AlertKind = "red" if effective == "red" else "amber"
+        kind: AlertKind = "red" if effective == "red" else "implausible" if implausible else "amber"
         out = [_transition(metric_id, kind, "status", told or prior.status_level, now)]
         return out, replace(new, status_notified=effective, status_notified_at=now)
     if effective == "red" and told == "red" and _repeat_due(prior, now, repeat_s):
@@ -317,7 +327,14 @@ def evaluate(
                     continue
                 view = views.get(state.metric_id)
                 transitions, new_view = decide(
-                    ch.levels, state.status, state.freshness, state.metric_id, view, now, repeat_s
+                    ch.levels,
+                    state.status,
+                    state.freshness,
+                    state.metric_id,
+                    view,
+                    now,
+                    repeat_s,
+                    state.crossed == "z_implausible",
                 )
                 if view != new_view:
                     _save_view(conn, ch.name, state.metric_id, new_view, now)
@@ -325,6 +342,9 @@ def evaluate(
                 events += facts.events(
                     state, [t for t in transitions if facts.remind(state, t)], told, already
                 )
+            events += test_events(
+                conn, [s.metric_id for s in states], public_url, told_test_keys(conn, ch.name)
+            )
             report.notifications[ch.name] = events
             if events:
                 parts = render_parts(ch.name, events, evaluation_id, now)
@@ -468,8 +488,9 @@ def _log_notifications(
             (e.metric_id, e.idempotency_key, e.kind)
         ]
         for subject_id, key, kind in subjects:
+            metric_id = None if e.subject_type == "source_test" else e.metric_id
             rows.append(
-                (channel, key, evaluation_id, e.metric_id, e.subject_type, subject_id, kind, e.repeat,
+                (channel, key, evaluation_id, metric_id, e.subject_type, subject_id, kind, e.repeat,
                  e.previous, e.status, e.reason, body, outbox_id, now)
             )  # fmt: skip
         for subject_id, key, kind in e.covers:  # not told on their own: no metric row of their own either

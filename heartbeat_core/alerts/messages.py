@@ -30,11 +30,12 @@ DETAIL_ROWS = 3
 
 _ICON = {
     "red": "🔴", "amber": "🟠", "stale": "⏳", "resolved": "✅", "reminder": "🔁",
-    "entity_new": "🆕", "entity_worse": "📈", "entity_gone": "✅",
+    "entity_new": "🆕", "entity_worse": "📈", "entity_gone": "✅", "implausible": "🤨",
+    "test_failed": "🧪", "test_passed": "✅",
 }  # fmt: skip
 _KIND_ORDER = {
     "red": 0, "entity_new": 1, "entity_worse": 2, "reminder": 3, "stale": 4, "amber": 5, "entity_gone": 6,
-    "resolved": 7,
+    "resolved": 7, "implausible": 5, "test_failed": 4, "test_passed": 7,
 }  # fmt: skip
 _SUMMARY_LABEL = {
     "entity_new": "new in a red",
@@ -82,6 +83,8 @@ class AlertEvent(BaseModel):
         icon = _ICON[self.kind]
         if self.kind.startswith("entity_"):
             return f"{icon} {self._entity_headline()}"
+        if self.kind == "test_failed":
+            return f"{icon} DATA TEST FAILED: {self.name}"
         if self.kind == "reminder":
             since = f" since {self.status_since.isoformat()}" if self.status_since else ""
             return f"{icon} STILL {self.status.upper()}{since}, not acknowledged: {self.name} at {self.value_text}"
@@ -111,6 +114,10 @@ class AlertEvent(BaseModel):
         """The lines under the headline, plain text."""
         if self.kind.startswith("entity_"):
             return self._entity_lines()
+        if self.kind == "test_failed":
+            return [f"Why: {self.reason}", f"owner {self.owner}" if self.owner else "no owner"] + [
+                f"• {row}" for row in self.details
+            ]
         lines = [
             f"Why: {self.reason}"
             if self.kind != "stale"
@@ -229,7 +236,18 @@ def summary_line(events: list[AlertEvent]) -> str:
     for event in events:
         label = "still red" if event.repeat else _SUMMARY_LABEL.get(event.kind, event.kind)
         counts[label] = counts.get(label, 0) + max(1, len(event.entity_names))
-    order = ["red", "still red", "new in a red", "worse", "reminder", "stale", "amber", "gone", "resolved"]
+    order = [
+        "red",
+        "still red",
+        "new in a red",
+        "worse",
+        "reminder",
+        "stale",
+        "amber",
+        "implausible",
+        "gone",
+        "resolved",
+    ]
     parts = [f"{counts[k]} {k}" for k in order if k in counts]
     return "Heartbeat: " + ", ".join(parts)
 

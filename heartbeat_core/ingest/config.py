@@ -66,6 +66,9 @@ class TableBase(_Strict):
     write_disposition: WriteDisposition | None = None
     indexes: list[str] = Field(default_factory=list)
     watermark: bool | None = None
+    # data tests (issue 18), checked one by one in `heartbeat_core.datatests.spec` so a bad test is an error
+    # result of that test, never a config that stops every source
+    tests: list[dict[str, Any]] = Field(default_factory=list)
 
     @field_validator("indexes")
     @classmethod
@@ -107,6 +110,7 @@ class SourceBase(_Strict):
     primary_key: str | list[str] | None = None
     cursor: str | None = None
     description: str = ""
+    owner: str | None = None  # who hears about failing data tests
 
     @field_validator("schedule")
     @classmethod

@@ -32,6 +32,18 @@ def _toml_list(items: list[str]) -> str:
     return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 
 
+def proposed_tests(table: TablePlan) -> str | None:
+    """The data tests a careful engineer would declare from what introspection saw (issue 18): the primary
+    key unique, the status column's values closed. None when there is nothing to propose."""
+    tests = []
+    if table.primary_key:
+        tests.append(f"{{ unique = {_toml_list(table.primary_key)} }}")
+    if table.status_column and table.status_values:
+        values = _toml_list(table.status_values)
+        tests.append(f"{{ accepted_values = {json.dumps(table.status_column)}, values = {values} }}")
+    return f"tests = [{', '.join(tests)}]" if tests else None
+
+
 def _table_block(name: str, table: TablePlan) -> str:
     lines = [f"[sources.{name}.tables.{table.name}]"]
     size = f"{table.rows} rows, {table.size_bytes / 1048576:.1f} MB"
@@ -44,6 +56,9 @@ def _table_block(name: str, table: TablePlan) -> str:
         lines.append("watermark = true")
     if table.indexes:
         lines.append(f"indexes = {_toml_list(table.indexes)}")
+    tests = proposed_tests(table)
+    if tests:
+        lines.append(tests)
     return "\n".join(lines)
 
 
@@ -97,6 +112,9 @@ def _files_table_block(name: str, table: TablePlan, types: dict[str, str], glob:
         lines.append(f"watermark_column = {json.dumps(table.business_time)}")
     if table.indexes:
         lines.append(f"indexes = {_toml_list(table.indexes)}")
+    tests = proposed_tests(table)
+    if tests:
+        lines.append(tests)
     return "\n".join(lines)
 
 

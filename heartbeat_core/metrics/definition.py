@@ -39,7 +39,7 @@ TEXT_KEYS = ("name", "description", "how_to_read", "methodology")
 KNOWN_KEYS = (
     *TEXT_KEYS, "period", "unit", "direction", "sources", "norm", "alert", "target", "target_due_date",
     "owner", "team", "tags", "typical", "typical_window", "typical_min_points", "typical_seasonality",
-    "typical_robust", "z_amber", "z_red", *ENTITY_KEYS,
+    "typical_robust", "z_amber", "z_red", "z_implausible", *ENTITY_KEYS,
 )  # fmt: skip
 REQUIRED_KEYS = ("name", "period", "unit", "direction", "sources")
 
@@ -70,6 +70,8 @@ class TypicalOptions:
     robust: bool = False
     z_amber: float = 1.0
     z_red: float = 2.0
+    # the sanity band in the good direction (issue 18); None: `-- z_implausible: off`
+    z_implausible: float | None = 4.0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +81,7 @@ class TypicalOptions:
             "robust": self.robust,
             "z_amber": self.z_amber,
             "z_red": self.z_red,
+            "z_implausible": self.z_implausible,
         }
 
     @classmethod
@@ -396,10 +399,24 @@ def _typical_options(header: _Header) -> TypicalOptions:
             header.problem(header.at("typical_robust"), f"typical_robust {robust!r} is not true or false")
         else:
             values["robust"] = robust.lower() in ("true", "yes")
+    _implausible(header, values)
     options = TypicalOptions(**values)
     if options.z_amber >= options.z_red:
         header.problem(header.at("z_amber"), f"z_amber {options.z_amber} must be below z_red {options.z_red}")
     return options
+
+
+def _implausible(header: _Header, values: dict[str, Any]) -> None:
+    """`-- z_implausible: N` (a positive number) or `off` (a metric whose good side may legitimately leap)."""
+    raw = header.get("z_implausible")
+    if raw is None:
+        return
+    if raw.strip().lower() in ("off", "none", "false"):
+        values["z_implausible"] = None
+        return
+    parsed = _positive(header, "z_implausible", float)
+    if parsed is not None:
+        values["z_implausible"] = parsed
 
 
 def _entity(header: _Header, has_detail: bool) -> EntityKey | None:

@@ -115,7 +115,7 @@ def source_as_of(
 
 
 class SourceStatus(BaseModel):
-    """One source: its last load attempt, how fresh its data is and which period judged it."""
+    """A source: load, freshness, tests."""
 
     source: str
     kind: str | None = None
@@ -137,6 +137,9 @@ class SourceStatus(BaseModel):
     last_duration_s: float | None = None
     last_load_at: datetime | None = None
     data_watermark: datetime | None = None
+    tests: list[str] = Field(
+        default_factory=list
+    )  # data tests that fail or cannot run (issue 18), one line each
 
 
 def strictest_period(periods: Iterable[str]) -> Period | None:

@@ -214,7 +214,7 @@ def metric_tables(conn: psycopg.Connection[Any]) -> dict[str, frozenset[str]]:
     rows = conn.execute(
         "SELECT metric_id, value_sql FROM heartbeat.metric_registry WHERE retired_at IS NULL"
     ).fetchall()
-    return {metric_id: tables_read(sql) for metric_id, sql in rows}
+    return {metric_id: frozenset(f"{s}.{t}" for s, t in tables_read(sql)) for metric_id, sql in rows}
 
 
 def _open_stored(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:

@@ -31,11 +31,13 @@ from heartbeat_core.readmodel.status import (
     Status,
     display_flags,
     display_state,
+    implausible_flags,
     judge,
     rank_key,
     resolve_freshness,
     target_hit,
 )
+from heartbeat_core.readmodel.suspect import attach_suspects
 from heartbeat_core.settings import get_settings
 
 SPARKLINE_POINTS = 30
@@ -214,7 +216,8 @@ def state_from_row(row: dict[str, Any], now: datetime) -> tuple[MetricState, flo
         how_to_read=row["how_to_read"],
         sparkline=[_float(v) for v in (row["sparkline"] or [])],
         display_state=display_state(result.status, fresh.freshness, value is not None, error),
-        flags=display_flags(fresh.freshness, fresh.reason, value is not None, error, source_as_of),
+        flags=display_flags(fresh.freshness, fresh.reason, value is not None, error, source_as_of)
+        + implausible_flags(result.crossed, result.reason, row["status_since"]),
     ), result.distance
 
 
@@ -250,6 +253,7 @@ def metric_states(
         rows = cur.fetchall()
     states = rank([state_from_row(r, moment) for r in rows])
     attach_entities(conn, states, moment)
+    attach_suspects(conn, states)
     return states
 
 

@@ -1,8 +1,8 @@
 """The status contract: colour, freshness and ranking, decided here and nowhere else.
 
 Pure functions over plain values. The cockpit, MCP tools and alerts all call these, so an alert can
-never disagree with the TV. Priority: alert line → red; norm line → amber; z against the typical band;
-else green. A line is crossed when it is reached or passed, in the metric's bad direction.
+never disagree with the TV. Priority: alert line → red; norm line → amber; z against the typical band
+(bad direction: amber/red; either direction beyond `z_implausible`: amber "implausibly high/low"); else green. A line is crossed when it is reached or passed, in the metric's bad direction.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ Freshness = Literal["fresh", "amber", "red"]
 DisplayState = Literal["red", "amber", "green", "stale", "no_data", "error"]
 
 # Which line (or z band) a non-green status crossed; None when none was.
-Crossed = Literal["alert", "norm", "z_red", "z_amber"]
+# `z_implausible`: a move in the good direction too large to believe (a duplicated load, a broken join).
+Crossed = Literal["alert", "norm", "z_red", "z_amber", "z_implausible"]
 
 STATUSES: tuple[Status, ...] = ("red", "amber", "green", "no_data")
 
@@ -75,6 +76,7 @@ def resolve_status(
     typical_stddev: float | None = None,
     z_amber: float = 1.0,
     z_red: float = 2.0,
+    z_implausible: float | None = None,
     unit: str = "count",
     typical_label: str = "typical",
     error: str | None = None,
@@ -110,6 +112,10 @@ def resolve_status(
             return StatusResult("red", text, "z_red", z, abs(z) - z_red)
         if abs(z) >= z_amber and bad:
             return StatusResult("amber", text, "z_amber", z, abs(z) - z_amber)
+        if z_implausible is not None and abs(z) >= z_implausible and not bad:
+            return StatusResult(
+                "amber", implausible_reason(z, text), "z_implausible", z, abs(z) - z_implausible
+            )
         return StatusResult("green", text, None, z)
     if alert is not None or norm is not None:
         line, name = (norm, "norm") if norm is not None else (alert, "alert")
@@ -145,10 +151,22 @@ def judge(
         typical_stddev=band.stddev if band is not None else None,
         z_amber=options.z_amber,
         z_red=options.z_red,
+        z_implausible=options.z_implausible,
         unit=unit,
         typical_label=f"{options.window_days}-day typical",
         error=error,
     )
+
+
+def implausible_reason(z: float, band_text: str) -> str:
+    """The sanity band's reason, worded apart from the bad-direction rule so screens and alerts say which."""
+    side = "high" if z > 0 else "low"
+    return f"implausibly {side} vs typical: check the data ({band_text})"
+
+
+def implausible_flags(crossed: Crossed | None, reason: str, since: datetime | None) -> list[Flag]:
+    """The IMPLAUSIBLE mark beside an amber that the sanity band (not the bad direction) turned amber."""
+    return [Flag(kind="implausible", reason=reason, since=since)] if crossed == "z_implausible" else []
 
 
 def z_score(value: float, mean: float | None, stddev: float | None) -> float | None:

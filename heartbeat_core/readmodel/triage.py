@@ -233,6 +233,11 @@ def explain_status(state: MetricState) -> str:
             else "; no red line set"
         )
         text = f"Amber: the value {shown} reached the amber (norm) line {fmt(state.norm_value)}{red}."
+    elif state.crossed == "z_implausible":
+        text = (
+            f"Amber (implausible): {shown} moved so far the good way that it is more likely a data problem "
+            f"than good news ({state.reason}); check the loads behind it before believing it."
+        )
     elif state.crossed in ("z_red", "z_amber"):
         colour = "Red" if state.crossed == "z_red" else "Amber"
         text = (

@@ -13,14 +13,16 @@ from mcp.types import CallToolResult
 
 from heartbeat_core import clock
 from heartbeat_core.readmodel import freshness
+from heartbeat_core.readmodel.suspect import test_lines
 from heartbeat_mcp import models
 from heartbeat_mcp.answers import READ, answer, tool_errors
 from heartbeat_mcp.heartbeat import Heartbeat
 
 
 def source_states(conn: psycopg.Connection[Any]) -> list[freshness.SourceStatus]:
-    """Every source's freshness verdict, as the read model gives it."""
-    return freshness.sources_status(conn)
+    """Every source's freshness verdict and its data tests not passing, as the read model gives them."""
+    lines = test_lines(conn)
+    return [s.model_copy(update={"tests": lines.get(s.source, [])}) for s in freshness.sources_status(conn)]
 
 
 def register(server: MCPServer, hb: Heartbeat) -> None:

@@ -1,0 +1,221 @@
+"""Run declared data tests against landed tables, read-only under the metric statement limits, and keep
+each verdict in `heartbeat.source_test` (first failing / last passing times carried across runs).
+
+Every test is one predicate over its table's rows ("the rows that break it"), so counting and sampling are the
+same two statements for every kind; a test that cannot run (missing table or column, timeout) is an `error`
+naming file, source, table and key, and never stops the others.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from heartbeat_core import clock
+from heartbeat_core.datatests.spec import TestSpec, declared_tests
+from heartbeat_core.redaction import redact
+from heartbeat_core.settings import get_settings
+
+log = logging.getLogger(__name__)
+SAMPLE_ROWS = 5
+
+
+@dataclass
+class TestResult:
+    spec: TestSpec
+    status: str  # pass | fail | error
+    failing_rows: int | None = None
+    sample: list[dict[str, Any]] = field(default_factory=list)
+    message: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "source": self.spec.source,
+            "table": self.spec.table,
+            "test": self.spec.test,
+            "columns": list(self.spec.columns),
+            "status": self.status,
+            "failing_rows": self.failing_rows,
+            "sample": self.sample,
+            "message": self.message,
+        }
+
+
+def _ident(schema: str, table: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+
+
+def _predicate(spec: TestSpec) -> tuple[sql.Composable, list[Any]]:
+    """The rows of `t` that break the test."""
+    cols = [sql.SQL("t.{}").format(sql.Identifier(c)) for c in spec.columns]
+    if spec.test == "not_null":
+        return sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(c) for c in cols), []
+    if spec.test == "unique":
+        plain = sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns)
+        table = _ident(spec.source, spec.table)
+        dup = sql.SQL("({}) IN (SELECT {} FROM {} GROUP BY {} HAVING count(*) > 1)").format(
+            sql.SQL(", ").join(cols), plain, table, plain
+        )
+        return dup, []
+    if spec.test == "accepted_values":
+        return sql.SQL("{c} IS NOT NULL AND {c}::text <> ALL(%s)").format(c=cols[0]), [list(spec.values)]
+    assert spec.to_source and spec.to_table and spec.to_column
+    return (
+        sql.SQL("{c} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {o} o WHERE o.{oc} = {c})").format(
+            c=cols[0], o=_ident(spec.to_source, spec.to_table), oc=sql.Identifier(spec.to_column)
+        ),
+        [],
+    )
+
+
+def _shown(value: Any) -> Any:
+    """A sample cell as JSON, secrets masked."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, (int, float, bool)):
+        return value
+    return redact(str(value))
+
+
+def _columns(conn: psycopg.Connection[Any], schema: str, table: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+        (schema, table),
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _missing(conn: psycopg.Connection[Any], spec: TestSpec) -> str | None:
+    """What the test needs that is not landed, named as the message says it."""
+    have = _columns(conn, spec.source, spec.table)
+    if not have:
+        return f"{spec.where}: table {spec.source}.{spec.table} has not landed (no such table in the marts)"
+    absent = [c for c in spec.columns if c not in have]
+    if absent:
+        return f"{spec.where}, key {spec.test!r}: column {absent[0]!r} does not exist in {spec.source}.{spec.table}"
+    if spec.test == "relationships":
+        assert spec.to_source and spec.to_table and spec.to_column
+        if spec.to_column not in _columns(conn, spec.to_source, spec.to_table):
+            return (
+                f"{spec.where}, key 'to': column {spec.to_column!r} does not exist in "
+                f"{spec.to_source}.{spec.to_table}"
+            )
+    return None
+
+
+def run_one_test(conn: psycopg.Connection[Any], spec: TestSpec) -> TestResult:
+    """One test in its own read-only transaction with the metric statement timeout."""
+    if spec.problem:
+        return TestResult(spec, "error", message=spec.problem)
+    timeout_ms = int(get_settings().metric_statement_timeout_s * 1000)
+    try:
+        with conn.transaction():
+            conn.execute("SET TRANSACTION READ ONLY")
+            conn.execute("SELECT set_config('statement_timeout', %s, true)", (str(timeout_ms),))
+            missing = _missing(conn, spec)
+            if missing:
+                return TestResult(spec, "error", message=missing)
+            where, params = _predicate(spec)
+            table = _ident(spec.source, spec.table)
+            count_q = sql.SQL("SELECT count(*) FROM {} t WHERE {}").format(table, where)
+            row = conn.execute(count_q, params).fetchone()
+            failing = int(row[0]) if row else 0
+            sample: list[dict[str, Any]] = []
+            if failing:
+                order = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in spec.columns)
+                sample_q = sql.SQL("SELECT t.* FROM {} t WHERE {} ORDER BY {} LIMIT {}").format(
+                    table, where, order, sql.Literal(SAMPLE_ROWS)
+                )
+                cur = conn.execute(sample_q, params)
+                names = [d.name for d in cur.description or []]
+                for values in cur.fetchall():
+                    sample.append(
+                        {n: _shown(v) for n, v in zip(names, values, strict=True) if not n.startswith("_dlt")}
+                    )
+    except psycopg.Error as exc:
+        first = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        return TestResult(spec, "error", message=f"{spec.where}: {first}")
+    return TestResult(spec, "fail" if failing else "pass", failing, sample)
+
+
+_UPSERT = """
+INSERT INTO heartbeat.source_test AS s (source, table_name, test_key, test, columns, status, failing_rows,
+    sample, message, checked_at, first_failing_at, last_passing_at, job_id)
+VALUES (%(source)s, %(table)s, %(key)s, %(test)s, %(columns)s, %(status)s, %(failing)s, %(sample)s,
+    %(message)s, %(now)s, CASE WHEN %(status)s = 'fail' THEN %(now)s END,
+    CASE WHEN %(status)s = 'pass' THEN %(now)s END, %(job_id)s)
+ON CONFLICT (source, table_name, test_key) DO UPDATE SET
+    test = EXCLUDED.test, columns = EXCLUDED.columns, status = EXCLUDED.status,
+    failing_rows = EXCLUDED.failing_rows, sample = EXCLUDED.sample, message = EXCLUDED.message,
+    checked_at = EXCLUDED.checked_at, job_id = EXCLUDED.job_id,
+    first_failing_at = CASE WHEN EXCLUDED.status <> 'fail' THEN NULL
+                            WHEN s.status = 'fail' THEN s.first_failing_at ELSE EXCLUDED.checked_at END,
+    last_passing_at = CASE WHEN EXCLUDED.status = 'pass' THEN EXCLUDED.checked_at ELSE s.last_passing_at END
+"""
+
+
+def store_results(
+    conn: psycopg.Connection[Any], source: str, results: list[TestResult], job_id: int | None = None
+) -> None:
+    """Upsert the source's verdicts and forget the tests it no longer declares."""
+    now = clock.now()
+    with conn.transaction():
+        for r in results:
+            conn.execute(
+                _UPSERT,
+                {
+                    "source": r.spec.source,
+                    "table": r.spec.table,
+                    "key": r.spec.key,
+                    "test": r.spec.test,
+                    "columns": list(r.spec.columns),
+                    "status": r.status,
+                    "failing": r.failing_rows,
+                    "sample": json.dumps(r.sample),
+                    "message": r.message,
+                    "now": now,
+                    "job_id": job_id,
+                },
+            )
+        keys = [f"{r.spec.table}/{r.spec.key}" for r in results]
+        conn.execute(
+            "DELETE FROM heartbeat.source_test WHERE source = %s AND NOT (table_name || '/' || test_key = ANY(%s))",
+            (source, keys),
+        )
+
+
+def run_source_tests(
+    conn: psycopg.Connection[Any],
+    source: str | None = None,
+    job_id: int | None = None,
+    *,
+    accept_schema: bool = False,
+) -> list[TestResult]:
+    """Run and store the tests of one source (or of all), schema drift included; a bad declaration stops
+    nothing but itself. `accept_schema` takes today's upstream catalogue as the accepted one."""
+    from heartbeat_core.datatests.drift import drift_results
+    from heartbeat_core.ingest.config import load_sources
+
+    path = get_settings().sources
+    sources = load_sources(path)
+    specs = declared_tests(sources, str(path), only=source)
+    results = [run_one_test(conn, spec) for spec in specs]
+    for name in sorted(s for s in sources if source is None or s == source):
+        results += drift_results(conn, sources[name], str(path), accept_all=accept_schema)
+    for name in sorted({s for s in sources if source is None or s == source}):
+        store_results(conn, name, [r for r in results if r.spec.source == name], job_id)
+    failed = [r for r in results if r.status != "pass"]
+    if failed:
+        log.info("%d of %d data test(s) did not pass", len(failed), len(results))
+    return results
