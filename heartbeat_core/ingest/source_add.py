@@ -129,20 +129,37 @@ def plan_files_source(
     found = inspect_folder(folder, pattern)
     inside = project is not None and folder.is_relative_to(project.resolve())
     shown = str(folder.relative_to(project.resolve())) if project is not None and inside else str(folder)
+    keys = [f"description = {json.dumps(f'CSV files in {shown}')}", f"path = {json.dumps(shown)}"]
+    blocks = [_files_table_block(name, t, types, g) for t, types, g in found]
+    tables = [t for t, _, _ in found]
+    return _assemble(
+        name, "files", str(folder), (f"{folder} (CSV files)", shown), keys, blocks, tables, owner
+    )
+
+
+def _assemble(
+    name: str,
+    kind: str,
+    source_of: str,
+    shown: tuple[str, str],
+    keys: list[str],
+    table_blocks: list[str],
+    tables: list[TablePlan],
+    owner: str | None,
+) -> SourcePlan:
+    """The plan of a `files` or `rest` source: its block (head, then one block per table) and starter metrics.
+    `shown` is (origin line of the plan, schema label)."""
     head = [
-        f"# Added by `heartbeat sources add files {name}` from {folder}.",
+        f"# Added by `heartbeat sources add {kind} {name}` from {source_of}.",
         f"[sources.{name}]",
-        'kind = "files"',
-        f"description = {json.dumps(f'CSV files in {shown}')}",
-        f"path = {json.dumps(shown)}",
+        f'kind = "{kind}"',
+        *keys,
         'schedule = "hourly"',
     ]
-    blocks = ["\n".join(head), *(_files_table_block(name, t, types, g) for t, types, g in found)]
-    tables = [t for t, _, _ in found]
-    origin = f"{folder} (CSV files)"
-    text = "\n\n".join(blocks) + "\n"
+    text = "\n\n".join(["\n".join(head), *table_blocks]) + "\n"
+    origin, label = shown
     return SourcePlan(
-        name, origin, SchemaPlan(shown, "files", "-", tables), text, starter_metrics(name, tables, owner)
+        name, origin, SchemaPlan(label, kind, "-", tables), text, starter_metrics(name, tables, owner)
     )
 
 
@@ -174,22 +191,16 @@ def plan_rest_source(
     if token_env and token is None:
         raise IntrospectError(f"${token_env} is not set: export the API token, or leave --token-env out")
     found = inspect_rest(base_url, paths, token, selector)
-    head = [
-        f"# Added by `heartbeat sources add rest {name}` from ${url_env}.",
-        f"[sources.{name}]",
-        'kind = "rest"',
+    keys = [
         f"description = {json.dumps(f'JSON API at ${url_env}')}",
         f"base_url_env = {json.dumps(url_env)}",
         *([f"token_env = {json.dumps(token_env)}"] if token_env else []),
-        'schedule = "hourly"',
     ]
-    blocks = ["\n".join(head), *(_rest_table_block(name, t, p, sel) for t, p, sel in found)]
+    blocks = [_rest_table_block(name, t, p, sel) for t, p, sel in found]
     tables = [t for t, _, _ in found]
-    text = "\n\n".join(blocks) + "\n"
-    return SourcePlan(
-        name, f"${url_env} (JSON API)", SchemaPlan(f"${url_env}", "rest", "-", tables), text,
-        starter_metrics(name, tables, owner),
-    )  # fmt: skip
+    return _assemble(
+        name, "rest", f"${url_env}", (f"${url_env} (JSON API)", f"${url_env}"), keys, blocks, tables, owner
+    )
 
 
 def _new_sources_text(sources_path: Path, plan: SourcePlan) -> str:

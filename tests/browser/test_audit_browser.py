@@ -4,7 +4,6 @@ test-artifacts/browser/audit_*.png."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,27 +11,12 @@ import pytest
 from heartbeat_core.audit import refresh_cuts
 from heartbeat_demo.world import build_world
 from heartbeat_web.app import create_app
-from tests.browser.cdp import Browser, Page, ensure_chromium
+from tests.browser.cdp import Browser, Page
 from tests.web_server import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.db]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    path, reason = ensure_chromium()
-    if path is None:
-        pytest.skip(f"BROWSER TESTS SKIPPED: {reason}")
-    return path
-
-
-@pytest.fixture
-def browser(chromium: str) -> Iterator[Browser]:
-    b = Browser(chromium)
-    yield b
-    b.close()
 
 
 def _full_page(page: Page, path: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,7 +16,7 @@ import pytest
 from heartbeat_core import clock
 from heartbeat_core.settings import reset_settings
 from heartbeat_web.app import create_app
-from tests.browser.cdp import Browser, Page, ensure_chromium
+from tests.browser.cdp import Browser, Page
 from tests.mini_world import MINI_DEFS, build_mini_sources
 from tests.web_server import LiveServer
 
@@ -25,21 +24,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.db]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 SIZES = ((1920, 1080), (3840, 2160))
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    path, reason = ensure_chromium()
-    if path is None:
-        pytest.skip(f"BROWSER TESTS SKIPPED: {reason}")
-    return path
-
-
-@pytest.fixture
-def browser(chromium: str) -> Iterator[Browser]:
-    b = Browser(chromium)
-    yield b
-    b.close()
 
 
 @pytest.fixture

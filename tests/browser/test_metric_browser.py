@@ -3,33 +3,16 @@ the acknowledgement is recorded with who, and the page shows it on reload."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from heartbeat_web.app import create_app
-from tests.browser.cdp import Browser, ensure_chromium
+from tests.browser.cdp import Browser
 from tests.web_server import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.db]
 
 METRIC = "shop_unpaid_invoices"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    path, reason = ensure_chromium()
-    if path is None:
-        pytest.skip(f"BROWSER TESTS SKIPPED: {reason}")
-    return path
-
-
-@pytest.fixture
-def browser(chromium: str) -> Iterator[Browser]:
-    b = Browser(chromium)
-    yield b
-    b.close()
 
 
 def test_acknowledge_an_entity_from_the_metric_page(mini_world: str, browser: Browser) -> None:

@@ -14,7 +14,7 @@ import pytest
 from heartbeat_core.access import create_credential, revoke_credential
 from heartbeat_core.settings import reset_settings
 from heartbeat_web.app import create_app
-from tests.browser.cdp import Browser, Page, ensure_chromium
+from tests.browser.cdp import Browser, Page
 from tests.web_server import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.db]
@@ -22,21 +22,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.db]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 TOKEN = "s3cret-token-for-tests"
 TILES = "document.querySelectorAll('[data-display]').length"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    path, reason = ensure_chromium()
-    if path is None:
-        pytest.skip(f"BROWSER TESTS SKIPPED: {reason}")
-    return path
-
-
-@pytest.fixture
-def browser(chromium: str) -> Iterator[Browser]:
-    b = Browser(chromium)
-    yield b
-    b.close()
 
 
 @pytest.fixture
