@@ -61,6 +61,8 @@ def value_parts(value: float | None, unit: str) -> tuple[str, str]:
     label = trailing_label(unit)
     if not label or shown.endswith(label):
         return shown, ""
+    if value == 1 and label.endswith("s") and not label.endswith("ss"):
+        label = label[:-1]  # 1 client, 1 review (units are plural nouns)
     return shown, label
 
 

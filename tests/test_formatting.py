@@ -126,3 +126,9 @@ def test_why_sentence_and_alert_text_use_the_rule() -> None:
 )
 def test_moments_read_as_time_zone_and_age(moment: datetime | None, tz: Any, expected: str) -> None:
     assert format_moment(moment, NOW, tz) == expected
+
+
+def test_one_of_a_plural_unit_reads_singular() -> None:
+    assert format_value(1, "clients") == "1 client"
+    assert format_value(2, "clients") == "2 clients"
+    assert format_value(1, "business") == "1 business"  # not a plural noun: left alone
