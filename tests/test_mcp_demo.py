@@ -54,7 +54,12 @@ def test_demo_incidents_first_client_named_and_answers_compact(demo_world: Any) 
             assert list(data(result)).index("incidents") < list(data(result)).index("items")
             groups = [sorted(i["metrics"]) for i in incidents]
             assert ["card_collateral_overdue_amount", "card_collateral_overdue_clients"] in groups
-            assert ["aml_review_backlog", "aml_review_backlog_days", "aml_reviews_pending_over_72h"] in groups
+            assert [
+                "aml_review_backlog",
+                "aml_review_backlog_days",
+                "aml_reviews_completed_24h",
+                "aml_reviews_pending_over_72h",
+            ] in groups
             assert [
                 "currency_rate_coverage",
                 "currency_rate_max_daily_move",

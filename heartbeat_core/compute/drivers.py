@@ -1,10 +1,12 @@
 """Drivers: the few segments that explain most of a metric's deviation from its typical (Adtributor family).
 
 Bhagwan et al., "Adtributor: Revenue Debugging in Advertising Systems" (NSDI 2014), scored three ways:
-- **explanatory power** (EP): the share of the metric's deviation that goes away when this one segment is put
-  back at its typical while the others keep their actual values. For a sum, `(a_i − f_i) / (A − F)`; for a
-  rate `N / D`, the paper's derived-measure form `((a_n − f_n)·F_d − (a_d − f_d)·F_n) / (F_d·(F_d + a_d − f_d))`
-  over `A − F`, so a segment that lost approvals and one that only lost volume are told apart;
+- **explanatory power** (EP): the share of the metric's deviation that this one segment accounts for. For a sum,
+  `(a_i − f_i) / (A − F)`. For a rate `N / D` (the paper's "derived measure"), the additive shift-share split of
+  `A − F`: the segment's own rate move at today's volume, `w_i·(r_i − r0_i)`, plus its change of volume share
+  weighted by how far its usual rate sits from the metric's, `(w_i − w0_i)·(r0_i − F)` (w: share of the
+  denominator, r: the segment's rate, 0: typical). The shares of all segments add up to exactly 1, so "80 % of
+  the deviation" means what it says, and a segment that only lost volume at a normal rate explains little;
 - **surprise**: how unlike its typical a segment's own move is, as a Jensen–Shannon divergence — of its share of
   the total for a sum; of its own rate (a two-outcome distribution) plus its share of the volume for a rate,
   so a currency whose approvals fell from 98 % to 10 % outranks one that slipped from 98 % to 92 %;
@@ -108,11 +110,13 @@ def explanatory_power(
     big_a, big_f = _ratio(*total_a), _ratio(*total_f)
     if big_a is None or big_f is None or abs(big_a - big_f) <= EPSILON:
         return 0.0
-    F_n, F_d = total_f  # the paper's names
-    moved = F_d + a_d - f_d
-    if abs(moved) <= EPSILON:
-        return 0.0
-    return ((a_n - f_n) * F_d - (a_d - f_d) * F_n) / (F_d * moved) / (big_a - big_f)
+    weight, usual_weight = _share(a_d, total_a[1]), _share(f_d, total_f[1])
+    usual_rate = _ratio(f_n, f_d)
+    usual_rate = big_f if usual_rate is None else usual_rate  # a new segment: the metric's usual rate
+    own_rate = _ratio(a_n, a_d)
+    rate_effect = weight * ((usual_rate if own_rate is None else own_rate) - usual_rate)
+    mix_effect = (weight - usual_weight) * (usual_rate - big_f)
+    return (rate_effect + mix_effect) / (big_a - big_f)
 
 
 def surprise(
@@ -185,19 +189,44 @@ def observations(
     history: Iterable[tuple[date, Segment]],
     day: date,
     options: TypicalOptions,
+    days: Iterable[date] | None = None,
 ) -> list[Observation]:
-    """Today's segments beside their typical; a segment absent on a past day counted 0 that day.
-    Empty when fewer than MIN_HISTORY_DAYS earlier days hold segments (no typical to compare with)."""
+    """Today's segments beside their typical. `days` are the earlier days the segments were computed on (a
+    day without rows is a day every segment was 0; default: the days `history` holds rows for). A segment
+    absent on a day counts 0 that day; one seen in the window but absent today is there with 0 (a reviewer
+    who completed nothing is the story). Empty when fewer than MIN_HISTORY_DAYS days are known."""
     past: dict[tuple[str, str], dict[date, Segment]] = defaultdict(dict)
     for seen, row in history:
         past[(row.dimension, row.segment)][seen] = row
-    days = sorted({seen for by_day in past.values() for seen in by_day})
-    if len(days) < MIN_HISTORY_DAYS:
+    known = sorted(set(days) if days is not None else {seen for by_day in past.values() for seen in by_day})
+    known = [d for d in known if d < day]
+    if len(known) < MIN_HISTORY_DAYS:
         return []
     band = TypicalOptions(
         window_days=options.window_days, seasonality=options.seasonality, robust=True, min_points=1
     )
-    return [_observe(rate, row, past.get((row.dimension, row.segment), {}), days, day, band) for row in today]
+    present = list(today)
+    keys = {(row.dimension, row.segment) for row in present}
+    absent = [_Zero(dimension, segment, rate) for dimension, segment in sorted(set(past) - keys)]
+    return [
+        _observe(rate, row, past.get((row.dimension, row.segment), {}), known, day, band)
+        for row in [*present, *absent]
+    ]
+
+
+@dataclass(frozen=True)
+class _Zero:
+    """A segment seen on earlier days and absent today: nothing today."""
+
+    dimension: str
+    segment: str
+    rate: bool
+
+    @property
+    def value(self) -> float | None:
+        return None if self.rate else 0.0
+
+    numerator = denominator = weight = property(lambda self: 0.0)
 
 
 def _typical(series: Sequence[tuple[date, float | None]], day: date, band: TypicalOptions) -> float | None:
@@ -240,7 +269,8 @@ def find_drivers(
     history: Iterable[tuple[date, Segment]],
     day: date,
     options: TypicalOptions,
+    days: Iterable[date] | None = None,
 ) -> list[Driver]:
-    """The drivers of one metric-day from its segments today and on earlier days."""
+    """The drivers of one metric-day from its segments today and on earlier days (`days`: when they ran)."""
     rate = kind == "rate"
-    return rank(observations(rate, today, history, day, options), rate)
+    return rank(observations(rate, today, history, day, options, days), rate)

@@ -141,6 +141,16 @@ def _history(
     return [(r[0], SegmentRow(*r[1:])) for r in rows]
 
 
+def _days_run(conn: psycopg.Connection[Any], metric_id: str, since: date, day: date) -> list[date]:
+    """Days the segments ran (a day without rows is a day every segment was 0, not a missing day)."""
+    rows = conn.execute(
+        """SELECT as_of_date FROM heartbeat.segment_day WHERE metric_id = %s AND as_of_date >= %s
+             AND as_of_date < %s AND (error IS NULL OR segments > 0)""",
+        (metric_id, since, day),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def record_day(
     conn: psycopg.Connection[Any],
     metric: Any,  # RegistryMetric: its id, unit and typical options
@@ -169,7 +179,8 @@ def record_day(
             options = metric.typical_options
             since = day - timedelta(days=options.window_days)
             history = _history(conn, metric.metric_id, since, day)
-            drivers = adtributor.find_drivers(found.kind, found.rows, history, day, options)
+            ran = _days_run(conn, metric.metric_id, since, day)
+            drivers = adtributor.find_drivers(found.kind, found.rows, history, day, options, ran)
         conn.execute(
             """INSERT INTO heartbeat.segment_day (metric_id, as_of_date, segments, drivers, error, computed_at)
                VALUES (%s, %s, %s, %s, %s, %s)

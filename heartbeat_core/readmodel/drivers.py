@@ -109,9 +109,11 @@ def lead_typical(state: Any) -> float | None:
 
 
 def lead_phrase(state: Any) -> str:
-    """ "Outgoing payment approval rate, 24 hours 71.5% (typ. 98%)"."""
+    """ "Outgoing payment approval rate, 24 hours 69% (typ. 97.3%)"."""
     text = f"{state.name} {format_value(state.value, state.unit)}"
-    typical = lead_typical(state)
+    # without a band, the recent level says "usual" only where segments show the move (a red for months
+    # has a recent median equal to itself)
+    typical = lead_typical(state) if state.typical_mean is not None or state.drivers else None
     if typical is not None:
         text += f" (typ. {format_value(typical, state.unit)})"
     return text
