@@ -6,9 +6,8 @@ are the same currencies as the approval drop's.
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
+from typing import Any
 
 import anyio
 import pytest
