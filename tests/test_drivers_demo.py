@@ -13,8 +13,10 @@ import anyio
 import pytest
 from mcp import Client
 
+from heartbeat_core.compute.engine import compute_metrics
 from heartbeat_core.db import connect
 from heartbeat_core.readmodel import cockpit_snapshot
+from heartbeat_core.readmodel.typical import refresh_typical
 from heartbeat_mcp.server import build_server
 from tests.test_mcp import data
 
@@ -52,7 +54,15 @@ def test_drivers_name_the_currencies_and_the_reviewers(demo_world: Any) -> None:
 
 
 def test_four_incidents_through_the_mcp_client(demo_world: Any) -> None:
-    """Collateral (ACME), screening with its revenue knock-ons, AML, stale rates: four, none merged."""
+    """Collateral (ACME), screening with its revenue knock-ons, AML, stale rates: four, none merged.
+
+    The session's world has 30 days of history; revenue_24h's weekday band needs 8 same weekdays, so its
+    history is extended here (as `heartbeat compute --backfill` would) until the band holds and it is red."""
+    compute_metrics(["revenue_24h"], backfill_days=70)
+    with connect() as conn:
+        refresh_typical(conn, ["revenue_24h"])
+        conn.commit()
+        assert cockpit_snapshot(conn).metrics[0].metric_id  # the read model rebuilt
 
     async def main() -> None:
         async with Client(build_server(actor="mcp-test")) as client:

@@ -70,7 +70,6 @@ def test_demo_world_incidents_follow_the_evidence(demo_world: DemoWorld) -> None
     assert sorted(aml.metrics) == [
         "aml_review_backlog",
         "aml_review_backlog_days",
-        "aml_reviews_completed_24h",  # the stalled reviewers' throughput: shared reviewer drivers
         "aml_reviews_pending_over_72h",
     ]
     assert sorted(rates.metrics) == [

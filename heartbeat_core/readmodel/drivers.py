@@ -7,6 +7,7 @@ Segment values are names ("USD", "c.muller"): a culprit line or a headline names
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -27,6 +28,13 @@ ORDER BY metric_id, as_of_date DESC
 """
 
 
+def significant(value: float | None, digits: int = 4) -> float | None:
+    """A number to `digits` significant digits (98.97999999999999 → 98.98): answers stay short."""
+    if value is None or value == 0 or not math.isfinite(value):
+        return value
+    return round(value, digits - 1 - math.floor(math.log10(abs(value))))
+
+
 def _has_table(conn: psycopg.Connection[Any]) -> bool:
     row = conn.execute("SELECT to_regclass('heartbeat.segment_day') IS NOT NULL").fetchone()
     return bool(row and row[0])
@@ -43,8 +51,8 @@ def latest_segment_days(
     for metric_id, day, drivers, error in conn.execute(_LATEST_SQL, (ids,)).fetchall():
         parsed = [
             Driver.model_construct(
-                dimension=d["dimension"], segment=d["segment"], value=d.get("value"),
-                typical=d.get("typical"), share=d["share"],
+                dimension=d["dimension"], segment=d["segment"], value=significant(d.get("value")),
+                typical=significant(d.get("typical")), share=round(d["share"], 3),
             )
             for d in drivers or []
         ]  # fmt: skip

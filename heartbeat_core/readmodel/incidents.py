@@ -148,11 +148,9 @@ def _entity_names(members: Sequence[Any]) -> list[str]:
 
 
 def _drivers(members: Sequence[Any]) -> list[Driver]:
-    seen: dict[str, Driver] = {}
-    for member in members:
-        for driver in member.drivers or []:
-            seen.setdefault(f"{driver.dimension}={driver.segment}", driver)
-    return list(seen.values())
+    """The lead's drivers, else those of the first member that has some: one metric's, so their values share
+    a unit (a rate's currencies and a revenue's are not one list)."""
+    return next((list(m.drivers) for m in members if m.drivers), [])
 
 
 def headline(members: Sequence[Any], entities: list[str], drivers: list[Driver], stale: list[str]) -> str:
@@ -164,7 +162,7 @@ def headline(members: Sequence[Any], entities: list[str], drivers: list[Driver],
         text = f"Source {', '.join(stale)} stopped: {len(members)} metrics not to trust ({lead.name}"
         return text + (f" +{len(members) - 1} more)" if len(members) > 1 else ")")
     text = lead_phrase(lead)
-    named = lead.drivers or drivers
+    named = drivers
     if named:
         today = getattr(lead, "as_of_date", None)
         text += f": {driver_phrase(named, lead.unit, lead.status_since, today)}"
