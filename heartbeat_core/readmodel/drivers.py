@@ -149,3 +149,14 @@ def _move(state: Any) -> str | None:
     if state.value is None or typical is None or state.value == typical:
         return None
     return "down" if state.value < typical else "up"
+
+
+def driver_culprit(drivers: Sequence[Driver], unit: str) -> tuple[str, str] | None:
+    """A tile's culprit from drivers when the metric names no entities: `named` "USD, GBP, CHF +4 more · ~9.7%
+    (typ. 98.7%)", `counted` "7 currency segments" (segment values are names: a display key sees counts)."""
+    if not drivers:
+        return None
+    named = driver_phrase(drivers, unit, None, None).replace(" ~", " · ~", 1)
+    dimensions = sorted({d.dimension for d in drivers})
+    noun = "segment" if len(drivers) == 1 else "segments"
+    return named, f"{len(drivers)} {'/'.join(dimensions)} {noun}"
