@@ -13,6 +13,7 @@ import pytest
 from heartbeat_core import clock
 from heartbeat_core.compute.engine import compute_metrics
 from heartbeat_core.metrics.sync import sync_directory
+from heartbeat_core.readmodel import metric_states
 from heartbeat_core.readmodel.drivers import latest_segment_days, segment_error
 from heartbeat_core.settings import reset_settings
 from tests.mini_world import MINI_DEFS, build_mini_sources
@@ -116,4 +117,9 @@ def test_a_failing_segment_query_leaves_the_value_computed(
     assert value is not None and float(value) > 1000 and error is None and as_of == later  # type: ignore[arg-type]
     with psycopg.connect(world) as conn:
         found = segment_error(conn, METRIC)
+        state = metric_states(conn, [METRIC], now=later)[0]
     assert found is not None and expected in found
+    assert state.value is not None and state.drivers is None
+    assert any(
+        f.kind == "error" and expected in f.reason and "the value stands" in f.reason for f in state.flags
+    )

@@ -16,7 +16,7 @@ from typing import Any, LiteralString
 import psycopg
 
 from heartbeat_core.formatting import format_number, format_since, format_value
-from heartbeat_core.readmodel.annotations import Driver
+from heartbeat_core.readmodel.annotations import Driver, Flag
 
 EXPLAINED = ("red", "amber")
 NAMES_SHOWN = 3
@@ -61,13 +61,20 @@ def latest_segment_days(
 
 
 def attach_drivers(conn: psycopg.Connection[Any], states: Sequence[Any]) -> None:
-    """Fill `drivers` of the red and amber metrics from their latest observed day's segments."""
-    wanted = [s for s in states if s.display_state in EXPLAINED]
-    latest = latest_segment_days(conn, [s.metric_id for s in wanted])
-    for state in wanted:
-        day, drivers, _ = latest.get(state.metric_id, (None, [], None))
-        if drivers and (state.as_of_date is None or day == state.as_of_date):
+    """Fill `drivers` of the red and amber metrics from their latest observed day's segments; a metric whose
+    latest @segments run failed gets an `error` flag saying so (its value stands: explain and tiles show why
+    there are no drivers)."""
+    latest = latest_segment_days(conn, [s.metric_id for s in states])
+    for state in states:
+        day, drivers, error = latest.get(state.metric_id, (None, [], None))
+        if state.as_of_date is not None and day != state.as_of_date:
+            continue
+        if drivers and state.display_state in EXPLAINED:
             state.drivers = drivers
+        if error:
+            state.flags.append(
+                Flag(kind="error", reason=f"@segments failed, no drivers (the value stands): {error}")
+            )
 
 
 def segment_error(conn: psycopg.Connection[Any], metric_id: str) -> str | None:
