@@ -10,9 +10,10 @@ Bhagwan et al., "Adtributor: Revenue Debugging in Advertising Systems" (NSDI 201
 - **surprise**: how unlike its typical a segment's own move is, as a Jensen–Shannon divergence — of its share of
   the total for a sum; of its own rate (a two-outcome distribution) plus its share of the volume for a rate,
   so a currency whose approvals fell from 98 % to 10 % outranks one that slipped from 98 % to 92 %;
-- **succinctness**: per dimension, the segments in order of surprise, each explaining at least `ep_min`, until
-  together they explain `ep_total` — the smallest set explaining most of it; the dimension whose set is the
-  most surprising wins.
+- **succinctness**: per dimension, the segments in order of surprise, each explaining at least `ep_min` and
+  outside its own band (|z| ≥ 2 against the segment's own median and MAD: a healthy segment's noise is not a
+  driver), until together they explain `ep_total` — the smallest set explaining most of it; the dimension
+  whose set is the most surprising wins; a best set explaining under `EP_ACCEPT` is no answer.
 
 Each segment's typical is its own robust band (median over the metric's typical window, same weekday when the
 metric is seasonal: `readmodel.typical`'s baseline), from the stored segment values of earlier days.
@@ -32,6 +33,8 @@ from heartbeat_core.readmodel.typical import stats, window_values
 
 EP_TOTAL = 0.8  # "most of the deviation"
 EP_MIN = 0.05  # a segment explaining less is not a driver
+EP_ACCEPT = 0.3  # a set explaining less than this is no answer
+Z_MIN = 2.0  # a segment within 2σ of its own band moved by noise
 MAX_DRIVERS = 10
 MIN_HISTORY_DAYS = 3
 EPSILON = 1e-12
@@ -83,6 +86,13 @@ class Observation:
     forecast: tuple[float, float]
     value: float | None
     typical: float | None
+    # today's move in σ of the segment's own band (a rate: of its rate); None: no band to judge by
+    z: float | None = None
+
+    @property
+    def significant(self) -> bool:
+        """The segment's own move is outside its band (noise of a healthy segment is not a driver)."""
+        return self.z is None or abs(self.z) >= Z_MIN
 
 
 def js_term(p: float, q: float) -> float:
@@ -157,7 +167,7 @@ def rank(
         key = (explained >= ep_total, sum(d.surprise for d in chosen) if explained >= ep_total else explained)
         if chosen and (best is None or key > best[:2]):
             best = (*key, chosen)
-    if best is None or sum(d.share for d in best[2]) < ep_total / 2:
+    if best is None or sum(d.share for d in best[2]) < EP_ACCEPT:
         return []
     return sorted(best[2], key=lambda d: -d.share)
 
@@ -170,7 +180,7 @@ def _explain(
     scored = [
         Driver(o.dimension, o.segment, o.value, o.typical, explanatory_power(rate, o, total_a, total_f),
                surprise(rate, o, total_a, total_f))
-        for o in members
+        for o in members if o.significant
     ]  # fmt: skip
     scored.sort(key=lambda d: (-d.surprise, -d.share, d.segment))
     chosen: list[Driver] = []
@@ -229,9 +239,21 @@ class _Zero:
     numerator = denominator = weight = property(lambda self: 0.0)
 
 
-def _typical(series: Sequence[tuple[date, float | None]], day: date, band: TypicalOptions) -> float | None:
+def _band(
+    series: Sequence[tuple[date, float | None]], day: date, band: TypicalOptions
+) -> tuple[float, float] | None:
+    """(median, MAD σ) of the segment's series in the window before `day`."""
     found = stats(window_values(series, day, band), robust=True)
-    return found.mean if found is not None else None
+    return (found.mean, found.stddev) if found is not None else None
+
+
+def _z(actual: float | None, band: tuple[float, float] | None) -> float | None:
+    if actual is None or band is None:
+        return None
+    centre, spread = band
+    if spread > EPSILON:
+        return (actual - centre) / spread
+    return 0.0 if abs(actual - centre) <= EPSILON else math.copysign(math.inf, actual - centre)
 
 
 def _observe(
@@ -244,16 +266,23 @@ def _observe(
     values: list[tuple[date, float | None]] = [
         (d, by_day[d].value if d in by_day else (None if rate else 0.0)) for d in days
     ]
+    actual = _pair(rate, row)
     if rate:
         sizes: list[tuple[date, float | None]] = [(d, p[1] if p else 0.0) for d, p in pairs]
         ratios: list[tuple[date, float | None]] = [(d, _ratio(*p) if p else None) for d, p in pairs]
-        size, ratio = _typical(sizes, day, band) or 0.0, _typical(ratios, day, band)
-        forecast = (size * ratio if ratio is not None else 0.0, size)
+        size, ratio = _band(sizes, day, band), _band(ratios, day, band)
+        volume = size[0] if size else 0.0
+        forecast = (volume * ratio[0] if ratio else 0.0, volume)
+        z = _z(_ratio(*actual), ratio)
     else:
         weights: list[tuple[date, float | None]] = [(d, p[0] if p else 0.0) for d, p in pairs]
-        forecast = (_typical(weights, day, band) or 0.0, 1.0)
-    typical = _typical(values, day, band)
-    return Observation(row.dimension, row.segment, _pair(rate, row), forecast, row.value, typical)
+        weight = _band(weights, day, band)
+        forecast = (weight[0] if weight else 0.0, 1.0)
+        z = _z(actual[0], weight)
+    typical = _band(values, day, band)
+    return Observation(
+        row.dimension, row.segment, actual, forecast, row.value, typical[0] if typical else None, z
+    )
 
 
 def _pair(rate: bool, row: Segment) -> tuple[float, float]:
