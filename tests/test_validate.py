@@ -50,6 +50,7 @@ EXPECTED_FAILURE = {
     "entity_weight_not_numeric": "entity_keys",
     "segments_wrong_columns": "segment_rows",
     "segments_too_many": "segment_rows",
+    "segments_entity_dimension": "segment_rows",
 }
 SMALL = Limits(time_limit_s=1.0, large_table_bytes=1024 * 1024)
 FAST = Limits(time_limit_s=1.0)

@@ -38,5 +38,27 @@ def segment_rows(ctx: GateContext) -> Outcome:
     if found.problems:
         return failed(f"{where}: " + "; ".join(found.problems))
     dimensions = sorted({r.dimension for r in found.rows})
+    clash = sorted(set(dimensions) & _entity_types(ctx))
+    if clash:
+        return failed(
+            f"{where}: dimension {', '.join(clash)} is also an entity type (a dimension is declared once: an"
+            " entity type or a segment dimension, never both)",
+            fix="name the dimension differently, or keep it as the metric's entity",
+        )
     listed = ", ".join(f"{d} ({sum(r.dimension == d for r in found.rows)})" for d in dimensions)
     return passed(f"{found.kind} segments: {listed or 'none now'}")
+
+
+def _entity_types(ctx: GateContext) -> set[str]:
+    """Entity types declared by this file and by the registered metrics (none before the first sync)."""
+    types = {ctx.parsed.entity.type} if ctx.parsed.entity else set()
+    try:
+        with ctx.conn.transaction():
+            rows = ctx.conn.execute(
+                "SELECT DISTINCT entity ->> 'type' FROM heartbeat.metric_registry"
+                " WHERE entity IS NOT NULL AND retired_at IS NULL AND metric_id <> %s",
+                (ctx.parsed.metric_id,),
+            ).fetchall()
+    except psycopg.Error:
+        return types
+    return types | {str(r[0]) for r in rows if r[0]}
