@@ -139,20 +139,8 @@ def answer_shapes() -> dict[str, Any]:
                 continue
             schema = compact(cls.model_json_schema(), drop_null=False)
             schema.pop("$defs", None)  # each nested shape has its own entry
-            found[cls.__name__] = loosen_refs(schema)
+            found[cls.__name__] = schema  # `#/$defs/X` names X in this same resource (use it as `$defs`)
     return found
-
-
-def loosen_refs(schema: Any) -> Any:
-    """`{"$ref": "#/$defs/X"}` → `{"$ref": "X"}`: a name in this same resource."""
-    if isinstance(schema, list):
-        return [loosen_refs(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    ref = schema.get("$ref")
-    if isinstance(ref, str):
-        return {**schema, "$ref": ref.split("/")[-1]}
-    return {k: loosen_refs(v) for k, v in schema.items()}
 
 
 def shared_shapes() -> dict[str, Any]:
