@@ -3,7 +3,9 @@
 A cut is computed into a snapshot (daily, or on request); the metrics beside it are recomputed whenever their
 sources land. A snapshot taken before its sources last landed can say "nothing stuck now" next to a red
 stuck-payments metric. A cut's sources are those of the metrics it explains (`META["metrics"]`); the cut is
-out of date when one of them landed after the oldest of its window snapshots.
+out of date when one of them landed after the oldest of its window snapshots (the source's last successful load,
+or the landing behind a related metric's newest value, whichever is later). A cut that names no metric has no
+known sources and is never marked.
 
 The recompute job refreshes the out-of-date cuts after compute (`refresh_out_of_date`); whatever is still out
 of date (the job did not run, a refresh failed) is marked on every surface by `heartbeat_core.audit.read`
@@ -27,14 +29,23 @@ WITH cut AS (
     JOIN heartbeat.audit_cut_snapshot s ON s.cut_id = r.cut_id AND s.computed_at IS NOT NULL
     WHERE r.retired_at IS NULL
     GROUP BY r.cut_id, r.title, r.page, r.metric_ids
-), source AS (
-    SELECT DISTINCT c.cut_id, unnest(m.sources) AS source
-    FROM cut c JOIN heartbeat.metric_registry m ON m.metric_id = ANY (c.metric_ids) AND m.retired_at IS NULL
+), reader AS (
+    SELECT c.cut_id, m.metric_id, src AS source
+    FROM cut c
+    JOIN heartbeat.metric_registry m ON m.metric_id = ANY (c.metric_ids) AND m.retired_at IS NULL
+    CROSS JOIN LATERAL unnest(m.sources) AS src
+), landing AS (
+    SELECT r.cut_id, r.source, st.last_success_at AS landed  -- the source's last successful load
+    FROM reader r JOIN heartbeat.source_state st ON st.source = r.source
+    UNION ALL
+    SELECT r.cut_id, r.source, h.source_as_of  -- the data behind the metric's newest value
+    FROM reader r
+    CROSS JOIN LATERAL (SELECT source_as_of FROM heartbeat.metric_history
+                        WHERE metric_id = r.metric_id ORDER BY as_of_date DESC LIMIT 1) h
 )
-SELECT c.cut_id, c.title, c.page, c.computed_at, array_agg(s.source ORDER BY s.source), max(st.last_success_at)
+SELECT c.cut_id, c.title, c.page, c.computed_at, array_agg(DISTINCT l.source ORDER BY l.source), max(l.landed)
 FROM cut c
-JOIN source s ON s.cut_id = c.cut_id
-JOIN heartbeat.source_state st ON st.source = s.source AND st.last_success_at > c.computed_at
+JOIN landing l ON l.cut_id = c.cut_id AND l.landed > c.computed_at
 GROUP BY c.cut_id, c.title, c.page, c.computed_at
 ORDER BY c.page, c.cut_id
 """
