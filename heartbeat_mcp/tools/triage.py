@@ -32,6 +32,8 @@ TOP_IN_TODAY = 5
 CHANGES_IN_TODAY = 10
 TARGETS_IN_TODAY = 10
 NOTICES_IN_TODAY = 12
+LATE_CUTS_ONE_BY_ONE = 3  # more out-of-date audit cuts than this: one notice for them all
+LATE_CUTS_NAMED = 4
 NEW_WITHIN_S = 86400.0  # "new": started within the last day
 
 
@@ -157,11 +159,25 @@ def _distrust(
         if state.error:
             text = f"{state.name}: last compute failed ({state.error[:160]}); showing the value before"
             out.append(models.Notice(kind="error", subject=state.metric_id, text=text))
-    out += [
-        models.Notice(kind="audit_cut", subject=c.cut_id, text=f"audit cut {c.title}: {c.reason(now)}")
-        for c in late
-    ]
-    return out[:NOTICES_IN_TODAY]
+    return (out + _late_cuts(late, now))[:NOTICES_IN_TODAY]
+
+
+def _late_cuts(late: list[OutOfDate], now: datetime) -> list[models.Notice]:
+    """Audit cuts older than the data they summarise: one notice each, or one for them all when many (a daily
+    audit refresh before an hourly landing puts every cut behind at once)."""
+    if len(late) <= LATE_CUTS_ONE_BY_ONE:
+        return [
+            models.Notice(kind="audit_cut", subject=c.cut_id, text=f"audit cut {c.title}: {c.reason(now)}")
+            for c in late
+        ]
+    oldest = min(late, key=lambda c: c.computed_at)
+    titles = ", ".join(c.title for c in late[:LATE_CUTS_NAMED])
+    more = f" +{len(late) - LATE_CUTS_NAMED} more" if len(late) > LATE_CUTS_NAMED else ""
+    text = (
+        f"{len(late)} audit cuts older than the data they summarise (oldest snapshot "
+        f"{format_moment(oldest.computed_at, now)}; their sources landed since): {titles}{more}"
+    )
+    return [models.Notice(kind="audit_cut", subject=",".join(c.cut_id for c in late), text=text)]
 
 
 def job_brief(cached: CachedSnapshot) -> models.JobBrief | None:
