@@ -184,6 +184,7 @@ def evaluate(
                             "columns": columns,
                             "rows": [[_jsonable(v) for v in r] for r in rows[:DETAIL_ROW_LIMIT]],
                             "truncated": len(rows) > DETAIL_ROW_LIMIT,
+                            "total": cur.rowcount,  # every row behind the value (pages past the stored ones)
                         }
                 if with_entities:
                     entities = _entities(conn, cur, metric, moments)
