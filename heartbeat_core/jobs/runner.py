@@ -396,7 +396,8 @@ class _Worker:
             from heartbeat_core.datatests import run_source_tests
 
             with get_pool().connection() as conn:
-                results = run_source_tests(conn, source, job_id=self.job_id)
+                started = time.perf_counter()
+                results = run_source_tests(conn, source, job_id=self.job_id, incremental=True)
         except Exception as exc:  # a missing project or a bad sources.toml: the ingest step reported it
             log.warning("data tests of %s did not run in job %s: %s", source, self.job_id, _one_line(exc))
             return {"error": _one_line(exc)}
@@ -404,6 +405,8 @@ class _Worker:
             "total": len(results),
             "failed": sum(r.status == "fail" for r in results),
             "errors": sum(r.status == "error" for r in results),
+            "incremental": sum(r.mode == "incremental" for r in results),
+            "seconds": round(time.perf_counter() - started, 3),
         }
 
     def _skip_source(self, source: str, note: str) -> None:
