@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 
 from heartbeat_core.datatests.run import landed_columns, missing
-from heartbeat_core.datatests.spec import declared_tests
+from heartbeat_core.datatests.spec import TestSpec, declared_tests
 from heartbeat_core.ingest.config import SourcesConfigError, load_sources
 
 
@@ -32,8 +32,17 @@ def declaration_problems(conn: psycopg.Connection[Any], path: Path) -> list[str]
     for spec in declared_tests(sources, str(path)):
         if spec.problem:
             problems.append(spec.problem)
-        elif landed_columns(conn, spec.source, spec.table):
+        elif _landed(conn, spec):
             absent = missing(conn, spec)
             if absent:
                 problems.append(absent)
     return problems
+
+
+def _landed(conn: psycopg.Connection[Any], spec: TestSpec) -> bool:
+    """The test's table (and a relationship's target) have landed, so their columns can be checked."""
+    if not landed_columns(conn, spec.source, spec.table):
+        return False
+    if spec.to_source and spec.to_table:
+        return bool(landed_columns(conn, spec.to_source, spec.to_table))
+    return True

@@ -20,9 +20,17 @@ import psycopg
 from psycopg import sql
 
 from heartbeat_core import clock
-from heartbeat_core.datatests.incremental import config_changed_at, last_runs, since_for
+from heartbeat_core.datatests.incremental import (
+    Since,
+    Window,
+    config_changed_at,
+    last_runs,
+    since_for,
+    table_window,
+)
 from heartbeat_core.datatests.spec import TestSpec, declared_tests
 from heartbeat_core.datatests.volume import latest_load, per_day, per_load, record_load
+from heartbeat_core.ingest.config import AnySource, resolved_tables
 from heartbeat_core.redaction import redact
 from heartbeat_core.settings import get_settings
 
@@ -39,7 +47,7 @@ class TestResult:
     message: str | None = None
     mode: str = "full"  # full | incremental (only the rows landed since the last run)
     rows_checked: int | None = None
-    load_id: str | None = None  # the newest dlt load the run saw
+    mark: str | None = None  # the newest load id or cursor value the run saw (incremental's next start)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -82,19 +90,20 @@ def _predicate(spec: TestSpec, rel: sql.Composable) -> tuple[sql.Composable, lis
     )
 
 
-def _scope(spec: TestSpec, since: list[str] | None) -> tuple[sql.Composable, sql.Composable, list[Any]]:
-    """`WITH` clause, the relation named `t` in the queries, and its parameters: the whole table, or (given the
-    loads landed since the last run) its new rows, and for `unique` every row sharing a key with one."""
+def _scope(spec: TestSpec, since: Since | None) -> tuple[sql.Composable, sql.Composable, list[Any]]:
+    """`WITH` clause, the relation named `t` in the queries, and its parameters: the whole table, or its rows
+    landed since the last run, and for `unique` every row sharing a key with one of them."""
     table = _ident(spec.source, spec.table)
     if since is None:
         return sql.SQL(""), table, []
-    new = sql.SQL("SELECT * FROM {} WHERE _dlt_load_id = ANY(%s)").format(table)
+    condition, params = since
+    new = sql.SQL("SELECT * FROM {} WHERE {}").format(table, condition)
     if spec.test == "unique":
         plain = sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns)
-        new = sql.SQL(
-            "SELECT * FROM {t} WHERE ({k}) IN (SELECT {k} FROM {t} WHERE _dlt_load_id = ANY(%s))"
-        ).format(t=table, k=plain)
-    return sql.SQL("WITH scope AS MATERIALIZED ({}) ").format(new), sql.Identifier("scope"), [since]
+        new = sql.SQL("SELECT * FROM {t} WHERE ({k}) IN (SELECT {k} FROM {t} WHERE {c})").format(
+            t=table, k=plain, c=condition
+        )
+    return sql.SQL("WITH scope AS MATERIALIZED ({}) ").format(new), sql.Identifier("scope"), params
 
 
 def _shown(value: Any) -> Any:
@@ -137,7 +146,7 @@ def missing(conn: psycopg.Connection[Any], spec: TestSpec) -> str | None:
 
 
 def _check(
-    conn: psycopg.Connection[Any], spec: TestSpec, since: list[str] | None
+    conn: psycopg.Connection[Any], spec: TestSpec, since: Since | None
 ) -> tuple[str, int, list[dict[str, Any]], str | None, int | None]:
     """status, failing rows, sample, message, rows looked at; inside the caller's read-only transaction."""
     if spec.test == "rows_per_day":
@@ -164,9 +173,9 @@ def _check(
     return "fail" if failing else "pass", failing, sample, None, checked
 
 
-def run_one_test(conn: psycopg.Connection[Any], spec: TestSpec, since: list[str] | None = None) -> TestResult:
-    """One test in its own read-only transaction with the metric statement timeout; `since`: the dlt loads
-    landed since its last run (only their rows are checked), None for the whole table."""
+def run_one_test(conn: psycopg.Connection[Any], spec: TestSpec, since: Since | None = None) -> TestResult:
+    """One test in its own read-only transaction with the metric statement timeout; `since`: which rows landed
+    since its last run (only they are checked), None for the whole table."""
     if spec.problem:
         return TestResult(spec, "error", message=spec.problem)
     timeout_ms = int(get_settings().metric_statement_timeout_s * 1000)
@@ -187,7 +196,7 @@ def run_one_test(conn: psycopg.Connection[Any], spec: TestSpec, since: list[str]
 
 _UPSERT = """
 INSERT INTO heartbeat.source_test AS s (source, table_name, test_key, test, columns, status, failing_rows,
-    sample, message, checked_at, first_failing_at, last_passing_at, job_id, checked_load_id, checked_mode,
+    sample, message, checked_at, first_failing_at, last_passing_at, job_id, checked_mark, checked_mode,
     checked_rows)
 VALUES (%(source)s, %(table)s, %(key)s, %(test)s, %(columns)s, %(status)s, %(failing)s, %(sample)s,
     %(message)s, %(now)s, CASE WHEN %(status)s = 'fail' THEN %(now)s END,
@@ -195,7 +204,7 @@ VALUES (%(source)s, %(table)s, %(key)s, %(test)s, %(columns)s, %(status)s, %(fai
 ON CONFLICT (source, table_name, test_key) DO UPDATE SET
     test = EXCLUDED.test, columns = EXCLUDED.columns, status = EXCLUDED.status,
     failing_rows = EXCLUDED.failing_rows, sample = EXCLUDED.sample, message = EXCLUDED.message,
-    checked_at = EXCLUDED.checked_at, job_id = EXCLUDED.job_id, checked_load_id = EXCLUDED.checked_load_id,
+    checked_at = EXCLUDED.checked_at, job_id = EXCLUDED.job_id, checked_mark = EXCLUDED.checked_mark,
     checked_mode = EXCLUDED.checked_mode, checked_rows = EXCLUDED.checked_rows,
     first_failing_at = CASE WHEN EXCLUDED.status <> 'fail' THEN NULL
                             WHEN s.status = 'fail' THEN s.first_failing_at ELSE EXCLUDED.checked_at END,
@@ -224,7 +233,7 @@ def store_results(
                     "message": r.message,
                     "now": now,
                     "job_id": job_id,
-                    "load_id": r.load_id,
+                    "load_id": r.mark,
                     "mode": r.mode,
                     "checked": r.rows_checked,
                 },
@@ -236,24 +245,37 @@ def store_results(
         )
 
 
+def _windows(
+    conn: psycopg.Connection[Any], source: AnySource, tables: set[str], load_id: str | None
+) -> dict[str, Window | None]:
+    cursors = {t.name: t.cursor for t in resolved_tables(source) if t.write_disposition != "replace"}
+    return {t: table_window(conn, source.name, t, cursors.get(t), load_id) for t in sorted(tables)}
+
+
 def _run_source(
-    conn: psycopg.Connection[Any], specs: list[TestSpec], source: str, path: Path, incremental: bool
+    conn: psycopg.Connection[Any],
+    specs: list[TestSpec],
+    source: AnySource,
+    path: Path,
+    landed: dict[str, int] | None,
 ) -> list[TestResult]:
-    """The declared tests of one source: per-load counts first, then each test on its rows in scope."""
-    load_id = latest_load(conn, source)
+    """The declared tests of one source: per-load counts first, then each test on its rows in scope
+    (`landed`: the rows per table the job just landed, given only by the job, which runs incrementally)."""
+    load_id = latest_load(conn, source.name)
     if load_id is not None:
         for spec in specs:
-            if spec.test == "rows_per_load" and not spec.problem and landed_columns(conn, source, spec.table):
+            if spec.test == "rows_per_load" and not spec.problem:
                 with conn.transaction():
-                    record_load(conn, spec, load_id)
-    last = last_runs(conn, source) if incremental and load_id is not None else {}
+                    record_load(conn, spec, load_id, (landed or {}).get(spec.table))
+    windows = _windows(conn, source, {s.table for s in specs if not s.problem}, load_id)
+    last = last_runs(conn, source.name) if landed is not None else {}
     config_at = config_changed_at(path)
-    cache: dict[str, list[str] | None] = {}
     results = []
     for spec in specs:
-        since = since_for(conn, spec, last.get((spec.table, spec.key)), config_at, cache)
+        window = windows.get(spec.table)
+        since = since_for(conn, spec, window, last.get((spec.table, spec.key)), config_at)
         result = run_one_test(conn, spec, since)
-        result.load_id = load_id
+        result.mark = window.mark if window else None
         results.append(result)
     return results
 
@@ -264,11 +286,12 @@ def run_source_tests(
     job_id: int | None = None,
     *,
     accept_schema: bool = False,
-    incremental: bool = False,
+    landed: dict[str, int] | None = None,
 ) -> list[TestResult]:
     """Run and store the tests of one source (or of all), schema drift included; a bad declaration stops
-    nothing but itself. `accept_schema` takes today's upstream catalogue as the accepted one; `incremental`
-    (the recompute job) checks only rows landed since each test's last run where the test allows it."""
+    nothing but itself. `accept_schema` takes today's upstream catalogue as the accepted one. `landed` (the
+    recompute job, right after a load: rows per table) makes the run incremental: only rows landed since each
+    test's last run are checked where the test allows it."""
     from heartbeat_core.datatests.drift import drift_results
     from heartbeat_core.ingest.config import load_sources
 
@@ -278,7 +301,8 @@ def run_source_tests(
     specs = declared_tests(sources, str(path), only=source)
     results: list[TestResult] = []
     for name in names:
-        results += _run_source(conn, [s for s in specs if s.source == name], name, Path(path), incremental)
+        mine = [s for s in specs if s.source == name]
+        results += _run_source(conn, mine, sources[name], Path(path), landed)
         results += drift_results(conn, sources[name], str(path), accept_all=accept_schema)
     for name in names:
         store_results(conn, name, [r for r in results if r.spec.source == name], job_id)

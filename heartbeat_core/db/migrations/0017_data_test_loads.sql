@@ -1,7 +1,6 @@
 -- Data tests per load (issue 18): the rows each dlt load brought into each declared table (the per-load
--- row-volume test's history, counted right after the load, before later merges move rows to newer loads),
--- and per test the newest load it has checked, so the next run inside the recompute job checks only the rows
--- landed since (where the test allows it).
+-- row-volume test's history, as ingest counted them), and per test the newest load id or cursor value it has
+-- checked, so the next run inside the recompute job checks only the rows landed since (where the test allows).
 
 CREATE TABLE heartbeat.load_volume (
     source text NOT NULL,
@@ -13,6 +12,6 @@ CREATE TABLE heartbeat.load_volume (
 );
 
 ALTER TABLE heartbeat.source_test
-    ADD COLUMN checked_load_id text,   -- the newest `_dlt_load_id` the last run saw
+    ADD COLUMN checked_mark text,      -- the newest `_dlt_load_id` (or cursor value) the last run saw
     ADD COLUMN checked_mode text,      -- `incremental` (only rows landed since) or `full`
     ADD COLUMN checked_rows bigint;    -- rows the last run looked at
