@@ -338,7 +338,10 @@ def implausible_lines(label: str, result: Implausible) -> list[str]:
         f"{int(share * 100)} % of a day: {hit}/{n}"
         for share, (hit, n) in sorted(result.caught.items(), reverse=True)
     )
-    on = f" (on {', '.join(sorted(result.metrics))})" if result.metrics else ""
+    names = sorted(result.metrics)
+    on = (
+        f" (on {len(names)} metrics: {', '.join(names[:6])}{' …' if len(names) > 6 else ''})" if names else ""
+    )
     return [
         f"- {label}: false implausible ambers **{per100:.2f} per 100 healthy metric-days** "
         f"({result.false_amber}/{result.healthy_days}){on}; duplicated loads flagged — {caught}",

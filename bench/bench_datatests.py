@@ -58,10 +58,14 @@ def one_scale(admin: str, scale: int, runs: int, now: datetime) -> dict[str, obj
     from heartbeat_core.jobs.runner import request_recompute
     from heartbeat_core.sync import sync_project
     from heartbeat_demo.check import prepare_source_for_metrics
+    from heartbeat_core.settings import reset_settings
+    from heartbeat_demo import PROJECT_DIR
     from heartbeat_demo.world import append_live, build_world
 
     with scratch_marts(admin, f"datatests{scale}") as url:
         os.environ["HEARTBEAT_DEMO_SOURCE_URL"] = url  # drift reads the upstream catalogue: here, the same db
+        os.environ["HEARTBEAT_PROJECT"] = str(PROJECT_DIR)  # sources.toml with the demo's tests
+        reset_settings()
         files = Path(tempfile.mkdtemp(prefix="hb-rates-"))
         summary = build_world(url, files, scale=scale, now=now)
         prepare_source_for_metrics(url, files)

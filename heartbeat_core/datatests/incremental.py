@@ -6,13 +6,14 @@ the last run), else by the table's incremental cursor as `sources.toml` resolves
 the newest value the last run saw: what dlt's own incremental load fetched). Parquet loads (the postgres
 connector) carry no load id, so their tables go by cursor; a `replace` table has neither and runs in full.
 
-Incremental when all of these hold: the test is of a kind a new row can break only by itself or with its own
-key (`not_null`, `accepted_values`, `unique`: a new row checked against every row sharing its key); its last
-verdict was a pass (a failing test is recounted in full, so its failing rows and samples stay whole and it
-turns green only when the table is clean); `sources.toml` has not changed since (a changed value list applies
-to old rows too); and the mark it last saw is still meaningful (a load id still in `_dlt_loads`).
-`relationships` always run in full (a referenced row can go), as do the row-volume tests (they count by their
-own rules) and drift. A run by hand (`heartbeat sources test`) is full.
+Incremental when all of these hold: the test is of a kind a new row can break by itself or with its own key
+(`not_null`, `accepted_values`, `relationships`, `unique`: a new row checked against every row sharing its
+key); its last verdict was a pass (a failing test is recounted in full, so its failing rows and samples stay
+whole and it turns green only when the table is clean); its last run was today (UTC): the first job of each
+day runs every test in full, which is when a referenced row gone from a replaced lookup or an old row changed
+without moving its cursor is found; `sources.toml` has not changed since (a changed value list applies to old
+rows too); and the mark it last saw is still meaningful (a load id still in `_dlt_loads`). The row-volume
+tests count by their own rules, and drift reads the catalogue. A run by hand (`heartbeat sources test`) is full.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from heartbeat_core import clock
 from heartbeat_core.datatests.spec import TestSpec
 
-INCREMENTAL_TESTS = ("not_null", "accepted_values", "unique")
+INCREMENTAL_TESTS = ("not_null", "accepted_values", "relationships", "unique")
 Since = tuple[sql.Composable, list[Any]]  # a WHERE over the base table picking the new rows, its parameters
 
 
@@ -121,6 +123,8 @@ def since_for(
     if last is None or last.status != "pass" or last.mark is None:
         return None
     if config_at is not None and config_at >= last.checked_at:
+        return None
+    if last.checked_at.astimezone(UTC).date() < clock.now().astimezone(UTC).date():
         return None
     if window.kind == "load":
         loads = _loads_after(conn, spec.source, last.mark)
