@@ -56,10 +56,10 @@ def _tests(url: str, landed: dict[str, int] | None) -> tuple[float, Counter[str]
 def one_scale(admin: str, scale: int, runs: int, now: datetime) -> dict[str, object]:
     from heartbeat_core import clock
     from heartbeat_core.jobs.runner import request_recompute
-    from heartbeat_core.sync import sync_project
-    from heartbeat_demo.check import prepare_source_for_metrics
     from heartbeat_core.settings import reset_settings
+    from heartbeat_core.sync import sync_project
     from heartbeat_demo import PROJECT_DIR
+    from heartbeat_demo.check import prepare_source_for_metrics
     from heartbeat_demo.world import append_live, build_world
 
     with scratch_marts(admin, f"datatests{scale}") as url:
