@@ -43,6 +43,9 @@ from bench_recompute import admin_url, scratch_marts  # noqa: E402
 LIVE_STEPS = 12  # 12 × 5 minutes: the rows of an hourly schedule
 
 
+SLOWEST: dict[str, list[str]] = {}
+
+
 def _tests(url: str, landed: dict[str, int] | None) -> tuple[float, Counter[str]]:
     from heartbeat_core.datatests import run_source_tests
 
@@ -50,6 +53,10 @@ def _tests(url: str, landed: dict[str, int] | None) -> tuple[float, Counter[str]
         started = time.perf_counter()
         results = run_source_tests(conn, landed=landed)
         seconds = time.perf_counter() - started
+    timed = sorted((r for r in results if r.seconds), key=lambda r: -(r.seconds or 0))[:4]
+    SLOWEST["incremental" if landed is not None else "full"] = [
+        f"{r.spec.table} {r.spec.key} ({r.mode}, {r.status}) {r.seconds:.2f} s" for r in timed
+    ]
     return seconds, Counter(f"{r.mode}:{r.status}" for r in results)
 
 
@@ -120,6 +127,8 @@ def main() -> None:
             f"after {result['appended_rows_per_hour']:,} new rows/hour"
         )
         print(f"  verdicts full {result['full_verdicts']}; incremental {result['incremental_verdicts']}")
+        for mode, lines in SLOWEST.items():
+            print(f"  slowest {mode}: " + "; ".join(lines))
         print(f"  load average after: {os.getloadavg()}")
 
 

@@ -221,3 +221,48 @@ def test_a_told_failure_that_ends_is_told_once_as_passed(demo_world: Any, slack:
     assert again == passed  # told once
     assert [k for k, _ in keys] == ["test_failed", "test_passed"]
     assert keys[0][1].rsplit(":", 1)[1] == keys[1][1].rsplit(":", 1)[1]  # the same streak's moment
+
+
+@pytest.mark.e2e
+def test_a_renamed_column_and_nulls_upstream_are_caught_by_the_job_before_metrics_read_them(
+    demo_world: Any,
+) -> None:
+    """Through the real job: the rename is reported as drift in the same job that lands it (before compute
+    reads the NULLs the old column now holds), NULLs in a not-null column fail their test, both make their
+    readers suspect, and every metric still computes."""
+    from heartbeat_core import readmodel
+    from heartbeat_core.jobs import ledger, runner
+
+    metrics = ["aml_review_backlog", "revenue_24h", "payments_24h"]
+    with psycopg.connect(demo_world.marts_url, autocommit=True) as conn:
+        run_source_tests(conn)  # what the first job after setup does: the accepted catalogue, first verdicts
+        # the ledger's fee is nullable in the marts, as dlt lands a column a source declares nullable
+        conn.execute("ALTER TABLE webbank.entry ALTER COLUMN fee DROP NOT NULL")
+    with psycopg.connect(demo_world.source_url, autocommit=True) as source:
+        source.execute("ALTER TABLE aml.aml_retrospective RENAME COLUMN reviewed_at TO reviewed_on")
+        source.execute("UPDATE aml.aml_retrospective SET updated_at = now() WHERE id IN (SELECT id FROM"
+                       " aml.aml_retrospective ORDER BY id DESC LIMIT 5)")  # fmt: skip
+        source.execute("ALTER TABLE webbank.entry ALTER COLUMN fee DROP NOT NULL")
+        source.execute("UPDATE webbank.entry SET fee = NULL, updated_at = now() WHERE id IN (SELECT id FROM"
+                       " webbank.entry ORDER BY id DESC LIMIT 4)")  # fmt: skip
+    ticket = runner.request_recompute(metrics, trigger="test", background=False)
+    view = ledger.get_job(ticket.job_id)
+    assert view is not None and {s.state for s in view.sources} == {"succeeded"}, view.sources
+    assert [(m.metric_id, m.state) for m in view.metrics if m.state != "succeeded"] == []
+    with psycopg.connect(demo_world.marts_url, autocommit=True) as conn:
+        failing = conn.execute(
+            "SELECT source, table_name, test_key, failing_rows, message, job_id FROM heartbeat.source_test"
+            " WHERE status = 'fail' ORDER BY source, table_name, test_key"
+        ).fetchall()
+        states = {s.metric_id: s for s in readmodel.metric_states(conn, metrics)}
+    assert [(f[0], f[1], f[2]) for f in failing] == [
+        ("aml", "aml_retrospective", "schema:"),
+        ("webbank", "entry", "not_null:fee,amount,create_time"),
+    ]
+    assert failing[0][4] == "renamed reviewed_at → reviewed_on?" and failing[0][5] == ticket.job_id
+    assert failing[1][3] == 4  # only the rows landed since: the incremental run after the load found them
+    backlog = [f.reason for f in states["aml_review_backlog"].flags if f.kind == "suspect"]
+    assert backlog and "schema changed: renamed reviewed_at → reviewed_on?" in backlog[0]
+    revenue = [f.reason for f in states["revenue_24h"].flags if f.kind == "suspect"]
+    assert revenue and "webbank.entry not_null(fee, amount, create_time): 4 failing rows" in revenue[0]
+    assert not [f for f in states["payments_24h"].flags if f.kind == "suspect"]

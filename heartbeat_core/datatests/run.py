@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -48,6 +49,7 @@ class TestResult:
     mode: str = "full"  # full | incremental (only the rows landed since the last run)
     rows_checked: int | None = None
     mark: str | None = None  # the newest load id or cursor value the run saw (incremental's next start)
+    seconds: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -279,7 +281,9 @@ def _run_source(
         window = windows.get(spec.table)
         with conn.transaction():
             since = since_for(conn, spec, window, last.get((spec.table, spec.key)), config_at)
+        started = time.perf_counter()
         result = run_one_test(conn, spec, since)
+        result.seconds = time.perf_counter() - started
         result.mark = window.mark if window else None
         results.append(result)
     return results
