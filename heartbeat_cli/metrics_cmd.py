@@ -31,6 +31,17 @@ def run_sync(quiet: bool = False) -> SyncReport:
     settings = get_settings()
     synced = sync_project()
     if not quiet:
+        if (
+            synced.rollups.added
+            or synced.rollups.updated
+            or synced.rollups.unchanged
+            or synced.rollups.problems
+        ):
+            print(f"synced {settings.rollups}: {synced.rollups.summary()}")
+        for line in synced.rollups.warnings:
+            print(f"warning: {line}", file=sys.stderr)
+        for line in synced.rollups.problems:
+            print(f"error: {line}", file=sys.stderr)
         print(f"synced {settings.metric_defs}: {synced.metrics.summary()}")
         for warning in synced.metrics.warnings:
             print(f"warning: {warning}", file=sys.stderr)
@@ -39,6 +50,7 @@ def run_sync(quiet: bool = False) -> SyncReport:
         print(f"synced {settings.audit_cuts}: {synced.cuts.summary()}")
         for cut_problem in synced.cuts.problems:
             print(f"error: {cut_problem}", file=sys.stderr)
+    synced.metrics.problems.extend(synced.rollups.problems)  # a bad rollup fails the sync too
     return synced.metrics
 
 

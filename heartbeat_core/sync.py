@@ -11,6 +11,7 @@ from heartbeat_core.audit.registry import CutSyncReport, sync_cuts
 from heartbeat_core.db import connect
 from heartbeat_core.db.migrate import migrate
 from heartbeat_core.metrics.sync import sync_directory
+from heartbeat_core.rollups.sync import sync_rollups
 from heartbeat_core.settings import get_settings
 from heartbeat_core.sync_report import SyncReport
 
@@ -19,16 +20,19 @@ from heartbeat_core.sync_report import SyncReport
 class ProjectSync:
     metrics: SyncReport
     cuts: CutSyncReport
+    rollups: SyncReport
 
 
 def sync_project() -> ProjectSync:
-    """Migrate, then sync `metric_defs/` and `audit_cuts/` in one transaction (cuts register beside the
-    metrics they explain)."""
+    """Migrate, then sync `rollups/`, `metric_defs/` and `audit_cuts/` in one transaction (rollups first, so
+    the metrics that read them are checked against their tables; cuts register beside the metrics they
+    explain)."""
     settings = get_settings()
     with connect() as conn:
         migrate(conn)
         conn.autocommit = False
+        rollups = sync_rollups(conn, settings.rollups)
         metrics = sync_directory(conn, settings.metric_defs)
         cuts = sync_cuts(conn)
         conn.commit()
-    return ProjectSync(metrics, cuts)
+    return ProjectSync(metrics, cuts, rollups)
