@@ -114,3 +114,35 @@ def test_every_demo_metric_reads_the_same_through_rollups_as_raw_rows(
                 as_of = clock.end_of_business_day(day, tz)
                 on_raw = evaluate(conn, _on_raw(metric, raw), as_of, with_detail=False).value
                 assert (None if value is None else float(value)) == on_raw, (metric.metric_id, day)
+
+
+@pytest.mark.slow
+def test_a_backfill_in_one_statement_per_metric_gives_the_history_of_day_by_day_replays(
+    demo_world: DemoWorld,
+) -> None:
+    """Every demo metric without rollups backfills its past days in one statement (compute.backfill); each
+    day's value equals the metric evaluated alone at that day's end, as the replay per day computed it."""
+    tz = get_settings().tz
+    with psycopg.connect(demo_world.marts_url) as conn:
+        landed = conn.execute("SELECT max(create_time) FROM webbank.entry").fetchone()
+        assert landed is not None
+        now = landed[0].replace(microsecond=0) + timedelta(minutes=5)
+        conn.execute("DELETE FROM heartbeat.metric_history")
+        conn.commit()
+        with clock.frozen_clock(now):
+            report = compute_metrics(backfill_days=9)
+        assert report.ok, report.failed
+        assert all(o.days == 10 for o in report.outcomes)
+        today = clock.business_day(now, tz)
+        for metric in active_metrics(conn, None):
+            conn.commit()
+            stored = dict(
+                conn.execute(
+                    "SELECT as_of_date, value FROM heartbeat.metric_history WHERE metric_id = %s AND as_of_date < %s",
+                    (metric.metric_id, today),
+                ).fetchall()
+            )
+            assert len(stored) == 9, metric.metric_id
+            for day, value in stored.items():
+                alone = evaluate(conn, metric, clock.end_of_business_day(day, tz), with_detail=False).value
+                assert (None if value is None else float(value)) == alone, (metric.metric_id, day)

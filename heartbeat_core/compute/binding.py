@@ -58,6 +58,18 @@ class Moments:
         sql = _AS_OF.sub(_timestamptz(self.as_of), sql)
         return _HISTORY_FROM.sub(f"'{self.history_from.isoformat()}'::date", sql)
 
+    def bind_days(self, sql: str, period: str) -> str:
+        """The SQL for one statement over many days (backfill): `as_of()` becomes the column `hb_day.as_of`
+        of the caller's day list and `window_start(...)` that column minus the period — the functions'
+        own definitions, evaluated in the same zone — so the planner still sees ranges it can use per day."""
+
+        def window(match: re.Match[str]) -> str:
+            return f"(hb_day.as_of - heartbeat.period_interval('{(match.group(1) or period).lower()}'))"
+
+        sql = _WINDOW_START.sub(window, sql)
+        sql = _AS_OF.sub("hb_day.as_of", sql)
+        return _HISTORY_FROM.sub("(hb_day.as_of - interval '90 days')::date", sql)  # as a day replayed alone
+
     def _window_literal(self, match: re.Match[str]) -> str:
         period = match.group(1)
         moment = self.window_starts[period.lower()] if period else self.window_start

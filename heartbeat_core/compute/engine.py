@@ -21,6 +21,7 @@ from psycopg import errors
 
 from heartbeat_core import clock
 from heartbeat_core.compute import entities as entity_sets
+from heartbeat_core.compute.backfill import values_for_days
 from heartbeat_core.compute.binding import Moments, begin_point_in_time
 from heartbeat_core.compute.entity_history import record_day
 from heartbeat_core.db import get_pool
@@ -281,6 +282,8 @@ def compute_metric(
     past = _days(today, backfill_days)
     if past and metric.history_sql:
         past = _backfill_from_history_sql(conn, metric, past, now, current_source_as_of, job_id, outcome)
+    if len(past) > 1 and not _reads_rollups(metric):
+        past = _backfill_in_one_statement(conn, metric, past, now, current_source_as_of, job_id, outcome)
     for day in past:
         as_of = clock.end_of_business_day(day, tz)
         _compute_day(conn, metric, day, as_of, current_source_as_of, job_id, outcome, with_detail=False)
@@ -408,6 +411,39 @@ def _backfill_from_history_sql(
         covered.add(day)
         outcome.days += 1
     return [d for d in days if d not in covered]
+
+
+def _backfill_in_one_statement(
+    conn: psycopg.Connection[Any],
+    metric: RegistryMetric,
+    days: list[date],
+    now: datetime,
+    current_source_as_of: datetime | None,
+    job_id: int | None,
+    outcome: MetricOutcome,
+) -> list[date]:
+    """Every past day's value in one statement (`compute.backfill`); returns the days left to replay alone."""
+    tz = get_settings().tz
+    moments = [(day, clock.end_of_business_day(day, tz)) for day in days]
+    started = time.perf_counter()
+    try:
+        values = values_for_days(conn, metric, moments, now)
+    except psycopg.Error:
+        conn.rollback()
+        return days  # replayed day by day, each failure reported with its own day
+    per_day_ms = int((time.perf_counter() - started) * 1000 / max(len(values), 1))
+    for day, as_of in moments:
+        if day not in values:
+            continue
+        source_as_of = min(current_source_as_of, as_of) if current_source_as_of else None
+        write_history(
+            conn, metric, day, as_of, values[day], error=None, detail=None, source_as_of=source_as_of,
+            duration_ms=per_day_ms, job_id=job_id,
+        )  # fmt: skip
+        _record_entities(conn, metric, day, entities_at(conn, metric, as_of), outcome)
+        outcome.value = values[day]
+        outcome.days += 1
+    return [d for d in days if d not in values]
 
 
 def compute_metrics(

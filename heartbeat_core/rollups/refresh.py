@@ -27,6 +27,10 @@ from heartbeat_core.rollups.definition import FROM_CALL, TO_CALL
 
 log = logging.getLogger(__name__)
 
+# A full build groups every landed row once: sorting it in memory rather than in temp files (the server's
+# default 4 MB spilled a scale-50 build to disk). Only the refresh's own transaction uses it.
+REFRESH_WORK_MEM = "256MB"
+
 
 @dataclass(frozen=True)
 class StoredRollup:
@@ -153,7 +157,11 @@ def refresh_rollup(conn: psycopg.Connection[Any], rollup: StoredRollup, tz: Zone
     started = timer.perf_counter()
     try:
         with conn.transaction():
-            conn.execute("SELECT set_config('TimeZone', %s, true), set_config('jit', 'off', true)", (tz.key,))
+            conn.execute(
+                "SELECT set_config('TimeZone', %s, true), set_config('jit', 'off', true),"
+                " set_config('work_mem', %s, true)",
+                (tz.key, REFRESH_WORK_MEM),
+            )
             days, full, watermark = _rebuild(conn, rollup, tz)
             if days:
                 conn.execute(f"ANALYZE {rollup.table}".encode())  # the planner sizes its day ranges right
