@@ -79,7 +79,8 @@ def test_demo_incidents_first_client_named_and_answers_compact(demo_world: Any) 
             assert "ACME Ltd" in collateral["headline"] and "ACME Ltd" in text
             rates = next(i for i in today["incidents"] if "currency_rate_coverage" in i["metrics"])
             assert rates["stale_sources"] == ["currency_rates"] and rates["status"] == "stale"
-            assert "currency_rates" in {s["source"] for s in today["stale_sources"]}
+            stale = [n["subject"] for n in today["not_to_trust"] if n["kind"] == "stale_source"]
+            assert "currency_rates" in stale
             assert all(i["incident_id"] in text for i in today["incidents"])
             assert today["counts"]["red"] >= len(INCIDENTS)
 

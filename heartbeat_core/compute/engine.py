@@ -22,12 +22,15 @@ from psycopg import errors
 from heartbeat_core import clock
 from heartbeat_core.compute import entities as entity_sets
 from heartbeat_core.compute import segments as segment_sets
+from heartbeat_core.compute.backfill import values_for_days
 from heartbeat_core.compute.binding import Moments, begin_point_in_time
 from heartbeat_core.compute.entity_history import record_day
 from heartbeat_core.db import get_pool
 from heartbeat_core.metrics.registry import RegistryMetric, active_metrics, as_direction
 from heartbeat_core.readmodel import freshness
 from heartbeat_core.readmodel.status import Status, judge
+from heartbeat_core.rollups.read import reads
+from heartbeat_core.rollups.refresh import RefreshResult, refresh_rollup, stored_rollups
 from heartbeat_core.settings import get_settings
 
 DETAIL_ROW_LIMIT = 50
@@ -56,6 +59,7 @@ class MetricOutcome:
 class ComputeReport:
     outcomes: list[MetricOutcome] = field(default_factory=list)
     seconds: float = 0.0
+    rollups: dict[str, RefreshResult] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[MetricOutcome]:
@@ -184,6 +188,7 @@ def evaluate(
                             "columns": columns,
                             "rows": [[_jsonable(v) for v in r] for r in rows[:DETAIL_ROW_LIMIT]],
                             "truncated": len(rows) > DETAIL_ROW_LIMIT,
+                            "total": cur.rowcount,  # every row behind the value (pages past the stored ones)
                         }
                 if with_entities:
                     entities = _entities(conn, cur, metric, moments)
@@ -300,6 +305,8 @@ def compute_metric(
     past = _days(today, backfill_days)
     if past and metric.history_sql:
         past = _backfill_from_history_sql(conn, metric, past, now, current_source_as_of, job_id, outcome)
+    if len(past) > 1 and not _reads_rollups(metric):
+        past = _backfill_in_one_statement(conn, metric, past, now, current_source_as_of, job_id, outcome)
     for day in past:
         as_of = clock.end_of_business_day(day, tz)
         _compute_day(
@@ -454,6 +461,42 @@ def _backfill_from_history_sql(
     return [d for d in days if d not in covered]
 
 
+def _backfill_in_one_statement(
+    conn: psycopg.Connection[Any],
+    metric: RegistryMetric,
+    days: list[date],
+    now: datetime,
+    current_source_as_of: datetime | None,
+    job_id: int | None,
+    outcome: MetricOutcome,
+) -> list[date]:
+    """Every past day's value in one statement (`compute.backfill`); returns the days left to replay alone."""
+    tz = get_settings().tz
+    moments = [(day, clock.end_of_business_day(day, tz)) for day in days]
+    started = time.perf_counter()
+    try:
+        values = values_for_days(conn, metric, moments, now)
+    except psycopg.Error:
+        conn.rollback()
+        return days  # replayed day by day, each failure reported with its own day
+    per_day_ms = int((time.perf_counter() - started) * 1000 / max(len(values), 1))
+    for day, as_of in moments:
+        if day not in values:
+            continue
+        source_as_of = min(current_source_as_of, as_of) if current_source_as_of else None
+        write_history(
+            conn, metric, day, as_of, values[day], error=None, detail=None, source_as_of=source_as_of,
+            duration_ms=per_day_ms, job_id=job_id,
+        )  # fmt: skip
+        recent = day >= days[-1] - timedelta(days=segment_sets.SEGMENT_DAYS)
+        extra = entities_at(conn, metric, as_of, with_segments=recent)
+        _record_entities(conn, metric, day, extra, outcome)
+        _record_segments(conn, metric, day, extra)
+        outcome.value = values[day]
+        outcome.days += 1
+    return [d for d in days if d not in values]
+
+
 def compute_metrics(
     ids: Sequence[str] | None = None,
     *,
@@ -464,18 +507,25 @@ def compute_metrics(
 ) -> ComputeReport:
     """Compute the given (or all active) metrics, in parallel, bounded; never raises for one metric."""
     pool = get_pool()
+    report = ComputeReport()
+    started = time.perf_counter()
     with pool.connection() as conn:
         metrics = active_metrics(conn, ids)
+        report.rollups = refresh_rollups_read_by(conn, metrics)
     now = clock.now()
     workers = max(1, min(parallelism or get_settings().compute_parallelism, len(metrics) or 1))
-    report = ComputeReport()
     lock = threading.Lock()
-    started = time.perf_counter()
 
     def run(metric: RegistryMetric) -> MetricOutcome:
         try:
             with pool.connection() as conn:
-                outcome = compute_metric(conn, metric, now=now, backfill_days=backfill_days, job_id=job_id)
+                blocked = _failed_rollup(metric, report.rollups)
+                if blocked:
+                    outcome = fail_today(conn, metric, now=now, error=blocked, job_id=job_id)
+                else:
+                    outcome = compute_metric(
+                        conn, metric, now=now, backfill_days=backfill_days, job_id=job_id
+                    )
         except Exception as exc:  # a broken connection must not take the other metrics down
             outcome = MetricOutcome(
                 metric.metric_id,
@@ -492,3 +542,47 @@ def compute_metrics(
     report.outcomes.sort(key=lambda o: o.metric_id)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _reads_rollups(metric: RegistryMetric) -> set[str]:
+    return reads(metric.value_sql) | reads(metric.detail_sql) | reads(metric.history_sql)
+
+
+def refresh_rollups_read_by(
+    conn: psycopg.Connection[Any], metrics: Sequence[RegistryMetric]
+) -> dict[str, RefreshResult]:
+    """Bring the rollups these metrics read up to date (only the days newly landed rows touch), each alone."""
+    wanted = sorted(set().union(*(_reads_rollups(m) for m in metrics))) if metrics else []
+    if not wanted:
+        return {}
+    tz = get_settings().tz
+    return {r.rollup_id: refresh_rollup(conn, r, tz) for r in stored_rollups(conn, wanted)}
+
+
+def _failed_rollup(metric: RegistryMetric, refreshed: dict[str, RefreshResult]) -> str | None:
+    """The reason a rollup this metric reads could not be refreshed, if one could not."""
+    for rollup_id in sorted(_reads_rollups(metric)):
+        result = refreshed.get(rollup_id)
+        if result is not None and result.error:
+            return result.error
+    return None
+
+
+def fail_today(
+    conn: psycopg.Connection[Any], metric: RegistryMetric, *, now: datetime, error: str, job_id: int | None
+) -> MetricOutcome:
+    """Record today's run of a metric as errored with `error` (its last value kept beside it)."""
+    today = clock.business_day(now, get_settings().tz)
+    fields = write_history(
+        conn,
+        metric,
+        today,
+        now,
+        None,
+        error=error,
+        detail=None,
+        source_as_of=None,
+        duration_ms=0,
+        job_id=job_id,
+    )
+    return MetricOutcome(metric.metric_id, days=1, failed_days=1, status=fields["status"], error=error)

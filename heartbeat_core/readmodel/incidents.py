@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from heartbeat_core.metrics.lineage import tables_read
 from heartbeat_core.readmodel.annotations import Driver
 from heartbeat_core.readmodel.drivers import driver_phrase, knock_ons, lead_phrase
+from heartbeat_core.readmodel.suspect_evidence import failing_test_keys
 
 IncidentStatus = Literal["red", "amber", "stale", "resolved"]
 PROBLEM_STATES = ("red", "amber", "stale")
@@ -82,6 +83,7 @@ def evidence_keys(state: Any, tables: Mapping[str, frozenset[str]], late: set[st
         keys.update(f"stale source {s}" for s in state.sources if s in late)
     else:
         keys.update(f"table {t}" for t in tables.get(state.metric_id, frozenset()))
+    keys.update(failing_test_keys(state))  # a failing data test behind its suspect flag (issue 18)
     return keys
 
 
