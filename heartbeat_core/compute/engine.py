@@ -488,7 +488,10 @@ def _backfill_in_one_statement(
             conn, metric, day, as_of, values[day], error=None, detail=None, source_as_of=source_as_of,
             duration_ms=per_day_ms, job_id=job_id,
         )  # fmt: skip
-        _record_entities(conn, metric, day, entities_at(conn, metric, as_of), outcome)
+        recent = day >= days[-1] - timedelta(days=segment_sets.SEGMENT_DAYS)
+        extra = entities_at(conn, metric, as_of, with_segments=recent)
+        _record_entities(conn, metric, day, extra, outcome)
+        _record_segments(conn, metric, day, extra)
         outcome.value = values[day]
         outcome.days += 1
     return [d for d in days if d not in values]
