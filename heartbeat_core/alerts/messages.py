@@ -95,6 +95,8 @@ class AlertEvent(BaseModel):
             return f"{icon} {self._entity_headline()}"
         if self.kind == "test_failed":
             return f"{icon} DATA TEST FAILED: {self.name}"
+        if self.kind == "test_passed":
+            return f"{icon} DATA TEST PASSES AGAIN: {self.name}"
         if self.kind == "reminder":
             since = f" since {self.status_since.isoformat()}" if self.status_since else ""
             return f"{icon} STILL {self.status.upper()}{since}, not acknowledged: {self.name} at {self.value_text}"
@@ -134,7 +136,7 @@ class AlertEvent(BaseModel):
             return list(self.details)
         if self.kind.startswith("entity_"):
             return self._entity_lines()
-        if self.kind == "test_failed":
+        if self.kind in ("test_failed", "test_passed"):
             return [f"Why: {self.reason}", f"owner {self.owner}" if self.owner else "no owner"] + [
                 f"• {row}" for row in self.details
             ]
