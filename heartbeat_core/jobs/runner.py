@@ -338,8 +338,9 @@ class _Worker:
         if typical_mode != "skip":
             self._typical(metric_ids, force=typical_mode == "force")
 
-        # 4. incidents (their stored history), then alerts.
+        # 4. incidents (their stored history), audit cuts older than their sources, then alerts.
         self._incidents()
+        self._audit_cuts()
         self._alerts()
 
         failed_sources = [s for s in self.sources if s["state"] == "failed"]
@@ -458,6 +459,27 @@ class _Worker:
                 {"name": "incidents", "state": "failed", "seconds": None, "error": _one_line(exc)}
             )
             log.warning("incident refresh failed in job %s: %s", self.job_id, _one_line(exc))
+
+    def _audit_cuts(self) -> None:
+        """Recompute the audit cuts whose sources landed after their snapshot, so a cut never says "nothing
+        stuck" beside a red it explains (issue 14); a failure is recorded, and the surfaces mark the cut out of
+        date until a refresh succeeds."""
+        from heartbeat_core.audit.currency import refresh_out_of_date
+
+        started = time.perf_counter()
+        try:
+            with get_pool().connection() as conn:
+                refreshed = refresh_out_of_date(conn)
+        except Exception as exc:
+            self.hooks.append(
+                {"name": "audit cuts", "state": "failed", "seconds": None, "error": _one_line(exc)}
+            )
+            log.warning("audit cut refresh failed in job %s: %s", self.job_id, _one_line(exc))
+            return
+        if refreshed:
+            seconds = round(time.perf_counter() - started, 3)
+            self.hooks.append({"name": "audit cuts", "state": "succeeded", "seconds": seconds, "error": None,
+                               "cuts": refreshed})  # fmt: skip
 
     def _alerts(self) -> None:
         step = self.steps.alerts
