@@ -146,14 +146,16 @@ def evaluate(
     *,
     with_detail: bool = True,
     with_entities: bool = False,
+    raw_rollups: bool = False,
 ) -> Evaluation:
-    """Run the value (and detail, and entity key set) SQL at `as_of` in one read-only transaction."""
+    """Run the value (and detail, and entity key set) SQL at `as_of` in one read-only transaction;
+    `raw_rollups` reads every rollup's window from raw rows (the gate's reference) instead of its table."""
     started = time.perf_counter()
     section = "value"
     entities: tuple[entity_sets.EntitySet | None, str | None] = (None, None)
     try:
         with conn.transaction():
-            moments = begin_point_in_time(conn, metric, as_of)
+            moments = begin_point_in_time(conn, metric, as_of, raw_rollups=raw_rollups)
             with conn.cursor() as cur:
                 cur.execute(moments.bind(metric.value_sql).encode())
                 value = _single_number(cur)
@@ -460,6 +462,7 @@ def compute_metrics(
     started = time.perf_counter()
     with pool.connection() as conn:
         metrics = active_metrics(conn, ids)
+        conn.commit()  # each refresh commits alone (its days visible to the metrics; a failure kept apart)
         report.rollups = refresh_rollups_read_by(conn, metrics)
     now = clock.now()
     workers = max(1, min(parallelism or get_settings().compute_parallelism, len(metrics) or 1))

@@ -18,7 +18,10 @@ The checks, in the order of `checks.REGISTRY`, one module per family:
 - detail.py  `detail_rows` (the `@detail` SQL returns rows when the value is non-zero);
 - entities.py `entity_keys` (the declared entity key / label / weight columns exist in the @detail rows, the
              key is unique per row, the weight is numeric);
-- history.py `history_matches` (`@history`, if any, agrees with `@value` replayed on past days).
+- history.py `history_matches` (`@history`, if any, agrees with `@value` replayed on past days);
+- scale.py   `rollup_matches_raw` (a metric reading rollups gives the value of its rollups' windows read from
+             raw rows), `scales_with_rows` (on a larger copy, `--scale-url`, its time grows no faster than the
+             rows it reads, and stays under the time limit).
 """
 
 from heartbeat_core.metrics.gate.checks import CHECKS, REGISTRY, GateCheck, resolve_target, validate_file
