@@ -5,9 +5,10 @@ The one sync path, shared by `heartbeat sync`, the demo and benchmarks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from heartbeat_core.audit.registry import CutSyncReport, sync_cuts
+from heartbeat_core.datatests.check import declaration_problems
 from heartbeat_core.db import connect
 from heartbeat_core.db.migrate import migrate
 from heartbeat_core.metrics.sync import sync_directory
@@ -21,12 +22,13 @@ class ProjectSync:
     metrics: SyncReport
     cuts: CutSyncReport
     rollups: SyncReport
+    data_tests: list[str] = field(default_factory=list)  # wrong declarations in sources.toml (issue 18)
 
 
 def sync_project() -> ProjectSync:
     """Migrate, then sync `rollups/`, `metric_defs/` and `audit_cuts/` in one transaction (rollups first, so
     the metrics that read them are checked against their tables; cuts register beside the metrics they
-    explain)."""
+    explain); then check the data tests `sources.toml` declares (a wrong one fails the sync)."""
     settings = get_settings()
     with connect() as conn:
         migrate(conn)
@@ -35,4 +37,5 @@ def sync_project() -> ProjectSync:
         metrics = sync_directory(conn, settings.metric_defs)
         cuts = sync_cuts(conn)
         conn.commit()
-    return ProjectSync(metrics, cuts, rollups)
+        tests = declaration_problems(conn, settings.sources)
+    return ProjectSync(metrics, cuts, rollups, tests)

@@ -21,6 +21,7 @@ from psycopg import errors
 
 from heartbeat_core import clock
 from heartbeat_core.compute import entities as entity_sets
+from heartbeat_core.compute import segments as segment_sets
 from heartbeat_core.compute.backfill import values_for_days
 from heartbeat_core.compute.binding import Moments, begin_point_in_time
 from heartbeat_core.compute.entity_history import record_day
@@ -76,6 +77,8 @@ class Evaluation:
     duration_ms: int
     entities: entity_sets.EntitySet | None = None
     entity_error: str | None = None
+    segments: segment_sets.SegmentSet | None = None
+    segment_error: str | None = None
 
 
 def _jsonable(value: Any) -> Any:
@@ -139,6 +142,21 @@ def _entities(
         return None, _describe(exc, "detail (entities)")
 
 
+def _segments(
+    conn: psycopg.Connection[Any], cur: psycopg.Cursor[Any], metric: RegistryMetric, moments: Moments
+) -> tuple[segment_sets.SegmentSet | None, str | None]:
+    """The metric's segments, in a savepoint: a failing @segments is recorded, the value still stands."""
+    if not metric.segments_sql:
+        return None, None
+    try:
+        with conn.transaction():
+            return segment_sets.collect(cur, moments.bind(metric.segments_sql)), None
+    except psycopg.Error as exc:
+        return None, _describe(exc, "segments")
+    except segment_sets.SegmentShapeError as exc:
+        return None, str(exc)
+
+
 def evaluate(
     conn: psycopg.Connection[Any],
     metric: RegistryMetric,
@@ -146,13 +164,15 @@ def evaluate(
     *,
     with_detail: bool = True,
     with_entities: bool = False,
+    with_segments: bool = False,
     raw_rollups: bool = False,
 ) -> Evaluation:
-    """Run the value (and detail, and entity key set) SQL at `as_of` in one read-only transaction;
+    """Run the value (and detail, entity key set and segments) SQL at `as_of` in one read-only transaction;
     `raw_rollups` reads every rollup's window from raw rows (the gate's reference) instead of its table."""
     started = time.perf_counter()
     section = "value"
     entities: tuple[entity_sets.EntitySet | None, str | None] = (None, None)
+    segments: tuple[segment_sets.SegmentSet | None, str | None] = (None, None)
     try:
         with conn.transaction():
             moments = begin_point_in_time(conn, metric, as_of, raw_rollups=raw_rollups)
@@ -170,12 +190,15 @@ def evaluate(
                             "columns": columns,
                             "rows": [[_jsonable(v) for v in r] for r in rows[:DETAIL_ROW_LIMIT]],
                             "truncated": len(rows) > DETAIL_ROW_LIMIT,
+                            "total": cur.rowcount,  # every row behind the value (pages past the stored ones)
                         }
                 if with_entities:
                     entities = _entities(conn, cur, metric, moments)
+                if with_segments:
+                    segments = _segments(conn, cur, metric, moments)
     except psycopg.Error as exc:
         raise MetricSQLError(_describe(exc, section)) from exc
-    return Evaluation(value, detail, int((time.perf_counter() - started) * 1000), *entities)
+    return Evaluation(value, detail, int((time.perf_counter() - started) * 1000), *entities, *segments)
 
 
 def _status_fields(metric: RegistryMetric, value: float | None, error: str | None) -> dict[str, Any]:
@@ -288,7 +311,10 @@ def compute_metric(
         past = _backfill_in_one_statement(conn, metric, past, now, current_source_as_of, job_id, outcome)
     for day in past:
         as_of = clock.end_of_business_day(day, tz)
-        _compute_day(conn, metric, day, as_of, current_source_as_of, job_id, outcome, with_detail=False)
+        _compute_day(
+            conn, metric, day, as_of, current_source_as_of, job_id, outcome, with_detail=False,
+            with_segments=day >= today - timedelta(days=segment_sets.SEGMENT_DAYS),
+        )  # fmt: skip
     _compute_day(conn, metric, today, now, current_source_as_of, job_id, outcome, with_detail=True)
     outcome.duration_ms = int((time.perf_counter() - started) * 1000)
     return outcome
@@ -304,10 +330,13 @@ def _compute_day(
     outcome: MetricOutcome,
     *,
     with_detail: bool,
+    with_segments: bool = True,
 ) -> None:
     source_as_of = min(current_source_as_of, as_of) if current_source_as_of else None
     try:
-        result = evaluate(conn, metric, as_of, with_detail=with_detail, with_entities=True)
+        result = evaluate(
+            conn, metric, as_of, with_detail=with_detail, with_entities=True, with_segments=with_segments
+        )
         fields = write_history(
             conn,
             metric,
@@ -324,6 +353,7 @@ def _compute_day(
         if with_detail:
             outcome.error = None
         _record_entities(conn, metric, day, result, outcome)
+        _record_segments(conn, metric, day, result)
     except MetricSQLError as exc:
         conn.rollback()
         outcome.failed_days += 1
@@ -354,15 +384,29 @@ def _record_entities(
     )  # fmt: skip
 
 
-def entities_at(conn: psycopg.Connection[Any], metric: RegistryMetric, as_of: datetime) -> Evaluation:
-    """Only the entity key set at `as_of` (for days whose value came from @history)."""
-    if metric.entity is None or not metric.detail_sql:
+def _record_segments(
+    conn: psycopg.Connection[Any], metric: RegistryMetric, day: date, result: Evaluation
+) -> None:
+    """Segments and drivers of one metric-day; a failing @segments is stored as their error (explain shows
+    it), never as the metric's: the value stands."""
+    if not metric.segments_sql or (result.segments is None and result.segment_error is None):
+        return
+    segment_sets.record_day(conn, metric, day, result.segments, result.segment_error, now=clock.now())
+
+
+def entities_at(
+    conn: psycopg.Connection[Any], metric: RegistryMetric, as_of: datetime, *, with_segments: bool = False
+) -> Evaluation:
+    """Only the entity key set (and segments) at `as_of` (for days whose value came from @history)."""
+    wanted_segments = with_segments and bool(metric.segments_sql)
+    if (metric.entity is None or not metric.detail_sql) and not wanted_segments:
         return Evaluation(None, None, 0)
     with conn.transaction():
         moments = begin_point_in_time(conn, metric, as_of)
         with conn.cursor() as cur:
             found, error = _entities(conn, cur, metric, moments)
-    return Evaluation(None, None, 0, found, error)
+            segments = _segments(conn, cur, metric, moments) if wanted_segments else (None, None)
+    return Evaluation(None, None, 0, found, error, *segments)
 
 
 def _backfill_from_history_sql(
@@ -409,7 +453,11 @@ def _backfill_from_history_sql(
             conn, metric, day, as_of, None if value is None else float(value), error=None, detail=None,
             source_as_of=source_as_of, duration_ms=per_day_ms, job_id=job_id,
         )  # fmt: skip
-        _record_entities(conn, metric, day, entities_at(conn, metric, as_of), outcome)
+        extra = entities_at(
+            conn, metric, as_of, with_segments=day >= days[-1] - timedelta(days=segment_sets.SEGMENT_DAYS)
+        )
+        _record_entities(conn, metric, day, extra, outcome)
+        _record_segments(conn, metric, day, extra)
         covered.add(day)
         outcome.days += 1
     return [d for d in days if d not in covered]
@@ -427,6 +475,7 @@ def _backfill_in_one_statement(
     """Every past day's value in one statement (`compute.backfill`); returns the days left to replay alone."""
     tz = get_settings().tz
     moments = [(day, clock.end_of_business_day(day, tz)) for day in days]
+    segments_from = days[-1] + timedelta(days=1) - timedelta(days=segment_sets.SEGMENT_DAYS)
     started = time.perf_counter()
     try:
         values = values_for_days(conn, metric, moments, now)
@@ -442,7 +491,10 @@ def _backfill_in_one_statement(
             conn, metric, day, as_of, values[day], error=None, detail=None, source_as_of=source_as_of,
             duration_ms=per_day_ms, job_id=job_id,
         )  # fmt: skip
-        _record_entities(conn, metric, day, entities_at(conn, metric, as_of), outcome)
+        # the entity set and (in the recent days) segments of each day, as a replay of the day would record
+        extra = entities_at(conn, metric, as_of, with_segments=day >= segments_from)
+        _record_entities(conn, metric, day, extra, outcome)
+        _record_segments(conn, metric, day, extra)
         outcome.value = values[day]
         outcome.days += 1
     return [d for d in days if d not in values]

@@ -26,7 +26,7 @@ COUNTED_NOUNS = (
     "clients", "payments", "transactions", "tickets", "cards", "invoices", "reviews",
     "events", "files", "users", "accounts", "rates",
 )  # fmt: skip
-SECTIONS = ("value", "detail", "history")
+SECTIONS = ("value", "detail", "history", "segments")
 SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
 EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
@@ -114,15 +114,20 @@ class MetricDefinition:
     typical_options: TypicalOptions = field(default_factory=TypicalOptions)
     detail_sql: str | None = None
     history_sql: str | None = None
+    # `dimension, segment, value` plus `numerator, denominator` or `weight` per segment (compute.segments)
+    segments_sql: str | None = None
     section_lines: dict[str, int] = field(default_factory=dict)
     entity: EntityKey | None = None
 
     def sql_line(self, section: str, position: int | None) -> int:
         """File line of a character position (1-based, as Postgres reports) inside a section's SQL."""
         start = self.section_lines.get(section, 1)
-        sql = {"value": self.value_sql, "detail": self.detail_sql, "history": self.history_sql}.get(
-            section
-        ) or ""
+        sql = {
+            "value": self.value_sql,
+            "detail": self.detail_sql,
+            "history": self.history_sql,
+            "segments": self.segments_sql,
+        }.get(section) or ""
         if not position:
             return start
         return start + sql[: max(position - 1, 0)].count("\n")
@@ -216,6 +221,7 @@ def parse_metric_text(text: str, metric_id: str, shown_path: str) -> MetricDefin
         typical_options=options,
         detail_sql=sql.get("detail"),
         history_sql=sql.get("history"),
+        segments_sql=sql.get("segments"),
         section_lines=scanner.section_lines,
         entity=entity,
     )
@@ -288,7 +294,9 @@ class _Scanner:
 
     def _start_section(self, lineno: int, name: str) -> None:
         if name not in SECTIONS:
-            self.header.problem(lineno, f"unknown section @{name} (expected @value, @detail or @history)")
+            self.header.problem(
+                lineno, f"unknown section @{name} (expected @value, @detail, @history or @segments)"
+            )
             self.current = None
             return
         if name in self.sections:

@@ -77,6 +77,7 @@ class RegistryMetric:
     file_path: str | None
     extra: dict[str, Any] = field(default_factory=dict)
     entity: EntityKey | None = None
+    segments_sql: str | None = None
 
     @property
     def band(self) -> Band | None:
@@ -116,6 +117,7 @@ def row_to_metric(row: dict[str, Any]) -> RegistryMetric:
         file_path=row["file_path"],
         extra=row,
         entity=EntityKey.from_json(row.get("entity")),
+        segments_sql=row.get("segments_sql"),
     )
 
 

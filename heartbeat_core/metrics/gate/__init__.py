@@ -19,6 +19,8 @@ The checks, in the order of `checks.REGISTRY`, one module per family:
 - entities.py `entity_keys` (the declared entity key / label / weight columns exist in the @detail rows, the
              key is unique per row, the weight is numeric);
 - history.py `history_matches` (`@history`, if any, agrees with `@value` replayed on past days);
+- segments.py `segment_rows` (`@segments`, if any, returns dimension, segment, value plus numerator and
+             denominator or weight, at most 50 segments per dimension);
 - scale.py   `rollup_matches_raw` (a metric reading rollups gives the value of its rollups' windows read from
              raw rows), `scales_with_rows` (on a larger copy, `--scale-url`, its time grows no faster than the
              rows it reads, and stays under the time limit).
