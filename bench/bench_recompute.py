@@ -65,6 +65,7 @@ def scratch_marts(admin: str, label: str) -> Iterator[str]:
     os.environ["HEARTBEAT_DATABASE_URL"] = url
     os.environ["HEARTBEAT_HOME"] = str(home)
     os.environ["HEARTBEAT_METRIC_DEFS"] = str(REPO / "heartbeat_demo" / "project" / "metric_defs")
+    os.environ["HEARTBEAT_PROJECT"] = str(REPO / "heartbeat_demo" / "project")  # audit cuts, rollups, UTC
     reset_settings()
     reset_pool()
     try:
@@ -85,6 +86,7 @@ def demo_world(admin: str, scale: int, now: datetime, reuse_url: str | None) -> 
         os.environ["HEARTBEAT_DATABASE_URL"] = reuse_url
         os.environ["HEARTBEAT_HOME"] = tempfile.mkdtemp(prefix="hb-bench-home-")
         os.environ["HEARTBEAT_METRIC_DEFS"] = str(REPO / "heartbeat_demo" / "project" / "metric_defs")
+        os.environ["HEARTBEAT_PROJECT"] = str(REPO / "heartbeat_demo" / "project")
         reset_settings()
         reset_pool()
         with psycopg.connect(reuse_url) as conn:
