@@ -29,8 +29,8 @@ from heartbeat_core.db import get_pool
 from heartbeat_core.metrics.registry import RegistryMetric, active_metrics, as_direction
 from heartbeat_core.readmodel import freshness
 from heartbeat_core.readmodel.status import Status, judge
-from heartbeat_core.rollups.read import reads
-from heartbeat_core.rollups.refresh import RefreshResult, refresh_rollup, stored_rollups
+from heartbeat_core.rollups.compute import failed_rollup, reads_rollups, refresh_rollups_read_by
+from heartbeat_core.rollups.refresh import RefreshResult
 from heartbeat_core.settings import get_settings
 
 DETAIL_ROW_LIMIT = 50
@@ -307,7 +307,7 @@ def compute_metric(
     past = _days(today, backfill_days)
     if past and metric.history_sql:
         past = _backfill_from_history_sql(conn, metric, past, now, current_source_as_of, job_id, outcome)
-    if len(past) > 1 and not _reads_rollups(metric):
+    if len(past) > 1 and not reads_rollups(metric):
         past = _backfill_in_one_statement(conn, metric, past, now, current_source_as_of, job_id, outcome)
     for day in past:
         as_of = clock.end_of_business_day(day, tz)
@@ -523,7 +523,7 @@ def compute_metrics(
     def run(metric: RegistryMetric) -> MetricOutcome:
         try:
             with pool.connection() as conn:
-                blocked = _failed_rollup(metric, report.rollups)
+                blocked = failed_rollup(metric, report.rollups)
                 if blocked:
                     outcome = fail_today(conn, metric, now=now, error=blocked, job_id=job_id)
                 else:
@@ -546,30 +546,6 @@ def compute_metrics(
     report.outcomes.sort(key=lambda o: o.metric_id)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _reads_rollups(metric: RegistryMetric) -> set[str]:
-    return reads(metric.value_sql) | reads(metric.detail_sql) | reads(metric.history_sql)
-
-
-def refresh_rollups_read_by(
-    conn: psycopg.Connection[Any], metrics: Sequence[RegistryMetric]
-) -> dict[str, RefreshResult]:
-    """Bring the rollups these metrics read up to date (only the days newly landed rows touch), each alone."""
-    wanted = sorted(set().union(*(_reads_rollups(m) for m in metrics))) if metrics else []
-    if not wanted:
-        return {}
-    tz = get_settings().tz
-    return {r.rollup_id: refresh_rollup(conn, r, tz) for r in stored_rollups(conn, wanted)}
-
-
-def _failed_rollup(metric: RegistryMetric, refreshed: dict[str, RefreshResult]) -> str | None:
-    """The reason a rollup this metric reads could not be refreshed, if one could not."""
-    for rollup_id in sorted(_reads_rollups(metric)):
-        result = refreshed.get(rollup_id)
-        if result is not None and result.error:
-            return result.error
-    return None
 
 
 def fail_today(
