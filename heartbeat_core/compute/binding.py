@@ -31,6 +31,11 @@ _WINDOW_START = re.compile(
 )
 _HISTORY_FROM = re.compile(r"\bheartbeat\s*\.\s*history_from\s*\(\s*\)", re.IGNORECASE)
 
+# Per-client aggregates over a month at demo scale 50 (~460k clients from ~2.5M rollup rows) hashed past the
+# server's default 4 MB and spilled to temp files (bench_metric_plans.py); metric transactions may use this much
+# for each sort or hash. Two metrics run at a time by default, so the bound stays small beside shared_buffers.
+METRIC_WORK_MEM = "64MB"
+
 _MOMENTS_SQL = "SELECT heartbeat.as_of(), heartbeat.window_start(), heartbeat.history_from(), " + ", ".join(
     f"heartbeat.window_start('{p}')" for p in _PERIODS
 )
@@ -90,20 +95,22 @@ def begin_point_in_time(
 ) -> Moments:
     """Open the metric's read-only, time-limited transaction at `as_of`; returns its moments to bind.
 
-    JIT is off inside it: compiling a heavy metric's expressions took 0.3–1.6 s per query at demo scale 50
-    (bench_metric_plans.py), more than it saved on scans of a few million rows."""
+    `work_mem` is METRIC_WORK_MEM. JIT is off inside it: compiling a heavy metric's expressions took 0.3–1.6 s
+    per query at demo scale 50 (bench_metric_plans.py), more than it saved on scans of a few million rows."""
     settings = get_settings()
     conn.execute("SET TRANSACTION READ ONLY")
     conn.execute(
         "SELECT set_config('statement_timeout', %s, true), set_config('heartbeat.as_of', %s, true),"
         " set_config('heartbeat.period', %s, true), set_config('TimeZone', %s, true),"
-        " set_config('heartbeat.history_from', %s, true), set_config('jit', 'off', true)",
+        " set_config('heartbeat.history_from', %s, true), set_config('jit', 'off', true),"
+        " set_config('work_mem', %s, true)",
         (
             f"{int(settings.metric_statement_timeout_s * 1000)}",
             as_of.isoformat(),
             metric.period,
             settings.timezone,
             history_from.isoformat() if history_from else "",
+            METRIC_WORK_MEM,
         ),
     )
     row = conn.execute(_MOMENTS_SQL).fetchone()

@@ -29,8 +29,8 @@ from heartbeat_core.db import get_pool
 from heartbeat_core.metrics.registry import RegistryMetric, active_metrics, as_direction
 from heartbeat_core.readmodel import freshness
 from heartbeat_core.readmodel.status import Status, judge
-from heartbeat_core.rollups.read import reads
-from heartbeat_core.rollups.refresh import RefreshResult, refresh_rollup, stored_rollups
+from heartbeat_core.rollups.compute import failed_rollup, reads_rollups, refresh_rollups_read_by
+from heartbeat_core.rollups.refresh import RefreshResult
 from heartbeat_core.settings import get_settings
 
 DETAIL_ROW_LIMIT = 50
@@ -165,15 +165,17 @@ def evaluate(
     with_detail: bool = True,
     with_entities: bool = False,
     with_segments: bool = False,
+    raw_rollups: bool = False,
 ) -> Evaluation:
-    """Run the value (and detail, entity key set and segments) SQL at `as_of` in one read-only transaction."""
+    """Run the value (and detail, entity key set and segments) SQL at `as_of` in one read-only transaction;
+    `raw_rollups` reads every rollup's window from raw rows (the gate's reference) instead of its table."""
     started = time.perf_counter()
     section = "value"
     entities: tuple[entity_sets.EntitySet | None, str | None] = (None, None)
     segments: tuple[segment_sets.SegmentSet | None, str | None] = (None, None)
     try:
         with conn.transaction():
-            moments = begin_point_in_time(conn, metric, as_of)
+            moments = begin_point_in_time(conn, metric, as_of, raw_rollups=raw_rollups)
             with conn.cursor() as cur:
                 cur.execute(moments.bind(metric.value_sql).encode())
                 value = _single_number(cur)
@@ -305,7 +307,7 @@ def compute_metric(
     past = _days(today, backfill_days)
     if past and metric.history_sql:
         past = _backfill_from_history_sql(conn, metric, past, now, current_source_as_of, job_id, outcome)
-    if len(past) > 1 and not _reads_rollups(metric):
+    if len(past) > 1 and not reads_rollups(metric):
         past = _backfill_in_one_statement(conn, metric, past, now, current_source_as_of, job_id, outcome)
     for day in past:
         as_of = clock.end_of_business_day(day, tz)
@@ -473,6 +475,7 @@ def _backfill_in_one_statement(
     """Every past day's value in one statement (`compute.backfill`); returns the days left to replay alone."""
     tz = get_settings().tz
     moments = [(day, clock.end_of_business_day(day, tz)) for day in days]
+    segments_from = days[-1] + timedelta(days=1) - timedelta(days=segment_sets.SEGMENT_DAYS)
     started = time.perf_counter()
     try:
         values = values_for_days(conn, metric, moments, now)
@@ -488,8 +491,8 @@ def _backfill_in_one_statement(
             conn, metric, day, as_of, values[day], error=None, detail=None, source_as_of=source_as_of,
             duration_ms=per_day_ms, job_id=job_id,
         )  # fmt: skip
-        recent = day >= days[-1] - timedelta(days=segment_sets.SEGMENT_DAYS)
-        extra = entities_at(conn, metric, as_of, with_segments=recent)
+        # the entity set and (in the recent days) segments of each day, as a replay of the day would record
+        extra = entities_at(conn, metric, as_of, with_segments=day >= segments_from)
         _record_entities(conn, metric, day, extra, outcome)
         _record_segments(conn, metric, day, extra)
         outcome.value = values[day]
@@ -511,6 +514,7 @@ def compute_metrics(
     started = time.perf_counter()
     with pool.connection() as conn:
         metrics = active_metrics(conn, ids)
+        conn.commit()  # each refresh commits alone (its days visible to the metrics; a failure kept apart)
         report.rollups = refresh_rollups_read_by(conn, metrics)
     now = clock.now()
     workers = max(1, min(parallelism or get_settings().compute_parallelism, len(metrics) or 1))
@@ -519,7 +523,7 @@ def compute_metrics(
     def run(metric: RegistryMetric) -> MetricOutcome:
         try:
             with pool.connection() as conn:
-                blocked = _failed_rollup(metric, report.rollups)
+                blocked = failed_rollup(metric, report.rollups)
                 if blocked:
                     outcome = fail_today(conn, metric, now=now, error=blocked, job_id=job_id)
                 else:
@@ -542,30 +546,6 @@ def compute_metrics(
     report.outcomes.sort(key=lambda o: o.metric_id)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _reads_rollups(metric: RegistryMetric) -> set[str]:
-    return reads(metric.value_sql) | reads(metric.detail_sql) | reads(metric.history_sql)
-
-
-def refresh_rollups_read_by(
-    conn: psycopg.Connection[Any], metrics: Sequence[RegistryMetric]
-) -> dict[str, RefreshResult]:
-    """Bring the rollups these metrics read up to date (only the days newly landed rows touch), each alone."""
-    wanted = sorted(set().union(*(_reads_rollups(m) for m in metrics))) if metrics else []
-    if not wanted:
-        return {}
-    tz = get_settings().tz
-    return {r.rollup_id: refresh_rollup(conn, r, tz) for r in stored_rollups(conn, wanted)}
-
-
-def _failed_rollup(metric: RegistryMetric, refreshed: dict[str, RefreshResult]) -> str | None:
-    """The reason a rollup this metric reads could not be refreshed, if one could not."""
-    for rollup_id in sorted(_reads_rollups(metric)):
-        result = refreshed.get(rollup_id)
-        if result is not None and result.error:
-            return result.error
-    return None
 
 
 def fail_today(

@@ -20,7 +20,10 @@ The checks, in the order of `checks.REGISTRY`, one module per family:
              key is unique per row, the weight is numeric);
 - history.py `history_matches` (`@history`, if any, agrees with `@value` replayed on past days);
 - segments.py `segment_rows` (`@segments`, if any, returns dimension, segment, value plus numerator and
-             denominator or weight, at most 50 segments per dimension).
+             denominator or weight, at most 50 segments per dimension);
+- scale.py   `rollup_matches_raw` (a metric reading rollups gives the value of its rollups' windows read from
+             raw rows), `scales_with_rows` (on a larger copy, `--scale-url`, its time grows no faster than the
+             rows it reads, and stays under the time limit).
 """
 
 from heartbeat_core.metrics.gate.checks import CHECKS, REGISTRY, GateCheck, resolve_target, validate_file
