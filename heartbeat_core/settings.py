@@ -103,6 +103,8 @@ class Settings:
     # entities (issue 13): keys recorded per metric-day, and the weight growth that makes an entity `worse`
     entity_cap: int = 10_000
     entity_worse_share: float = 0.2
+    # warehouse mode (issue 17): the engine that holds the marts; None = the read-model Postgres (today)
+    warehouse_url: str | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -203,6 +205,8 @@ def load_settings() -> Settings:
         # entities (issue 13)
         entity_cap=max(1, _int("HEARTBEAT_ENTITY_CAP", 10_000)),
         entity_worse_share=_float("HEARTBEAT_ENTITY_WORSE_SHARE", 0.2),
+        # warehouse mode (issue 17)
+        warehouse_url=_env("HEARTBEAT_WAREHOUSE_URL", config.warehouse_url),
     )
 
 

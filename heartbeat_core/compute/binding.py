@@ -12,6 +12,7 @@ replaces each call with a typed literal before the SQL runs.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -43,16 +44,19 @@ class Moments:
     history_from: date
     window_starts: dict[str, datetime]
 
-    def bind(self, sql: str) -> str:
-        """The SQL with every recognised call replaced by its value as a typed constant."""
-        sql = _WINDOW_START.sub(self._window_literal, sql)
-        sql = _AS_OF.sub(_timestamptz(self.as_of), sql)
+    def bind(self, sql: str, moment: Callable[[datetime], str] | None = None) -> str:
+        """The SQL with every recognised call replaced by its value as a typed constant.
+
+        `moment` writes a timestamp constant (default: a Postgres `timestamptz`); warehouse mode passes the
+        engine's own form (`heartbeat_core.warehouse.transpile`), so one binding serves every engine."""
+        literal = moment or _timestamptz
+        sql = _WINDOW_START.sub(lambda match: literal(self._window_moment(match)), sql)
+        sql = _AS_OF.sub(lambda _match: literal(self.as_of), sql)
         return _HISTORY_FROM.sub(f"'{self.history_from.isoformat()}'::date", sql)
 
-    def _window_literal(self, match: re.Match[str]) -> str:
+    def _window_moment(self, match: re.Match[str]) -> datetime:
         period = match.group(1)
-        moment = self.window_starts[period.lower()] if period else self.window_start
-        return _timestamptz(moment)
+        return self.window_starts[period.lower()] if period else self.window_start
 
 
 def _timestamptz(moment: datetime) -> str:

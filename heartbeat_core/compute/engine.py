@@ -99,15 +99,20 @@ def _describe(exc: psycopg.Error, section: str) -> str:
 def _single_number(cur: psycopg.Cursor[Any]) -> float | None:
     if cur.description is None:
         raise MetricSQLError("@value returned no result set (expected one row with one numeric column)")
-    if len(cur.description) != 1:
-        raise MetricSQLError(f"@value returned {len(cur.description)} columns (expected one numeric column)")
     rows = cur.fetchmany(2)
+    if cur.nextset():
+        raise MetricSQLError("@value holds more than one statement (expected one SELECT)")
+    return single_number(len(cur.description), rows)
+
+
+def single_number(columns: int, rows: Sequence[Sequence[Any]]) -> float | None:
+    """The one rule for what a @value may return (Postgres or a warehouse engine): one row, one number."""
+    if columns != 1:
+        raise MetricSQLError(f"@value returned {columns} columns (expected one numeric column)")
     if not rows:
         raise MetricSQLError("@value returned no rows (expected exactly one)")
     if len(rows) > 1:
         raise MetricSQLError("@value returned more than one row (expected exactly one)")
-    if cur.nextset():
-        raise MetricSQLError("@value holds more than one statement (expected one SELECT)")
     value = rows[0][0]
     if value is None:
         return None

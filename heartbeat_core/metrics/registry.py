@@ -77,6 +77,8 @@ class RegistryMetric:
     file_path: str | None
     extra: dict[str, Any] = field(default_factory=dict)
     entity: EntityKey | None = None
+    # warehouse mode: engine-specific sections, `{"value[clickhouse]": sql}` (metric_defs `-- @value[clickhouse]`)
+    engine_sql: dict[str, str] = field(default_factory=dict)
 
     @property
     def band(self) -> Band | None:
@@ -116,6 +118,7 @@ def row_to_metric(row: dict[str, Any]) -> RegistryMetric:
         file_path=row["file_path"],
         extra=row,
         entity=EntityKey.from_json(row.get("entity")),
+        engine_sql=dict(row.get("engine_sql") or {}),
     )
 
 

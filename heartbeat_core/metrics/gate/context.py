@@ -92,4 +92,5 @@ def to_registry_metric(definition: MetricDefinition) -> RegistryMetric:
         benchmark_points=None,
         file_path=definition.path,
         entity=definition.entity,
+        engine_sql=dict(definition.engine_sql),
     )
