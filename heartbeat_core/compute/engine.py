@@ -148,7 +148,15 @@ def evaluate(
     with_detail: bool = True,
     with_entities: bool = False,
 ) -> Evaluation:
-    """Run the value (and detail, and entity key set) SQL at `as_of` in one read-only transaction."""
+    """Run the value (and detail, and entity key set) SQL at `as_of` in one read-only transaction; in
+    warehouse mode on the engine (`heartbeat_core.warehouse`), its moments still asked of Postgres."""
+    if get_settings().warehouse_url:
+        from heartbeat_core.warehouse import current
+        from heartbeat_core.warehouse import evaluate as on_engine
+
+        return on_engine.evaluate(
+            current.engine(), conn, metric, as_of, with_detail=with_detail, with_entities=with_entities
+        )
     started = time.perf_counter()
     section = "value"
     entities: tuple[entity_sets.EntitySet | None, str | None] = (None, None)
@@ -355,6 +363,12 @@ def entities_at(conn: psycopg.Connection[Any], metric: RegistryMetric, as_of: da
     """Only the entity key set at `as_of` (for days whose value came from @history)."""
     if metric.entity is None or not metric.detail_sql:
         return Evaluation(None, None, 0)
+    if get_settings().warehouse_url:
+        from heartbeat_core.warehouse import current
+        from heartbeat_core.warehouse import evaluate as on_engine
+
+        moments = on_engine.moments_at(conn, metric, as_of)
+        return Evaluation(None, None, 0, *on_engine.entities(current.engine(), conn, metric, moments))
     with conn.transaction():
         moments = begin_point_in_time(conn, metric, as_of)
         with conn.cursor() as cur:
@@ -378,13 +392,7 @@ def _backfill_from_history_sql(
     tz = get_settings().tz
     started = time.perf_counter()
     try:
-        with conn.transaction():
-            moments = begin_point_in_time(conn, metric, now, history_from=days[0])
-            with conn.cursor() as cur:
-                cur.execute(moments.bind(history_sql).encode())
-                if cur.description is None or len(cur.description) != 2:
-                    raise MetricSQLError("@history must return two columns: (as_of_date, value)")
-                rows = cur.fetchall()
+        rows = _history_rows(conn, metric, history_sql, now, days[0])
     except psycopg.Error as exc:
         conn.rollback()
         outcome.error = _describe(exc, "history")
@@ -410,6 +418,24 @@ def _backfill_from_history_sql(
         covered.add(day)
         outcome.days += 1
     return [d for d in days if d not in covered]
+
+
+def _history_rows(
+    conn: psycopg.Connection[Any], metric: RegistryMetric, history_sql: str, now: datetime, first: date
+) -> list[tuple[Any, Any]]:
+    """The @history section's `(as_of_date, value)` rows: on Postgres, or in warehouse mode on the engine."""
+    if get_settings().warehouse_url:
+        from heartbeat_core.warehouse import current
+        from heartbeat_core.warehouse import evaluate as on_engine
+
+        return on_engine.history(current.engine(), conn, metric, now, first)
+    with conn.transaction():
+        moments = begin_point_in_time(conn, metric, now, history_from=first)
+        with conn.cursor() as cur:
+            cur.execute(moments.bind(history_sql).encode())
+            if cur.description is None or len(cur.description) != 2:
+                raise MetricSQLError("@history must return two columns: (as_of_date, value)")
+            return [(r[0], r[1]) for r in cur.fetchall()]
 
 
 def compute_metrics(

@@ -61,13 +61,21 @@ def run_section(
                 f"@{section} timed out on {engine.name} after {settings.metric_statement_timeout_s:g} s "
                 "(HEARTBEAT_METRIC_STATEMENT_TIMEOUT)"
             ) from exc
-        hint = (
-            ""
-            if ready.override
-            else f" (if the engine lacks a construct, write `-- @{section}[{engine.config.engine}]`)"
-        )
+        hint = _hint(str(exc), section, engine.config.engine, ready.override)
         raise MetricSQLError(f"@{section} on {engine.name}: {exc}{hint}") from exc
     return result, ready.override
+
+
+_MISSING = ("does not exist", "UNKNOWN_TABLE", "UNKNOWN_DATABASE")
+
+
+def _hint(message: str, section: str, engine: str, override: bool) -> str:
+    """What to do next: land the source, or write the engine's own section."""
+    if any(marker in message for marker in _MISSING):
+        return " (is the source landed in the warehouse? `heartbeat ingest` lands it there in warehouse mode)"
+    if override:
+        return ""
+    return f" (if the engine lacks a construct, write its own section `-- @{section}[{engine}]`)"
 
 
 def evaluate(

@@ -135,7 +135,9 @@ def run_parity(
     report = ParityReport()
     for name in engines:
         config = parity_config(name, home)
-        report.landed.append(land(config, marts_url, conn, pipelines_dir=home / "warehouse" / "dlt"))
+        report.landed.append(
+            land(config, marts_url, conn, pipelines_dir=home / "warehouse" / "parity" / "dlt")
+        )
         conn.commit()
         engine = open_engine(config)
         try:
