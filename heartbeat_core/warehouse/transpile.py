@@ -50,12 +50,12 @@ _HELPER = re.compile(r"\bheartbeat\s*\.\s*([a-z_]+)\s*\(", re.IGNORECASE)
 class TranspileError(ValueError):
     """A section cannot run on the engine as written: the construct, and the override section to write."""
 
-    def __init__(self, section: str, engine: str, construct: str):
+    def __init__(self, section: str, engine: str, construct: str, *, override_helps: bool = True):
         self.section, self.engine, self.construct = section, engine, construct
-        super().__init__(
-            f"@{section} does not transpile to {engine}: {construct}; write the {engine} query under "
-            f"`{self.override}` in the metric file"
+        advice = (
+            f"; write the {engine} query under `{self.override}` in the metric file" if override_helps else ""
         )
+        super().__init__(f"@{section} does not transpile to {engine}: {construct}{advice}")
 
     @property
     def override(self) -> str:
@@ -136,13 +136,22 @@ def transpile(sql: str, engine: str, section: str = "value") -> str:
     except SqlglotError as exc:
         raise TranspileError(section, engine, f"sqlglot cannot parse it ({_first_line(exc)})") from None
     tree = trees[0] if len(trees) == 1 else None
+    if any(t.find(*_WRITES) is not None for t in trees):
+        raise TranspileError(
+            section, engine, "it tries to write: metric SQL only reads (one SELECT)", override_helps=False
+        )
     if not isinstance(tree, exp.Query):
-        raise TranspileError(section, engine, "not one SELECT statement (metric SQL only reads)")
+        raise TranspileError(
+            section, engine, "not one SELECT statement (metric SQL only reads)", override_helps=False
+        )
     tree = _rewrite(tree, engine, section)
     try:
         return tree.sql(dialect=engine, unsupported_level=ErrorLevel.RAISE)
     except SqlglotError as exc:
         raise TranspileError(section, engine, _first_line(exc)) from None
+
+
+_WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Command)
 
 
 def _first_line(exc: Exception) -> str:
