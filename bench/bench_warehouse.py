@@ -76,6 +76,7 @@ def one_scale(admin: str, scale: int, runs: int, engines: list[str], now: dateti
     from heartbeat_demo.check import prepare_source_for_metrics
     from heartbeat_demo.world import build_world
 
+    os.environ.setdefault("HEARTBEAT_PROJECT", str(REPO / "heartbeat_demo" / "project"))
     out: dict[str, Any] = {"scale": scale, "load_before": os.getloadavg()}
     with scratch_marts(admin, f"wh{scale}") as url:
         files = Path(tempfile.mkdtemp(prefix="hb-rates-"))

@@ -267,3 +267,19 @@ def test_compute_in_warehouse_mode_writes_the_engines_values(
             "SELECT count(*) FROM heartbeat.metric_history WHERE metric_id = 'shop_orders_daily' AND error IS NULL"
         ).fetchone()
     assert rows is not None and rows[0] == 4
+
+
+def test_a_warehouse_that_cannot_open_is_the_metrics_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heartbeat_core.compute.engine import MetricSQLError, evaluate
+
+    metric = to_registry_metric(parse_metric_text(HEADER + "\n-- @value\nSELECT 1 AS value\n", "m", "m.sql"))
+    monkeypatch.setenv("HEARTBEAT_WAREHOUSE_URL", f"duckdb://{tmp_path / 'missing.duckdb'}")
+    reset_settings()
+    try:
+        with pytest.raises(MetricSQLError, match="no DuckDB file at .*missing.duckdb .*land the marts first"):
+            evaluate(None, metric, NOW)  # type: ignore[arg-type]  # fails before any Postgres work
+    finally:
+        current.release()
+        reset_settings()

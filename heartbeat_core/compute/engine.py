@@ -140,6 +140,17 @@ def _entities(
         return None, _describe(exc, "detail (entities)")
 
 
+def _warehouse_engine() -> Any:
+    """Warehouse mode's engine; a warehouse that cannot be opened is the metric's error, like bad SQL."""
+    from heartbeat_core.warehouse import current
+    from heartbeat_core.warehouse.config import WarehouseError
+
+    try:
+        return current.engine()
+    except WarehouseError as exc:
+        raise MetricSQLError(str(exc)) from exc
+
+
 def evaluate(
     conn: psycopg.Connection[Any],
     metric: RegistryMetric,
@@ -151,11 +162,10 @@ def evaluate(
     """Run the value (and detail, and entity key set) SQL at `as_of` in one read-only transaction; in
     warehouse mode on the engine (`heartbeat_core.warehouse`), its moments still asked of Postgres."""
     if get_settings().warehouse_url:
-        from heartbeat_core.warehouse import current
         from heartbeat_core.warehouse import evaluate as on_engine
 
         return on_engine.evaluate(
-            current.engine(), conn, metric, as_of, with_detail=with_detail, with_entities=with_entities
+            _warehouse_engine(), conn, metric, as_of, with_detail=with_detail, with_entities=with_entities
         )
     started = time.perf_counter()
     section = "value"
@@ -364,11 +374,10 @@ def entities_at(conn: psycopg.Connection[Any], metric: RegistryMetric, as_of: da
     if metric.entity is None or not metric.detail_sql:
         return Evaluation(None, None, 0)
     if get_settings().warehouse_url:
-        from heartbeat_core.warehouse import current
         from heartbeat_core.warehouse import evaluate as on_engine
 
         moments = on_engine.moments_at(conn, metric, as_of)
-        return Evaluation(None, None, 0, *on_engine.entities(current.engine(), conn, metric, moments))
+        return Evaluation(None, None, 0, *on_engine.entities(_warehouse_engine(), conn, metric, moments))
     with conn.transaction():
         moments = begin_point_in_time(conn, metric, as_of)
         with conn.cursor() as cur:
@@ -425,10 +434,9 @@ def _history_rows(
 ) -> list[tuple[Any, Any]]:
     """The @history section's `(as_of_date, value)` rows: on Postgres, or in warehouse mode on the engine."""
     if get_settings().warehouse_url:
-        from heartbeat_core.warehouse import current
         from heartbeat_core.warehouse import evaluate as on_engine
 
-        return on_engine.history(current.engine(), conn, metric, now, first)
+        return on_engine.history(_warehouse_engine(), conn, metric, now, first)
     with conn.transaction():
         moments = begin_point_in_time(conn, metric, now, history_from=first)
         with conn.cursor() as cur:
