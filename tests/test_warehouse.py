@@ -278,7 +278,9 @@ def test_a_warehouse_that_cannot_open_is_the_metrics_error(
     monkeypatch.setenv("HEARTBEAT_WAREHOUSE_URL", f"duckdb://{tmp_path / 'missing.duckdb'}")
     reset_settings()
     try:
-        with pytest.raises(MetricSQLError, match=r"no DuckDB file at .*missing\.duckdb .*land the marts first"):
+        with pytest.raises(
+            MetricSQLError, match=r"no DuckDB file at .*missing\.duckdb .*land the marts first"
+        ):
             evaluate(None, metric, NOW)  # type: ignore[arg-type]  # fails before any Postgres work
     finally:
         current.release()
