@@ -49,7 +49,11 @@ class Engine:
     def query(self, sql: str, *, timeout_s: float, timezone: str, limit: int | None = None) -> Result:
         raise NotImplementedError
 
-    def replace_table(self, schema: str, table: str, data: pa.Table) -> None:
+    def replace_table(
+        self, schema: str, table: str, data: pa.Table, order_by: list[str] | None = None
+    ) -> None:
+        """Create or replace `schema.table` with `data`, its rows ordered by `order_by` where the engine keys
+        storage on it (ClickHouse's MergeTree sorting key)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -106,7 +110,9 @@ class DuckDBEngine(Engine):
             watchdog.cancel()
             cursor.close()
 
-    def replace_table(self, schema: str, table: str, data: pa.Table) -> None:
+    def replace_table(
+        self, schema: str, table: str, data: pa.Table, order_by: list[str] | None = None
+    ) -> None:
         self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         self._conn.register("_heartbeat_landing", data)
         try:
@@ -175,14 +181,17 @@ class ChDBEngine(Engine):
             raise EngineQueryError(text, timed_out="TIMEOUT_EXCEEDED" in text) from exc
         return _arrow_result(table, limit)
 
-    def replace_table(self, schema: str, table: str, data: pa.Table) -> None:
+    def replace_table(
+        self, schema: str, table: str, data: pa.Table, order_by: list[str] | None = None
+    ) -> None:
         landing = data  # chDB's Python() table function reads this local by name
+        key = ", ".join(f"`{c}`" for c in order_by) if order_by else "tuple()"
         with self._session() as session:
             session.query(f"CREATE DATABASE IF NOT EXISTS `{schema}`")
             session.query(f"DROP TABLE IF EXISTS `{schema}`.`{table}`")
             session.query(
-                f"CREATE TABLE `{schema}`.`{table}` ENGINE = MergeTree ORDER BY tuple() "
-                "AS SELECT * FROM Python(landing)"
+                f"CREATE TABLE `{schema}`.`{table}` ENGINE = MergeTree ORDER BY ({key}) "
+                "SETTINGS allow_nullable_key = 1 AS SELECT * FROM Python(landing)"
             )
         del landing
 
@@ -210,7 +219,9 @@ class ClickHouseServerEngine(Engine):
             raise EngineQueryError(text, timed_out="TIMEOUT_EXCEEDED" in text) from exc
         return _arrow_result(table, limit)
 
-    def replace_table(self, schema: str, table: str, data: pa.Table) -> None:
+    def replace_table(
+        self, schema: str, table: str, data: pa.Table, order_by: list[str] | None = None
+    ) -> None:
         self._client.command(f"CREATE DATABASE IF NOT EXISTS `{schema}`")
         self._client.command(f"DROP TABLE IF EXISTS `{schema}`.`{table}`")
         self._client.insert_arrow(f"`{schema}`.`{table}`", data)
