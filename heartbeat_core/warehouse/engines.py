@@ -165,6 +165,8 @@ class ChDBEngine(Engine):
         self.config = config
         self.read_only = read_only
         config.path.mkdir(parents=True, exist_ok=True)
+        with self._session() as session:  # start it now (4–5 s cold): the open pays, not the first metric
+            session.query("SELECT 1")
 
     @contextmanager
     def _session(self) -> Iterator[Any]:

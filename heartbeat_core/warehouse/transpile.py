@@ -144,11 +144,12 @@ def transpile(sql: str, engine: str, section: str = "value") -> str:
         raise TranspileError(
             section, engine, "not one SELECT statement (metric SQL only reads)", override_helps=False
         )
-    tree = _rewrite(tree, engine, section)
     try:
-        return tree.sql(dialect=engine, unsupported_level=ErrorLevel.RAISE)
-    except SqlglotError as exc:
-        raise TranspileError(section, engine, _first_line(exc)) from None
+        return _rewrite(tree, engine, section).sql(dialect=engine, unsupported_level=ErrorLevel.RAISE)
+    except TranspileError:
+        raise
+    except Exception as exc:  # sqlglot's own errors, and any slip of a generator: the construct, not a crash
+        raise TranspileError(section, engine, f"sqlglot: {_first_line(exc)}") from None
 
 
 _WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Command)
