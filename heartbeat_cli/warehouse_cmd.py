@@ -30,6 +30,7 @@ def parity_cmd(
     from heartbeat_core.db.connection import database_url
     from heartbeat_core.metrics.registry import active_metrics
     from heartbeat_core.settings import get_settings
+    from heartbeat_core.warehouse.config import WarehouseError
     from heartbeat_core.warehouse.parity import LOCAL_ENGINES, ParityRow, run_parity
 
     engines = engine or list(LOCAL_ENGINES)
@@ -52,9 +53,18 @@ def parity_cmd(
         conn.autocommit = False
         metrics = active_metrics(conn, ids or None)
         conn.commit()
-        report = run_parity(
-            conn, database_url(), metrics, engines, home=get_settings().home, as_of=clock.now(), on_row=say
-        )
+        try:
+            report = run_parity(
+                conn,
+                database_url(),
+                metrics,
+                engines,
+                home=get_settings().home,
+                as_of=clock.now(),
+                on_row=say,
+            )
+        except WarehouseError as exc:
+            raise CommandError(str(exc)) from None
     if as_json:
         print(json.dumps(report.as_json()))
     else:

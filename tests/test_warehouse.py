@@ -285,3 +285,19 @@ def test_a_warehouse_that_cannot_open_is_the_metrics_error(
     finally:
         current.release()
         reset_settings()
+
+
+def test_warehouse_transpile_prints_what_the_engine_runs() -> None:
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEARTBEAT_")}
+    env["HEARTBEAT_PROJECT"] = str(REPO_ROOT / "heartbeat_demo" / "project")
+    heartbeat = str(REPO_ROOT / ".venv" / "bin" / "heartbeat")
+    done = subprocess.run(
+        [heartbeat, "warehouse", "transpile", "onboarding_funnel_30d", "--engine", "clickhouse"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "-- @value\n" in done.stdout and "toDateTime64(" in done.stdout
+    assert "-- @detail (override)" in done.stdout and "ARRAY JOIN" in done.stdout

@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from heartbeat_core.warehouse.config import WarehouseConfig
+from heartbeat_core.warehouse.config import WarehouseConfig, WarehouseError
 from heartbeat_core.warehouse.engines import open_engine
 from heartbeat_core.warehouse.transpile import DECIMAL_SCALE
 
@@ -133,7 +133,12 @@ def land(
     keys = sort_keys(schemas)
     data = {name: _sorted(arrow, keys.get(name)) for name, arrow in data.items()}
     if config.scheme == "duckdb":
-        _land_duckdb(config, data, pipelines_dir)
+        try:
+            _land_duckdb(config, data, pipelines_dir)
+        except ImportError as exc:
+            raise WarehouseError(
+                f"landing into DuckDB needs it: pip install 'heartbeat[duckdb]' ({exc.name} is missing)"
+            ) from None
     else:
         engine = open_engine(config, read_only=False)
         try:
