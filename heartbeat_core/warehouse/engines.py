@@ -224,9 +224,10 @@ class ClickHouseServerEngine(Engine):
     def replace_table(
         self, schema: str, table: str, data: pa.Table, order_by: list[str] | None = None
     ) -> None:
-        self._client.command(f"CREATE DATABASE IF NOT EXISTS `{schema}`")
-        self._client.command(f"DROP TABLE IF EXISTS `{schema}`.`{table}`")
-        self._client.insert_arrow(f"`{schema}`.`{table}`", data)
+        raise WarehouseError(
+            "landing into a ClickHouse server is dlt's `clickhouse` destination's job, not this mirror's; it is not "
+            "built here (no ClickHouse server >= 20.1 on this machine, docs/scale-out.md)"
+        )
 
     def close(self) -> None:
         self._client.close()
