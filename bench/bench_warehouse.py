@@ -90,7 +90,9 @@ def one_scale(admin: str, scale: int, runs: int, engines: list[str], now: dateti
         with clock.frozen_clock(now), psycopg.connect(url) as conn:
             metrics = active_metrics(conn)
             conn.commit()
-            pg_s, pg_values, pg_slow = _timed(lambda m: pg_engine.evaluate(conn, m, now), metrics, runs)
+            pg_s, pg_values, pg_slow = _timed(
+                lambda m: pg_engine.evaluate_postgres(conn, m, now), metrics, runs
+            )
             out["postgres"] = {"seconds": pg_s, "slowest": pg_slow}
             for name in engines:
                 config = parity_config(name, home)

@@ -268,6 +268,20 @@ def test_compute_in_warehouse_mode_writes_the_engines_values(
         ).fetchone()
     assert rows is not None and rows[0] == 4
 
+    # parity's Postgres side stays on Postgres whatever the configured warehouse (here one that cannot open)
+    from heartbeat_core.metrics.registry import active_metrics
+    from heartbeat_core.warehouse.parity import compare_metric
+
+    monkeypatch.setenv("HEARTBEAT_WAREHOUSE_URL", f"duckdb://{tmp_path / 'absent.duckdb'}")
+    reset_settings()
+    engine = open_engine(parse_url(url))
+    try:
+        with psycopg.connect(mini_world) as conn:
+            compared = [compare_metric(conn, engine, m, NOW) for m in active_metrics(conn)]
+    finally:
+        engine.close()
+    assert all(r.match for r in compared), [(r.metric_id, r.postgres, r.warehouse, r.error) for r in compared]
+
 
 def test_a_warehouse_that_cannot_open_is_the_metrics_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -167,6 +167,18 @@ def evaluate(
         return on_engine.evaluate(
             _warehouse_engine(), conn, metric, as_of, with_detail=with_detail, with_entities=with_entities
         )
+    return evaluate_postgres(conn, metric, as_of, with_detail=with_detail, with_entities=with_entities)
+
+
+def evaluate_postgres(
+    conn: psycopg.Connection[Any],
+    metric: RegistryMetric,
+    as_of: datetime,
+    *,
+    with_detail: bool = True,
+    with_entities: bool = False,
+) -> Evaluation:
+    """`evaluate` on the Postgres marts whatever the mode (warehouse parity compares the two)."""
     started = time.perf_counter()
     section = "value"
     entities: tuple[entity_sets.EntitySet | None, str | None] = (None, None)

@@ -107,7 +107,7 @@ def compare_metric(
     )
     errors = []
     try:
-        on_pg = pg_engine.evaluate(conn, metric, as_of, with_detail=True)
+        on_pg = pg_engine.evaluate_postgres(conn, metric, as_of, with_detail=True)
         row.postgres, row.postgres_ms = on_pg.value, on_pg.duration_ms
     except MetricSQLError as exc:
         errors.append(f"postgres: {exc}")
