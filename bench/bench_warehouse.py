@@ -94,6 +94,7 @@ def one_scale(admin: str, scale: int, runs: int, engines: list[str], now: dateti
                 lambda m: pg_engine.evaluate_postgres(conn, m, now), metrics, runs
             )
             out["postgres"] = {"seconds": pg_s, "slowest": pg_slow}
+            print(f"  (scale {scale}) built in {out['build_s']:.0f} s; postgres {pg_s:.2f} s", flush=True)
             for name in engines:
                 config = parity_config(name, home)
                 landed = land(config, url, conn, pipelines_dir=home / "dlt")
@@ -115,6 +116,9 @@ def one_scale(admin: str, scale: int, runs: int, engines: list[str], now: dateti
                     "land_s": landed.seconds,
                     "mismatched": mismatched,
                 }
+                print(
+                    f"  (scale {scale}) {name} {seconds:.2f} s, landed in {landed.seconds:.0f} s", flush=True
+                )
     out["load_after"] = os.getloadavg()
     return out
 
