@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from heartbeat_core.settings import get_settings
-from heartbeat_core.warehouse.config import WarehouseConfig, parse_url
+from heartbeat_core.warehouse.config import WarehouseConfig, WarehouseError, parse_url
 from heartbeat_core.warehouse.engines import Engine, EngineQueryError, open_engine
 from heartbeat_core.warehouse.land import LandReport, land
 from heartbeat_core.warehouse.transpile import moment_literal
@@ -67,7 +67,10 @@ def mirror_source(conn: Any, marts_url: str, source: str) -> LandReport | None:
 def last_completed_load(source: str, at: datetime | None) -> datetime | None:
     """Freshness in warehouse mode: the newest completed load in the engine's own `<source>._dlt_loads` (what
     compute reads is what is judged); None when the engine has none (never landed there)."""
-    found = engine()
+    try:
+        found = engine()
+    except WarehouseError:  # nothing landed there yet: never loaded, as a missing `_dlt_loads` is
+        return None
     literal = moment_literal(found.config.engine, ZoneInfo("UTC"))
     query = f'SELECT max(inserted_at) FROM "{source}"."_dlt_loads" WHERE status = 0'
     if at is not None:
