@@ -115,7 +115,7 @@ def _mirror(
     from heartbeat_core.warehouse import current
 
     try:
-        mirrored = current.mirror_source(conn, marts, source)
+        mirrored = current.mirror_source(conn, marts, source, moved=result.rows > 0)
     except Exception as exc:
         result.ok = False
         result.error = redact(f"source {source!r}: landing into the warehouse failed: {first_line(exc)}")

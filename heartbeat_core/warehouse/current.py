@@ -51,11 +51,12 @@ def release_locked() -> None:
         _OPEN.pop(url).close()
 
 
-def mirror_source(conn: Any, marts_url: str, source: str) -> LandReport | None:
+def mirror_source(conn: Any, marts_url: str, source: str, *, moved: bool = True) -> LandReport | None:
     """After a source landed in the Postgres marts: the same tables into the warehouse (DuckDB through dlt's
-    `duckdb` destination, chDB as Arrow). None when no warehouse is configured."""
+    `duckdb` destination, chDB as Arrow). None when no warehouse is configured, or when nothing moved and the
+    engine already holds the source (an hourly run with no new rows copies nothing, as it loads nothing)."""
     config = configured()
-    if config is None:
+    if config is None or (not moved and last_completed_load(source, None) is not None):
         return None
     release()
     with _LOCK:
