@@ -315,3 +315,24 @@ def test_warehouse_transpile_prints_what_the_engine_runs() -> None:
     assert done.returncode == 0, done.stderr
     assert "-- @value\n" in done.stdout and "toDateTime64(" in done.stdout
     assert "-- @detail (override)" in done.stdout and "ARRAY JOIN" in done.stdout
+
+
+def test_landing_keeps_postgres_numeric_precision_and_orders_by_the_time_index(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from heartbeat_core.warehouse.land import _numeric_type, sort_keys
+
+    def field(typmod: int) -> pa.Field:
+        meta = {b"POSTGRESQL:type": b"numeric", b"POSTGRESQL:typmod": str(typmod).encode()}
+        return pa.field("x", pa.string(), metadata=meta)
+
+    assert _numeric_type(field(((14 << 16) | 2) + 4)) == pa.decimal128(14, 2)  # numeric(14,2)
+    assert _numeric_type(field(-1)) == pa.decimal128(38, 10)  # bare numeric
+    assert _numeric_type(pa.field("x", pa.int64())) is None
+    monkeypatch.setenv("HEARTBEAT_PROJECT", str(REPO_ROOT / "heartbeat_demo" / "project"))
+    reset_settings()
+    keys = sort_keys(["webbank"])
+    reset_settings()
+    assert keys[("webbank", "payment")] == ["create_time"]  # not the primary key `id`
+    assert keys[("webbank", "payment_state_log")] == ["state_id", "timestamp"]
+    assert ("webbank", "payment_state") not in keys  # a lookup table keeps its order
