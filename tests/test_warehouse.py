@@ -336,3 +336,11 @@ def test_landing_keeps_postgres_numeric_precision_and_orders_by_the_time_index(
     assert keys[("webbank", "payment")] == ["create_time"]  # not the primary key `id`
     assert keys[("webbank", "payment_state_log")] == ["state_id", "timestamp"]
     assert ("webbank", "payment_state") not in keys  # a lookup table keeps its order
+
+
+def test_untested_engines_get_the_rewrites_that_were_read() -> None:
+    sql = "SELECT extract(epoch FROM t.b - t.a) FROM s.t t"
+    assert "TIMESTAMPDIFF(MICROSECOND, t.a, t.b) / 1000000" in transpile(sql, "snowflake")
+    assert "TIMESTAMP_DIFF(t.b, t.a, MICROSECOND) / 1000000" in transpile(sql, "bigquery")
+    with pytest.raises(TranspileError, match="analytic function"):
+        transpile("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t.x) FROM s.t t", "bigquery")

@@ -166,6 +166,8 @@ def _rewrite(tree: Any, engine: str, section: str) -> Any:  # sqlglot 26-30 diff
             raise TranspileError(section, engine, found)
     tree = tree.transform(_fix_formats)
     tree = tree.transform(_bare_decimal)
+    if engine in ("bigquery", "snowflake"):  # untested here: only the rewrites whose output was read
+        tree = tree.transform(_cloud_epoch)
     if engine == "clickhouse":
         # two passes: a replaced node's new children are not visited again, and the percentile's key
         # (an epoch difference) must be rewritten before it moves into the quantile call
@@ -262,6 +264,27 @@ def _epoch(node: exp.Extract) -> exp.Expression:
     return exp.Paren(this=exp.Div(this=diff, expression=exp.Literal.number(1_000_000)))
 
 
+def _cloud_epoch(node: exp.Expression) -> exp.Expression:
+    """`extract(epoch FROM a - b)` → TIMESTAMP_DIFF (BigQuery) / TIMESTAMPDIFF (Snowflake) in microseconds:
+    neither subtracts two timestamps into an interval."""
+    if isinstance(node, exp.Extract) and node.name.lower() == "epoch":
+        inner = node.expression
+        while isinstance(inner, exp.Paren):
+            inner = inner.this
+        if isinstance(inner, exp.Sub):
+            diff = exp.TimestampDiff(
+                this=inner.this.copy(), expression=inner.expression.copy(), unit=exp.var("MICROSECOND")
+            )
+            return exp.Paren(this=exp.Div(this=diff, expression=exp.Literal.number(1_000_000)))
+    return node
+
+
+def _aggregate_percentile(tree: exp.Expression) -> str | None:
+    if tree.find(exp.WithinGroup):
+        return "percentile_cont(...) WITHIN GROUP (BigQuery has it only as an analytic function, OVER ())"
+    return None
+
+
 def _lateral(tree: exp.Expression) -> str | None:
     return "a LATERAL join (ClickHouse has none; use arrayJoin)" if tree.find(exp.Lateral) else None
 
@@ -279,4 +302,5 @@ def _percentile_disc(tree: exp.Expression) -> str | None:
 
 _UNSUPPORTED: dict[str, tuple[Callable[[exp.Expression], str | None], ...]] = {
     "clickhouse": (_lateral, _ordered_string_agg, _percentile_disc),
+    "bigquery": (_aggregate_percentile,),
 }
