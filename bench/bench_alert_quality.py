@@ -275,6 +275,80 @@ def demo_series(scale: int, now: datetime) -> tuple[list[Series], list[Incident]
 
 
 # ---------------------------------------------------------------------------------------------------------
+# The implausible band (issue 18): false ambers on healthy days, and duplicated loads caught
+
+DUPLICATE_SHARES = (1.0, 0.5, 0.25, 0.1)  # the share of a day's rows loaded twice
+ADDITIVE_UNITS = ("count", "money:EUR", "cards", "clients", "payments", "reviews", "tickets")
+
+
+@dataclass
+class Implausible:
+    healthy_days: int = 0
+    false_amber: int = 0  # amber for "implausibly high/low" on a healthy day
+    metrics: set[str] = field(default_factory=set)  # the metrics those false ambers fell on
+    caught: dict[float, list[int]] = field(default_factory=dict)  # share -> [flagged, injected]
+
+
+def _judged(s: Series, options: TypicalOptions, day: date, value: float) -> dict[str, Any]:
+    band = baseline(s.points, day, options)
+    return score(
+        value, direction=s.direction, unit=s.unit, options=options, band=band, norm=s.norm, alert=s.alert
+    )  # type: ignore[arg-type]
+
+
+def implausible_replay(
+    series: list[Series], incidents: list[Incident], options: TypicalOptions | None, first_day: date
+) -> Implausible:
+    """Full status per healthy metric-day (lines first, as the cockpit shows); then one day per additive metric
+    and share gets a duplicated load (value × (1 + share)) and is judged against the band it had. A duplicate
+    counts as caught when the day is not green: `implausible` in the good direction, the bad-direction rule
+    otherwise."""
+    out = Implausible()
+    rng = random.Random(11)
+    for s in series:
+        chosen = options or s.options
+        if chosen is None or chosen.z_implausible is None:
+            continue
+        touched = [i.start for i in incidents if set(i.sources) & set(s.sources)]
+        unhealthy_from = min(touched) if touched else None
+        healthy = [
+            (d, v) for d, v in s.points
+            if d >= first_day and v is not None and (unhealthy_from is None or d < unhealthy_from)
+        ]  # fmt: skip
+        for day, value in healthy:
+            judged = _judged(s, chosen, day, value)
+            out.healthy_days += 1
+            if judged["status"] == "amber" and str(judged["reason"]).startswith("implausibly"):
+                out.false_amber += 1
+                out.metrics.add(s.metric_id)
+        if s.unit not in ADDITIVE_UNITS or not healthy:
+            continue
+        for share in DUPLICATE_SHARES:
+            day, value = rng.choice(healthy)
+            judged = _judged(s, chosen, day, value * (1 + share))
+            tally = out.caught.setdefault(share, [0, 0])
+            tally[0] += judged["status"] != "green"
+            tally[1] += 1
+    return out
+
+
+def implausible_lines(label: str, result: Implausible) -> list[str]:
+    per100 = 100.0 * result.false_amber / max(result.healthy_days, 1)
+    caught = ", ".join(
+        f"{int(share * 100)} % of a day: {hit}/{n}"
+        for share, (hit, n) in sorted(result.caught.items(), reverse=True)
+    )
+    names = sorted(result.metrics)
+    on = (
+        f" (on {len(names)} metrics: {', '.join(names[:6])}{' …' if len(names) > 6 else ''})" if names else ""
+    )
+    return [
+        f"- {label}: false implausible ambers **{per100:.2f} per 100 healthy metric-days** "
+        f"({result.false_amber}/{result.healthy_days}){on}; duplicated loads flagged — {caught}",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Reporting
 
 
@@ -449,6 +523,10 @@ def main() -> None:
     for method in METHODS[:3]:
         out.append(f"- {method.name}: {two_sided_share(plain, method.options, first):.2f}%")
     out.append("")
+    out.append("Implausible band (z_implausible 4, full status), synthetic healthy metrics:")
+    for method in METHODS[-2:]:
+        out += implausible_lines(method.name, implausible_replay(healthy, [], method.options, first))
+    out.append("")
     if not args.synthetic_only:
         if args.cache and args.cache.exists():
             series, incidents, info = load_series(args.cache)
@@ -469,6 +547,11 @@ def main() -> None:
             f"({info['rates_gap_days']} days missing) — a freshness incident, caught by the freshness contract "
             "(snapshot: red > 48 h) whatever the typical method."
         )
+        out.append("")
+        demo_first = min(d for s in series for d, _ in s.points) + timedelta(days=WARMUP_DAYS)
+        typical = [s for s in series if s.kind == "typical"]
+        out.append(f"Implausible band on the demo's {len(typical)} `rolling_stat` metrics as configured:")
+        out += implausible_lines("as configured", implausible_replay(typical, incidents, None, demo_first))
         out.append("")
         out += per_metric_table(series, incidents, "typical")
     print("\n".join(out))

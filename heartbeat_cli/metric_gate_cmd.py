@@ -103,7 +103,8 @@ def validate_cmd(
 
     Checks: parses, header_complete, no_todo, lines_consistent, sources_exist, no_correlated_subqueries,
     point_in_time, read_only, value_one_numeric_row (now and three past moments), timing, explain, detail_rows,
-    history_matches (@history agrees with @value replayed on past days).
+    history_matches (@history agrees with @value replayed on past days), segment_rows (@segments columns, at
+    most 50 segments per dimension).
     """
     from heartbeat_core.metrics.gate import Limits, validate_file
 

@@ -32,7 +32,20 @@ def run_sync(quiet: bool = False) -> SyncReport:
     settings = get_settings()
     synced = sync_project()
     if not quiet:
+        if (
+            synced.rollups.added
+            or synced.rollups.updated
+            or synced.rollups.unchanged
+            or synced.rollups.problems
+        ):
+            print(f"synced {settings.rollups}: {synced.rollups.summary()}")
+        for line in synced.rollups.warnings:
+            print(f"warning: {line}", file=sys.stderr)
+        for line in synced.rollups.problems:
+            print(f"error: {line}", file=sys.stderr)
         print(f"synced {settings.metric_defs}: {synced.metrics.summary()}")
+    synced.metrics.problems.extend(synced.data_tests)  # a wrong data test fails the sync as a bad file does
+    if not quiet:
         for warning in synced.metrics.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         for problem in synced.metrics.problems:
@@ -40,6 +53,9 @@ def run_sync(quiet: bool = False) -> SyncReport:
         print(f"synced {settings.audit_cuts}: {synced.cuts.summary()}")
         for cut_problem in synced.cuts.problems:
             print(f"error: {cut_problem}", file=sys.stderr)
+        if synced.data_tests:
+            print(f"checked {settings.sources}: {len(synced.data_tests)} wrong data test(s)", file=sys.stderr)
+    synced.metrics.problems.extend(synced.rollups.problems)  # a bad rollup fails the sync too
     return synced.metrics
 
 

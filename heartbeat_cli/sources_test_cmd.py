@@ -46,7 +46,7 @@ def sources_test_cmd(
             print(f"{r.status.upper():<5} {r.spec.source}.{r.spec.table} {r.spec.test} [{cols}]{rows}")
             if r.message:
                 print(f"      {r.message}")
-            for row in r.sample[:3]:
+            for row in r.sample[:3] if r.status != "pass" else []:
                 print(f"      e.g. {json.dumps(row, default=str)}")
         print(f"{len(results) - len(bad)} of {len(results)} test(s) passed")
     if bad:

@@ -103,6 +103,8 @@ class Settings:
     # entities (issue 13): keys recorded per metric-day, and the weight growth that makes an entity `worse`
     entity_cap: int = 10_000
     entity_worse_share: float = 0.2
+    # rollups (issue 19): `rollups/` beside `metric_defs/` unless HEARTBEAT_ROLLUPS names another directory
+    rollups_override: Path | None = None
     # warehouse mode (issue 17): the engine that holds the marts; None = the read-model Postgres (today)
     warehouse_url: str | None = None
 
@@ -123,6 +125,10 @@ class Settings:
     @property
     def audit_cuts(self) -> Path:
         return self.audit_cuts_override or self._project_root() / "audit_cuts"
+
+    @property
+    def rollups(self) -> Path:
+        return self.rollups_override or self.metric_defs.parent / "rollups"
 
     @property
     def sources(self) -> Path:
@@ -184,6 +190,7 @@ def load_settings() -> Settings:
         project=project,
         metric_defs_override=_path("HEARTBEAT_METRIC_DEFS"),
         audit_cuts_override=_path("HEARTBEAT_AUDIT_CUTS"),
+        rollups_override=_path("HEARTBEAT_ROLLUPS"),
         sources_override=_path("HEARTBEAT_SOURCES"),
         metric_statement_timeout_s=_duration_seconds("HEARTBEAT_METRIC_STATEMENT_TIMEOUT", 60.0),
         compute_parallelism=parallelism,

@@ -5,12 +5,14 @@ The one sync path, shared by `heartbeat sync`, the demo and benchmarks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from heartbeat_core.audit.registry import CutSyncReport, sync_cuts
+from heartbeat_core.datatests.check import declaration_problems
 from heartbeat_core.db import connect
 from heartbeat_core.db.migrate import migrate
 from heartbeat_core.metrics.sync import sync_directory
+from heartbeat_core.rollups.sync import sync_rollups
 from heartbeat_core.settings import get_settings
 from heartbeat_core.sync_report import SyncReport
 
@@ -19,16 +21,21 @@ from heartbeat_core.sync_report import SyncReport
 class ProjectSync:
     metrics: SyncReport
     cuts: CutSyncReport
+    rollups: SyncReport
+    data_tests: list[str] = field(default_factory=list)  # wrong declarations in sources.toml (issue 18)
 
 
 def sync_project() -> ProjectSync:
-    """Migrate, then sync `metric_defs/` and `audit_cuts/` in one transaction (cuts register beside the
-    metrics they explain)."""
+    """Migrate, then sync `rollups/`, `metric_defs/` and `audit_cuts/` in one transaction (rollups first, so
+    the metrics that read them are checked against their tables; cuts register beside the metrics they
+    explain); then check the data tests `sources.toml` declares (a wrong one fails the sync)."""
     settings = get_settings()
     with connect() as conn:
         migrate(conn)
         conn.autocommit = False
+        rollups = sync_rollups(conn, settings.rollups)
         metrics = sync_directory(conn, settings.metric_defs)
         cuts = sync_cuts(conn)
         conn.commit()
-    return ProjectSync(metrics, cuts)
+        tests = declaration_problems(conn, settings.sources)
+    return ProjectSync(metrics, cuts, rollups, tests)

@@ -40,8 +40,9 @@ def shown(state: MetricState) -> str:
 def answer(model: BaseModel, text: str | None = None) -> CallToolResult:
     """Structured content plus a text block for clients that read only text: its compact JSON, or `text`.
 
-    Nulls are left out (an agent's context is precious); the output schemas say so (see schema.py)."""
-    data = model.model_dump(mode="json", exclude_none=True)
+    Nulls and defaults (false, 0, empty lists with a default) are left out: an agent's context is precious,
+    and the output schemas say so (see schema.py); required fields stay even when empty."""
+    data = model.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     if text is None:
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from heartbeat_core.jobs.ledger import JobPhase, JobState
 from heartbeat_core.metrics.definition import Direction, Period
@@ -63,10 +63,14 @@ class _ProblemFields(BaseModel):
     owner: str | None = None
     verified: bool = False
     team: str | None = None
+    sources: list[str] | None = Field(
+        default=None, description="the sources it reads: always in list_metrics, else when its data is stale"
+    )
 
 
 class Problem(Annotations, _ProblemFields):  # this order puts the annotations last in an answer
-    """One metric that needs attention, as ranked by the status contract."""
+    """One metric as every list answers it (`what_is_red.items`, `today.top`, `list_metrics.metrics`, the
+    `heartbeat://metrics` resource): one shape, ranked by the status contract."""
 
 
 class WhatIsRed(BaseModel):
@@ -90,14 +94,6 @@ class Change(BaseModel):
     worse: bool
 
 
-class StaleSource(BaseModel):
-    source: str
-    freshness: Freshness
-    reason: str
-    last_status: str | None = None
-    metrics: int
-
-
 class JobBrief(BaseModel):
     job_id: int
     state: JobState
@@ -117,21 +113,40 @@ class TargetHit(BaseModel):
     target: str
 
 
+class Notice(BaseModel):
+    """One thing to know beside the incidents, in a line (names before ids)."""
+
+    kind: str = Field(description="new: incident, entity; not to trust: stale_source, suspect, implausible, "
+                      "error, audit_cut")  # fmt: skip
+    subject: str = Field(description="what it is about: incident, entity, source, metric or audit cut id")
+    text: str
+    metrics: list[str] | None = None
+
+
 class Today(BaseModel):
     generated_at: datetime
     business_day: date
     headline: str
     counts: dict[str, int]
     incidents: list[Incident] = Field(description="related problems grouped by evidence, worst first")
-    top: list[Problem] = Field(description="the worst few, ranked; what_is_red has the full list")
+    top: list[Problem] = Field(
+        description="problems no incident holds (no data, failed computes), worst first"
+    )
+    new: list[Notice] = Field(
+        description="since yesterday: incidents that started, entities new in a problem"
+    )
+    not_to_trust: list[Notice] = Field(
+        description="stale sources, suspect or failed values, audit cuts older than the data they summarise"
+    )
     changed: list[Change] = Field(description="colour changes since the last value before today; worse first")
-    stale_sources: list[StaleSource]
     job: JobBrief | None = Field(default=None, description="the running job, else the last one")
     pipeline: PipelineHealth | None = Field(
         default=None, description="present only when the pipeline is stalled: values may be old, not bad"
     )
     targets_hit: list[TargetHit]
     degraded: str | None = None
+    # how the text block names an incident's members (name, value, state); not part of the JSON answer
+    _members: dict[str, str] = PrivateAttr(default_factory=dict)
 
 
 class Components(BaseModel):
@@ -154,16 +169,22 @@ class Definition(BaseModel):
     description: str = ""
     how_to_read: str = ""
     methodology: str = ""
-    value_sql: str
-    detail_sql: str | None = None
+    value_sql: str | None = Field(default=None, description="with include_sql=true")
+    detail_sql: str | None = Field(default=None, description="with include_sql=true")
     file_path: str | None = None
     typical: str | None = Field(default=None, description="how the typical band is computed, when it is")
 
 
 class Detail(BaseModel):
+    """One page of the rows behind the newest value; `total` counts them all (null when unknown)."""
+
     columns: list[str]
     rows: list[list[Any]]
-    truncated: bool = False
+    offset: int = 0
+    total: int | None = Field(default=None, description="rows behind the value, all pages")
+    more: int | None = Field(
+        default=None, description="rows after this page: call again with a larger offset"
+    )
 
 
 class RelatedCut(BaseModel):
@@ -171,6 +192,7 @@ class RelatedCut(BaseModel):
     title: str
     page: str
     takeaway: str | None = None
+    out_of_date: str | None = Field(default=None, description="why the takeaway may no longer hold")
 
 
 class _ExplanationFields(BaseModel):
@@ -226,22 +248,10 @@ class History(BaseModel):
     points: list[Point] = Field(description="oldest first")
 
 
-class MetricRow(BaseModel):
-    metric_id: str
-    name: str
-    status: Status
-    shown: str
-    period: Period
-    freshness: Freshness
-    team: str | None = None
-    owner: str | None = None
-    sources: list[str] = Field(default_factory=list)
-
-
 class MetricList(BaseModel):
     total: int
     more: int = Field(default=0, description="matches left out by `limit`")
-    metrics: list[MetricRow]
+    metrics: list[Problem]
 
 
 class Sources(BaseModel):

@@ -5,18 +5,22 @@ An agent reads one or the other; lines are cheaper than repeating the JSON, and 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from heartbeat_core import clock
+from heartbeat_core.formatting import format_moment
+from heartbeat_core.readmodel.annotations import Driver
 from heartbeat_core.readmodel.entities import culprit_line
 from heartbeat_core.readmodel.incidents import Incident
 from heartbeat_mcp import models
 
 
-def annotation_parts(p: models.Problem) -> list[str]:
+def annotation_parts(p: models.Problem, who: bool = True) -> list[str]:
     """Flags, entities and acknowledgement, when the read model has them (the incident is the group the
     line is under; drivers stay in the structured content). STALE and ERROR are said once, by the line."""
     said = ("stale",) if p.freshness != "fresh" else ()  # the line says STALE with the freshness reason
     parts = [f"{f.kind.upper()}: {f.reason}" for f in p.flags or [] if f.kind not in (*said, "error")]
-    if p.entities is not None:
+    if p.entities is not None and who:
         line = culprit_line(p.entities, clock.now().date())
         if line is not None:
             parts.append(f"in it: {line.named} ({line.counted})")
@@ -27,9 +31,9 @@ def annotation_parts(p: models.Problem) -> list[str]:
     return parts
 
 
-def problem_line(p: models.Problem, *, owner: bool = True, grouped: bool = False) -> str:
+def problem_line(p: models.Problem, *, owner: bool = True, grouped: bool = False, who: bool = True) -> str:
     """`1. RED metric_id (name) = value: reason; since; stale; in it; incident; owner` — one line a metric
-    (incident and owner left to the incident line when the line is under it)."""
+    (incident, owner and who is in it left to the incident line when the line is under it and it says them)."""
     parts = [f"{p.rank}. {p.display_state.upper()} {p.metric_id} ({p.name}) = {p.shown}: {p.reason}"]
     if p.since and p.display_state != "stale":
         parts.append(f"since {p.since.isoformat()}")
@@ -37,7 +41,7 @@ def problem_line(p: models.Problem, *, owner: bool = True, grouped: bool = False
         parts.append(f"STALE: {p.freshness_reason}")
     if p.error:
         parts.append(f"error: {p.error}")
-    parts += annotation_parts(p)
+    parts += annotation_parts(p, who=who)
     if p.incident_id and not grouped:
         parts.append(f"incident {p.incident_id}")
     if owner:
@@ -58,7 +62,10 @@ def grouped_lines(incidents: list[Incident], problems: list[models.Problem]) -> 
         since = f" since {i.started_at:%Y-%m-%d}" if i.started_at else ""
         owners = f"; owner {', '.join(i.owners)}" if i.owners else ""
         lines.append(f"Incident {i.incident_id} {i.status.upper()}{since}: {i.headline}{owners}")
-        lines += [f"  {problem_line(p, owner=len(i.owners or []) != 1, grouped=True)}" for p in members]
+        one_owner = len(i.owners or []) == 1
+        lines += [
+            f"  {problem_line(p, owner=not one_owner, grouped=True, who=not i.entities)}" for p in members
+        ]
         placed.update(p.metric_id for p in members)
     rest = [p for p in problems if p.metric_id not in placed]
     if rest and lines:
@@ -82,29 +89,52 @@ def what_is_red(answer: models.WhatIsRed) -> str:
     return "\n".join(lines)
 
 
+def _incident_block(i: Incident, names: dict[str, str], now: datetime) -> list[str]:
+    """An incident in three lines or so: headline, members by name with their value, drivers and who."""
+    since = f" since {format_moment(i.started_at, now)}" if i.started_at else ""
+    owners = f"; owner {', '.join(i.owners)}" if i.owners else ""
+    lines = [f"- {i.status.upper()} {i.incident_id}{since}: {i.headline}{owners}"]
+    members = [names.get(m, m) for m in i.metrics]
+    lines.append(f"  metrics: {'; '.join(members)}")
+    if i.drivers:
+        lines.append("  moved most: " + "; ".join(driver_text(d) for d in i.drivers[:5]))
+    if i.entities:
+        lines.append(f"  who: {', '.join(i.entities[:6])}")
+    if i.stale_sources:
+        lines.append(f"  stale source: {', '.join(i.stale_sources)}")
+    return lines
+
+
+def driver_text(d: Driver) -> str:
+    """`currency=USD 12 (typ. 98), 45 % of the move`."""
+    value = "" if d.value is None else f" {d.value:g}"
+    typical = "" if d.typical is None else f" (typ. {d.typical:g})"
+    return f"{d.dimension}={d.segment}{value}{typical}, {d.share * 100:.0f} % of the move"
+
+
 def today(answer: models.Today) -> str:
+    """The first answer as a short briefing (not a copy of the JSON): incidents with their members by name,
+    other problems, what is new, what not to trust, changes, the job."""
+    now = answer.generated_at
     lines = [f"{answer.business_day.isoformat()}: {answer.headline}"]
     if answer.incidents:
-        lines.append(f"{len(answer.incidents)} incidents, worst first (what_is_red lists every metric):")
-        lines += [
-            f"- {i.incident_id} {i.status.upper()}: {i.headline} [{', '.join(i.metrics)}]"
-            for i in answer.incidents
-        ]
+        lines.append(f"{len(answer.incidents)} incidents, worst first:")
+        for i in answer.incidents:
+            lines += _incident_block(i, answer._members, now)
     if answer.top:
-        lines.append("Worst metrics:")
+        lines.append("Other problems:")
         lines += [problem_line(p) for p in answer.top]
+    if answer.new:
+        lines.append("New since yesterday:")
+        lines += [f"- {n.text}" for n in answer.new]
+    if answer.not_to_trust:
+        lines.append("Do not trust:")
+        lines += [f"- {n.text}" for n in answer.not_to_trust]
     if answer.changed:
         lines.append("Changed since yesterday:")
         lines += [
-            f"- {c.metric_id}: {c.before} -> {c.after} ({'worse' if c.worse else 'better'}): {c.reason}"
+            f"- {c.name}: {c.before} -> {c.after} ({'worse' if c.worse else 'better'})"
             for c in answer.changed
-        ]
-    if answer.stale_sources:
-        lines.append("Stale sources:")
-        lines += [
-            f"- {s.source} {s.freshness}: {s.reason}; {s.metrics} metric(s)"
-            + (f"; last load {s.last_status}" if s.last_status else "")
-            for s in answer.stale_sources
         ]
     if answer.job:
         j = answer.job
@@ -115,9 +145,37 @@ def today(answer: models.Today) -> str:
         )
     if answer.targets_hit:
         lines.append(
-            "Targets hit: "
-            + ", ".join(f"{t.metric_id} {t.shown} (target {t.target})" for t in answer.targets_hit)
+            "Targets hit: " + ", ".join(f"{t.name} {t.shown} (target {t.target})" for t in answer.targets_hit)
         )
     if answer.degraded:
         lines.append(f"DATABASE UNREACHABLE, last good copy: {answer.degraded}")
     return "\n".join(lines)
+
+
+def explanation(e: models.Explanation) -> str:
+    """explain_metric in a few lines: colour and why, since, freshness, owner, drivers, the rows' page."""
+    lines = [f"{e.status.upper()} {e.metric_id} ({e.name}) = {e.components.shown}: {e.reason}", e.why]
+    facts = [f"since {e.since.isoformat()}" if e.since else "", f"data {e.freshness}: {e.freshness_why}"]
+    facts += [f"owner {e.owner or 'none'}", e.verification_state]
+    lines.append("; ".join(f for f in facts if f))
+    if e.drivers:
+        lines.append("Moved most: " + "; ".join(driver_text(d) for d in e.drivers))
+    if e.error:
+        lines.append(f"Last compute failed: {e.error}")
+    if e.detail is not None:
+        d = e.detail
+        total = "?" if d.total is None else str(d.total)
+        lines.append(f"Rows {d.offset + 1}-{d.offset + len(d.rows)} of {total}: {' | '.join(d.columns)}")
+        lines += ["  " + " | ".join("" if v is None else str(v) for v in row) for row in d.rows]
+        if d.more:
+            lines.append(f"  ... {d.more} more (detail_offset={d.offset + len(d.rows)})")
+    for cut in e.audit_cuts:
+        state = f" [OUT OF DATE: {cut.out_of_date}]" if cut.out_of_date else ""
+        lines.append(f"Audit cut {cut.cut_id} ({cut.title}): {cut.takeaway or 'not computed'}{state}")
+    return "\n".join(lines)
+
+
+def metric_list(answer: models.MetricList) -> str:
+    """One line a metric (the same line as what_is_red's)."""
+    lines = [f"{answer.total} metrics" + (f", {answer.more} more past the limit" if answer.more else "")]
+    return "\n".join(lines + [problem_line(p, owner=False) for p in answer.metrics])

@@ -28,7 +28,7 @@ def register(server: MCPServer, hb: Heartbeat) -> None:
                 data = metric_list(hb)
         except ToolError as exc:
             raise ResourceError(str(exc)) from None
-        return data.model_dump_json(exclude_none=True)
+        return data.model_dump_json(exclude_none=True, exclude_defaults=True)
 
     @server.resource("heartbeat://schema", mime_type="application/json")
     def schema_resource() -> str:
@@ -43,4 +43,4 @@ def register(server: MCPServer, hb: Heartbeat) -> None:
                 data = explain(hb, metric_id)
         except ToolError as exc:
             raise ResourceError(str(exc)) from None
-        return data.model_dump_json(exclude_none=True)
+        return data.model_dump_json(exclude_none=True, exclude_defaults=True)

@@ -101,13 +101,51 @@ def loosen_shared(schema: Any) -> Any:
     return {k: loosen_shared(v) for k, v in schema.items() if k != "$defs"}
 
 
-def shared_shapes() -> dict[str, Any]:
-    """The JSON schemas of the read model's shared shapes, once (the `heartbeat://schema` resource)."""
-    from heartbeat_mcp.models import Job, Problem  # models imports this module's neighbours, not this module
+def shallow(schema: dict[str, Any]) -> dict[str, Any]:
+    """Only the answer's top level: each field's type, nested objects as `{"type": "object"}` (arrays of
+    them as arrays of objects). Every nested shape is described once, in `heartbeat://schema`, instead of once
+    per tool and per use in `tools/list` (the answer's own field names say what they hold)."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return schema
+    out = {k: v for k, v in schema.items() if k != "properties"}
+    out["properties"] = {name: _flat(sub) for name, sub in properties.items()}
+    return out
 
-    return {
-        cls.__name__: compact(cls.model_json_schema(), drop_null=False) for cls in (*SHARED, Problem, Job)
-    }
+
+def _flat(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    kind = node.get("type")
+    if "anyOf" in node or "oneOf" in node:
+        return {}  # several types: any (the resource says which)
+    if kind == "object" or "properties" in node:
+        return {"type": "object"}
+    if kind == "array":
+        return {"type": "array", "items": _flat(node.get("items") or {})}
+    return {"type": kind} if kind else {}
+
+
+def answer_shapes() -> dict[str, Any]:
+    """Every answer's shape and every nested shape, once each (the `heartbeat://schema` resource)."""
+    from pydantic import BaseModel
+
+    from heartbeat_mcp import models  # models imports this module's neighbours, not this module
+
+    found: dict[str, Any] = {}
+    for cls in (*SHARED, *vars(models).values()):
+        if isinstance(cls, type) and issubclass(cls, BaseModel) and cls is not BaseModel:
+            if cls.__name__.startswith("_") or cls.__name__ in found:
+                continue
+            schema = compact(cls.model_json_schema(), drop_null=False)
+            schema.pop("$defs", None)  # each nested shape has its own entry
+            found[cls.__name__] = schema  # `#/$defs/X` names X in this same resource (use it as `$defs`)
+    return found
+
+
+def shared_shapes() -> dict[str, Any]:
+    """The JSON schemas of the shapes answers share and of every answer, once (`heartbeat://schema`)."""
+    return answer_shapes()
 
 
 def compact_tool_schemas(server: MCPServer) -> None:
@@ -117,6 +155,6 @@ def compact_tool_schemas(server: MCPServer) -> None:
         tool.parameters = compact(tool.parameters, drop_null=False)
         metadata = tool.fn_metadata
         if metadata.output_schema is not None:
-            metadata.output_schema = loosen_shared(
-                compact(inline_refs(metadata.output_schema, keep=LOOSE), drop_null=True)
+            metadata.output_schema = shallow(
+                loosen_shared(compact(inline_refs(metadata.output_schema, keep=LOOSE), drop_null=True))
             )

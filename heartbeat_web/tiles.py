@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from heartbeat_core.readmodel import MetricState
 from heartbeat_core.readmodel.annotations import FlagKind
+from heartbeat_core.readmodel.drivers import driver_culprit
 from heartbeat_core.readmodel.entities import culprit_line
 from heartbeat_core.readmodel.status import Freshness
 
@@ -107,11 +108,15 @@ def footer(m: MetricState, age: str) -> Footer:
 
 
 def culprit(m: MetricState) -> Culprit | None:
-    """Who is inside a red or amber metric, from its entities (CONTRACTS.md "Cockpit tile slots")."""
-    if m.status not in ("red", "amber") or m.entities is None or m.as_of_date is None:
+    """Who is inside a red or amber metric, from its entities, else from its drivers (CONTRACTS.md "Cockpit
+    tile slots")."""
+    if m.status not in ("red", "amber"):
         return None
-    line = culprit_line(m.entities, m.as_of_date)
-    return Culprit(named=line.named, counted=line.counted) if line else None
+    line = culprit_line(m.entities, m.as_of_date) if m.as_of_date is not None else None
+    if line is not None:
+        return Culprit(named=line.named, counted=line.counted)
+    segments = driver_culprit(m.drivers or [], m.unit)
+    return Culprit(named=segments[0], counted=segments[1]) if segments else None
 
 
 def badges(m: MetricState) -> list[Badge]:

@@ -115,7 +115,10 @@ def test_sources_test_command_json_and_exit_code(demo_world: Any) -> None:
     failed = run()
     assert failed.returncode == 1, failed.stderr
     bad = [t for t in json.loads(failed.stdout)["tests"] if t["status"] != "pass"]
-    assert [(t["table"], t["test"], t["columns"]) for t in bad] == [("entry", "unique", ["payment_id"])]
+    assert [(t["table"], t["test"], t["columns"]) for t in bad] == [
+        ("entry", "unique", ["payment_id"]),
+        ("entry", "rows_per_day", ["create_time"]),  # 20 hours of entries twice: far above a day's band
+    ]
     assert bad[0]["sample"] and bad[0]["failing_rows"] > 0
 
 

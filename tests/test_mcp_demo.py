@@ -41,7 +41,9 @@ def test_demo_incidents_first_client_named_and_answers_compact(demo_world: Any) 
             size = len(result.model_dump_json(by_alias=True, exclude_none=True))
             print(text_of(result.content[0]))
             print(f"what_is_red on the demo world: {len(items)} items, {size} chars ≈ {size // 4} tokens")
-            assert size <= 2400 * 4  # 2000 before the incidents (≈ 1.9k chars) came first in the answer
+            # 2000 before the incidents (≈ 1.9k chars) came first in the answer; 3100 with the drivers (issue 14:
+            # the segments behind each red, ≈ 2.5k chars, repeated per member until the answers are compacted)
+            assert size <= 3100 * 4
 
             explained = data(
                 await client.call_tool("explain_metric", {"metric_id": "card_collateral_overdue_clients"})
@@ -77,7 +79,8 @@ def test_demo_incidents_first_client_named_and_answers_compact(demo_world: Any) 
             assert "ACME Ltd" in collateral["headline"] and "ACME Ltd" in text
             rates = next(i for i in today["incidents"] if "currency_rate_coverage" in i["metrics"])
             assert rates["stale_sources"] == ["currency_rates"] and rates["status"] == "stale"
-            assert "currency_rates" in {s["source"] for s in today["stale_sources"]}
+            stale = [n["subject"] for n in today["not_to_trust"] if n["kind"] == "stale_source"]
+            assert "currency_rates" in stale
             assert all(i["incident_id"] in text for i in today["incidents"])
             assert today["counts"]["red"] >= len(INCIDENTS)
 

@@ -48,6 +48,9 @@ EXPECTED_FAILURE = {
     "entity_missing_column": "entity_keys",
     "entity_duplicate_key": "entity_keys",
     "entity_weight_not_numeric": "entity_keys",
+    "segments_wrong_columns": "segment_rows",
+    "segments_too_many": "segment_rows",
+    "segments_entity_dimension": "segment_rows",
 }
 SMALL = Limits(time_limit_s=1.0, large_table_bytes=1024 * 1024)
 FAST = Limits(time_limit_s=1.0)
@@ -118,6 +121,26 @@ def test_entity_failures_name_file_line_and_expectation(world: str, metric_id: s
     check = _validate(BAD / f"{metric_id}.sql", world).check("entity_keys")
     assert check.status == "fail"
     assert f"{metric_id}.sql:7: " in check.evidence  # the `-- entity:` header line
+    assert expected in check.evidence
+
+
+@pytest.mark.parametrize(
+    ("metric_id", "expected"),
+    [
+        (
+            "segments_wrong_columns",
+            "segments_wrong_columns.sql:15: @segments returned columns dimension, segment, n (expected"
+            " dimension, segment, value plus numerator, denominator (a rate or share) or weight",
+        ),
+        (
+            "segments_too_many",
+            "segments_too_many.sql:15: @segments dimension bucket has 60 segments (at most 50)",
+        ),
+    ],
+)
+def test_segment_failures_name_file_line_and_expectation(world: str, metric_id: str, expected: str) -> None:
+    check = _validate(BAD / f"{metric_id}.sql", world).check("segment_rows")
+    assert check.status == "fail"
     assert expected in check.evidence
 
 

@@ -135,7 +135,7 @@ def test_every_demo_metric_carries_over_to_both_engines_with_at_most_three_overr
     for definition in loaded.definitions:
         metric = to_registry_metric(definition)
         for engine in ("duckdb", "clickhouse"):
-            for section in ("value", "detail", "history"):
+            for section in ("value", "detail", "history", "segments"):
                 for_engine(metric, section, engine, moments, UTC_ZONE)  # raises if it does not carry over
     with_override = [d.metric_id for d in loaded.definitions if d.engine_sql]
     assert len(with_override) <= 3, with_override

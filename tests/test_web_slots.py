@@ -262,6 +262,23 @@ def test_culprit_slot_is_filled_from_entities() -> None:
     assert tile(_state(entities=summary, status="green")).culprit is None
 
 
+def test_culprit_slot_falls_back_to_drivers() -> None:
+    """No entities: the segments that moved are the culprit; their values are names (counted on displays)."""
+    from heartbeat_core.readmodel.annotations import Driver
+
+    drivers = [
+        Driver(dimension="currency", segment=c, value=v, typical=98.0, share=s)
+        for c, v, s in (("USD", 12.0, 0.3), ("GBP", 7.0, 0.2), ("CHF", 9.0, 0.1), ("PLN", 8.0, 0.1))
+    ]
+    t = tile(_state(unit="pct", drivers=drivers))
+    assert t.culprit == Culprit(
+        named="USD, GBP, CHF +1 more · ~8.5% (typ. 98%)", counted="4 currency segments"
+    )
+    on_display = tile(_state(unit="pct", drivers=drivers), detail=False)
+    assert "4 currency segments" in _tile_html(on_display) and "USD" not in _tile_html(on_display)
+    assert tile(_state(drivers=drivers, status="green")).culprit is None
+
+
 def test_an_incident_card_has_its_headline_the_lead_tile_and_members_as_chips() -> None:
     lead, member = (tile(_state(f"m{i}", incident_id="inc-1")) for i in range(2))
     env = make_env()

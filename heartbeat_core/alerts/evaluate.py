@@ -28,6 +28,7 @@ from heartbeat_core.alerts import config
 from heartbeat_core.alerts.acknowledge import acknowledgements
 from heartbeat_core.alerts.config import ChannelConfig
 from heartbeat_core.alerts.entity_alerts import PendingEvent, entity_alerts, recent_events, told_keys
+from heartbeat_core.alerts.incident_alerts import IncidentFacts, opened_moments, told_incidents
 from heartbeat_core.alerts.kinds import AlertKind, idempotency_key, utc_stamp
 from heartbeat_core.alerts.messages import (
     AlertEvent,
@@ -39,6 +40,7 @@ from heartbeat_core.alerts.messages import (
 )
 from heartbeat_core.alerts.test_alerts import test_events, told_test_keys
 from heartbeat_core.readmodel.entities import entity_detail_line
+from heartbeat_core.readmodel.incidents import current_incidents
 from heartbeat_core.readmodel.snapshot import MetricState
 from heartbeat_core.settings import get_settings
 
@@ -318,52 +320,69 @@ def evaluate(
             evaluation_id, job_id, now, [c.name for c in chosen], len(states), sorted(snoozed)
         )
         facts = _Facts(conn, public_url, recent_events(conn, now), set(acknowledgements(conn, now)))
+        incidents = IncidentFacts(
+            current_incidents(conn, states), {s.metric_id: s for s in states}, opened_moments(conn),
+            public_url, now,
+        )  # fmt: skip
         for ch in chosen:
-            views = _load_views(conn, ch.name)
-            already = told_keys(conn, ch.name, now)
-            events: list[AlertEvent] = []
-            for state in states:
-                if state.metric_id in snoozed:
-                    continue
-                view = views.get(state.metric_id)
-                transitions, new_view = decide(
-                    ch.levels,
-                    state.status,
-                    state.freshness,
-                    state.metric_id,
-                    view,
-                    now,
-                    repeat_s,
-                    state.crossed == "z_implausible",
-                )
-                if view != new_view:
-                    _save_view(conn, ch.name, state.metric_id, new_view, now)
-                told = view.status_notified if view else None
-                events += facts.events(
-                    state, [t for t in transitions if facts.remind(state, t)], told, already
-                )
-            events += test_events(
-                conn, [s.metric_id for s in states], public_url, told_test_keys(conn, ch.name)
-            )
-            report.notifications[ch.name] = events
-            if events:
-                parts = render_parts(ch.name, events, evaluation_id, now)
-                ids = enqueue(
-                    conn,
-                    ch.name,
-                    parts,
-                    key=f"evaluation:{evaluation_id}:{utc_stamp(now)}",
-                    evaluation_id=evaluation_id,
-                    summary=summary_line(events),
-                    now=now,
-                )
-                report.outbox_ids[ch.name] = ids
-                _log_notifications(conn, ch.name, evaluation_id, events, ids[0] if ids else None, now)
+            _evaluate_channel(conn, ch, states, snoozed, facts, incidents, report, repeat_s)
         conn.execute(
             "UPDATE heartbeat.alert_evaluation SET notifications = %s, messages = %s WHERE evaluation_id = %s",
             (report.total_notifications, sum(len(v) for v in report.outbox_ids.values()), evaluation_id),
         )
     return report
+
+
+def _evaluate_channel(
+    conn: psycopg.Connection[Any],
+    ch: ChannelConfig,
+    states: list[MetricState],
+    snoozed: dict[str, datetime],
+    facts: _Facts,
+    incidents: IncidentFacts,
+    report: EvaluationReport,
+    repeat_s: float,
+) -> None:
+    """One channel: its metric transitions, incident messages standing for their members, failing tests;
+    queued as one grouped message."""
+    now, evaluation_id = report.at, report.evaluation_id
+    views = _load_views(conn, ch.name)
+    already = told_keys(conn, ch.name, now)
+    plan = incidents.plan(ch.levels, told_incidents(conn, ch.name))
+    events: list[AlertEvent] = list(plan.events)
+    covered: list[AlertEvent] = []
+    for state in states:
+        if state.metric_id in snoozed:
+            continue
+        view = views.get(state.metric_id)
+        transitions, new_view = decide(
+            ch.levels, state.status, state.freshness, state.metric_id, view, now, repeat_s,
+            state.crossed == "z_implausible",
+        )  # fmt: skip
+        if view != new_view:
+            _save_view(conn, ch.name, state.metric_id, new_view, now)
+        told = view.status_notified if view else None
+        mine = facts.events(state, [t for t in transitions if facts.remind(state, t)], told, already)
+        if state.metric_id not in plan.covering:
+            events += mine
+            continue
+        for event in mine:  # the incident's message speaks for its members' own transitions
+            spoken = event.subject_type == "metric" and not (event.repeat and state.metric_id in plan.leads)
+            (covered if spoken else events).append(event)
+    events += test_events(
+        conn, [s.metric_id for s in states], facts.public_url, told_test_keys(conn, ch.name)
+    )
+    report.notifications[ch.name] = events
+    outbox_id = None
+    if events:
+        parts = render_parts(ch.name, events, evaluation_id, now)
+        ids = enqueue(
+            conn, ch.name, parts, key=f"evaluation:{evaluation_id}:{utc_stamp(now)}",
+            evaluation_id=evaluation_id, summary=summary_line(events), now=now,
+        )  # fmt: skip
+        report.outbox_ids[ch.name] = ids
+        outbox_id = ids[0] if ids else None
+    _log_notifications(conn, ch.name, evaluation_id, [*events, *plan.silent, *covered], outbox_id, now)
 
 
 class _Facts:
@@ -488,7 +507,7 @@ def _log_notifications(
             (e.metric_id, e.idempotency_key, e.kind)
         ]
         for subject_id, key, kind in subjects:
-            metric_id = None if e.subject_type == "source_test" else e.metric_id
+            metric_id = None if e.subject_type in ("source_test", "incident") else e.metric_id
             rows.append(
                 (channel, key, evaluation_id, metric_id, e.subject_type, subject_id, kind, e.repeat,
                  e.previous, e.status, e.reason, body, outbox_id, now)

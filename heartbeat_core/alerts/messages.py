@@ -32,16 +32,21 @@ _ICON = {
     "red": "🔴", "amber": "🟠", "stale": "⏳", "resolved": "✅", "reminder": "🔁",
     "entity_new": "🆕", "entity_worse": "📈", "entity_gone": "✅", "implausible": "🤨",
     "test_failed": "🧪", "test_passed": "✅",
+    "incident_opened": "🚨", "incident_updated": "➕", "incident_resolved": "✅",
 }  # fmt: skip
 _KIND_ORDER = {
     "red": 0, "entity_new": 1, "entity_worse": 2, "reminder": 3, "stale": 4, "amber": 5, "entity_gone": 6,
     "resolved": 7, "implausible": 5, "test_failed": 4, "test_passed": 7,
+    "incident_opened": -2, "incident_updated": -1, "incident_resolved": 7,
 }  # fmt: skip
 _SUMMARY_LABEL = {
     "entity_new": "new in a red",
     "entity_worse": "worse",
     "entity_gone": "gone",
     "reminder": "reminder",
+    "incident_opened": "incident",
+    "incident_updated": "incident grew",
+    "incident_resolved": "incident resolved",
 }
 
 
@@ -77,14 +82,21 @@ class AlertEvent(BaseModel):
     url: str
     idempotency_key: str = ""
     rank: int = 0
+    # incident events: the member metrics (ids, lead first) and those that joined in this update
+    members: list[str] = Field(default_factory=list)
+    joined: list[str] = Field(default_factory=list)
 
     @property
     def headline(self) -> str:
         icon = _ICON[self.kind]
+        if self.subject_type == "incident":
+            return f"{icon} {self._incident_headline()}"
         if self.kind.startswith("entity_"):
             return f"{icon} {self._entity_headline()}"
         if self.kind == "test_failed":
             return f"{icon} DATA TEST FAILED: {self.name}"
+        if self.kind == "test_passed":
+            return f"{icon} DATA TEST PASSES AGAIN: {self.name}"
         if self.kind == "reminder":
             since = f" since {self.status_since.isoformat()}" if self.status_since else ""
             return f"{icon} STILL {self.status.upper()}{since}, not acknowledged: {self.name} at {self.value_text}"
@@ -100,6 +112,14 @@ class AlertEvent(BaseModel):
         was = f" (was {self.previous})" if self.previous == "red" and self.kind == "amber" else ""
         return f"{icon} {label}: {self.name} at {self.value_text}{was}"
 
+    def _incident_headline(self) -> str:
+        if self.kind == "incident_resolved":
+            more = f" +{len(self.members) - 1} more" if len(self.members) > 1 else ""
+            return f"INCIDENT RESOLVED: {self.name}{more} — all back to normal"
+        if self.kind == "incident_updated":
+            return f"INCIDENT GREW (+{len(self.joined)}): {self.reason}"
+        return f"INCIDENT ({len(self.members)} metrics, {self.status}): {self.reason}"
+
     def _entity_headline(self) -> str:
         noun = self.entity_type or "entity"
         count = len(self.entity_names)
@@ -112,9 +132,11 @@ class AlertEvent(BaseModel):
 
     def body_lines(self) -> list[str]:
         """The lines under the headline, plain text."""
+        if self.subject_type == "incident":
+            return list(self.details)
         if self.kind.startswith("entity_"):
             return self._entity_lines()
-        if self.kind == "test_failed":
+        if self.kind in ("test_failed", "test_passed"):
             return [f"Why: {self.reason}", f"owner {self.owner}" if self.owner else "no owner"] + [
                 f"• {row}" for row in self.details
             ]
@@ -237,6 +259,8 @@ def summary_line(events: list[AlertEvent]) -> str:
         label = "still red" if event.repeat else _SUMMARY_LABEL.get(event.kind, event.kind)
         counts[label] = counts.get(label, 0) + max(1, len(event.entity_names))
     order = [
+        "incident",
+        "incident grew",
         "red",
         "still red",
         "new in a red",
@@ -247,6 +271,7 @@ def summary_line(events: list[AlertEvent]) -> str:
         "implausible",
         "gone",
         "resolved",
+        "incident resolved",
     ]
     parts = [f"{counts[k]} {k}" for k in order if k in counts]
     return "Heartbeat: " + ", ".join(parts)

@@ -1,6 +1,7 @@
 """Failing data tests as alert events (issue 18): one `test_failed` per test and failing streak, subject
 `source_test:{source}.{table}:{test}:{columns}`, keyed by the streak's first failing moment so the same failure is
-told once per channel; addressed to the source's owner, naming the metrics it makes suspect."""
+told once per channel; addressed to the source's owner, naming the metrics it makes suspect. When a streak a
+channel was told of ends (the test passes again), one `test_passed` keyed by the same moment closes it."""
 
 from __future__ import annotations
 
@@ -46,7 +47,62 @@ def _samples(conn: psycopg.Connection[Any], t: FailingTest) -> list[str]:
 def test_events(
     conn: psycopg.Connection[Any], metric_ids: list[str], public_url: str, told: set[str]
 ) -> list[AlertEvent]:
-    """The failing tests this channel has not been told about yet in their current streak."""
+    """The failing tests this channel has not been told about yet in their current streak, and the streaks
+    it was told of that have ended."""
+    return _failed_events(conn, metric_ids, public_url, told) + passed_events(conn, public_url, told)
+
+
+def _told_streaks(told: set[str]) -> dict[str, str]:
+    """Per test subject, the moment of the newest failing streak this channel was told of."""
+    out: dict[str, str] = {}
+    for key in sorted(told):
+        parts = key.removeprefix("source_test:").rsplit(":", 3)
+        if len(parts) == 4 and parts[1] == "test_failed":
+            out[parts[0]] = max(out.get(parts[0], ""), parts[3])
+    return out
+
+
+def passed_events(conn: psycopg.Connection[Any], public_url: str, told: set[str]) -> list[AlertEvent]:
+    """`test_passed` for each told failing streak whose test passes now (told once per streak and channel)."""
+    streaks = _told_streaks(told)
+    if not streaks:
+        return []
+    rows = conn.execute(
+        "SELECT source, table_name, test, columns, last_passing_at, checked_rows, message"
+        " FROM heartbeat.source_test WHERE status = 'pass' AND source || '.' || table_name || ':' || test_key"
+        " = ANY(%s) ORDER BY source, table_name, test_key",
+        (list(streaks),),
+    ).fetchall()
+    owners = _owners(conn)
+    events = []
+    for source, table, test, columns, passing_at, checked, message in rows:
+        subject = f"{source}.{table}:{test}:{','.join(columns)}"
+        key = idempotency_key("source_test", subject, "test_passed", "event", streaks[subject])
+        if key in told:
+            continue
+        when = f"passes since {passing_at:%Y-%m-%d %H:%M} UTC" if passing_at else "passes"
+        what = f"{source}.{table} {test}({', '.join(columns)})"
+        rows_seen = f" ({checked} rows checked)" if checked is not None else ""
+        events.append(
+            AlertEvent(
+                metric_id=subject,
+                name=what,
+                kind="test_passed",
+                track="event",
+                subject_type="source_test",
+                status="pass",
+                reason=f"{what} {when}{rows_seen}" + (f": {message}" if message else ""),
+                owner=owners.get(source),
+                url=f"{public_url.rstrip('/')}/api/sources",
+                idempotency_key=key,
+            )
+        )
+    return events
+
+
+def _failed_events(
+    conn: psycopg.Connection[Any], metric_ids: list[str], public_url: str, told: set[str]
+) -> list[AlertEvent]:
     failing = [t for t in failing_tests(conn) if t.since is not None]
     if not failing:
         return []

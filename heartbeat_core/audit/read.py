@@ -17,6 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from heartbeat_core import clock, readmodel
+from heartbeat_core.audit.currency import OutOfDate, out_of_date_cuts
 from heartbeat_core.audit.discovery import WINDOWS
 from heartbeat_core.audit.registry import UnknownCut, active_cut_ids
 from heartbeat_core.formatting import format_duration, format_number, format_value
@@ -120,8 +121,22 @@ def _metric_links(conn: psycopg.Connection[Any], ids: set[str], now: datetime) -
     return links
 
 
+def _currency(row: dict[str, Any], late: OutOfDate | None, now: datetime) -> dict[str, Any]:
+    """The snapshot's freshness, amber at least (with the reason) when its sources landed after it."""
+    judged = snapshot_freshness(row["computed_at"], now)
+    if late is None or row["computed_at"] is None:
+        return {**judged, "out_of_date": False}
+    reason = late.reason(now)
+    freshness = "amber" if judged["freshness"] == "fresh" else judged["freshness"]
+    return {**judged, "freshness": freshness, "freshness_reason": reason, "out_of_date": True}
+
+
 def _shape(
-    row: dict[str, Any], requested: str | None, links: dict[str, dict[str, Any]], now: datetime
+    row: dict[str, Any],
+    requested: str | None,
+    links: dict[str, dict[str, Any]],
+    now: datetime,
+    late: OutOfDate | None = None,
 ) -> dict[str, Any]:
     windows = list(row["windows"])
     shown = requested if requested in windows else row["window_default"]
@@ -156,7 +171,7 @@ def _shape(
         "duration_ms": row["duration_ms"],
         "error": row["error"],
         "error_at": row["error_at"],
-        **snapshot_freshness(row["computed_at"], now),
+        **_currency(row, late, now),
         "url": f"/audit/{row['page']}#cut-{row['cut_id']}",
         "api_url": f"/api/audit/cuts/{row['cut_id']}?window={shown}",
     }
@@ -170,7 +185,8 @@ def _fetch(
         rows = cur.fetchall()
     ids = {m for r in rows for m in r["metric_ids"]}
     links = _metric_links(conn, ids, now)
-    return [_shape(r, window, links, now) for r in rows]
+    late = out_of_date_cuts(conn)
+    return [_shape(r, window, links, now, late.get(r["cut_id"])) for r in rows]
 
 
 def cut_view(
@@ -252,7 +268,10 @@ def registry_view(conn: psycopg.Connection[Any], now: datetime | None = None) ->
                GROUP BY r.cut_id ORDER BY r.page, r.position, r.cut_id"""
         )
         rows = cur.fetchall()
+    late = out_of_date_cuts(conn)
     for row in rows:
+        behind = late.get(row["cut_id"])
+        row["out_of_date"] = behind.reason(moment) if behind else None
         for snap in row["snapshots"]:
             computed = datetime.fromisoformat(snap["computed_at"]) if snap["computed_at"] else None
             snap.update(snapshot_freshness(computed, moment))
@@ -396,6 +415,7 @@ def summarize_cut(view: dict[str, Any], top: int = TOP) -> dict[str, Any]:
         **summarize_payload(view["kind"], view["payload"], top),
         "computed_at": view["computed_at"].isoformat() if view["computed_at"] else None,
         "freshness": view["freshness"],
+        "out_of_date": view["freshness_reason"] if view.get("out_of_date") else None,
         "error": view["error"],
         "related_metrics": [
             {"metric_id": m["metric_id"], "status": m.get("status")} for m in view["metrics"]

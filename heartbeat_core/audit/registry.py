@@ -14,6 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from heartbeat_core import clock
+from heartbeat_core.audit.currency import out_of_date_cuts
 from heartbeat_core.audit.discovery import Cut, Discovery, discover
 from heartbeat_core.metrics.definition import EMAIL
 from heartbeat_core.settings import get_settings
@@ -151,7 +152,8 @@ def cut_row(conn: psycopg.Connection[Any], cut_id: str) -> dict[str, Any]:
 
 def cuts_for_metric(conn: psycopg.Connection[Any], metric_id: str) -> list[dict[str, Any]]:
     """The active cuts that name `metric_id` among their related metrics, for a metric page's links:
-    `[{"cut_id", "title", "page", "kind", "url", "takeaway", "computed_at"}]` in page order."""
+    `[{"cut_id", "title", "page", "kind", "url", "takeaway", "computed_at", "out_of_date"}]` in page order;
+    `out_of_date` says why the takeaway may no longer hold (its sources landed after it), else None."""
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
             """SELECT r.cut_id, r.title, r.page, r.kind, s.payload ->> 'takeaway' AS takeaway, s.computed_at
@@ -163,8 +165,12 @@ def cuts_for_metric(conn: psycopg.Connection[Any], metric_id: str) -> list[dict[
             (metric_id,),
         )
         rows = cur.fetchall()
+    late = out_of_date_cuts(conn) if rows else {}
+    now = clock.now()
     for row in rows:
         row["url"] = f"/audit/{row['page']}#cut-{row['cut_id']}"
+        behind = late.get(row["cut_id"])
+        row["out_of_date"] = behind.reason(now) if behind else None  # its takeaway may no longer hold
     return rows
 
 

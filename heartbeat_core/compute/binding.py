@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 
 from heartbeat_core.metrics.registry import RegistryMetric
+from heartbeat_core.rollups.read import expand, reads
 from heartbeat_core.settings import get_settings
 
 _PERIODS = ("snapshot", "24h", "7d", "30d", "funnel")
@@ -43,16 +45,35 @@ class Moments:
     window_start: datetime
     history_from: date
     window_starts: dict[str, datetime]
+    # the rollups the metric reads (id → query) and how: whole days from the table, or all from raw rows
+    rollups: dict[str, str] = field(default_factory=dict)
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    raw_rollups: bool = False
 
     def bind(self, sql: str, moment: Callable[[datetime], str] | None = None) -> str:
-        """The SQL with every recognised call replaced by its value as a typed constant.
+        """The SQL with every recognised call replaced by its value as a typed constant, and every
+        `rollups.<id>` by that rollup over the metric's window (`heartbeat_core.rollups.read`).
 
         `moment` writes a timestamp constant (default: a Postgres `timestamptz`); warehouse mode passes the
         engine's own form (`heartbeat_core.warehouse.transpile`), so one binding serves every engine."""
+        if self.rollups:
+            sql = expand(sql, self.rollups, self.window_start, self.as_of, self.tz, raw=self.raw_rollups)
         literal = moment or _timestamptz
         sql = _WINDOW_START.sub(lambda match: literal(self._window_moment(match)), sql)
         sql = _AS_OF.sub(lambda _match: literal(self.as_of), sql)
         return _HISTORY_FROM.sub(f"'{self.history_from.isoformat()}'::date", sql)
+
+    def bind_days(self, sql: str, period: str) -> str:
+        """The SQL for one statement over many days (backfill): `as_of()` becomes the column `hb_day.as_of`
+        of the caller's day list and `window_start(...)` that column minus the period — the functions'
+        own definitions, evaluated in the same zone — so the planner still sees ranges it can use per day."""
+
+        def window(match: re.Match[str]) -> str:
+            return f"(hb_day.as_of - heartbeat.period_interval('{(match.group(1) or period).lower()}'))"
+
+        sql = _WINDOW_START.sub(window, sql)
+        sql = _AS_OF.sub("hb_day.as_of", sql)
+        return _HISTORY_FROM.sub("(hb_day.as_of - interval '90 days')::date", sql)  # as a day replayed alone
 
     def _window_moment(self, match: re.Match[str]) -> datetime:
         period = match.group(1)
@@ -69,6 +90,7 @@ def begin_point_in_time(
     as_of: datetime,
     *,
     history_from: date | None = None,
+    raw_rollups: bool = False,
 ) -> Moments:
     """Open the metric's read-only, time-limited transaction at `as_of`; returns its moments to bind.
 
@@ -95,4 +117,19 @@ def begin_point_in_time(
         window_start=row[1],
         history_from=row[2],
         window_starts=dict(zip(_PERIODS, row[3:], strict=True)),
+        rollups=_rollup_queries(conn, metric),
+        tz=settings.tz,
+        raw_rollups=raw_rollups,
     )
+
+
+def _rollup_queries(conn: psycopg.Connection[Any], metric: RegistryMetric) -> dict[str, str]:
+    """The queries of the rollups the metric's SQL reads, as synced (none: nothing to look up)."""
+    ids = sorted(reads(metric.value_sql) | reads(metric.detail_sql) | reads(metric.history_sql))
+    if not ids:
+        return {}
+    rows = conn.execute(
+        "SELECT rollup_id, sql FROM heartbeat.rollup_registry WHERE rollup_id = ANY(%s) AND retired_at IS NULL",
+        (ids,),
+    ).fetchall()
+    return {row[0]: row[1] for row in rows}

@@ -21,12 +21,16 @@ from psycopg import errors
 
 from heartbeat_core import clock
 from heartbeat_core.compute import entities as entity_sets
+from heartbeat_core.compute import segments as segment_sets
+from heartbeat_core.compute.backfill import values_for_days
 from heartbeat_core.compute.binding import Moments, begin_point_in_time
 from heartbeat_core.compute.entity_history import record_day
 from heartbeat_core.db import get_pool
 from heartbeat_core.metrics.registry import RegistryMetric, active_metrics, as_direction
 from heartbeat_core.readmodel import freshness
 from heartbeat_core.readmodel.status import Status, judge
+from heartbeat_core.rollups.read import reads
+from heartbeat_core.rollups.refresh import RefreshResult, refresh_rollup, stored_rollups
 from heartbeat_core.settings import get_settings
 
 DETAIL_ROW_LIMIT = 50
@@ -55,6 +59,7 @@ class MetricOutcome:
 class ComputeReport:
     outcomes: list[MetricOutcome] = field(default_factory=list)
     seconds: float = 0.0
+    rollups: dict[str, RefreshResult] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[MetricOutcome]:
@@ -72,6 +77,8 @@ class Evaluation:
     duration_ms: int
     entities: entity_sets.EntitySet | None = None
     entity_error: str | None = None
+    segments: segment_sets.SegmentSet | None = None
+    segment_error: str | None = None
 
 
 def _jsonable(value: Any) -> Any:
@@ -151,6 +158,21 @@ def _warehouse_engine() -> Any:
         raise MetricSQLError(str(exc)) from exc
 
 
+def _segments(
+    conn: psycopg.Connection[Any], cur: psycopg.Cursor[Any], metric: RegistryMetric, moments: Moments
+) -> tuple[segment_sets.SegmentSet | None, str | None]:
+    """The metric's segments, in a savepoint: a failing @segments is recorded, the value still stands."""
+    if not metric.segments_sql:
+        return None, None
+    try:
+        with conn.transaction():
+            return segment_sets.collect(cur, moments.bind(metric.segments_sql)), None
+    except psycopg.Error as exc:
+        return None, _describe(exc, "segments")
+    except segment_sets.SegmentShapeError as exc:
+        return None, str(exc)
+
+
 def evaluate(
     conn: psycopg.Connection[Any],
     metric: RegistryMetric,
@@ -158,16 +180,20 @@ def evaluate(
     *,
     with_detail: bool = True,
     with_entities: bool = False,
+    with_segments: bool = False,
 ) -> Evaluation:
-    """Run the value (and detail, and entity key set) SQL at `as_of` in one read-only transaction; in
-    warehouse mode on the engine (`heartbeat_core.warehouse`), its moments still asked of Postgres."""
+    """Run the value (and detail, entity key set and segments) SQL at `as_of` in one read-only transaction;
+    in warehouse mode on the engine (`heartbeat_core.warehouse`), its moments still asked of Postgres."""
     if get_settings().warehouse_url:
         from heartbeat_core.warehouse import evaluate as on_engine
 
         return on_engine.evaluate(
-            _warehouse_engine(), conn, metric, as_of, with_detail=with_detail, with_entities=with_entities
-        )
-    return evaluate_postgres(conn, metric, as_of, with_detail=with_detail, with_entities=with_entities)
+            _warehouse_engine(), conn, metric, as_of, with_detail=with_detail, with_entities=with_entities,
+            with_segments=with_segments,
+        )  # fmt: skip
+    return evaluate_postgres(
+        conn, metric, as_of, with_detail=with_detail, with_entities=with_entities, with_segments=with_segments
+    )
 
 
 def evaluate_postgres(
@@ -177,11 +203,13 @@ def evaluate_postgres(
     *,
     with_detail: bool = True,
     with_entities: bool = False,
+    with_segments: bool = False,
 ) -> Evaluation:
     """`evaluate` on the Postgres marts whatever the mode (warehouse parity compares the two)."""
     started = time.perf_counter()
     section = "value"
     entities: tuple[entity_sets.EntitySet | None, str | None] = (None, None)
+    segments: tuple[segment_sets.SegmentSet | None, str | None] = (None, None)
     try:
         with conn.transaction():
             moments = begin_point_in_time(conn, metric, as_of)
@@ -199,12 +227,15 @@ def evaluate_postgres(
                             "columns": columns,
                             "rows": [[_jsonable(v) for v in r] for r in rows[:DETAIL_ROW_LIMIT]],
                             "truncated": len(rows) > DETAIL_ROW_LIMIT,
+                            "total": cur.rowcount,  # every row behind the value (pages past the stored ones)
                         }
                 if with_entities:
                     entities = _entities(conn, cur, metric, moments)
+                if with_segments:
+                    segments = _segments(conn, cur, metric, moments)
     except psycopg.Error as exc:
         raise MetricSQLError(_describe(exc, section)) from exc
-    return Evaluation(value, detail, int((time.perf_counter() - started) * 1000), *entities)
+    return Evaluation(value, detail, int((time.perf_counter() - started) * 1000), *entities, *segments)
 
 
 def _status_fields(metric: RegistryMetric, value: float | None, error: str | None) -> dict[str, Any]:
@@ -313,9 +344,14 @@ def compute_metric(
     past = _days(today, backfill_days)
     if past and metric.history_sql:
         past = _backfill_from_history_sql(conn, metric, past, now, current_source_as_of, job_id, outcome)
+    if len(past) > 1 and not _reads_rollups(metric):
+        past = _backfill_in_one_statement(conn, metric, past, now, current_source_as_of, job_id, outcome)
     for day in past:
         as_of = clock.end_of_business_day(day, tz)
-        _compute_day(conn, metric, day, as_of, current_source_as_of, job_id, outcome, with_detail=False)
+        _compute_day(
+            conn, metric, day, as_of, current_source_as_of, job_id, outcome, with_detail=False,
+            with_segments=day >= today - timedelta(days=segment_sets.SEGMENT_DAYS),
+        )  # fmt: skip
     _compute_day(conn, metric, today, now, current_source_as_of, job_id, outcome, with_detail=True)
     outcome.duration_ms = int((time.perf_counter() - started) * 1000)
     return outcome
@@ -331,10 +367,13 @@ def _compute_day(
     outcome: MetricOutcome,
     *,
     with_detail: bool,
+    with_segments: bool = True,
 ) -> None:
     source_as_of = min(current_source_as_of, as_of) if current_source_as_of else None
     try:
-        result = evaluate(conn, metric, as_of, with_detail=with_detail, with_entities=True)
+        result = evaluate(
+            conn, metric, as_of, with_detail=with_detail, with_entities=True, with_segments=with_segments
+        )
         fields = write_history(
             conn,
             metric,
@@ -351,6 +390,7 @@ def _compute_day(
         if with_detail:
             outcome.error = None
         _record_entities(conn, metric, day, result, outcome)
+        _record_segments(conn, metric, day, result)
     except MetricSQLError as exc:
         conn.rollback()
         outcome.failed_days += 1
@@ -381,9 +421,22 @@ def _record_entities(
     )  # fmt: skip
 
 
-def entities_at(conn: psycopg.Connection[Any], metric: RegistryMetric, as_of: datetime) -> Evaluation:
-    """Only the entity key set at `as_of` (for days whose value came from @history)."""
-    if metric.entity is None or not metric.detail_sql:
+def _record_segments(
+    conn: psycopg.Connection[Any], metric: RegistryMetric, day: date, result: Evaluation
+) -> None:
+    """Segments and drivers of one metric-day; a failing @segments is stored as their error (explain shows
+    it), never as the metric's: the value stands."""
+    if not metric.segments_sql or (result.segments is None and result.segment_error is None):
+        return
+    segment_sets.record_day(conn, metric, day, result.segments, result.segment_error, now=clock.now())
+
+
+def entities_at(
+    conn: psycopg.Connection[Any], metric: RegistryMetric, as_of: datetime, *, with_segments: bool = False
+) -> Evaluation:
+    """Only the entity key set (and segments) at `as_of` (for days whose value came from @history)."""
+    wanted_segments = with_segments and bool(metric.segments_sql)
+    if (metric.entity is None or not metric.detail_sql) and not wanted_segments:
         return Evaluation(None, None, 0)
     if get_settings().warehouse_url:
         from heartbeat_core.warehouse import evaluate as on_engine
@@ -394,7 +447,8 @@ def entities_at(conn: psycopg.Connection[Any], metric: RegistryMetric, as_of: da
         moments = begin_point_in_time(conn, metric, as_of)
         with conn.cursor() as cur:
             found, error = _entities(conn, cur, metric, moments)
-    return Evaluation(None, None, 0, found, error)
+            segments = _segments(conn, cur, metric, moments) if wanted_segments else (None, None)
+    return Evaluation(None, None, 0, found, error, *segments)
 
 
 def _backfill_from_history_sql(
@@ -435,7 +489,11 @@ def _backfill_from_history_sql(
             conn, metric, day, as_of, None if value is None else float(value), error=None, detail=None,
             source_as_of=source_as_of, duration_ms=per_day_ms, job_id=job_id,
         )  # fmt: skip
-        _record_entities(conn, metric, day, entities_at(conn, metric, as_of), outcome)
+        extra = entities_at(
+            conn, metric, as_of, with_segments=day >= days[-1] - timedelta(days=segment_sets.SEGMENT_DAYS)
+        )
+        _record_entities(conn, metric, day, extra, outcome)
+        _record_segments(conn, metric, day, extra)
         covered.add(day)
         outcome.days += 1
     return [d for d in days if d not in covered]
@@ -458,6 +516,43 @@ def _history_rows(
             return [(r[0], r[1]) for r in cur.fetchall()]
 
 
+def _backfill_in_one_statement(
+    conn: psycopg.Connection[Any],
+    metric: RegistryMetric,
+    days: list[date],
+    now: datetime,
+    current_source_as_of: datetime | None,
+    job_id: int | None,
+    outcome: MetricOutcome,
+) -> list[date]:
+    """Every past day's value in one statement (`compute.backfill`); returns the days left to replay alone.
+    Not in warehouse mode: the statement is Postgres's own (a day list joined laterally); an engine replays
+    @value per day instead (docs/scale-out.md)."""
+    if get_settings().warehouse_url:
+        return days
+    tz = get_settings().tz
+    moments = [(day, clock.end_of_business_day(day, tz)) for day in days]
+    started = time.perf_counter()
+    try:
+        values = values_for_days(conn, metric, moments, now)
+    except psycopg.Error:
+        conn.rollback()
+        return days  # replayed day by day, each failure reported with its own day
+    per_day_ms = int((time.perf_counter() - started) * 1000 / max(len(values), 1))
+    for day, as_of in moments:
+        if day not in values:
+            continue
+        source_as_of = min(current_source_as_of, as_of) if current_source_as_of else None
+        write_history(
+            conn, metric, day, as_of, values[day], error=None, detail=None, source_as_of=source_as_of,
+            duration_ms=per_day_ms, job_id=job_id,
+        )  # fmt: skip
+        _record_entities(conn, metric, day, entities_at(conn, metric, as_of), outcome)
+        outcome.value = values[day]
+        outcome.days += 1
+    return [d for d in days if d not in values]
+
+
 def compute_metrics(
     ids: Sequence[str] | None = None,
     *,
@@ -468,18 +563,25 @@ def compute_metrics(
 ) -> ComputeReport:
     """Compute the given (or all active) metrics, in parallel, bounded; never raises for one metric."""
     pool = get_pool()
+    report = ComputeReport()
+    started = time.perf_counter()
     with pool.connection() as conn:
         metrics = active_metrics(conn, ids)
+        report.rollups = refresh_rollups_read_by(conn, metrics)
     now = clock.now()
     workers = max(1, min(parallelism or get_settings().compute_parallelism, len(metrics) or 1))
-    report = ComputeReport()
     lock = threading.Lock()
-    started = time.perf_counter()
 
     def run(metric: RegistryMetric) -> MetricOutcome:
         try:
             with pool.connection() as conn:
-                outcome = compute_metric(conn, metric, now=now, backfill_days=backfill_days, job_id=job_id)
+                blocked = _failed_rollup(metric, report.rollups)
+                if blocked:
+                    outcome = fail_today(conn, metric, now=now, error=blocked, job_id=job_id)
+                else:
+                    outcome = compute_metric(
+                        conn, metric, now=now, backfill_days=backfill_days, job_id=job_id
+                    )
         except Exception as exc:  # a broken connection must not take the other metrics down
             outcome = MetricOutcome(
                 metric.metric_id,
@@ -496,3 +598,47 @@ def compute_metrics(
     report.outcomes.sort(key=lambda o: o.metric_id)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _reads_rollups(metric: RegistryMetric) -> set[str]:
+    return reads(metric.value_sql) | reads(metric.detail_sql) | reads(metric.history_sql)
+
+
+def refresh_rollups_read_by(
+    conn: psycopg.Connection[Any], metrics: Sequence[RegistryMetric]
+) -> dict[str, RefreshResult]:
+    """Bring the rollups these metrics read up to date (only the days newly landed rows touch), each alone."""
+    wanted = sorted(set().union(*(_reads_rollups(m) for m in metrics))) if metrics else []
+    if not wanted:
+        return {}
+    tz = get_settings().tz
+    return {r.rollup_id: refresh_rollup(conn, r, tz) for r in stored_rollups(conn, wanted)}
+
+
+def _failed_rollup(metric: RegistryMetric, refreshed: dict[str, RefreshResult]) -> str | None:
+    """The reason a rollup this metric reads could not be refreshed, if one could not."""
+    for rollup_id in sorted(_reads_rollups(metric)):
+        result = refreshed.get(rollup_id)
+        if result is not None and result.error:
+            return result.error
+    return None
+
+
+def fail_today(
+    conn: psycopg.Connection[Any], metric: RegistryMetric, *, now: datetime, error: str, job_id: int | None
+) -> MetricOutcome:
+    """Record today's run of a metric as errored with `error` (its last value kept beside it)."""
+    today = clock.business_day(now, get_settings().tz)
+    fields = write_history(
+        conn,
+        metric,
+        today,
+        now,
+        None,
+        error=error,
+        detail=None,
+        source_as_of=None,
+        duration_ms=0,
+        job_id=job_id,
+    )
+    return MetricOutcome(metric.metric_id, days=1, failed_days=1, status=fields["status"], error=error)

@@ -6,6 +6,9 @@
       { not_null = ["client_profile_id", "fee"] },
       { accepted_values = "product", values = ["sepa_transfer", "swift_transfer"] },
       { relationships = "payment_id", to = "payment.id" },  # every value found in a landed table's column
+      { rows_per_day = "create_time" },                   # rows so far today vs the same hours of past same
+                                                          # weekdays (z beyond 4 either way fails; `z = 5`)
+      { rows_per_load = true },                           # rows the last load brought vs earlier loads
     ]
 
 A bad declaration (unknown test, wrong shape, a relationship to a table no source declares) becomes an `error`
@@ -19,9 +22,23 @@ from typing import Any, Literal
 
 from heartbeat_core.ingest.config import IDENT, AnySource, WebhookSource
 
-TestName = Literal["unique", "not_null", "accepted_values", "relationships"]
-TEST_NAMES: tuple[TestName, ...] = ("unique", "not_null", "accepted_values", "relationships")
-_EXTRA_KEYS: dict[str, tuple[str, ...]] = {"accepted_values": ("values",), "relationships": ("to",)}
+TestName = Literal["unique", "not_null", "accepted_values", "relationships", "rows_per_day", "rows_per_load"]
+TEST_NAMES: tuple[TestName, ...] = (
+    "unique",
+    "not_null",
+    "accepted_values",
+    "relationships",
+    "rows_per_day",
+    "rows_per_load",
+)
+_EXTRA_KEYS: dict[str, tuple[str, ...]] = {
+    "accepted_values": ("values",),
+    "relationships": ("to",),
+    "rows_per_day": ("z",),
+    "rows_per_load": ("z",),
+}
+_ALL_EXTRA = {k for keys in _EXTRA_KEYS.values() for k in keys}
+VOLUME_Z = 4.0  # the row-volume band's default half-width in σ, as the implausible band's (z_implausible)
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,7 @@ class TestSpec:
     to_source: str | None = None
     to_table: str | None = None
     to_column: str | None = None
+    z: float = VOLUME_Z
     problem: str | None = None
     where: str = field(default="", compare=False)  # "file: source 'x', table 'y', tests[2]" for messages
 
@@ -80,7 +98,7 @@ def _one(raw: Any, source: str, table: str, sources: dict[str, AnySource]) -> Te
     if not isinstance(raw, dict):
         raise ValueError(f'expected a table like {{ unique = ["id"] }}, got {raw!r}')
     names = [k for k in raw if k in TEST_NAMES]
-    unknown = [k for k in raw if k not in TEST_NAMES and k not in ("values", "to")]
+    unknown = [k for k in raw if k not in TEST_NAMES and k not in _ALL_EXTRA]
     if unknown or len(names) != 1:
         what = f"unknown test {unknown[0]!r}" if unknown else "expected exactly one test name"
         raise ValueError(f"{what} (expected one of {', '.join(TEST_NAMES)})")
@@ -88,6 +106,8 @@ def _one(raw: Any, source: str, table: str, sources: dict[str, AnySource]) -> Te
     stray = [k for k in raw if k != test and k not in _EXTRA_KEYS.get(test, ())]
     if stray:
         raise ValueError(f"key {stray[0]!r} does not belong to a {test} test")
+    if test in ("rows_per_day", "rows_per_load"):
+        return _volume(raw, test, source, table)
     columns = _columns(raw[test])
     if test == "unique" or test == "not_null":
         return TestSpec(source, table, test, columns)
@@ -100,6 +120,21 @@ def _one(raw: Any, source: str, table: str, sources: dict[str, AnySource]) -> Te
         return TestSpec(source, table, test, columns, values=tuple(str(v) for v in values))
     to_source, to_table, to_column = _target(raw.get("to"), source, sources)
     return TestSpec(source, table, test, columns, to_source=to_source, to_table=to_table, to_column=to_column)
+
+
+def _volume(raw: dict[str, Any], test: str, source: str, table: str) -> TestSpec:
+    """`rows_per_day` names the business timestamp its days are counted by; `rows_per_load` is `true`."""
+    z = raw.get("z", VOLUME_Z)
+    if isinstance(z, bool) or not isinstance(z, (int, float)) or not 1 <= z <= 20:
+        raise ValueError(f"key 'z': expected a number of σ between 1 and 20, got {z!r}")
+    if test == "rows_per_load":
+        if raw[test] is not True:
+            raise ValueError(f"key 'rows_per_load': expected true, got {raw[test]!r}")
+        return TestSpec(source, table, test, (), z=float(z))
+    columns = _columns(raw[test])
+    if len(columns) != 1:
+        raise ValueError(f"rows_per_day takes one timestamp column, got {list(columns)}")
+    return TestSpec(source, table, test, columns, z=float(z))
 
 
 def declared_tests(sources: dict[str, AnySource], path: str, only: str | None = None) -> list[TestSpec]:

@@ -39,6 +39,7 @@ class JobSource(BaseModel):
     seconds: float | None = None
     error: str | None = None
     note: str | None = None  # e.g. why a scheduled job skipped it
+    tests: dict[str, Any] | None = None  # the data tests run after it landed: total, failed, errors, seconds
 
 
 class JobMetric(BaseModel):

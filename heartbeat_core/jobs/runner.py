@@ -338,8 +338,9 @@ class _Worker:
         if typical_mode != "skip":
             self._typical(metric_ids, force=typical_mode == "force")
 
-        # 4. incidents (their stored history), then alerts.
+        # 4. incidents (their stored history), audit cuts older than their sources, then alerts.
         self._incidents()
+        self._audit_cuts()
         self._alerts()
 
         failed_sources = [s for s in self.sources if s["state"] == "failed"]
@@ -386,17 +387,20 @@ class _Worker:
             entry["state"], entry["error"] = "failed", _one_line(exc)
             log.warning("ingest of %s failed in job %s: %s", source, self.job_id, entry["error"])
         if entry["state"] == "succeeded":
-            entry["tests"] = self._data_tests(source)
+            landed = {t.name: t.rows for t in result.tables if t.error is None}
+            entry["tests"] = self._data_tests(source, landed)
         entry["seconds"] = round(time.perf_counter() - started, 3)
         self._update("done = done + 1, sources = %(sources)s", {"sources": json.dumps(self.sources)})
 
-    def _data_tests(self, source: str) -> dict[str, Any]:
-        """The source's data tests, right after it landed (issue 18); they never fail the job."""
+    def _data_tests(self, source: str, landed: dict[str, int]) -> dict[str, Any]:
+        """The source's data tests, right after it landed, on the rows landed since their last run where
+        they allow it (issue 18); they never fail the job."""
         try:
             from heartbeat_core.datatests import run_source_tests
 
             with get_pool().connection() as conn:
-                results = run_source_tests(conn, source, job_id=self.job_id)
+                started = time.perf_counter()
+                results = run_source_tests(conn, source, job_id=self.job_id, landed=landed)
         except Exception as exc:  # a missing project or a bad sources.toml: the ingest step reported it
             log.warning("data tests of %s did not run in job %s: %s", source, self.job_id, _one_line(exc))
             return {"error": _one_line(exc)}
@@ -404,6 +408,8 @@ class _Worker:
             "total": len(results),
             "failed": sum(r.status == "fail" for r in results),
             "errors": sum(r.status == "error" for r in results),
+            "incremental": sum(r.mode == "incremental" for r in results),
+            "seconds": round(time.perf_counter() - started, 3),
         }
 
     def _skip_source(self, source: str, note: str) -> None:
@@ -453,6 +459,27 @@ class _Worker:
                 {"name": "incidents", "state": "failed", "seconds": None, "error": _one_line(exc)}
             )
             log.warning("incident refresh failed in job %s: %s", self.job_id, _one_line(exc))
+
+    def _audit_cuts(self) -> None:
+        """Recompute the audit cuts whose sources landed after their snapshot, so a cut never says "nothing
+        stuck" beside a red it explains (issue 14); a failure is recorded, and the surfaces mark the cut out of
+        date until a refresh succeeds."""
+        from heartbeat_core.audit.currency import refresh_out_of_date
+
+        started = time.perf_counter()
+        try:
+            with get_pool().connection() as conn:
+                refreshed = refresh_out_of_date(conn)
+        except Exception as exc:
+            self.hooks.append(
+                {"name": "audit cuts", "state": "failed", "seconds": None, "error": _one_line(exc)}
+            )
+            log.warning("audit cut refresh failed in job %s: %s", self.job_id, _one_line(exc))
+            return
+        if refreshed:
+            seconds = round(time.perf_counter() - started, 3)
+            self.hooks.append({"name": "audit cuts", "state": "succeeded", "seconds": seconds, "error": None,
+                               "cuts": refreshed})  # fmt: skip
 
     def _alerts(self) -> None:
         step = self.steps.alerts

@@ -26,7 +26,7 @@ COUNTED_NOUNS = (
     "clients", "payments", "transactions", "tickets", "cards", "invoices", "reviews",
     "events", "files", "users", "accounts", "rates",
 )  # fmt: skip
-SECTIONS = ("value", "detail", "history")
+SECTIONS = ("value", "detail", "history", "segments")
 # warehouse mode (issue 17): `-- @value[clickhouse]` replaces a section on one engine, for the rare query
 # sqlglot cannot transpile from Postgres; the key in `engine_sql` is `value[clickhouse]`
 ENGINES = ("duckdb", "clickhouse", "bigquery", "snowflake")
@@ -117,6 +117,8 @@ class MetricDefinition:
     typical_options: TypicalOptions = field(default_factory=TypicalOptions)
     detail_sql: str | None = None
     history_sql: str | None = None
+    # `dimension, segment, value` plus `numerator, denominator` or `weight` per segment (compute.segments)
+    segments_sql: str | None = None
     section_lines: dict[str, int] = field(default_factory=dict)
     entity: EntityKey | None = None
     engine_sql: dict[str, str] = field(default_factory=dict)
@@ -124,9 +126,12 @@ class MetricDefinition:
     def sql_line(self, section: str, position: int | None) -> int:
         """File line of a character position (1-based, as Postgres reports) inside a section's SQL."""
         start = self.section_lines.get(section, 1)
-        sql = {"value": self.value_sql, "detail": self.detail_sql, "history": self.history_sql}.get(
-            section
-        ) or ""
+        sql = {
+            "value": self.value_sql,
+            "detail": self.detail_sql,
+            "history": self.history_sql,
+            "segments": self.segments_sql,
+        }.get(section) or ""
         if not position:
             return start
         return start + sql[: max(position - 1, 0)].count("\n")
@@ -220,6 +225,7 @@ def parse_metric_text(text: str, metric_id: str, shown_path: str) -> MetricDefin
         typical_options=options,
         detail_sql=sql.get("detail"),
         history_sql=sql.get("history"),
+        segments_sql=sql.get("segments"),
         section_lines=scanner.section_lines,
         entity=entity,
         engine_sql={k: v for k, v in sql.items() if "[" in k and v},
@@ -295,7 +301,9 @@ class _Scanner:
 
     def _start_section(self, lineno: int, name: str, *, known: bool = False) -> None:
         if name not in SECTIONS and not known:
-            self.header.problem(lineno, f"unknown section @{name} (expected @value, @detail or @history)")
+            self.header.problem(
+                lineno, f"unknown section @{name} (expected @value, @detail, @history or @segments)"
+            )
             self.current = None
             return
         if name in self.sections:

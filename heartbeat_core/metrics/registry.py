@@ -77,6 +77,7 @@ class RegistryMetric:
     file_path: str | None
     extra: dict[str, Any] = field(default_factory=dict)
     entity: EntityKey | None = None
+    segments_sql: str | None = None
     # warehouse mode: engine-specific sections, `{"value[clickhouse]": sql}` (metric_defs `-- @value[clickhouse]`)
     engine_sql: dict[str, str] = field(default_factory=dict)
 
@@ -118,6 +119,7 @@ def row_to_metric(row: dict[str, Any]) -> RegistryMetric:
         file_path=row["file_path"],
         extra=row,
         entity=EntityKey.from_json(row.get("entity")),
+        segments_sql=row.get("segments_sql"),
         engine_sql=dict(row.get("engine_sql") or {}),
     )
 

@@ -106,20 +106,20 @@ def _upsert(conn: psycopg.Connection[Any], d: MetricDefinition) -> None:
         """
         INSERT INTO heartbeat.metric_registry (
             metric_id, name, description, how_to_read, methodology, period, unit, direction, sources, tags, team,
-            value_sql, detail_sql, history_sql, typical_method, typical_options,
+            value_sql, detail_sql, history_sql, segments_sql, typical_method, typical_options,
             initial_norm, initial_alert, initial_target, initial_target_due_date, initial_owner,
             file_path, file_hash, synced_at, retired_at, entity, engine_sql,
             norm_value, alert_value, target_value, target_due_date, owner)
         VALUES (%(id)s, %(name)s, %(description)s, %(how_to_read)s, %(methodology)s, %(period)s, %(unit)s,
             %(direction)s, %(sources)s, %(tags)s, %(team)s, %(value_sql)s, %(detail_sql)s, %(history_sql)s,
-            %(typical)s, %(typical_options)s, %(norm)s, %(alert)s, %(target)s, %(due)s, %(owner)s,
+            %(segments_sql)s, %(typical)s, %(typical_options)s, %(norm)s, %(alert)s, %(target)s, %(due)s, %(owner)s,
             %(path)s, %(hash)s, now(), NULL, %(entity)s, %(engine_sql)s, %(norm)s, %(alert)s, %(target)s, %(due)s, %(owner)s)
         ON CONFLICT (metric_id) DO UPDATE SET
             name = excluded.name, description = excluded.description, how_to_read = excluded.how_to_read,
             methodology = excluded.methodology, period = excluded.period, unit = excluded.unit,
             direction = excluded.direction, sources = excluded.sources, tags = excluded.tags, team = excluded.team,
             value_sql = excluded.value_sql, detail_sql = excluded.detail_sql, history_sql = excluded.history_sql,
-            typical_method = excluded.typical_method, typical_options = excluded.typical_options,
+            segments_sql = excluded.segments_sql, typical_method = excluded.typical_method, typical_options = excluded.typical_options,
             initial_norm = excluded.initial_norm, initial_alert = excluded.initial_alert,
             initial_target = excluded.initial_target, initial_target_due_date = excluded.initial_target_due_date,
             initial_owner = excluded.initial_owner, file_path = excluded.file_path, file_hash = excluded.file_hash,
@@ -151,6 +151,7 @@ def _upsert(conn: psycopg.Connection[Any], d: MetricDefinition) -> None:
             "value_sql": d.value_sql,
             "detail_sql": d.detail_sql,
             "history_sql": d.history_sql,
+            "segments_sql": d.segments_sql,
             "typical": d.typical,
             "typical_options": json.dumps(d.typical_options.as_json()),
             "norm": d.norm,

@@ -20,6 +20,7 @@ from heartbeat_core.metrics.definition import Direction, Period, TypicalOptions
 from heartbeat_core.metrics.registry import band_in_force
 from heartbeat_core.readmodel.acknowledged import acknowledgement_of, acknowledgements
 from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntitySummary, Flag
+from heartbeat_core.readmodel.drivers import attach_drivers
 from heartbeat_core.readmodel.entities import entity_summaries, new_entity_flag
 from heartbeat_core.readmodel.incidents import Incident, current_incidents
 from heartbeat_core.readmodel.pipeline import PipelineHealth, judge_pipeline, last_successful_job
@@ -253,6 +254,7 @@ def metric_states(
         rows = cur.fetchall()
     states = rank([state_from_row(r, moment) for r in rows])
     attach_entities(conn, states, moment)
+    attach_drivers(conn, states)
     attach_suspects(conn, states)
     return states
 

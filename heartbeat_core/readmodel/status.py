@@ -30,6 +30,16 @@ Crossed = Literal["alert", "norm", "z_red", "z_amber", "z_implausible"]
 
 STATUSES: tuple[Status, ...] = ("red", "amber", "green", "no_data")
 
+# The sanity band also wants a material move: beyond `z_implausible` σ *and* this share off typical. A tight
+# (robust) band makes a 5 % wobble of a small count "4σ"; no business explains revenue up 30 % overnight, but
+# plenty explain 6 % more clients. Measured on the alert-quality replay (bench/RESULTS.md, "Data tests").
+IMPLAUSIBLE_MIN_MOVE = 0.3
+
+
+def _material(value: float, mean: float) -> bool:
+    return mean == 0 or abs(value - mean) >= IMPLAUSIBLE_MIN_MOVE * abs(mean)
+
+
 # Age past which a metric's sources are amber / red, by period. 7d sits between 24h and 30d.
 FRESHNESS_LIMITS: dict[Period, tuple[timedelta, timedelta]] = {
     "24h": (timedelta(hours=36), timedelta(hours=72)),
@@ -112,7 +122,12 @@ def resolve_status(
             return StatusResult("red", text, "z_red", z, abs(z) - z_red)
         if abs(z) >= z_amber and bad:
             return StatusResult("amber", text, "z_amber", z, abs(z) - z_amber)
-        if z_implausible is not None and abs(z) >= z_implausible and not bad:
+        if (
+            z_implausible is not None
+            and abs(z) >= z_implausible
+            and not bad
+            and _material(value, typical_mean)
+        ):
             return StatusResult(
                 "amber", implausible_reason(z, text), "z_implausible", z, abs(z) - z_implausible
             )

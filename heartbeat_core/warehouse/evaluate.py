@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from heartbeat_core.compute import entities as entity_sets
+from heartbeat_core.compute import segments as segment_sets
 from heartbeat_core.compute.binding import Moments, begin_point_in_time
 from heartbeat_core.compute.engine import (
     DETAIL_ROW_LIMIT,
@@ -35,9 +36,11 @@ def moments_at(
     *,
     history_from: date | None = None,
 ) -> Moments:
-    """The metric's moments at `as_of`, asked of Postgres (its interval arithmetic in the metric's zone)."""
+    """The metric's moments at `as_of`, asked of Postgres (its interval arithmetic in the metric's zone).
+    A `rollups.<id>` read expands to the rollup's own query over raw rows (`raw_rollups`): the stored rollup
+    tables live in Postgres, the raw rows in the engine, which scans them at the speed the rollup was built for."""
     with conn.transaction():
-        return begin_point_in_time(conn, metric, as_of, history_from=history_from)
+        return begin_point_in_time(conn, metric, as_of, history_from=history_from, raw_rollups=True)
 
 
 def run_section(
@@ -86,8 +89,9 @@ def evaluate(
     *,
     with_detail: bool = True,
     with_entities: bool = False,
+    with_segments: bool = False,
 ) -> Evaluation:
-    """@value (and @detail, and the entity key set) at `as_of` on the engine."""
+    """@value (and @detail, the entity key set and @segments) at `as_of` on the engine."""
     started = time.perf_counter()
     moments = moments_at(conn, metric, as_of)
     ran = run_section(engine, metric, "value", moments, limit=2)
@@ -104,7 +108,23 @@ def evaluate(
                 "truncated": len(rows) > DETAIL_ROW_LIMIT,
             }
     found, error = entities(engine, conn, metric, moments) if with_entities else (None, None)
-    return Evaluation(value, detail, int((time.perf_counter() - started) * 1000), found, error)
+    by_segment = segments(engine, metric, moments) if with_segments else (None, None)
+    return Evaluation(value, detail, int((time.perf_counter() - started) * 1000), found, error, *by_segment)
+
+
+def segments(
+    engine: Engine, metric: RegistryMetric, moments: Moments
+) -> tuple[segment_sets.SegmentSet | None, str | None]:
+    """@segments on the engine, read by compute's own rules; a failure is recorded, the value still stands."""
+    if not metric.segments_sql:
+        return None, None
+    try:
+        ran = run_section(engine, metric, "segments", moments)
+        if ran is None:
+            return None, None
+        return segment_sets.read_rows(ran[0].columns, ran[0].rows), None
+    except (MetricSQLError, segment_sets.SegmentShapeError) as exc:
+        return None, str(exc)
 
 
 _PLACEHOLDER = "SELECT 1 AS heartbeat_engine_detail"

@@ -28,7 +28,7 @@ from sqlglot.errors import ErrorLevel, SqlglotError
 from heartbeat_core.compute.binding import Moments
 from heartbeat_core.metrics.registry import RegistryMetric
 
-SECTIONS = ("value", "detail", "history")
+SECTIONS = ("value", "detail", "history", "segments")
 # Scale of a `numeric` without one, and of decimal constants on ClickHouse: Postgres keeps every digit,
 # DuckDB's bare DECIMAL is (18,3) and ClickHouse's (10,0) — either would round rates and shares away.
 DECIMAL_SCALE = 10
@@ -75,9 +75,8 @@ def section_source(metric: RegistryMetric, section: str, engine: str) -> tuple[s
     override = metric.engine_sql.get(f"{section}[{engine}]")
     if override:
         return override, True
-    return {"value": metric.value_sql, "detail": metric.detail_sql, "history": metric.history_sql}[
-        section
-    ], False
+    sections = {"value": metric.value_sql, "detail": metric.detail_sql, "history": metric.history_sql}
+    return {**sections, "segments": metric.segments_sql}[section], False
 
 
 def nominal_moments(now: datetime, tz: ZoneInfo) -> Moments:
@@ -194,6 +193,17 @@ def _fix_formats(node: exp.Expression) -> exp.Expression:
 
 def _clickhouse_node(node: exp.Expression) -> exp.Expression:
     """ClickHouse forms that keep Postgres' answer (its own defaults would not)."""
+    if (
+        isinstance(node, exp.Cast)
+        and isinstance(node.this, exp.Literal)
+        and node.this.is_string
+        and node.to.this in (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMP)
+    ):
+        # '2026-12-02T07:00:00+00:00'::timestamptz (a rollup's bound range): an ISO moment with its offset,
+        # which ClickHouse's CAST does not read
+        return exp.Anonymous(
+            this="parseDateTime64BestEffort", expressions=[node.this.copy(), exp.Literal.number(6)]
+        )
     if isinstance(node, exp.Extract) and node.name.lower() == "epoch":
         return _epoch(node)
     if isinstance(node, exp.Div):

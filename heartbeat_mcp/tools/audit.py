@@ -37,6 +37,7 @@ class CutSummary(BaseModel):
     how_to_read: str | None = None
     computed_at: str | None = None
     freshness: str
+    out_of_date: str | None = Field(default=None, description="set when its sources landed after it")
     error: str | None = None
     related_metrics: list[dict[str, Any]] = Field(default_factory=list)
     verification_state: str
@@ -49,6 +50,7 @@ class CutLine(BaseModel):
     title: str
     takeaway: str | None = None
     freshness: str
+    out_of_date: str | None = None
     error: str | None = None
 
 
@@ -84,6 +86,7 @@ def _pages(pages: list[dict[str, Any]]) -> PageSummary:
                         title=c["title"],
                         takeaway=(c["payload"] or {}).get("takeaway"),
                         freshness=c["freshness"],
+                        out_of_date=c["freshness_reason"] if c.get("out_of_date") else None,
                         error=c["error"],
                     )
                     for c in p["cuts"]

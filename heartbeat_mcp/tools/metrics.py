@@ -13,13 +13,15 @@ from pydantic import Field
 
 from heartbeat_core import readmodel
 from heartbeat_core.audit.registry import cuts_for_metric
+from heartbeat_core.compute.detail_page import DetailPage, detail_page
 from heartbeat_core.metrics.registry import UnknownMetric, active_metrics
 from heartbeat_core.readmodel import MetricState, triage
 from heartbeat_core.readmodel.entities import entity_timeline
 from heartbeat_core.readmodel.status import Status
-from heartbeat_mcp import models
+from heartbeat_mcp import models, render
 from heartbeat_mcp.answers import READ, answer, shown, tool_errors
 from heartbeat_mcp.heartbeat import Heartbeat
+from heartbeat_mcp.tools.triage import problem
 
 DETAIL_ROWS = 20
 StatusFilter = Literal[Status, "stale"]
@@ -50,31 +52,36 @@ def _components(state: MetricState) -> models.Components:
     )
 
 
-def _detail(detail: dict[str, Any] | None) -> models.Detail | None:
-    if detail is None:
+def _detail(page: DetailPage | None) -> models.Detail | None:
+    if page is None:
         return None
-    rows = detail.get("rows") or []
     return models.Detail(
-        columns=detail.get("columns") or [],
-        rows=rows[:DETAIL_ROWS],
-        truncated=bool(detail.get("truncated")) or len(rows) > DETAIL_ROWS,
+        columns=page.columns, rows=page.rows, offset=page.offset, total=page.total, more=page.more
     )
 
 
-def _definition(definition: dict[str, Any]) -> models.Definition:
+def _definition(definition: dict[str, Any], include_sql: bool) -> models.Definition:
     return models.Definition(
         description=definition.get("description") or "",
         how_to_read=definition.get("how_to_read") or "",
         methodology=definition.get("methodology") or "",
-        value_sql=definition.get("value_sql") or "",
-        detail_sql=definition.get("detail_sql"),
+        value_sql=definition.get("value_sql") if include_sql else None,
+        detail_sql=definition.get("detail_sql") if include_sql else None,
         file_path=definition.get("file_path"),
         typical=_typical(definition),
     )
 
 
-def explain(hb: Heartbeat, metric_id: str) -> models.Explanation:
-    """Why a metric has its colour: its state, definition, last 30 values, detail rows and audit cuts."""
+def explain(
+    hb: Heartbeat,
+    metric_id: str,
+    *,
+    include_sql: bool = False,
+    detail_offset: int = 0,
+    detail_limit: int = DETAIL_ROWS,
+) -> models.Explanation:
+    """Why a metric has its colour: its state, definition, last 30 values, a page of detail rows (with their
+    total) and audit cuts; the SQL only when asked."""
     _, state = hb.state(metric_id)
     with hb.connection() as conn:
         definition = readmodel.metric_definition(conn, metric_id)
@@ -82,7 +89,7 @@ def explain(hb: Heartbeat, metric_id: str) -> models.Explanation:
             active_metrics(conn, [metric_id])  # raises UnknownMetric naming the closest ids
             raise UnknownMetric([metric_id], [])
         points = readmodel.metric_history(conn, metric_id, 30)
-        detail = readmodel.metric_detail(conn, metric_id)
+        detail = detail_page(conn, metric_id, detail_offset, detail_limit)
         related_cuts = cuts_for_metric(conn, metric_id)
         timeline = (
             [t.model_dump(mode="json") for t in entity_timeline(conn, metric_id)]
@@ -108,7 +115,7 @@ def explain(hb: Heartbeat, metric_id: str) -> models.Explanation:
         error=state.error,
         last_30=triage.summarize_history(points, 30),
         detail=_detail(detail),
-        definition=_definition(definition),
+        definition=_definition(definition, include_sql),
         owner=state.owner,
         verification_state=state.verification_state,
         verification_updated_by=definition.get("verification_updated_by"),
@@ -116,7 +123,13 @@ def explain(hb: Heartbeat, metric_id: str) -> models.Explanation:
         team=state.team,
         tags=state.tags,
         audit_cuts=[
-            models.RelatedCut(cut_id=c["cut_id"], title=c["title"], page=c["page"], takeaway=c["takeaway"])
+            models.RelatedCut(
+                cut_id=c["cut_id"],
+                title=c["title"],
+                page=c["page"],
+                takeaway=c["takeaway"],
+                out_of_date=c["out_of_date"],
+            )
             for c in related_cuts
         ],
         entity_timeline=timeline,
@@ -155,22 +168,7 @@ def metric_list(
     ]
     rows = chosen if limit is None else chosen[:limit]
     return models.MetricList(
-        total=len(chosen),
-        more=len(chosen) - len(rows),
-        metrics=[
-            models.MetricRow(
-                metric_id=s.metric_id,
-                name=s.name,
-                status=s.status,
-                shown=shown(s),
-                period=s.period,
-                freshness=s.freshness,
-                team=s.team,
-                owner=s.owner,
-                sources=s.sources,
-            )
-            for s in rows
-        ],
+        total=len(chosen), more=len(chosen) - len(rows), metrics=[problem(s) for s in rows]
     )
 
 
@@ -178,11 +176,20 @@ def register(server: MCPServer, hb: Heartbeat) -> None:
     """Add `explain_metric`, `metric_history` and `list_metrics`."""
 
     @server.tool(annotations=READ)
-    def explain_metric(metric_id: str) -> Annotated[CallToolResult, models.Explanation]:
-        """Why a metric has its colour: the six components, freshness, definition SQL, a summary of its
-        last 30 values, the stored detail rows (who, how much, since when), owner and verification."""
+    def explain_metric(
+        metric_id: str,
+        include_sql: bool = False,
+        detail_offset: Annotated[int, Field(ge=0)] = 0,
+        detail_limit: Annotated[int, Field(ge=1, le=500)] = DETAIL_ROWS,
+    ) -> Annotated[CallToolResult, models.Explanation]:
+        """Why a metric has its colour: the six components, freshness, drivers, a summary of its last 30
+        values, a page of the rows behind it (who, how much, since when; `total` counts all, page with
+        detail_offset), owner and verification. The SQL only with include_sql."""
         with tool_errors():
-            return answer(explain(hb, metric_id))
+            explained = explain(
+                hb, metric_id, include_sql=include_sql, detail_offset=detail_offset, detail_limit=detail_limit
+            )
+            return answer(explained, render.explanation(explained))
 
     @server.tool(annotations=READ)
     def metric_history(
@@ -200,7 +207,8 @@ def register(server: MCPServer, hb: Heartbeat) -> None:
         team: str | None = None,
         limit: Annotated[int, Field(ge=1, le=1000)] = 50,
     ) -> Annotated[CallToolResult, models.MetricList]:
-        """Active metrics, ranked worst first; filter by words in id/name/description/tags, status
-        (or "stale"), source or team."""
+        """Active metrics, ranked worst first, as what_is_red's items; filter by words in
+        id/name/description/tags, status (or "stale"), source or team."""
         with tool_errors():
-            return answer(metric_list(hb, query, status, source, team, limit))
+            listed = metric_list(hb, query, status, source, team, limit)
+            return answer(listed, render.metric_list(listed))

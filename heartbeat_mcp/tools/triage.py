@@ -7,6 +7,7 @@ text block (render.py) beside the structured content.
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
@@ -14,11 +15,13 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from heartbeat_core import clock
-from heartbeat_core.formatting import format_value
+from heartbeat_core.audit.currency import OutOfDate, out_of_date_cuts
+from heartbeat_core.formatting import format_moment, format_value
 from heartbeat_core.jobs import ledger
 from heartbeat_core.readmodel import MetricState, triage
 from heartbeat_core.readmodel.cache import CachedSnapshot
 from heartbeat_core.readmodel.freshness import SourceStatus
+from heartbeat_core.readmodel.snapshot import CockpitSnapshot
 from heartbeat_core.settings import get_settings
 from heartbeat_mcp import models, render
 from heartbeat_mcp.answers import READ, shown, tool_errors
@@ -28,9 +31,13 @@ from heartbeat_mcp.tools.sources import source_states
 TOP_IN_TODAY = 5
 CHANGES_IN_TODAY = 10
 TARGETS_IN_TODAY = 10
+NOTICES_IN_TODAY = 12
+LATE_CUTS_ONE_BY_ONE = 3  # more out-of-date audit cuts than this: one notice for them all
+LATE_CUTS_NAMED = 4
+NEW_WITHIN_S = 86400.0  # "new": started within the last day
 
 
-def problem(state: MetricState) -> models.Problem:
+def problem(state: MetricState, *, sources: bool = False) -> models.Problem:
     """One problem item: the colour, why, since when, freshness, owner, and the read model's annotations."""
     return models.Problem(
         rank=state.rank,
@@ -49,6 +56,7 @@ def problem(state: MetricState) -> models.Problem:
         owner=state.owner,
         verified=state.verification_state == "verified",
         team=state.team,
+        sources=(state.sources or None) if sources or state.freshness != "fresh" else None,
         **models.annotations_of(state),
     )
 
@@ -76,18 +84,100 @@ def build_what_is_red(
     )
 
 
-Extras = tuple[list[triage.Transition], list[SourceStatus]]
+Extras = tuple[list[triage.Transition], list[SourceStatus], list[OutOfDate]]
 
 
 def _extras(hb: Heartbeat, cached: CachedSnapshot) -> Extras:
-    """Transitions since yesterday and source states, computed once per snapshot build."""
+    """Transitions since yesterday, source states and out-of-date audit cuts, once per snapshot build."""
 
     def compute() -> Extras:
         with hb.connection() as conn:
-            return triage.transitions_since(conn, cached.snapshot.metrics), source_states(conn)
+            late = list(out_of_date_cuts(conn).values())
+            return triage.transitions_since(conn, cached.snapshot.metrics), source_states(conn), late
 
-    nothing: Extras = ([], [])
+    nothing: Extras = ([], [], [])
     return hb.per_build(cached, "today.extras", compute, nothing)
+
+
+def _new(snap: CockpitSnapshot, now: datetime) -> list[models.Notice]:
+    """Incidents that started in the last day, and entities new since the previous day in a problem."""
+    out = [
+        models.Notice(
+            kind="incident",
+            subject=i.incident_id,
+            text=f"{i.headline} (started {format_moment(i.started_at, now)})",
+            metrics=i.metrics,
+        )
+        for i in snap.incidents
+        if i.started_at is not None and (now - i.started_at).total_seconds() <= NEW_WITHIN_S
+    ]
+    seen: dict[str, models.Notice] = {}
+    for state in triage.problems(snap.metrics):
+        summary = state.entities
+        for ref in summary.new_since_previous_day if summary else []:
+            assert summary is not None
+            name = ref.label or f"{summary.type} {ref.key}"
+            weight = f" ({format_value(ref.weight, summary.weight_unit or 'count')})" if ref.weight else ""
+            notice = seen.get(name)
+            if notice is None:
+                seen[name] = notice = models.Notice(
+                    kind="entity",
+                    subject=f"{summary.type}:{ref.key}",
+                    text=f"{name}{weight} new in",
+                    metrics=[],
+                )
+                out.append(notice)
+            notice.text += f"{',' if notice.metrics else ''} {state.name}"
+            assert notice.metrics is not None
+            notice.metrics.append(state.metric_id)
+    return out[:NOTICES_IN_TODAY]
+
+
+def _distrust(
+    snap: CockpitSnapshot, sources: list[SourceStatus], late: list[OutOfDate], now: datetime
+) -> list[models.Notice]:
+    """Stale sources, suspect, implausible or failed values, audit cuts older than the data they summarise."""
+    out = [
+        models.Notice(
+            kind="stale_source",
+            subject=s.source,
+            text=f"source {s.source} {s.freshness}: {s.freshness_reason}"
+            + (f" (last load {s.last_status})" if s.last_status else ""),
+            metrics=s.metrics or None,
+        )
+        for s in sources
+        if s.freshness != "fresh"
+    ]
+    for state in snap.metrics:
+        for flag in state.flags:
+            if flag.kind in ("suspect", "implausible"):
+                out.append(
+                    models.Notice(
+                        kind=flag.kind, subject=state.metric_id, text=f"{state.name}: {flag.reason}"
+                    )
+                )
+        if state.error:
+            text = f"{state.name}: last compute failed ({state.error[:160]}); showing the value before"
+            out.append(models.Notice(kind="error", subject=state.metric_id, text=text))
+    return (out + _late_cuts(late, now))[:NOTICES_IN_TODAY]
+
+
+def _late_cuts(late: list[OutOfDate], now: datetime) -> list[models.Notice]:
+    """Audit cuts older than the data they summarise: one notice each, or one for them all when many (a daily
+    audit refresh before an hourly landing puts every cut behind at once)."""
+    if len(late) <= LATE_CUTS_ONE_BY_ONE:
+        return [
+            models.Notice(kind="audit_cut", subject=c.cut_id, text=f"audit cut {c.title}: {c.reason(now)}")
+            for c in late
+        ]
+    oldest = min(late, key=lambda c: c.computed_at)
+    titles = ", ".join(c.title for c in late[:LATE_CUTS_NAMED])
+    more = f" +{len(late) - LATE_CUTS_NAMED} more" if len(late) > LATE_CUTS_NAMED else ""
+    text = (
+        f"{len(late)} audit cuts older than the data they summarise (oldest snapshot "
+        f"{format_moment(oldest.computed_at, now)}; their sources landed since): {titles}{more}"
+    )
+    return [models.Notice(kind="audit_cut", subject=",".join(c.cut_id for c in late), text=text)]
 
 
 def job_brief(cached: CachedSnapshot) -> models.JobBrief | None:
@@ -120,26 +210,19 @@ def _headline(counts: dict[str, int], metrics: int) -> str:
 def build_today(hb: Heartbeat, cached: CachedSnapshot) -> models.Today:
     """Counts, the worst few, colour changes, stale sources, the job and targets hit, from one snapshot."""
     snap = cached.snapshot
-    changes, sources = _extras(hb, cached)
-    return models.Today(
+    changes, sources, late = _extras(hb, cached)
+    grouped = {m for i in snap.incidents for m in i.metrics}
+    now = snap.generated_at
+    answer = models.Today(
         generated_at=snap.generated_at,
         business_day=clock.business_day(snap.generated_at, get_settings().tz),
         headline=_headline(snap.counts, len(snap.metrics)),
         counts=snap.counts,
         incidents=snap.incidents,
-        top=[problem(s) for s in triage.problems(snap.metrics)[:TOP_IN_TODAY]],
+        top=[problem(s) for s in triage.problems(snap.metrics) if s.metric_id not in grouped][:TOP_IN_TODAY],
+        new=_new(snap, now),
+        not_to_trust=_distrust(snap, sources, late, now),
         changed=[models.Change.model_validate(c.model_dump()) for c in changes[:CHANGES_IN_TODAY]],
-        stale_sources=[
-            models.StaleSource(
-                source=s.source,
-                freshness=s.freshness,
-                reason=s.freshness_reason,
-                last_status=s.last_status,
-                metrics=len(s.metrics),
-            )
-            for s in sources
-            if s.freshness != "fresh"
-        ],
         job=job_brief(cached),
         pipeline=snap.pipeline if snap.pipeline.stalled else None,
         targets_hit=[
@@ -154,6 +237,13 @@ def build_today(hb: Heartbeat, cached: CachedSnapshot) -> models.Today:
         ][:TARGETS_IN_TODAY],
         degraded=cached.error if cached.degraded else None,
     )
+    members = {m for i in snap.incidents for m in i.metrics}
+    answer._members = {
+        s.metric_id: f"{s.name} {shown(s)} ({s.display_state})"
+        for s in snap.metrics
+        if s.metric_id in members
+    }
+    return answer
 
 
 def register(server: MCPServer, hb: Heartbeat) -> None:
@@ -177,7 +267,8 @@ def register(server: MCPServer, hb: Heartbeat) -> None:
 
     @server.tool(annotations=READ)
     async def today() -> Annotated[CallToolResult, models.Today]:
-        """The state of the business in one call: counts, the worst few, colour changes since yesterday,
-        stale sources, the running or last recompute job, targets hit."""
+        """The state of the business in one call: incidents (headline, members, drivers, who), other
+        problems, what is new, what not to trust (stale sources, suspect values, out-of-date audit cuts),
+        colour changes since yesterday, the running or last job, targets hit."""
         with tool_errors():
             return await hb.serve_read(("today",), lambda cached: build_today(hb, cached), render.today)

@@ -20,7 +20,9 @@ The checks, in the order of `checks.REGISTRY`, one module per family:
 - detail.py  `detail_rows` (the `@detail` SQL returns rows when the value is non-zero);
 - entities.py `entity_keys` (the declared entity key / label / weight columns exist in the @detail rows, the
              key is unique per row, the weight is numeric);
-- history.py `history_matches` (`@history`, if any, agrees with `@value` replayed on past days).
+- history.py `history_matches` (`@history`, if any, agrees with `@value` replayed on past days);
+- segments.py `segment_rows` (`@segments`, if any, returns dimension, segment, value plus numerator and
+             denominator or weight, at most 50 segments per dimension).
 """
 
 from heartbeat_core.metrics.gate.checks import CHECKS, REGISTRY, GateCheck, resolve_target, validate_file

@@ -12,7 +12,17 @@ from typing import Any
 import psycopg
 
 from heartbeat_core import clock
-from heartbeat_core.metrics.gate import detail, entities, header, history, plan, sql, value, warehouse
+from heartbeat_core.metrics.gate import (
+    detail,
+    entities,
+    header,
+    history,
+    plan,
+    segments,
+    sql,
+    value,
+    warehouse,
+)
 from heartbeat_core.metrics.gate.context import GateContext
 from heartbeat_core.metrics.gate.report import Limits, Outcome, ValidationReport, skipped
 from heartbeat_core.settings import get_settings
@@ -44,6 +54,7 @@ REGISTRY: tuple[GateCheck, ...] = (
     GateCheck("detail_rows", detail.detail_rows),
     GateCheck("entity_keys", entities.entity_keys),
     GateCheck("history_matches", history.history_matches),
+    GateCheck("segment_rows", segments.segment_rows),
 )
 CHECKS: tuple[str, ...] = tuple(check.name for check in REGISTRY)
 

@@ -56,11 +56,12 @@ class GateContext:
 
 
 def sections(definition: MetricDefinition) -> Iterator[tuple[str, str]]:
-    """(section name, SQL) of the sections the file has: value, then detail and history."""
+    """(section name, SQL) of the sections the file has: value, then detail, history and segments."""
     for name, text in (
         ("value", definition.value_sql),
         ("detail", definition.detail_sql),
         ("history", definition.history_sql),
+        ("segments", definition.segments_sql),
     ):
         if text:
             yield name, text
@@ -93,4 +94,5 @@ def to_registry_metric(definition: MetricDefinition) -> RegistryMetric:
         file_path=definition.path,
         entity=definition.entity,
         engine_sql=dict(definition.engine_sql),
+        segments_sql=definition.segments_sql,
     )

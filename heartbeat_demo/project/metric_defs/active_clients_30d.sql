@@ -16,22 +16,16 @@
 --   a dip means clients went quiet or left.
 -- methodology: Distinct webbank.entry.client_profile_id over entries created in the 30 days before the
 --   as-of moment (any product, reversed ones included: the client was active).
+--   Read through rollups/entry_client_day (whole days; today and the window's cut day from raw rows).
 
 -- @value
-SELECT count(*) AS value
-FROM (
-    SELECT e.client_profile_id
-    FROM webbank.entry e
-    WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
-    GROUP BY e.client_profile_id
-) AS active;
+SELECT count(DISTINCT r.client_profile_id) AS value
+FROM rollups.entry_client_day r;
 
 -- @detail
 WITH active AS (
-    SELECT e.client_profile_id
-    FROM webbank.entry e
-    WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
-    GROUP BY e.client_profile_id
+    SELECT DISTINCT r.client_profile_id
+    FROM rollups.entry_client_day r
 )
 SELECT c.tier, count(*) AS active_clients
 FROM active

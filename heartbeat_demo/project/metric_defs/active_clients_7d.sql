@@ -15,12 +15,8 @@
 -- how_to_read: Weekly engagement; a sharper signal than the 30-day count when clients stop transacting.
 -- methodology: Distinct webbank.entry.client_profile_id over entries created in the 7 days before the
 --   as-of moment.
+--   Read through rollups/entry_client_day (whole days; today and the window's cut day from raw rows).
 
 -- @value
-SELECT count(*) AS value
-FROM (
-    SELECT e.client_profile_id
-    FROM webbank.entry e
-    WHERE e.create_time >= heartbeat.window_start('7d') AND e.create_time < heartbeat.as_of()
-    GROUP BY e.client_profile_id
-) AS active;
+SELECT count(DISTINCT r.client_profile_id) AS value
+FROM rollups.entry_client_day r;

@@ -34,3 +34,10 @@ WHERE a.created_at < heartbeat.as_of()
   AND (a.reviewed_at IS NULL OR a.reviewed_at >= heartbeat.as_of())
 GROUP BY a.reviewer
 ORDER BY pending DESC;
+
+-- @segments
+SELECT 'reviewer' AS dimension, a.reviewer AS segment, count(*) AS value, count(*) AS weight
+FROM aml.aml_retrospective a
+WHERE a.created_at < heartbeat.as_of()
+  AND (a.reviewed_at IS NULL OR a.reviewed_at >= heartbeat.as_of())
+GROUP BY a.reviewer;

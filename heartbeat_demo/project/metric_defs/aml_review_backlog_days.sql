@@ -19,3 +19,14 @@ SELECT round(count(*) FILTER (WHERE a.reviewed_at IS NULL OR a.reviewed_at >= he
              / nullif(count(*) FILTER (WHERE a.created_at >= heartbeat.as_of() - interval '28 days') / 28.0, 0), 2) AS value
 FROM aml.aml_retrospective a
 WHERE a.created_at < heartbeat.as_of();
+
+-- @segments
+SELECT 'reviewer' AS dimension, a.reviewer AS segment,
+       round(count(*) FILTER (WHERE a.reviewed_at IS NULL OR a.reviewed_at >= heartbeat.as_of())
+             / nullif(count(*) FILTER (WHERE a.created_at >= heartbeat.as_of() - interval '28 days') / 28.0, 0), 2)
+           AS value,
+       count(*) FILTER (WHERE a.reviewed_at IS NULL OR a.reviewed_at >= heartbeat.as_of()) AS numerator,
+       count(*) FILTER (WHERE a.created_at >= heartbeat.as_of() - interval '28 days') / 28.0 AS denominator
+FROM aml.aml_retrospective a
+WHERE a.created_at < heartbeat.as_of()
+GROUP BY a.reviewer;

@@ -30,3 +30,9 @@ FROM aml.aml_retrospective a
 WHERE a.reviewed_at >= heartbeat.window_start('24h') AND a.reviewed_at < heartbeat.as_of()
 GROUP BY a.reviewer
 ORDER BY reviewed DESC;
+
+-- @segments
+SELECT 'reviewer' AS dimension, a.reviewer AS segment, count(*) AS value, count(*) AS weight
+FROM aml.aml_retrospective a
+WHERE a.reviewed_at >= heartbeat.window_start('24h') AND a.reviewed_at < heartbeat.as_of()
+GROUP BY a.reviewer;

@@ -27,3 +27,10 @@ WHERE a.created_at < heartbeat.as_of() - interval '72 hours'
   AND (a.reviewed_at IS NULL OR a.reviewed_at >= heartbeat.as_of())
 GROUP BY a.reviewer, a.reason
 ORDER BY pending DESC;
+
+-- @segments
+SELECT 'reviewer' AS dimension, a.reviewer AS segment, count(*) AS value, count(*) AS weight
+FROM aml.aml_retrospective a
+WHERE a.created_at < heartbeat.as_of() - interval '72 hours'
+  AND (a.reviewed_at IS NULL OR a.reviewed_at >= heartbeat.as_of())
+GROUP BY a.reviewer;

@@ -29,3 +29,16 @@ WHERE t.created_at < heartbeat.as_of()
   AND (t.resolved_at IS NULL OR t.resolved_at >= heartbeat.as_of())
 GROUP BY t.priority, t.topic
 ORDER BY open_tickets DESC;
+
+-- @segments
+SELECT 'priority' AS dimension, t.priority AS segment, count(*) AS value, count(*) AS weight
+FROM helpdesk.ticket t
+WHERE t.created_at < heartbeat.as_of()
+  AND (t.resolved_at IS NULL OR t.resolved_at >= heartbeat.as_of())
+GROUP BY t.priority
+UNION ALL
+SELECT 'topic', t.topic, count(*), count(*)
+FROM helpdesk.ticket t
+WHERE t.created_at < heartbeat.as_of()
+  AND (t.resolved_at IS NULL OR t.resolved_at >= heartbeat.as_of())
+GROUP BY t.topic;

@@ -27,3 +27,9 @@ FROM helpdesk.ticket t
 WHERE t.created_at >= heartbeat.window_start('24h') AND t.created_at < heartbeat.as_of()
 GROUP BY t.topic
 ORDER BY tickets DESC;
+
+-- @segments
+SELECT 'topic' AS dimension, t.topic AS segment, count(*) AS value, count(*) AS weight
+FROM helpdesk.ticket t
+WHERE t.created_at >= heartbeat.window_start('24h') AND t.created_at < heartbeat.as_of()
+GROUP BY t.topic;

@@ -54,3 +54,23 @@ FROM outgoing o
 JOIN decided d ON d.payment_id = o.id
 GROUP BY o.currency
 ORDER BY rejected DESC;
+
+-- @segments
+WITH outgoing AS (
+    SELECT p.id, p.currency
+    FROM webbank.payment p
+    WHERE p.type_id = 1
+      AND p.create_time >= heartbeat.window_start('24h') AND p.create_time < heartbeat.as_of()
+), decided AS (
+    SELECT l.payment_id, max(l.state_id) AS state_id
+    FROM webbank.payment_state_log l
+    WHERE l.state_id IN (2, 3)
+      AND l."timestamp" >= heartbeat.window_start('24h') AND l."timestamp" < heartbeat.as_of()
+    GROUP BY l.payment_id
+)
+SELECT 'currency' AS dimension, o.currency AS segment,
+       round(100.0 * count(*) FILTER (WHERE d.state_id = 2) / count(*), 2) AS value,
+       count(*) FILTER (WHERE d.state_id = 2) AS numerator, count(*) AS denominator
+FROM outgoing o
+JOIN decided d ON d.payment_id = o.id
+GROUP BY o.currency;

@@ -16,17 +16,23 @@
 --   over several days is a trend worth a conversation with the product owners.
 -- methodology: Sum of webbank.entry.fee over entries created in the 30 days before the as-of moment,
 --   excluding entries reversed (entry_state_id 3) before it.
+--   Read through rollups/entry_day (whole days; today and the window's cut day from raw rows).
 
 -- @value
-SELECT coalesce(sum(e.fee), 0) AS value
-FROM webbank.entry e
-WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
-  AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of());
+SELECT coalesce(sum(r.fee), 0) AS value
+FROM rollups.entry_day r
+WHERE (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of());
 
 -- @detail
-SELECT e.product, count(*) AS entries, sum(e.fee) AS revenue_eur, round(avg(e.fee), 2) AS avg_fee_eur
+SELECT r.product, sum(r.entries) AS entries, sum(r.fee) AS revenue_eur, round(sum(r.fee) / sum(r.entries), 2) AS avg_fee_eur
+FROM rollups.entry_day r
+WHERE (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of())
+GROUP BY r.product
+ORDER BY revenue_eur DESC;
+
+-- @segments
+SELECT 'product' AS dimension, e.product AS segment, sum(e.fee) AS value, sum(e.fee) AS weight
 FROM webbank.entry e
 WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
   AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of())
-GROUP BY e.product
-ORDER BY revenue_eur DESC;
+GROUP BY e.product;

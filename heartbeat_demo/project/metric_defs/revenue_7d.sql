@@ -16,17 +16,26 @@
 --   below its 28-day typical band is a real loss of revenue, not a quiet Sunday.
 -- methodology: Sum of webbank.entry.fee over entries created in the 7 days before the as-of moment,
 --   excluding entries reversed (entry_state_id 3) before it.
+--   Read through rollups/entry_day (whole days; today and the window's cut day from raw rows).
 
 -- @value
-SELECT coalesce(sum(e.fee), 0) AS value
-FROM webbank.entry e
-WHERE e.create_time >= heartbeat.window_start('7d') AND e.create_time < heartbeat.as_of()
-  AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of());
+SELECT coalesce(sum(r.fee), 0) AS value
+FROM rollups.entry_day r
+WHERE (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of());
 
 -- @detail
-SELECT e.create_time::date AS day, count(*) AS entries, sum(e.fee) AS revenue_eur
-FROM webbank.entry e
-WHERE e.create_time >= heartbeat.window_start('7d') AND e.create_time < heartbeat.as_of()
-  AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of())
+SELECT r.day, sum(r.entries) AS entries, sum(r.fee) AS revenue_eur
+FROM rollups.entry_day r
+WHERE (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of())
 GROUP BY 1
 ORDER BY 1 DESC;
+
+-- @segments
+SELECT 'currency' AS dimension, p.currency AS segment, sum(e.fee) AS value, sum(e.fee) AS weight
+FROM webbank.entry e
+JOIN webbank.payment p ON p.id = e.payment_id
+    -- a payment completes (and books its entry) within minutes of its creation; a week bounds the scan
+    AND p.create_time >= heartbeat.window_start('7d') - interval '7 days' AND p.create_time < heartbeat.as_of()
+WHERE e.create_time >= heartbeat.window_start('7d') AND e.create_time < heartbeat.as_of()
+  AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of())
+GROUP BY p.currency;

@@ -14,25 +14,24 @@
 -- methodology: Entries of the last 30 days (webbank.entry) grouped by client_profile_id: booked fees
 --   (not reversed by the as-of moment) summed over all clients, divided by the number of clients with
 --   any entry (the active clients of active_clients_30d).
+--   Read through rollups/entry_client_day (whole days; today and the window's cut day from raw rows).
 
 -- @value
 WITH per_client AS (
-    SELECT e.client_profile_id,
-           coalesce(sum(e.fee) FILTER (WHERE NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of())), 0) AS fee
-    FROM webbank.entry e
-    WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
-    GROUP BY e.client_profile_id
+    SELECT r.client_profile_id,
+           coalesce(sum(r.fee) FILTER (WHERE (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of())), 0) AS fee
+    FROM rollups.entry_client_day r
+    GROUP BY r.client_profile_id
 )
 SELECT round(sum(per_client.fee) / nullif(count(*), 0), 2) AS value
 FROM per_client;
 
 -- @detail
 WITH per_client AS (
-    SELECT e.client_profile_id,
-           coalesce(sum(e.fee) FILTER (WHERE NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of())), 0) AS fee
-    FROM webbank.entry e
-    WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
-    GROUP BY e.client_profile_id
+    SELECT r.client_profile_id,
+           coalesce(sum(r.fee) FILTER (WHERE (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of())), 0) AS fee
+    FROM rollups.entry_client_day r
+    GROUP BY r.client_profile_id
 )
 SELECT c.tier, count(*) AS active_clients, sum(pc.fee) AS revenue_eur, round(sum(pc.fee) / count(*), 2) AS per_client_eur
 FROM per_client pc

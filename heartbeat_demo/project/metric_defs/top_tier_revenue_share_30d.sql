@@ -13,22 +13,21 @@
 --   less money through us, even if retail growth hides it in total revenue.
 -- methodology: Booked fees (webbank.entry, not reversed by the as-of moment) of the last 30 days
 --   joined to webbank.client_profile.tier; fees of tiers 'top' and 'business' over all fees, in percent.
+--   Read through rollups/entry_client_day (whole days; today and the window's cut day from raw rows).
 
 -- @value
-SELECT round(100.0 * sum(e.fee) FILTER (WHERE big.id IS NOT NULL) / nullif(sum(e.fee), 0), 2) AS value
-FROM webbank.entry e
+SELECT round(100.0 * sum(r.fee) FILTER (WHERE big.id IS NOT NULL) / nullif(sum(r.fee), 0), 2) AS value
+FROM rollups.entry_client_day r
 LEFT JOIN (
     SELECT c.id FROM webbank.client_profile c WHERE c.tier IN ('top', 'business')
-) AS big ON big.id = e.client_profile_id
-WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
-  AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of());
+) AS big ON big.id = r.client_profile_id
+WHERE (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of());
 
 -- @detail
-SELECT c.name AS client, c.tier, c.country, sum(e.fee) AS revenue_eur, count(*) AS entries
-FROM webbank.entry e
-JOIN webbank.client_profile c ON c.id = e.client_profile_id AND c.tier IN ('top', 'business')
-WHERE e.create_time >= heartbeat.window_start('30d') AND e.create_time < heartbeat.as_of()
-  AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of())
+SELECT c.name AS client, c.tier, c.country, sum(r.fee) AS revenue_eur, sum(r.entries) AS entries
+FROM rollups.entry_client_day r
+JOIN webbank.client_profile c ON c.id = r.client_profile_id AND c.tier IN ('top', 'business')
+WHERE (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of())
 GROUP BY c.id, c.name, c.tier, c.country
 ORDER BY revenue_eur DESC
 LIMIT 20;

@@ -1,0 +1,1 @@
+"""Incremental daily rollups: `rollups/<id>.sql` declared in the project, stored as `rollups.<id>`."""

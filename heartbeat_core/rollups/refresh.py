@@ -1,0 +1,202 @@
+"""Keep `rollups.<id>` current: rebuild only the business days that newly landed rows touch.
+
+All the SQL a refresh runs is built here, by `touched_days_sql` and `rebuild_statements`, from the definition
+alone (no Postgres-only syntax beyond `::date` for the day in the session's time zone), so the warehouse engine
+can run the same plan elsewhere. `refresh_rollup` runs it on the marts connection:
+
+1. The stored table is missing or built from another version of the file: drop it, rebuild every day.
+2. Otherwise read the days (of the time column) of every row whose change cursor is past the watermark —
+   new rows, late-arriving rows of earlier days, rows changed since (a reversal landed today touches the day
+   its entry was created) — and rebuild those days only, in contiguous ranges: one DELETE and one INSERT each.
+3. Record the new watermark, the days rebuilt, the time taken; a failure records its reason instead (the
+   metrics that read the rollup then carry it as their error) and never stops another rollup.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as timer
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from heartbeat_core.rollups.definition import FROM_CALL, TO_CALL
+
+log = logging.getLogger(__name__)
+
+# A full build groups every landed row once: sorting it in memory rather than in temp files (the server's
+# default 4 MB spilled a scale-50 build to disk). Only the refresh's own transaction uses it.
+REFRESH_WORK_MEM = "256MB"
+
+
+@dataclass(frozen=True)
+class StoredRollup:
+    """A rollup as the registry holds it (what compute and refresh need, without the project files)."""
+
+    rollup_id: str
+    source_table: str
+    cursor_column: str
+    time_column: str
+    sql: str
+    file_hash: str
+    built_hash: str | None = None
+    watermark: str | None = None
+    error: str | None = None
+
+    @property
+    def table(self) -> str:
+        return f'rollups."{self.rollup_id}"'
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    rollup_id: str
+    days_rebuilt: int
+    full: bool
+    seconds: float
+    error: str | None = None
+
+
+def _literal(moment: datetime | None, infinite: str) -> str:
+    return f"'{moment.isoformat()}'::timestamptz" if moment else f"'{infinite}'::timestamptz"
+
+
+def bind_range(sql: str, start: datetime | None, end: datetime | None) -> str:
+    """The rollup SQL over [start, end) of its time column; None is unbounded on that side."""
+    return TO_CALL.sub(_literal(end, "infinity"), FROM_CALL.sub(_literal(start, "-infinity"), sql))
+
+
+def day_start(day: date, tz: ZoneInfo) -> datetime:
+    """Midnight of `day` in the project's zone: the boundary the rollup's `day` column splits at."""
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+def touched_days_sql(rollup: StoredRollup) -> str:
+    """The business days of the rows changed past the watermark (parameter `watermark`)."""
+    return (
+        f"SELECT DISTINCT ({rollup.time_column})::date FROM {rollup.source_table}"
+        f" WHERE {rollup.cursor_column} > %(watermark)s ORDER BY 1"
+    )
+
+
+def watermark_sql(rollup: StoredRollup) -> str:
+    return f"SELECT max({rollup.cursor_column})::text FROM {rollup.source_table}"
+
+
+def create_statements(rollup: StoredRollup) -> list[str]:
+    """(Re)create the empty stored table with the query's own columns and types, indexed by day."""
+    return [
+        f"DROP TABLE IF EXISTS {rollup.table}",
+        f"CREATE TABLE {rollup.table} AS {bind_range(rollup.sql, None, None)} WITH NO DATA",
+        f'CREATE INDEX ON {rollup.table} ("day")',
+    ]
+
+
+def rebuild_statements(
+    rollup: StoredRollup, first: date | None, last: date | None, tz: ZoneInfo
+) -> list[str]:
+    """Replace days first..last (inclusive; None: every day) by the query over their time range."""
+    if first is None or last is None:
+        return [
+            f"DELETE FROM {rollup.table}",
+            f"INSERT INTO {rollup.table} {bind_range(rollup.sql, None, None)}",
+        ]
+    start, end = day_start(first, tz), day_start(last + timedelta(days=1), tz)
+    return [
+        f"DELETE FROM {rollup.table} WHERE \"day\" BETWEEN '{first.isoformat()}' AND '{last.isoformat()}'",
+        f"INSERT INTO {rollup.table} {bind_range(rollup.sql, start, end)}",
+    ]
+
+
+def day_ranges(days: list[date]) -> list[tuple[date, date]]:
+    """Contiguous runs of days, so a week of touched days is one statement, not seven."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if ranges and day == ranges[-1][1] + timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
+
+
+def build_identity(rollup: StoredRollup, tz: ZoneInfo) -> str:
+    """What the stored days depend on: the file, and the zone whose midnights split them into days."""
+    return f"{rollup.file_hash}@{tz.key}"
+
+
+def _rebuild(
+    conn: psycopg.Connection[Any], rollup: StoredRollup, tz: ZoneInfo
+) -> tuple[int, bool, str | None]:
+    """The refresh's statements in the caller's transaction: (days rebuilt, full build?, new watermark)."""
+    watermark_row = conn.execute(watermark_sql(rollup).encode()).fetchone()
+    watermark = watermark_row[0] if watermark_row else None
+    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"rollups.{rollup.rollup_id}",)).fetchone()
+    if (
+        rollup.built_hash != build_identity(rollup, tz)
+        or not (exists and exists[0])
+        or rollup.watermark is None
+    ):
+        for statement in (*create_statements(rollup), *rebuild_statements(rollup, None, None, tz)):
+            conn.execute(statement.encode())
+        count = conn.execute(f'SELECT count(DISTINCT "day") FROM {rollup.table}'.encode()).fetchone()
+        return (int(count[0]) if count else 0), True, watermark
+    touched = [
+        row[0] for row in conn.execute(touched_days_sql(rollup).encode(), {"watermark": rollup.watermark})
+    ]
+    for first, last in day_ranges(touched):
+        for statement in rebuild_statements(rollup, first, last, tz):
+            conn.execute(statement.encode())
+    return len(touched), False, watermark or rollup.watermark
+
+
+def refresh_rollup(conn: psycopg.Connection[Any], rollup: StoredRollup, tz: ZoneInfo) -> RefreshResult:
+    """Bring one rollup up to date in one transaction; a failure is recorded in the registry, not raised."""
+    started = timer.perf_counter()
+    try:
+        with conn.transaction():
+            conn.execute(
+                "SELECT set_config('TimeZone', %s, true), set_config('jit', 'off', true),"
+                " set_config('work_mem', %s, true)",
+                (tz.key, REFRESH_WORK_MEM),
+            )
+            days, full, watermark = _rebuild(conn, rollup, tz)
+            if days:
+                conn.execute(f"ANALYZE {rollup.table}".encode())  # the planner sizes its day ranges right
+            ms = int((timer.perf_counter() - started) * 1000)
+            conn.execute(
+                "UPDATE heartbeat.rollup_registry SET built_hash = %s, watermark = %s, refreshed_at = now(),"
+                " days_rebuilt = %s, refresh_ms = %s, error = NULL, error_at = NULL WHERE rollup_id = %s",
+                (build_identity(rollup, tz), watermark, days, ms, rollup.rollup_id),
+            )
+        return RefreshResult(rollup.rollup_id, days, full, timer.perf_counter() - started)
+    except psycopg.Error as exc:
+        reason = (exc.diag.message_primary or str(exc)).strip().splitlines()[0]
+        error = f"rollup {rollup.rollup_id} refresh failed: {reason}"
+        log.warning("%s", error)
+        with conn.transaction():
+            conn.execute(
+                "UPDATE heartbeat.rollup_registry SET error = %s, error_at = now() WHERE rollup_id = %s",
+                (error, rollup.rollup_id),
+            )
+        return RefreshResult(rollup.rollup_id, 0, False, timer.perf_counter() - started, error)
+
+
+_COLUMNS = "rollup_id, source_table, cursor_column, time_column, sql, file_hash, built_hash, watermark, error"
+
+
+def stored_rollups(conn: psycopg.Connection[Any], ids: list[str] | None = None) -> list[StoredRollup]:
+    """The active rollups (or those of `ids`), as synced."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM heartbeat.rollup_registry WHERE retired_at IS NULL"
+        " AND (%(ids)s::text[] IS NULL OR rollup_id = ANY(%(ids)s)) ORDER BY rollup_id",
+        {"ids": ids},
+    ).fetchall()
+    return [StoredRollup(*row) for row in rows]
+
+
+def refresh_all(conn: psycopg.Connection[Any], tz: ZoneInfo) -> dict[str, RefreshResult]:
+    """Refresh every active rollup, each alone: one failing never stops the next."""
+    return {r.rollup_id: refresh_rollup(conn, r, tz) for r in stored_rollups(conn)}
