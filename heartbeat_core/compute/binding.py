@@ -12,6 +12,7 @@ replaces each call with a typed literal before the SQL runs.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -54,13 +55,17 @@ class Moments:
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     raw_rollups: bool = False
 
-    def bind(self, sql: str) -> str:
+    def bind(self, sql: str, moment: Callable[[datetime], str] | None = None) -> str:
         """The SQL with every recognised call replaced by its value as a typed constant, and every
-        `rollups.<id>` by that rollup over the metric's window (`heartbeat_core.rollups.read`)."""
+        `rollups.<id>` by that rollup over the metric's window (`heartbeat_core.rollups.read`).
+
+        `moment` writes a timestamp constant (default: a Postgres `timestamptz`); warehouse mode passes the
+        engine's own form (`heartbeat_core.warehouse.transpile`), so one binding serves every engine."""
         if self.rollups:
             sql = expand(sql, self.rollups, self.window_start, self.as_of, self.tz, raw=self.raw_rollups)
-        sql = _WINDOW_START.sub(self._window_literal, sql)
-        sql = _AS_OF.sub(_timestamptz(self.as_of), sql)
+        literal = moment or _timestamptz
+        sql = _WINDOW_START.sub(lambda match: literal(self._window_moment(match)), sql)
+        sql = _AS_OF.sub(lambda _match: literal(self.as_of), sql)
         return _HISTORY_FROM.sub(f"'{self.history_from.isoformat()}'::date", sql)
 
     def bind_days(self, sql: str, period: str) -> str:
@@ -75,10 +80,9 @@ class Moments:
         sql = _AS_OF.sub("hb_day.as_of", sql)
         return _HISTORY_FROM.sub("(hb_day.as_of - interval '90 days')::date", sql)  # as a day replayed alone
 
-    def _window_literal(self, match: re.Match[str]) -> str:
+    def _window_moment(self, match: re.Match[str]) -> datetime:
         period = match.group(1)
-        moment = self.window_starts[period.lower()] if period else self.window_start
-        return _timestamptz(moment)
+        return self.window_starts[period.lower()] if period else self.window_start
 
 
 def _timestamptz(moment: datetime) -> str:

@@ -106,15 +106,20 @@ def _describe(exc: psycopg.Error, section: str) -> str:
 def _single_number(cur: psycopg.Cursor[Any]) -> float | None:
     if cur.description is None:
         raise MetricSQLError("@value returned no result set (expected one row with one numeric column)")
-    if len(cur.description) != 1:
-        raise MetricSQLError(f"@value returned {len(cur.description)} columns (expected one numeric column)")
     rows = cur.fetchmany(2)
+    if cur.nextset():
+        raise MetricSQLError("@value holds more than one statement (expected one SELECT)")
+    return single_number(len(cur.description), rows)
+
+
+def single_number(columns: int, rows: Sequence[Sequence[Any]]) -> float | None:
+    """The one rule for what a @value may return (Postgres or a warehouse engine): one row, one number."""
+    if columns != 1:
+        raise MetricSQLError(f"@value returned {columns} columns (expected one numeric column)")
     if not rows:
         raise MetricSQLError("@value returned no rows (expected exactly one)")
     if len(rows) > 1:
         raise MetricSQLError("@value returned more than one row (expected exactly one)")
-    if cur.nextset():
-        raise MetricSQLError("@value holds more than one statement (expected one SELECT)")
     value = rows[0][0]
     if value is None:
         return None
@@ -140,6 +145,17 @@ def _entities(
             return entity_sets.collect(cur, metric.entity, detail_sql, get_settings().entity_cap), None
     except psycopg.Error as exc:
         return None, _describe(exc, "detail (entities)")
+
+
+def _warehouse_engine() -> Any:
+    """Warehouse mode's engine; a warehouse that cannot be opened is the metric's error, like bad SQL."""
+    from heartbeat_core.warehouse import current
+    from heartbeat_core.warehouse.config import WarehouseError
+
+    try:
+        return current.engine()
+    except WarehouseError as exc:
+        raise MetricSQLError(str(exc)) from exc
 
 
 def _segments(
@@ -168,7 +184,33 @@ def evaluate(
     raw_rollups: bool = False,
 ) -> Evaluation:
     """Run the value (and detail, entity key set and segments) SQL at `as_of` in one read-only transaction;
-    `raw_rollups` reads every rollup's window from raw rows (the gate's reference) instead of its table."""
+    in warehouse mode on the engine (`heartbeat_core.warehouse`), its moments still asked of Postgres.
+    `raw_rollups` reads every rollup's window from raw rows (the gate's reference) instead of its table; the
+    engine always does (it holds no rollup tables)."""
+    if get_settings().warehouse_url:
+        from heartbeat_core.warehouse import evaluate as on_engine
+
+        return on_engine.evaluate(
+            _warehouse_engine(), conn, metric, as_of, with_detail=with_detail, with_entities=with_entities,
+            with_segments=with_segments,
+        )  # fmt: skip
+    return evaluate_postgres(
+        conn, metric, as_of, with_detail=with_detail, with_entities=with_entities, with_segments=with_segments,
+        raw_rollups=raw_rollups,
+    )  # fmt: skip
+
+
+def evaluate_postgres(
+    conn: psycopg.Connection[Any],
+    metric: RegistryMetric,
+    as_of: datetime,
+    *,
+    with_detail: bool = True,
+    with_entities: bool = False,
+    with_segments: bool = False,
+    raw_rollups: bool = False,
+) -> Evaluation:
+    """`evaluate` on the Postgres marts whatever the mode (warehouse parity compares the two)."""
     started = time.perf_counter()
     section = "value"
     entities: tuple[entity_sets.EntitySet | None, str | None] = (None, None)
@@ -401,6 +443,11 @@ def entities_at(
     wanted_segments = with_segments and bool(metric.segments_sql)
     if (metric.entity is None or not metric.detail_sql) and not wanted_segments:
         return Evaluation(None, None, 0)
+    if get_settings().warehouse_url:
+        from heartbeat_core.warehouse import evaluate as on_engine
+
+        moments = on_engine.moments_at(conn, metric, as_of)
+        return Evaluation(None, None, 0, *on_engine.entities(_warehouse_engine(), conn, metric, moments))
     with conn.transaction():
         moments = begin_point_in_time(conn, metric, as_of)
         with conn.cursor() as cur:
@@ -425,13 +472,7 @@ def _backfill_from_history_sql(
     tz = get_settings().tz
     started = time.perf_counter()
     try:
-        with conn.transaction():
-            moments = begin_point_in_time(conn, metric, now, history_from=days[0])
-            with conn.cursor() as cur:
-                cur.execute(moments.bind(history_sql).encode())
-                if cur.description is None or len(cur.description) != 2:
-                    raise MetricSQLError("@history must return two columns: (as_of_date, value)")
-                rows = cur.fetchall()
+        rows = _history_rows(conn, metric, history_sql, now, days[0])
     except psycopg.Error as exc:
         conn.rollback()
         outcome.error = _describe(exc, "history")
@@ -463,6 +504,23 @@ def _backfill_from_history_sql(
     return [d for d in days if d not in covered]
 
 
+def _history_rows(
+    conn: psycopg.Connection[Any], metric: RegistryMetric, history_sql: str, now: datetime, first: date
+) -> list[tuple[Any, Any]]:
+    """The @history section's `(as_of_date, value)` rows: on Postgres, or in warehouse mode on the engine."""
+    if get_settings().warehouse_url:
+        from heartbeat_core.warehouse import evaluate as on_engine
+
+        return on_engine.history(_warehouse_engine(), conn, metric, now, first)
+    with conn.transaction():
+        moments = begin_point_in_time(conn, metric, now, history_from=first)
+        with conn.cursor() as cur:
+            cur.execute(moments.bind(history_sql).encode())
+            if cur.description is None or len(cur.description) != 2:
+                raise MetricSQLError("@history must return two columns: (as_of_date, value)")
+            return [(r[0], r[1]) for r in cur.fetchall()]
+
+
 def _backfill_in_one_statement(
     conn: psycopg.Connection[Any],
     metric: RegistryMetric,
@@ -472,7 +530,11 @@ def _backfill_in_one_statement(
     job_id: int | None,
     outcome: MetricOutcome,
 ) -> list[date]:
-    """Every past day's value in one statement (`compute.backfill`); returns the days left to replay alone."""
+    """Every past day's value in one statement (`compute.backfill`); returns the days left to replay alone.
+    Not in warehouse mode: the statement is Postgres's own (a day list joined laterally); an engine replays
+    @value per day instead (docs/scale-out.md)."""
+    if get_settings().warehouse_url:
+        return days
     tz = get_settings().tz
     moments = [(day, clock.end_of_business_day(day, tz)) for day in days]
     segments_from = days[-1] + timedelta(days=1) - timedelta(days=segment_sets.SEGMENT_DAYS)

@@ -11,6 +11,8 @@ The checks, in the order of `checks.REGISTRY`, one module per family:
              source is a marts schema with a `_dlt_loads` table);
 - sql.py     `no_correlated_subqueries` (no subquery references a table alias of an outer scope),
              `point_in_time` (the SQL reads `heartbeat.as_of()` / `window_start()`, never the wall clock);
+- warehouse.py `transpiles` (each section carries over to DuckDB and ClickHouse with sqlglot, or has its
+             `-- @value[clickhouse]` override; fails only for the configured warehouse's engine);
 - value.py   `read_only` (the SQL does not write), `value_one_numeric_row` (one numeric row now and at
              three past as-of moments), `timing` (under the time limit, 5 s, on the live data);
 - plan.py    `explain` (EXPLAIN ANALYZE, or the estimated plan when too slow: no Seq Scan on a large
