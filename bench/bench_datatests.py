@@ -56,7 +56,7 @@ def _tests(url: str, landed: dict[str, int] | None) -> tuple[float, Counter[str]
     timed = sorted((r for r in results if r.seconds), key=lambda r: -(r.seconds or 0))[:4]
     SLOWEST["incremental" if landed is not None else "full"] = [
         f"{r.spec.table} {r.spec.key} ({r.mode}, {r.status}) {r.seconds:.2f} s" for r in timed
-    ]
+    ] + [f"FAILED {r.spec.table} {r.spec.key}: {r.message}" for r in results if r.status != "pass"]
     return seconds, Counter(f"{r.mode}:{r.status}" for r in results)
 
 

@@ -19,10 +19,20 @@ from heartbeat_core.datatests.spec import TestSpec
 from heartbeat_core.ingest.config import AnySource, PostgresSource, WebhookSource
 from heartbeat_core.redaction import redact
 
-_COLUMNS_SQL = (
-    "SELECT table_name, column_name, data_type FROM information_schema.columns"
-    " WHERE table_schema = %s AND table_name = ANY(%s) AND column_name NOT LIKE '\\_dlt%%'"
-)
+# information_schema.columns' `data_type`, read from the catalogue itself (the view costs ~0.4 s a source on a
+# busy server, every job): the type without modifiers, ARRAY, or USER-DEFINED; a domain as its base type.
+_COLUMNS_SQL = """
+SELECT c.relname, a.attname,
+       CASE WHEN b.typelem <> 0 AND b.typlen = -1 THEN 'ARRAY'
+            WHEN b.typnamespace = 'pg_catalog'::regnamespace THEN format_type(b.oid, NULL)
+            ELSE 'USER-DEFINED' END
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_type t ON t.oid = a.atttypid
+JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+WHERE c.relnamespace = to_regnamespace(%s) AND c.relname = ANY(%s) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT LIKE '\\_dlt%%'
+"""
 
 
 def _read(conn: psycopg.Connection[Any], schema: str, tables: list[str]) -> dict[str, dict[str, str]]:

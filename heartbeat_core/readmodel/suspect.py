@@ -125,7 +125,8 @@ def test_results(conn: psycopg.Connection[Any], source: str | None = None) -> li
         cur.execute(
             "SELECT source, table_name AS table, test, columns, status, failing_rows, sample, message, checked_at,"
             " first_failing_at, last_passing_at FROM heartbeat.source_test"
-            " WHERE %(source)s::text IS NULL OR source = %(source)s ORDER BY source, table_name, test_key",
+            " WHERE %(source)s::text IS NULL OR source = %(source)s"
+            " ORDER BY source, table_name, test IN ('rows_per_day', 'rows_per_load'), test_key",
             {"source": source},
         )
         return list(cur.fetchall())
