@@ -495,7 +495,8 @@ def compute_metrics(
     with pool.connection() as conn:
         metrics = active_metrics(conn, ids)
         conn.commit()  # each refresh commits alone (its days visible to the metrics; a failure kept apart)
-        report.rollups = refresh_rollups_read_by(conn, metrics)
+        # warehouse mode reads every rollup's window from raw rows on the engine: no table to refresh
+        report.rollups = {} if get_settings().warehouse_url else refresh_rollups_read_by(conn, metrics)
     now = clock.now()
     workers = max(1, min(parallelism or get_settings().compute_parallelism, len(metrics) or 1))
     lock = threading.Lock()
