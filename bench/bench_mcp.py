@@ -13,6 +13,7 @@ answer sizes and the `tools/list` size. Record results in bench/RESULTS.md under
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import secrets
@@ -219,7 +220,11 @@ def run(calls: int) -> None:
         async with Client(server) as client:
             listed = await client.list_tools()
             size = len(listed.model_dump_json(by_alias=True, exclude_none=True))
-            print(f"tools/list: {size} chars ≈ {size // 4} tokens")
+            wire = len(json.dumps(listed.model_dump(by_alias=True, exclude_none=True), ensure_ascii=False))
+            print(
+                f"tools/list: {size} chars compact, {wire} as the client serialises it (json.dumps) "
+                f"≈ {wire // 4} tokens, {len(listed.tools)} tools"
+            )
             for tool, arguments in (("what_is_red", {}), ("today", {})):
                 result = await client.call_tool(tool, arguments)
                 assert not result.is_error, result.content

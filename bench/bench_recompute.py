@@ -2,6 +2,7 @@
 (ingest of every source + every metric) at scale 1.
 
     .venv/bin/python bench/bench_recompute.py [--scales 1,10] [--no-full] [--runs 3]
+        [--backfill-scales 10,50] [--backfill-days 90] [--world-url 'postgresql://…/hb_world_s{scale}']
 
 Targets (issue 4): full recompute at scale 1 ≤ 30 s; compute only, all metrics, scale 10 ≤ 10 s.
 
@@ -11,6 +12,12 @@ then `request_recompute(ingest=False)` runs as cron would — the figure is the 
 alert phase), and `compute_metrics()` alone beside it. Full: `heartbeat demo`'s pipeline (world in its own
 source database, helpdesk API on loopback, ingest with dlt, sync) without a backfill, then
 `request_recompute(ingest=True)`.
+
+Issue 19: every compute refreshes the rollups the metrics read first (rollups/, the first run builds them in
+full: timed apart); `--backfill-scales` also times `compute_metrics(backfill_days=N)` of every metric there;
+`--world-url` (with `{scale}`) reuses a demo world already built at that scale (a scale-50 world takes
+13–18 min to build) instead of building a scratch one, and leaves it in place. Each line states the load
+average, since the bench machine is usually shared.
 
 Uses HEARTBEAT_BENCH_DATABASE_URL (any database on the server) or an embedded server in ~/.cache/heartbeat-bench.
 Record results in bench/RESULTS.md under "Recompute".
@@ -58,6 +65,7 @@ def scratch_marts(admin: str, label: str) -> Iterator[str]:
     os.environ["HEARTBEAT_DATABASE_URL"] = url
     os.environ["HEARTBEAT_HOME"] = str(home)
     os.environ["HEARTBEAT_METRIC_DEFS"] = str(REPO / "heartbeat_demo" / "project" / "metric_defs")
+    os.environ["HEARTBEAT_PROJECT"] = str(REPO / "heartbeat_demo" / "project")  # audit cuts, rollups, UTC
     reset_settings()
     reset_pool()
     try:
@@ -68,33 +76,74 @@ def scratch_marts(admin: str, label: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def compute_only(admin: str, scale: int, runs: int, now: datetime) -> dict[str, object]:
-    from heartbeat_core import clock
-    from heartbeat_core.compute.engine import compute_metrics
-    from heartbeat_core.jobs.runner import request_recompute
-    from heartbeat_core.sync import sync_project
+@contextmanager
+def demo_world(admin: str, scale: int, now: datetime, reuse_url: str | None) -> Iterator[tuple[int, float]]:
+    """(source rows, build seconds) of the demo world at `scale`: a scratch one, or `reuse_url` as it is."""
     from heartbeat_demo.check import prepare_source_for_metrics
     from heartbeat_demo.world import build_world
 
+    if reuse_url:
+        os.environ["HEARTBEAT_DATABASE_URL"] = reuse_url
+        os.environ["HEARTBEAT_HOME"] = tempfile.mkdtemp(prefix="hb-bench-home-")
+        os.environ["HEARTBEAT_METRIC_DEFS"] = str(REPO / "heartbeat_demo" / "project" / "metric_defs")
+        os.environ["HEARTBEAT_PROJECT"] = str(REPO / "heartbeat_demo" / "project")
+        reset_settings()
+        reset_pool()
+        with psycopg.connect(reuse_url) as conn:
+            rows = conn.execute(
+                "SELECT sum(n_live_tup) FROM pg_stat_user_tables WHERE schemaname NOT IN ('heartbeat', 'rollups')"
+            ).fetchone()
+        yield int(rows[0] if rows and rows[0] else 0), 0.0
+        reset_pool()
+        return
     with scratch_marts(admin, f"compute{scale}") as url:
         files = Path(tempfile.mkdtemp(prefix="hb-rates-"))
         started = time.perf_counter()
         summary = build_world(url, files, scale=scale, now=now)
         prepare_source_for_metrics(url, files)
-        build_s = time.perf_counter() - started
+        yield summary.total_rows, time.perf_counter() - started
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (5 min {five:.1f})"
+
+
+def compute_only(
+    admin: str, scale: int, runs: int, now: datetime, *, backfill_days: int = 0, reuse_url: str | None = None
+) -> dict[str, object]:
+    from heartbeat_core import clock
+    from heartbeat_core.compute.engine import compute_metrics
+    from heartbeat_core.jobs.runner import request_recompute
+    from heartbeat_core.sync import sync_project
+
+    with demo_world(admin, scale, now, reuse_url) as (rows, build_s):
         report = sync_project().metrics
+        load_before = load()
         with clock.frozen_clock(now):
-            first = compute_metrics()  # cold: first touch of every table
+            first = compute_metrics()  # cold: first touch of every table (and the rollups' first build)
             job_s, compute_s = [], []
             for _ in range(runs):
                 started = time.perf_counter()
                 ticket = request_recompute("all", trigger="bench", ingest=False, background=False)
                 job_s.append(time.perf_counter() - started)
-                compute_s.append(compute_metrics().seconds)
-        slowest = sorted(first.outcomes, key=lambda o: -o.duration_ms)[:3]
+                last = compute_metrics()
+                compute_s.append(last.seconds)
+            backfill_s = None
+            if backfill_days:
+                started = time.perf_counter()
+                backfilled = compute_metrics(backfill_days=backfill_days)
+                backfill_s = time.perf_counter() - started
+        slowest = sorted(last.outcomes, key=lambda o: -o.duration_ms)[:5]
         return {
             "scale": scale,
-            "rows": summary.total_rows,
+            "rows": rows,
+            "load_before": load_before,
+            "load_after": load(),
+            "rollups_first": {k: (r.days_rebuilt, round(r.seconds, 1)) for k, r in first.rollups.items()},
+            "rollups_last": {k: (r.days_rebuilt, round(r.seconds, 2)) for k, r in last.rollups.items()},
+            "backfill_s": backfill_s,
+            "backfill_failed": [o.metric_id for o in backfilled.failed] if backfill_days else [],
             "build_s": build_s,
             "metrics": len(first.outcomes),
             "failed": [o.metric_id for o in first.failed],
@@ -200,6 +249,9 @@ def main() -> None:
         "--cold", action="store_true", help="also time the first job on empty marts (full load)"
     )
     parser.add_argument("--now", default="2026-11-25T14:30:00+00:00")
+    parser.add_argument("--backfill-scales", default="", help="also time a backfill of every metric there")
+    parser.add_argument("--backfill-days", type=int, default=90)
+    parser.add_argument("--world-url", default=None, help="reuse built demo worlds: a URL with {scale}")
     args = parser.parse_args()
     now = datetime.fromisoformat(args.now).astimezone(UTC)
     admin = admin_url()
@@ -209,15 +261,28 @@ def main() -> None:
     )
     with psycopg.connect(admin) as conn:
         print(f"# server: {conn.execute('SELECT version()').fetchone()[0]}")  # type: ignore[index]
+    backfill_scales = {int(s) for s in args.backfill_scales.split(",") if s}
     for scale in [int(s) for s in args.scales.split(",")]:
-        r = compute_only(admin, scale, args.runs, now)
+        r = compute_only(
+            admin, scale, args.runs, now,
+            backfill_days=args.backfill_days if scale in backfill_scales else 0,
+            reuse_url=args.world_url.format(scale=scale) if args.world_url else None,
+        )  # fmt: skip
         print(
-            f"compute only, scale {scale}: {r['rows']:,} source rows (built in {r['build_s']:.1f} s), "
+            f"compute only, scale {scale} ({r['load_before']} before, {r['load_after']} after): rollups first "
+            f"build {r['rollups_first']}, then {r['rollups_last']} (days rebuilt, s); "
+            + (
+                f"backfill {args.backfill_days} days of every metric {r['backfill_s']:.1f} s "
+                f"(failed {r['backfill_failed']}); "
+                if r["backfill_s"] is not None
+                else ""
+            )
+            + f"{r['rows']:,} source rows (built in {r['build_s']:.1f} s), "
             f"{r['metrics']} metrics ({len(r['failed'])} failed {r['failed']}); "  # type: ignore[arg-type]
             f"cold compute {r['cold_compute_s']:.2f} s; job (ingest off) median "
             f"{statistics.median(r['job_s']):.2f} s {[round(x, 2) for x in r['job_s']]}; "  # type: ignore[arg-type]
             f"compute_metrics median {statistics.median(r['compute_s']):.2f} s; "  # type: ignore[arg-type]
-            f"job state {r['last_state']}; slowest (cold) {r['slowest']}"
+            f"job state {r['last_state']}; slowest five (last run, ms) {r['slowest']}"
         )
     if args.cold:
         c = full_cold(admin, now)

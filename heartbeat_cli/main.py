@@ -22,6 +22,7 @@ from heartbeat_cli import (
     skills_cmd,
     sources_add_cmd,
     sources_test_cmd,
+    warehouse_cmd,
 )
 from heartbeat_cli.project_opts import project_callback
 
@@ -52,6 +53,7 @@ for module in (
     keys_cmd,  # credentials (issue 15)
     entities_cmd,  # ack, changes (issue 13)
     sources_test_cmd,  # data tests (issue 18)
+    warehouse_cmd,  # warehouse mode (issue 17)
 ):
     module.register(app)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,6 +82,18 @@ def _paths(target: str | None, metric_defs: Path) -> list[Path]:
 
 
 @one_line_errors
+def _moment(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(
+            f"--scale-as-of {text!r}: expected an ISO 8601 moment, e.g. 2026-11-25T14:30+00:00"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def validate_cmd(
     target: str = typer.Argument(
         None, help="Metric id (its file in HEARTBEAT_METRIC_DEFS) or a path to a .sql file."
@@ -98,13 +111,22 @@ def validate_cmd(
         "--nested-loop-rows",
         help="A Nested Loop over a bigger outer set fails.",
     ),
+    scale_url: str = typer.Option(
+        None,
+        "--scale-url",
+        help="A larger copy of the marts (e.g. the demo world at scale 50) to time it on.",
+    ),
+    scale_as_of: str = typer.Option(
+        None, "--scale-as-of", help="The as-of moment on the copy (ISO 8601; default now)."
+    ),
 ) -> None:
     """Run every named check on one metric (or --all) and exit 1 on any failure.
 
     Checks: parses, header_complete, no_todo, lines_consistent, sources_exist, no_correlated_subqueries,
     point_in_time, read_only, value_one_numeric_row (now and three past moments), timing, explain, detail_rows,
     history_matches (@history agrees with @value replayed on past days), segment_rows (@segments columns, at
-    most 50 segments per dimension).
+    most 50 segments per dimension), rollup_matches_raw (through rollups as on raw rows), scales_with_rows (with
+    --scale-url: on a larger copy its time grows no faster than its rows).
     """
     from heartbeat_core.metrics.gate import Limits, validate_file
 
@@ -116,6 +138,8 @@ def validate_cmd(
         time_limit_s=time_limit,
         large_table_bytes=int(large_table_mb * 1048576),
         nested_loop_outer_rows=nested_loop_rows,
+        scale_url=scale_url,
+        scale_as_of=_moment(scale_as_of),
     )
     reports = []
     with connect() as conn:

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from heartbeat_cli.errors import CommandError, one_line_errors
@@ -121,7 +122,8 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="The read mode
     for state in snapshot.metrics:
         value = format_value(state.value, state.unit)
         age = format_duration(state.source_age_s) if state.source_age_s is not None else "never"
-        reason = state.reason + (f" [error: {state.error}]" if state.error else "")
+        # escaped: an error may quote `-- @value[duckdb]`, which Rich would read as markup and drop
+        reason = escape(state.reason + (f" [error: {state.error}]" if state.error else ""))
         table.add_row(
             f"[{COLOURS[state.display_state]}]{state.display_state}[/]",  # what a screen shows: stale is never green
             state.metric_id,

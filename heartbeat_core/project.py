@@ -63,6 +63,9 @@ class ProjectConfig(_Strict):
     timezone: str | None = None
     database_url_env: str | None = None
     public_url: str | None = None
+    # warehouse mode (docs/scale-out.md): e.g. "duckdb:///srv/marts.duckdb"; a URL with a password belongs in
+    # HEARTBEAT_WAREHOUSE_URL, not here
+    warehouse_url: str | None = None
     schedules: Schedules = Field(default_factory=Schedules)
     channels: Channels = Field(default_factory=Channels)
 

@@ -105,6 +105,8 @@ class Settings:
     entity_worse_share: float = 0.2
     # rollups (issue 19): `rollups/` beside `metric_defs/` unless HEARTBEAT_ROLLUPS names another directory
     rollups_override: Path | None = None
+    # warehouse mode (issue 17): the engine that holds the marts; None = the read-model Postgres (today)
+    warehouse_url: str | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -210,6 +212,8 @@ def load_settings() -> Settings:
         # entities (issue 13)
         entity_cap=max(1, _int("HEARTBEAT_ENTITY_CAP", 10_000)),
         entity_worse_share=_float("HEARTBEAT_ENTITY_WORSE_SHARE", 0.2),
+        # warehouse mode (issue 17)
+        warehouse_url=_env("HEARTBEAT_WAREHOUSE_URL", config.warehouse_url),
     )
 
 

@@ -77,7 +77,9 @@ class WhatIsRed(BaseModel):
     generated_at: datetime
     counts: dict[str, int]
     total: int = Field(description="metrics needing attention under the filters")
-    incidents: list[Incident] = Field(description="related problems grouped by evidence; read these first")
+    incidents: list[Incident] = Field(
+        description="incidents of several metrics among the items (grouped by evidence); read these first"
+    )
     items: list[Problem]
     more: int = Field(default=0, description="problems left out by `limit`")
     degraded: str | None = Field(
@@ -129,6 +131,7 @@ class Today(BaseModel):
     headline: str
     counts: dict[str, int]
     incidents: list[Incident] = Field(description="related problems grouped by evidence, worst first")
+    more_incidents: int = Field(default=0, description="incidents left out (what_is_red lists them)")
     top: list[Problem] = Field(
         description="problems no incident holds (no data, failed computes), worst first"
     )

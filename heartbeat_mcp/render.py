@@ -89,13 +89,17 @@ def what_is_red(answer: models.WhatIsRed) -> str:
     return "\n".join(lines)
 
 
+MEMBERS_SHOWN = 8  # an incident's members named in the briefing; the JSON lists them all
+
+
 def _incident_block(i: Incident, names: dict[str, str], now: datetime) -> list[str]:
     """An incident in three lines or so: headline, members by name with their value, drivers and who."""
     since = f" since {format_moment(i.started_at, now)}" if i.started_at else ""
     owners = f"; owner {', '.join(i.owners)}" if i.owners else ""
     lines = [f"- {i.status.upper()} {i.incident_id}{since}: {i.headline}{owners}"]
-    members = [names.get(m, m) for m in i.metrics]
-    lines.append(f"  metrics: {'; '.join(members)}")
+    members = [names.get(m, m) for m in i.metrics[:MEMBERS_SHOWN]]
+    more = f"; +{len(i.metrics) - MEMBERS_SHOWN} more" if len(i.metrics) > MEMBERS_SHOWN else ""
+    lines.append(f"  metrics: {'; '.join(members)}{more}")
     if i.drivers:
         lines.append("  moved most: " + "; ".join(driver_text(d) for d in i.drivers[:5]))
     if i.entities:
@@ -112,37 +116,42 @@ def driver_text(d: Driver) -> str:
     return f"{d.dimension}={d.segment}{value}{typical}, {d.share * 100:.0f} % of the move"
 
 
+def _incidents_section(answer: models.Today) -> list[str]:
+    if not answer.incidents:
+        return []
+    lines = [f"{len(answer.incidents) + answer.more_incidents} incidents, worst first:"]
+    for i in answer.incidents:
+        lines += _incident_block(i, answer._members, answer.generated_at)
+    if answer.more_incidents:
+        lines.append(f"... {answer.more_incidents} more incidents (what_is_red lists every problem)")
+    return lines
+
+
+def _job_line(j: models.JobBrief) -> str:
+    progress = f" {j.done}/{j.total}" if j.total else ""
+    error = f"; error: {j.error}" if j.error else ""
+    return (
+        f"Job {j.job_id} ({j.trigger or '?'}): {j.state}{' ' + j.phase if j.phase else ''}{progress}{error}"
+    )
+
+
+def _section(title: str, items: list[str]) -> list[str]:
+    return [title, *items] if items else []
+
+
 def today(answer: models.Today) -> str:
     """The first answer as a short briefing (not a copy of the JSON): incidents with their members by name,
     other problems, what is new, what not to trust, changes, the job."""
-    now = answer.generated_at
-    lines = [f"{answer.business_day.isoformat()}: {answer.headline}"]
-    if answer.incidents:
-        lines.append(f"{len(answer.incidents)} incidents, worst first:")
-        for i in answer.incidents:
-            lines += _incident_block(i, answer._members, now)
-    if answer.top:
-        lines.append("Other problems:")
-        lines += [problem_line(p) for p in answer.top]
-    if answer.new:
-        lines.append("New since yesterday:")
-        lines += [f"- {n.text}" for n in answer.new]
-    if answer.not_to_trust:
-        lines.append("Do not trust:")
-        lines += [f"- {n.text}" for n in answer.not_to_trust]
-    if answer.changed:
-        lines.append("Changed since yesterday:")
-        lines += [
-            f"- {c.name}: {c.before} -> {c.after} ({'worse' if c.worse else 'better'})"
-            for c in answer.changed
-        ]
+    lines = [f"{answer.business_day.isoformat()}: {answer.headline}", *_incidents_section(answer)]
+    lines += _section("Other problems:", [problem_line(p) for p in answer.top])
+    lines += _section("New since yesterday:", [f"- {n.text}" for n in answer.new])
+    lines += _section("Do not trust:", [f"- {n.text}" for n in answer.not_to_trust])
+    changes = [
+        f"- {c.name}: {c.before} -> {c.after} ({'worse' if c.worse else 'better'})" for c in answer.changed
+    ]
+    lines += _section("Changed since yesterday:", changes)
     if answer.job:
-        j = answer.job
-        progress = f" {j.done}/{j.total}" if j.total else ""
-        lines.append(
-            f"Job {j.job_id} ({j.trigger or '?'}): {j.state}{' ' + j.phase if j.phase else ''}{progress}"
-            + (f"; error: {j.error}" if j.error else "")
-        )
+        lines.append(_job_line(answer.job))
     if answer.targets_hit:
         lines.append(
             "Targets hit: " + ", ".join(f"{t.name} {t.shown} (target {t.target})" for t in answer.targets_hit)

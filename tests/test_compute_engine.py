@@ -176,6 +176,7 @@ def test_detail_rows_are_stored_with_todays_value_only(world: str, marts_url: st
         "columns": ["customer", "invoices", "unpaid_since", "amount_eur"],
         "rows": [["ACME Ltd", 3, (NOW - timedelta(days=120)).date().isoformat(), 12400.0]],
         "truncated": False,
+        "total": 1,  # every row behind the value: pages past the stored ones say how many remain
     }
     assert _row(world, "shop_unpaid_invoices", TODAY - timedelta(days=1))["detail"] is None
     assert _row(world, "shop_refund_rate_7d")["detail"] is None  # no @detail section, nothing stored
@@ -188,6 +189,7 @@ def test_detail_rows_are_stored_with_todays_value_only(world: str, marts_url: st
     with psycopg.connect(marts_url) as conn:
         shown = evaluate(conn, many, NOW).detail
     assert shown is not None and shown["truncated"] is True and len(shown["rows"]) == DETAIL_ROW_LIMIT
+    assert shown["total"] == 60
     assert shown["rows"][0] == [1, 0.5, 3600.0, "2026-11-02"]  # JSON-ready: numeric, interval, date
 
 

@@ -71,7 +71,7 @@ def test_demo_incidents_first_client_named_and_answers_compact(demo_world: Any) 
             size = len(first.model_dump_json(by_alias=True, exclude_none=True))
             print(f"today on the demo world: {size} chars ≈ {size // 4} tokens")
             assert size <= 12_000
-            assert [sorted(i["metrics"]) for i in today["incidents"]] == groups
+            assert [sorted(i["metrics"]) for i in today["incidents"] if len(i["metrics"]) > 1] == groups
             text = text_of(first.content[0])
             collateral = next(
                 i for i in today["incidents"] if "card_collateral_overdue_clients" in i["metrics"]

@@ -16,12 +16,17 @@ import psycopg
 import pytest
 from mcp import Client
 
+from heartbeat_core.compute.engine import compute_metrics
+from heartbeat_core.db import connect
+from heartbeat_core.readmodel.typical import refresh_typical
 from heartbeat_mcp.server import build_server
 from tests.test_mcp import data, text_of
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
-ANSWER_BUDGET = 12_000  # characters of the first answer, as the client serialises it
+ANSWER_BUDGET = 12_000
+NON_EUR = {"USD", "GBP", "CHF", "PLN", "SEK", "NOK", "DKK"}
+STALLED = {"c.muller", "d.rossi", "e.novak"}  # characters of the first answer, as the client serialises it
 
 
 def _incident(answer: dict[str, Any], metric_id: str) -> dict[str, Any]:
@@ -33,6 +38,11 @@ def _incident(answer: dict[str, Any], metric_id: str) -> dict[str, Any]:
 def test_one_call_answers_the_agents_questions(demo_world: Any) -> None:
     with psycopg.connect(demo_world.marts_url, autocommit=True) as conn:  # the 04:45 audit refresh, hours ago
         conn.execute("UPDATE heartbeat.audit_cut_snapshot SET computed_at = computed_at - interval '5 hours'")
+    # a deployment with months of history: revenue_24h's weekday band (8 same weekdays) holds, so it is red
+    compute_metrics(["revenue_24h"], backfill_days=70)
+    with connect() as conn:
+        refresh_typical(conn, ["revenue_24h"])
+        conn.commit()
 
     walk: dict[str, int] = {"calls": 0, "chars": 0}
 
@@ -59,9 +69,13 @@ def test_one_call_answers_the_agents_questions(demo_world: Any) -> None:
             # a revenue knock-on is in the answer (seg's drivers put it under the screening incident)
             knock_ons = {"revenue_24h", "revenue_7d"} & {m for i in answer["incidents"] for m in i["metrics"]}
             assert knock_ons, [i["metrics"] for i in answer["incidents"]]
-            # --- seg (drivers, after merging): the screening incident holds revenue_24h and revenue_7d, its
-            # drivers name the non-EUR currencies, and the AML incident's drivers name the three stalled
-            # reviewers (e.novak, d.rossi, c.muller) — assert them here, on `screening`, `aml` and `text`.
+            # The screening incident holds both revenue knock-ons (shared currency drivers, no relation
+            # declared); its drivers are non-EUR currencies; the AML incident's name the stalled reviewers.
+            assert {"revenue_24h", "revenue_7d"} <= set(screening["metrics"]), screening
+            currencies = {d["segment"] for d in screening["drivers"]}
+            assert currencies and currencies <= NON_EUR, screening["drivers"]
+            assert {d["segment"] for d in aml["drivers"]} == STALLED, aml["drivers"]
+            assert all(name in text for name in STALLED) and "USD" in text
 
             # Who is affected: ACME Ltd, by name, in the incident and in the briefing.
             assert collateral["entities"] == ["ACME Ltd"] and "who: ACME Ltd" in text

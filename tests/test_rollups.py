@@ -254,3 +254,31 @@ def test_references_keep_their_aliases() -> None:
         (datetime(2026, 1, 5).date(), datetime(2026, 1, 5).date()),
         (datetime(2026, 1, 7).date(), datetime(2026, 1, 7).date()),
     ]
+
+
+def test_the_gate_compares_a_rollup_reader_with_raw_rows_and_times_it_on_a_larger_copy(
+    project: Project,
+) -> None:
+    from heartbeat_core.metrics.gate import validate_file
+    from heartbeat_core.metrics.gate.report import Limits
+
+    path = project.defs / "sales_30d.sql"
+    with psycopg.connect(project.url) as conn:
+        _refresh(conn)
+        conn.commit()
+        report = validate_file(path, conn, now=NOW, limits=Limits(scale_url=project.url, scale_as_of=NOW))
+        assert report.check("rollup_matches_raw").status == "pass", report.check(
+            "rollup_matches_raw"
+        ).evidence
+        assert report.check("point_in_time").status == "pass"
+        scaled = report.check("scales_with_rows")
+        assert scaled.status == "pass" and "time ×" in scaled.evidence and "rows ×1.0" in scaled.evidence
+        slow = validate_file(path, conn, now=NOW, limits=Limits(time_limit_s=1e-6, scale_url=project.url))
+        assert slow.check("scales_with_rows").status == "fail"
+        conn.execute(
+            "UPDATE rollups.sales_day SET amount = amount + 1 WHERE day = '2026-11-02'"
+        )  # gone stale
+        conn.commit()
+        stale = validate_file(path, conn, now=NOW)
+        assert stale.check("rollup_matches_raw").status == "fail"
+        assert "rollups.sales_day: now: rollups" in stale.check("rollup_matches_raw").evidence

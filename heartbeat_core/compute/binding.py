@@ -12,6 +12,7 @@ replaces each call with a typed literal before the SQL runs.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -31,6 +32,11 @@ _WINDOW_START = re.compile(
 )
 _HISTORY_FROM = re.compile(r"\bheartbeat\s*\.\s*history_from\s*\(\s*\)", re.IGNORECASE)
 
+# Per-client aggregates over a month at demo scale 50 (~460k clients from ~2.5M rollup rows) hashed past the
+# server's default 4 MB and spilled to temp files (bench_metric_plans.py); metric transactions may use this much
+# for each sort or hash. Two metrics run at a time by default, so the bound stays small beside shared_buffers.
+METRIC_WORK_MEM = "64MB"
+
 _MOMENTS_SQL = "SELECT heartbeat.as_of(), heartbeat.window_start(), heartbeat.history_from(), " + ", ".join(
     f"heartbeat.window_start('{p}')" for p in _PERIODS
 )
@@ -49,13 +55,17 @@ class Moments:
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     raw_rollups: bool = False
 
-    def bind(self, sql: str) -> str:
+    def bind(self, sql: str, moment: Callable[[datetime], str] | None = None) -> str:
         """The SQL with every recognised call replaced by its value as a typed constant, and every
-        `rollups.<id>` by that rollup over the metric's window (`heartbeat_core.rollups.read`)."""
+        `rollups.<id>` by that rollup over the metric's window (`heartbeat_core.rollups.read`).
+
+        `moment` writes a timestamp constant (default: a Postgres `timestamptz`); warehouse mode passes the
+        engine's own form (`heartbeat_core.warehouse.transpile`), so one binding serves every engine."""
         if self.rollups:
             sql = expand(sql, self.rollups, self.window_start, self.as_of, self.tz, raw=self.raw_rollups)
-        sql = _WINDOW_START.sub(self._window_literal, sql)
-        sql = _AS_OF.sub(_timestamptz(self.as_of), sql)
+        literal = moment or _timestamptz
+        sql = _WINDOW_START.sub(lambda match: literal(self._window_moment(match)), sql)
+        sql = _AS_OF.sub(lambda _match: literal(self.as_of), sql)
         return _HISTORY_FROM.sub(f"'{self.history_from.isoformat()}'::date", sql)
 
     def bind_days(self, sql: str, period: str) -> str:
@@ -70,10 +80,9 @@ class Moments:
         sql = _AS_OF.sub("hb_day.as_of", sql)
         return _HISTORY_FROM.sub("(hb_day.as_of - interval '90 days')::date", sql)  # as a day replayed alone
 
-    def _window_literal(self, match: re.Match[str]) -> str:
+    def _window_moment(self, match: re.Match[str]) -> datetime:
         period = match.group(1)
-        moment = self.window_starts[period.lower()] if period else self.window_start
-        return _timestamptz(moment)
+        return self.window_starts[period.lower()] if period else self.window_start
 
 
 def _timestamptz(moment: datetime) -> str:
@@ -90,20 +99,22 @@ def begin_point_in_time(
 ) -> Moments:
     """Open the metric's read-only, time-limited transaction at `as_of`; returns its moments to bind.
 
-    JIT is off inside it: compiling a heavy metric's expressions took 0.3–1.6 s per query at demo scale 50
-    (bench_metric_plans.py), more than it saved on scans of a few million rows."""
+    `work_mem` is METRIC_WORK_MEM. JIT is off inside it: compiling a heavy metric's expressions took 0.3–1.6 s
+    per query at demo scale 50 (bench_metric_plans.py), more than it saved on scans of a few million rows."""
     settings = get_settings()
     conn.execute("SET TRANSACTION READ ONLY")
     conn.execute(
         "SELECT set_config('statement_timeout', %s, true), set_config('heartbeat.as_of', %s, true),"
         " set_config('heartbeat.period', %s, true), set_config('TimeZone', %s, true),"
-        " set_config('heartbeat.history_from', %s, true), set_config('jit', 'off', true)",
+        " set_config('heartbeat.history_from', %s, true), set_config('jit', 'off', true),"
+        " set_config('work_mem', %s, true)",
         (
             f"{int(settings.metric_statement_timeout_s * 1000)}",
             as_of.isoformat(),
             metric.period,
             settings.timezone,
             history_from.isoformat() if history_from else "",
+            METRIC_WORK_MEM,
         ),
     )
     row = conn.execute(_MOMENTS_SQL).fetchone()

@@ -29,8 +29,8 @@ from heartbeat_core.db import get_pool
 from heartbeat_core.metrics.registry import RegistryMetric, active_metrics, as_direction
 from heartbeat_core.readmodel import freshness
 from heartbeat_core.readmodel.status import Status, judge
-from heartbeat_core.rollups.read import reads
-from heartbeat_core.rollups.refresh import RefreshResult, refresh_rollup, stored_rollups
+from heartbeat_core.rollups.compute import failed_rollup, reads_rollups, refresh_rollups_read_by
+from heartbeat_core.rollups.refresh import RefreshResult
 from heartbeat_core.settings import get_settings
 
 DETAIL_ROW_LIMIT = 50
@@ -106,15 +106,20 @@ def _describe(exc: psycopg.Error, section: str) -> str:
 def _single_number(cur: psycopg.Cursor[Any]) -> float | None:
     if cur.description is None:
         raise MetricSQLError("@value returned no result set (expected one row with one numeric column)")
-    if len(cur.description) != 1:
-        raise MetricSQLError(f"@value returned {len(cur.description)} columns (expected one numeric column)")
     rows = cur.fetchmany(2)
+    if cur.nextset():
+        raise MetricSQLError("@value holds more than one statement (expected one SELECT)")
+    return single_number(len(cur.description), rows)
+
+
+def single_number(columns: int, rows: Sequence[Sequence[Any]]) -> float | None:
+    """The one rule for what a @value may return (Postgres or a warehouse engine): one row, one number."""
+    if columns != 1:
+        raise MetricSQLError(f"@value returned {columns} columns (expected one numeric column)")
     if not rows:
         raise MetricSQLError("@value returned no rows (expected exactly one)")
     if len(rows) > 1:
         raise MetricSQLError("@value returned more than one row (expected exactly one)")
-    if cur.nextset():
-        raise MetricSQLError("@value holds more than one statement (expected one SELECT)")
     value = rows[0][0]
     if value is None:
         return None
@@ -142,6 +147,17 @@ def _entities(
         return None, _describe(exc, "detail (entities)")
 
 
+def _warehouse_engine() -> Any:
+    """Warehouse mode's engine; a warehouse that cannot be opened is the metric's error, like bad SQL."""
+    from heartbeat_core.warehouse import current
+    from heartbeat_core.warehouse.config import WarehouseError
+
+    try:
+        return current.engine()
+    except WarehouseError as exc:
+        raise MetricSQLError(str(exc)) from exc
+
+
 def _segments(
     conn: psycopg.Connection[Any], cur: psycopg.Cursor[Any], metric: RegistryMetric, moments: Moments
 ) -> tuple[segment_sets.SegmentSet | None, str | None]:
@@ -165,15 +181,43 @@ def evaluate(
     with_detail: bool = True,
     with_entities: bool = False,
     with_segments: bool = False,
+    raw_rollups: bool = False,
 ) -> Evaluation:
-    """Run the value (and detail, entity key set and segments) SQL at `as_of` in one read-only transaction."""
+    """Run the value (and detail, entity key set and segments) SQL at `as_of` in one read-only transaction;
+    in warehouse mode on the engine (`heartbeat_core.warehouse`), its moments still asked of Postgres.
+    `raw_rollups` reads every rollup's window from raw rows (the gate's reference) instead of its table; the
+    engine always does (it holds no rollup tables)."""
+    if get_settings().warehouse_url:
+        from heartbeat_core.warehouse import evaluate as on_engine
+
+        return on_engine.evaluate(
+            _warehouse_engine(), conn, metric, as_of, with_detail=with_detail, with_entities=with_entities,
+            with_segments=with_segments,
+        )  # fmt: skip
+    return evaluate_postgres(
+        conn, metric, as_of, with_detail=with_detail, with_entities=with_entities, with_segments=with_segments,
+        raw_rollups=raw_rollups,
+    )  # fmt: skip
+
+
+def evaluate_postgres(
+    conn: psycopg.Connection[Any],
+    metric: RegistryMetric,
+    as_of: datetime,
+    *,
+    with_detail: bool = True,
+    with_entities: bool = False,
+    with_segments: bool = False,
+    raw_rollups: bool = False,
+) -> Evaluation:
+    """`evaluate` on the Postgres marts whatever the mode (warehouse parity compares the two)."""
     started = time.perf_counter()
     section = "value"
     entities: tuple[entity_sets.EntitySet | None, str | None] = (None, None)
     segments: tuple[segment_sets.SegmentSet | None, str | None] = (None, None)
     try:
         with conn.transaction():
-            moments = begin_point_in_time(conn, metric, as_of)
+            moments = begin_point_in_time(conn, metric, as_of, raw_rollups=raw_rollups)
             with conn.cursor() as cur:
                 cur.execute(moments.bind(metric.value_sql).encode())
                 value = _single_number(cur)
@@ -305,7 +349,7 @@ def compute_metric(
     past = _days(today, backfill_days)
     if past and metric.history_sql:
         past = _backfill_from_history_sql(conn, metric, past, now, current_source_as_of, job_id, outcome)
-    if len(past) > 1 and not _reads_rollups(metric):
+    if len(past) > 1 and not reads_rollups(metric):
         past = _backfill_in_one_statement(conn, metric, past, now, current_source_as_of, job_id, outcome)
     for day in past:
         as_of = clock.end_of_business_day(day, tz)
@@ -399,6 +443,11 @@ def entities_at(
     wanted_segments = with_segments and bool(metric.segments_sql)
     if (metric.entity is None or not metric.detail_sql) and not wanted_segments:
         return Evaluation(None, None, 0)
+    if get_settings().warehouse_url:
+        from heartbeat_core.warehouse import evaluate as on_engine
+
+        moments = on_engine.moments_at(conn, metric, as_of)
+        return Evaluation(None, None, 0, *on_engine.entities(_warehouse_engine(), conn, metric, moments))
     with conn.transaction():
         moments = begin_point_in_time(conn, metric, as_of)
         with conn.cursor() as cur:
@@ -423,13 +472,7 @@ def _backfill_from_history_sql(
     tz = get_settings().tz
     started = time.perf_counter()
     try:
-        with conn.transaction():
-            moments = begin_point_in_time(conn, metric, now, history_from=days[0])
-            with conn.cursor() as cur:
-                cur.execute(moments.bind(history_sql).encode())
-                if cur.description is None or len(cur.description) != 2:
-                    raise MetricSQLError("@history must return two columns: (as_of_date, value)")
-                rows = cur.fetchall()
+        rows = _history_rows(conn, metric, history_sql, now, days[0])
     except psycopg.Error as exc:
         conn.rollback()
         outcome.error = _describe(exc, "history")
@@ -461,6 +504,23 @@ def _backfill_from_history_sql(
     return [d for d in days if d not in covered]
 
 
+def _history_rows(
+    conn: psycopg.Connection[Any], metric: RegistryMetric, history_sql: str, now: datetime, first: date
+) -> list[tuple[Any, Any]]:
+    """The @history section's `(as_of_date, value)` rows: on Postgres, or in warehouse mode on the engine."""
+    if get_settings().warehouse_url:
+        from heartbeat_core.warehouse import evaluate as on_engine
+
+        return on_engine.history(_warehouse_engine(), conn, metric, now, first)
+    with conn.transaction():
+        moments = begin_point_in_time(conn, metric, now, history_from=first)
+        with conn.cursor() as cur:
+            cur.execute(moments.bind(history_sql).encode())
+            if cur.description is None or len(cur.description) != 2:
+                raise MetricSQLError("@history must return two columns: (as_of_date, value)")
+            return [(r[0], r[1]) for r in cur.fetchall()]
+
+
 def _backfill_in_one_statement(
     conn: psycopg.Connection[Any],
     metric: RegistryMetric,
@@ -470,9 +530,14 @@ def _backfill_in_one_statement(
     job_id: int | None,
     outcome: MetricOutcome,
 ) -> list[date]:
-    """Every past day's value in one statement (`compute.backfill`); returns the days left to replay alone."""
+    """Every past day's value in one statement (`compute.backfill`); returns the days left to replay alone.
+    Not in warehouse mode: the statement is Postgres's own (a day list joined laterally); an engine replays
+    @value per day instead (docs/scale-out.md)."""
+    if get_settings().warehouse_url:
+        return days
     tz = get_settings().tz
     moments = [(day, clock.end_of_business_day(day, tz)) for day in days]
+    segments_from = days[-1] + timedelta(days=1) - timedelta(days=segment_sets.SEGMENT_DAYS)
     started = time.perf_counter()
     try:
         values = values_for_days(conn, metric, moments, now)
@@ -488,7 +553,10 @@ def _backfill_in_one_statement(
             conn, metric, day, as_of, values[day], error=None, detail=None, source_as_of=source_as_of,
             duration_ms=per_day_ms, job_id=job_id,
         )  # fmt: skip
-        _record_entities(conn, metric, day, entities_at(conn, metric, as_of), outcome)
+        # the entity set and (in the recent days) segments of each day, as a replay of the day would record
+        extra = entities_at(conn, metric, as_of, with_segments=day >= segments_from)
+        _record_entities(conn, metric, day, extra, outcome)
+        _record_segments(conn, metric, day, extra)
         outcome.value = values[day]
         outcome.days += 1
     return [d for d in days if d not in values]
@@ -508,6 +576,7 @@ def compute_metrics(
     started = time.perf_counter()
     with pool.connection() as conn:
         metrics = active_metrics(conn, ids)
+        conn.commit()  # each refresh commits alone (its days visible to the metrics; a failure kept apart)
         report.rollups = refresh_rollups_read_by(conn, metrics)
     now = clock.now()
     workers = max(1, min(parallelism or get_settings().compute_parallelism, len(metrics) or 1))
@@ -516,7 +585,7 @@ def compute_metrics(
     def run(metric: RegistryMetric) -> MetricOutcome:
         try:
             with pool.connection() as conn:
-                blocked = _failed_rollup(metric, report.rollups)
+                blocked = failed_rollup(metric, report.rollups)
                 if blocked:
                     outcome = fail_today(conn, metric, now=now, error=blocked, job_id=job_id)
                 else:
@@ -539,30 +608,6 @@ def compute_metrics(
     report.outcomes.sort(key=lambda o: o.metric_id)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _reads_rollups(metric: RegistryMetric) -> set[str]:
-    return reads(metric.value_sql) | reads(metric.detail_sql) | reads(metric.history_sql)
-
-
-def refresh_rollups_read_by(
-    conn: psycopg.Connection[Any], metrics: Sequence[RegistryMetric]
-) -> dict[str, RefreshResult]:
-    """Bring the rollups these metrics read up to date (only the days newly landed rows touch), each alone."""
-    wanted = sorted(set().union(*(_reads_rollups(m) for m in metrics))) if metrics else []
-    if not wanted:
-        return {}
-    tz = get_settings().tz
-    return {r.rollup_id: refresh_rollup(conn, r, tz) for r in stored_rollups(conn, wanted)}
-
-
-def _failed_rollup(metric: RegistryMetric, refreshed: dict[str, RefreshResult]) -> str | None:
-    """The reason a rollup this metric reads could not be refreshed, if one could not."""
-    for rollup_id in sorted(_reads_rollups(metric)):
-        result = refreshed.get(rollup_id)
-        if result is not None and result.error:
-            return result.error
-    return None
 
 
 def fail_today(

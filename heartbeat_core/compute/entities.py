@@ -8,6 +8,7 @@ The rows kept for display (50) play no part.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,14 +67,18 @@ def entity_query(entity: EntityKey, detail_sql: str, cap: int) -> sql.Composed:
 def collect(cur: psycopg.Cursor[Any], entity: EntityKey, detail_sql: str, cap: int) -> EntitySet:
     """Run inside an open point-in-time transaction; duplicate keys keep their heaviest row."""
     cur.execute(entity_query(entity, detail_sql, cap))
-    fetched = cur.fetchall()
+    return from_rows(entity, cur.fetchall(), cap)
+
+
+def from_rows(entity: EntityKey, fetched: Sequence[Sequence[Any]], cap: int) -> EntitySet:
+    """The set from `entity_query`'s rows (Postgres, or the same query on a warehouse engine)."""
     if not fetched:
         return EntitySet(entity.type)
     total_count, total_weight = int(fetched[0][3]), fetched[0][4]
     seen: dict[str, EntityRow] = {}
     for key, label, weight, _, _ in fetched[:cap]:
-        if key is not None and key not in seen:
-            seen[key] = EntityRow(key, label, None if weight is None else float(weight))
+        if key is not None and str(key) not in seen:
+            seen[str(key)] = EntityRow(str(key), label, None if weight is None else float(weight))
     return EntitySet(
         entity.type,
         list(seen.values()),

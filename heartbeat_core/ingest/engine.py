@@ -102,7 +102,28 @@ def _land_or_fail(
         )
         result.seconds = time.perf_counter() - started
     _end_transaction(conn)
+    if result.ok:
+        _mirror(source.name, marts, conn, result, progress)
     return result
+
+
+def _mirror(
+    source: str, marts: str, conn: psycopg.Connection[Any], result: SourceResult, progress: Progress | None
+) -> None:
+    """Warehouse mode: the landed tables go on into the engine (dlt's duckdb destination, or chDB); a
+    failure there fails the source, since compute reads the engine."""
+    from heartbeat_core.warehouse import current
+
+    try:
+        mirrored = current.mirror_source(conn, marts, source, moved=result.rows > 0)
+    except Exception as exc:
+        result.ok = False
+        result.error = redact(f"source {source!r}: landing into the warehouse failed: {first_line(exc)}")
+        _end_transaction(conn)
+        return
+    _end_transaction(conn)
+    if mirrored is not None and progress:
+        progress(f"{source}: {mirrored.rows} rows into {mirrored.engine} in {mirrored.seconds:.1f}s")
 
 
 def _end_transaction(conn: psycopg.Connection[Any]) -> None:

@@ -27,12 +27,15 @@ COUNTED_NOUNS = (
     "events", "files", "users", "accounts", "rates",
 )  # fmt: skip
 SECTIONS = ("value", "detail", "history", "segments")
+# warehouse mode (issue 17): `-- @value[clickhouse]` replaces a section on one engine, for the rare query
+# sqlglot cannot transpile from Postgres; the key in `engine_sql` is `value[clickhouse]`
+ENGINES = ("duckdb", "clickhouse", "bigquery", "snowflake")
 SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
 EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
 )
 _HEADER = re.compile(r"^--\s?([A-Za-z_][A-Za-z0-9_]*)\s*:\s?(.*)$")
-_SECTION = re.compile(r"^--\s*@([A-Za-z_]+)\b")
+_SECTION = re.compile(r"^--\s*@([A-Za-z_]+)(?:\[([A-Za-z_]*)\])?(?![A-Za-z_\[])")
 _TRAILING_COMMENT = re.compile(r"\s{2,}--\s.*$")
 
 TEXT_KEYS = ("name", "description", "how_to_read", "methodology")
@@ -118,6 +121,7 @@ class MetricDefinition:
     segments_sql: str | None = None
     section_lines: dict[str, int] = field(default_factory=dict)
     entity: EntityKey | None = None
+    engine_sql: dict[str, str] = field(default_factory=dict)
 
     def sql_line(self, section: str, position: int | None) -> int:
         """File line of a character position (1-based, as Postgres reports) inside a section's SQL."""
@@ -224,6 +228,7 @@ def parse_metric_text(text: str, metric_id: str, shown_path: str) -> MetricDefin
         segments_sql=sql.get("segments"),
         section_lines=scanner.section_lines,
         entity=entity,
+        engine_sql={k: v for k, v in sql.items() if "[" in k and v},
     )
 
 
@@ -285,15 +290,17 @@ class _Scanner:
     def feed(self, lineno: int, raw: str) -> None:
         line = raw.rstrip()
         marker = _SECTION.match(line.strip())
-        if marker:
+        if marker and marker.group(2) is not None:
+            self._start_override(lineno, marker.group(1).lower(), marker.group(2).lower())
+        elif marker:
             self._start_section(lineno, marker.group(1).lower())
         elif self.current is not None:
             self.sections[self.current].append(raw)
         else:
             self._header_line(lineno, line.strip())
 
-    def _start_section(self, lineno: int, name: str) -> None:
-        if name not in SECTIONS:
+    def _start_section(self, lineno: int, name: str, *, known: bool = False) -> None:
+        if name not in SECTIONS and not known:
             self.header.problem(
                 lineno, f"unknown section @{name} (expected @value, @detail, @history or @segments)"
             )
@@ -304,6 +311,19 @@ class _Scanner:
         self.current = name
         self.sections[name] = []
         self.section_lines[name] = lineno + 1
+
+    def _start_override(self, lineno: int, name: str, engine: str) -> None:
+        """`-- @value[clickhouse]`: the section's SQL on one warehouse engine (docs/scale-out.md)."""
+        if name not in SECTIONS or engine not in ENGINES:
+            what = f"section @{name}" if name not in SECTIONS else f"engine {engine!r}"
+            self.header.problem(
+                lineno,
+                f"unknown {what} in @{name}[{engine}] (expected @value, @detail or @history with one of "
+                f"{', '.join(ENGINES)}, e.g. -- @value[clickhouse])",
+            )
+            self.current = None
+            return
+        self._start_section(lineno, f"{name}[{engine}]", known=True)
 
     def _header_line(self, lineno: int, stripped: str) -> None:
         if not stripped:

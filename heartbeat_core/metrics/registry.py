@@ -78,6 +78,8 @@ class RegistryMetric:
     extra: dict[str, Any] = field(default_factory=dict)
     entity: EntityKey | None = None
     segments_sql: str | None = None
+    # warehouse mode: engine-specific sections, `{"value[clickhouse]": sql}` (metric_defs `-- @value[clickhouse]`)
+    engine_sql: dict[str, str] = field(default_factory=dict)
 
     @property
     def band(self) -> Band | None:
@@ -118,6 +120,7 @@ def row_to_metric(row: dict[str, Any]) -> RegistryMetric:
         extra=row,
         entity=EntityKey.from_json(row.get("entity")),
         segments_sql=row.get("segments_sql"),
+        engine_sql=dict(row.get("engine_sql") or {}),
     )
 
 

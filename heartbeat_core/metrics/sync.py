@@ -108,12 +108,12 @@ def _upsert(conn: psycopg.Connection[Any], d: MetricDefinition) -> None:
             metric_id, name, description, how_to_read, methodology, period, unit, direction, sources, tags, team,
             value_sql, detail_sql, history_sql, segments_sql, typical_method, typical_options,
             initial_norm, initial_alert, initial_target, initial_target_due_date, initial_owner,
-            file_path, file_hash, synced_at, retired_at, entity,
+            file_path, file_hash, synced_at, retired_at, entity, engine_sql,
             norm_value, alert_value, target_value, target_due_date, owner)
         VALUES (%(id)s, %(name)s, %(description)s, %(how_to_read)s, %(methodology)s, %(period)s, %(unit)s,
             %(direction)s, %(sources)s, %(tags)s, %(team)s, %(value_sql)s, %(detail_sql)s, %(history_sql)s,
             %(segments_sql)s, %(typical)s, %(typical_options)s, %(norm)s, %(alert)s, %(target)s, %(due)s, %(owner)s,
-            %(path)s, %(hash)s, now(), NULL, %(entity)s, %(norm)s, %(alert)s, %(target)s, %(due)s, %(owner)s)
+            %(path)s, %(hash)s, now(), NULL, %(entity)s, %(engine_sql)s, %(norm)s, %(alert)s, %(target)s, %(due)s, %(owner)s)
         ON CONFLICT (metric_id) DO UPDATE SET
             name = excluded.name, description = excluded.description, how_to_read = excluded.how_to_read,
             methodology = excluded.methodology, period = excluded.period, unit = excluded.unit,
@@ -123,7 +123,7 @@ def _upsert(conn: psycopg.Connection[Any], d: MetricDefinition) -> None:
             initial_norm = excluded.initial_norm, initial_alert = excluded.initial_alert,
             initial_target = excluded.initial_target, initial_target_due_date = excluded.initial_target_due_date,
             initial_owner = excluded.initial_owner, file_path = excluded.file_path, file_hash = excluded.file_hash,
-            synced_at = excluded.synced_at, retired_at = NULL, entity = excluded.entity,
+            synced_at = excluded.synced_at, retired_at = NULL, entity = excluded.entity, engine_sql = excluded.engine_sql,
             -- lines and owner follow the file until an operator tunes them
             norm_value = CASE WHEN metric_registry.thresholds_updated_at IS NULL
                               THEN excluded.initial_norm ELSE metric_registry.norm_value END,
@@ -162,5 +162,6 @@ def _upsert(conn: psycopg.Connection[Any], d: MetricDefinition) -> None:
             "path": d.path,
             "hash": d.file_hash,
             "entity": json.dumps(d.entity.as_json()) if d.entity else None,
+            "engine_sql": json.dumps(d.engine_sql),
         },
     )

@@ -39,6 +39,7 @@ from heartbeat_core.metrics.definition import PERIODS, Period
 from heartbeat_core.readmodel.pipeline import schedule_interval_s
 from heartbeat_core.readmodel.status import FRESHNESS_LIMITS, Freshness, resolve_freshness
 from heartbeat_core.redaction import redact_optional
+from heartbeat_core.settings import get_settings
 
 if TYPE_CHECKING:
     from heartbeat_core.ingest.config import AnySource
@@ -56,6 +57,10 @@ def last_completed_load(
     conn: psycopg.Connection[Any], source: str, at: datetime | None = None
 ) -> datetime | None:
     """The newest completed load of one source at or before `at` (now when None); None if there is none."""
+    if get_settings().warehouse_url:  # warehouse mode: the loads of the engine compute reads
+        from heartbeat_core.warehouse import current
+
+        return current.last_completed_load(source, at)
     if not _table_exists(conn, source, "_dlt_loads"):
         return None
     query = sql.SQL("SELECT max(inserted_at) FROM {}._dlt_loads WHERE status = 0").format(

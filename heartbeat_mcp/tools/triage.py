@@ -29,9 +29,11 @@ from heartbeat_mcp.heartbeat import Heartbeat
 from heartbeat_mcp.tools.sources import source_states
 
 TOP_IN_TODAY = 5
+INCIDENTS_IN_TODAY = 10  # worst first; what_is_red has the rest
 CHANGES_IN_TODAY = 10
 TARGETS_IN_TODAY = 10
 NOTICES_IN_TODAY = 12
+NOTICE_METRICS = 10  # metric ids a notice names; its text gives the count
 LATE_CUTS_ONE_BY_ONE = 3  # more out-of-date audit cuts than this: one notice for them all
 LATE_CUTS_NAMED = 4
 NEW_WITHIN_S = 86400.0  # "new": started within the last day
@@ -72,12 +74,13 @@ def build_what_is_red(
     found = triage.problems(
         cached.snapshot.metrics, include_amber=include_amber, include_stale=include_stale, team=team
     )
-    ids = {s.metric_id for s in found}
+    ids = {s.metric_id for s in found[:limit]}  # the incidents of the items shown, not of every problem
     return models.WhatIsRed(
         generated_at=cached.snapshot.generated_at,
         counts=cached.snapshot.counts,
         total=len(found),
-        incidents=[i for i in cached.snapshot.incidents if ids & set(i.metrics)],
+        # incidents of several metrics among the items shown; an item alone names its own by incident_id
+        incidents=[i for i in cached.snapshot.incidents if len(i.metrics) > 1 and ids & set(i.metrics)],
         items=[problem(s) for s in found[:limit]],
         more=max(len(found) - limit, 0),
         degraded=cached.error if cached.degraded else None,
@@ -106,7 +109,7 @@ def _new(snap: CockpitSnapshot, now: datetime) -> list[models.Notice]:
             kind="incident",
             subject=i.incident_id,
             text=f"{i.headline} (started {format_moment(i.started_at, now)})",
-            metrics=i.metrics,
+            metrics=i.metrics[:NOTICE_METRICS],
         )
         for i in snap.incidents
         if i.started_at is not None and (now - i.started_at).total_seconds() <= NEW_WITHIN_S
@@ -142,8 +145,9 @@ def _distrust(
             kind="stale_source",
             subject=s.source,
             text=f"source {s.source} {s.freshness}: {s.freshness_reason}"
-            + (f" (last load {s.last_status})" if s.last_status else ""),
-            metrics=s.metrics or None,
+            + (f" (last load {s.last_status})" if s.last_status else "")
+            + f"; {len(s.metrics)} metric(s) read it",
+            metrics=s.metrics[:NOTICE_METRICS] or None,
         )
         for s in sources
         if s.freshness != "fresh"
@@ -218,7 +222,8 @@ def build_today(hb: Heartbeat, cached: CachedSnapshot) -> models.Today:
         business_day=clock.business_day(snap.generated_at, get_settings().tz),
         headline=_headline(snap.counts, len(snap.metrics)),
         counts=snap.counts,
-        incidents=snap.incidents,
+        incidents=snap.incidents[:INCIDENTS_IN_TODAY],
+        more_incidents=max(len(snap.incidents) - INCIDENTS_IN_TODAY, 0),
         top=[problem(s) for s in triage.problems(snap.metrics) if s.metric_id not in grouped][:TOP_IN_TODAY],
         new=_new(snap, now),
         not_to_trust=_distrust(snap, sources, late, now),

@@ -11,6 +11,8 @@ The checks, in the order of `checks.REGISTRY`, one module per family:
              source is a marts schema with a `_dlt_loads` table);
 - sql.py     `no_correlated_subqueries` (no subquery references a table alias of an outer scope),
              `point_in_time` (the SQL reads `heartbeat.as_of()` / `window_start()`, never the wall clock);
+- warehouse.py `transpiles` (each section carries over to DuckDB and ClickHouse with sqlglot, or has its
+             `-- @value[clickhouse]` override; fails only for the configured warehouse's engine);
 - value.py   `read_only` (the SQL does not write), `value_one_numeric_row` (one numeric row now and at
              three past as-of moments), `timing` (under the time limit, 5 s, on the live data);
 - plan.py    `explain` (EXPLAIN ANALYZE, or the estimated plan when too slow: no Seq Scan on a large
@@ -20,7 +22,10 @@ The checks, in the order of `checks.REGISTRY`, one module per family:
              key is unique per row, the weight is numeric);
 - history.py `history_matches` (`@history`, if any, agrees with `@value` replayed on past days);
 - segments.py `segment_rows` (`@segments`, if any, returns dimension, segment, value plus numerator and
-             denominator or weight, at most 50 segments per dimension).
+             denominator or weight, at most 50 segments per dimension);
+- scale.py   `rollup_matches_raw` (a metric reading rollups gives the value of its rollups' windows read from
+             raw rows), `scales_with_rows` (on a larger copy, `--scale-url`, its time grows no faster than the
+             rows it reads, and stays under the time limit).
 """
 
 from heartbeat_core.metrics.gate.checks import CHECKS, REGISTRY, GateCheck, resolve_target, validate_file

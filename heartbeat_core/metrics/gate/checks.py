@@ -12,7 +12,18 @@ from typing import Any
 import psycopg
 
 from heartbeat_core import clock
-from heartbeat_core.metrics.gate import detail, entities, header, history, plan, segments, sql, value
+from heartbeat_core.metrics.gate import (
+    detail,
+    entities,
+    header,
+    history,
+    plan,
+    scale,
+    segments,
+    sql,
+    value,
+    warehouse,
+)
 from heartbeat_core.metrics.gate.context import GateContext
 from heartbeat_core.metrics.gate.report import Limits, Outcome, ValidationReport, skipped
 from heartbeat_core.settings import get_settings
@@ -36,6 +47,7 @@ REGISTRY: tuple[GateCheck, ...] = (
     GateCheck("sources_exist", header.sources_exist),
     GateCheck("no_correlated_subqueries", sql.no_correlated_subqueries),
     GateCheck("point_in_time", sql.point_in_time),
+    GateCheck("transpiles", warehouse.transpiles),  # warehouse mode (issue 17)
     GateCheck("read_only", value.read_only),
     GateCheck("value_one_numeric_row", value.value_one_numeric_row),
     GateCheck("timing", value.timing),
@@ -44,6 +56,8 @@ REGISTRY: tuple[GateCheck, ...] = (
     GateCheck("entity_keys", entities.entity_keys),
     GateCheck("history_matches", history.history_matches),
     GateCheck("segment_rows", segments.segment_rows),
+    GateCheck("rollup_matches_raw", scale.rollup_matches_raw),
+    GateCheck("scales_with_rows", scale.scales_with_rows),
 )
 CHECKS: tuple[str, ...] = tuple(check.name for check in REGISTRY)
 

@@ -93,5 +93,6 @@ def to_registry_metric(definition: MetricDefinition) -> RegistryMetric:
         benchmark_points=None,
         file_path=definition.path,
         entity=definition.entity,
+        engine_sql=dict(definition.engine_sql),
         segments_sql=definition.segments_sql,
     )

@@ -23,6 +23,7 @@ from heartbeat_core.metrics.gate.context import GateContext
 from heartbeat_core.metrics.gate.report import Limits, Outcome, failed, passed, skipped
 from heartbeat_core.metrics.gate.value import value_run
 from heartbeat_core.metrics.registry import RegistryMetric
+from heartbeat_core.settings import get_settings
 
 _INDEXED_SCANS = ("Index Scan", "Index Only Scan", "Bitmap Heap Scan")
 
@@ -299,6 +300,11 @@ def explain_value(
 
 def explain(ctx: GateContext) -> Outcome:
     """ANALYZE when the query runs in time; the estimated plan when it is too slow to run again."""
+    if get_settings().warehouse_url:
+        return skipped(
+            "warehouse mode: the value runs on the engine, whose plans this check does not judge "
+            "(EXPLAIN reads Postgres plans; docs/scale-out.md)"
+        )
     run = ctx.once(value_run)
     if run.failed:
         return skipped("the value SQL did not run")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 Status = Literal["pass", "fail", "skip"]
@@ -67,6 +68,13 @@ class Limits:
     time_limit_s: float = DEFAULT_TIME_LIMIT_S
     large_table_bytes: int = DEFAULT_LARGE_TABLE_BYTES
     nested_loop_outer_rows: int = DEFAULT_NESTED_LOOP_OUTER_ROWS
+    # `scales_with_rows` (issue 19): a larger copy of the marts (e.g. the demo world at scale 50), the as-of
+    # moment to run there (its data's own "now"), and how much faster than the rows it reads a metric's time
+    # may grow before the gate flags it (above a noise floor of `scale_floor_s` on the copy)
+    scale_url: str | None = None
+    scale_as_of: datetime | None = None
+    scale_growth_factor: float = 2.0
+    scale_floor_s: float = 0.25
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from heartbeat_core.metrics.gate.context import GateContext, sections
 from heartbeat_core.metrics.gate.report import Outcome, failed, passed, skipped
+from heartbeat_core.rollups.read import reads
 
 _WALL_CLOCK_FUNCS = {
     "now",
@@ -145,9 +146,12 @@ def point_in_time(ctx: GateContext) -> Outcome:
             f"reads the wall clock: {', '.join(sorted(scan.wall))}",
             fix="use heartbeat.as_of() / heartbeat.window_start() so backfill replays past days",
         )
+    rollups = sorted(reads(ctx.parsed.value_sql))
+    if not scan.used and rollups:  # a rollup reference is the rollup over [window_start(), as_of())
+        return passed(f"reads {', '.join(f'rollups.{r}' for r in rollups)} over the metric's window")
     if not scan.used:
         return failed(
             "@value never reads heartbeat.as_of() or heartbeat.window_start(): every past day would get today's value",
             fix="bound the rows by heartbeat.as_of() (snapshot) or [window_start(), as_of()) (windows)",
         )
-    return passed(f"reads {', '.join(sorted(scan.used))}")
+    return passed(f"reads {', '.join(sorted(scan.used) + [f'rollups.{r}' for r in rollups])}")

@@ -20,3 +20,15 @@
 -- @value
 SELECT count(DISTINCT r.client_profile_id) AS value
 FROM rollups.entry_client_day r;
+
+-- @segments
+WITH active AS (
+    SELECT e.client_profile_id
+    FROM webbank.entry e
+    WHERE e.create_time >= heartbeat.window_start('7d') AND e.create_time < heartbeat.as_of()
+    GROUP BY e.client_profile_id
+)
+SELECT 'tier' AS dimension, c.tier AS segment, count(*) AS value, count(*) AS weight
+FROM active
+JOIN webbank.client_profile c ON c.id = active.client_profile_id
+GROUP BY c.tier;

@@ -36,3 +36,19 @@ WHERE ci.issued_at < heartbeat.as_of()
   AND ci.due_date < heartbeat.as_of() - interval '30 days'
 GROUP BY c.name, ci.client_profile_id
 ORDER BY amount DESC;
+
+-- @detail[clickhouse]
+-- ClickHouse's groupConcat keeps no order: the months are sorted by issue date through arraySort.
+SELECT c.name AS client, ci.client_profile_id AS client_id,
+       arrayStringConcat(arraySort(groupUniqArray(cd.scheme)), ', ') AS scheme, count(*) AS unpaid_invoices,
+       arrayStringConcat(arrayMap(x -> x.2, arraySort(x -> x.1,
+           groupArray((ci.issued_at, formatDateTime(ci.issued_at, '%b %Y'))))), ', ') AS unpaid_months,
+       min(ci.due_date) AS overdue_since, sum(ci.amount) AS amount, min(ci.currency) AS currency
+FROM card_management.collateral_invoice AS ci
+JOIN card_management.card AS cd ON cd.id = ci.card_id
+LEFT JOIN webbank.client_profile AS c ON c.id = ci.client_profile_id
+WHERE ci.issued_at < heartbeat.as_of()
+  AND (ci.paid_at IS NULL OR ci.paid_at >= heartbeat.as_of())
+  AND ci.due_date < heartbeat.as_of() - INTERVAL 30 DAY
+GROUP BY c.name, ci.client_profile_id
+ORDER BY amount DESC;

@@ -62,3 +62,38 @@ CROSS JOIN LATERAL (VALUES (1, 'signed up', counts.signed_up), (2, 'approved', c
                            (3, 'card issued', counts.card_issued), (4, 'first payment', counts.first_payment))
     AS s(n, step, clients)
 ORDER BY s.n;
+
+-- @detail[clickhouse]
+-- ClickHouse has no LATERAL join: the four steps are one row each through ARRAY JOIN.
+WITH cohort AS (
+    SELECT c.id
+    FROM webbank.client_profile AS c
+    WHERE c.created_at >= heartbeat.window_start('funnel') AND c.created_at < heartbeat.as_of()
+), approved AS (
+    SELECT DISTINCT l.client_profile_id AS client_id
+    FROM webbank.client_profile_state_log AS l
+    WHERE l.profile_state = 'approved'
+      AND l.`timestamp` >= heartbeat.window_start('funnel') AND l.`timestamp` < heartbeat.as_of()
+), carded AS (
+    SELECT DISTINCT cd.client_profile_id AS client_id
+    FROM card_management.card AS cd
+    WHERE cd.issued_at >= heartbeat.window_start('funnel') AND cd.issued_at < heartbeat.as_of()
+), paid AS (
+    SELECT DISTINCT p.sender_profile_id AS client_id
+    FROM webbank.payment AS p
+    JOIN cohort ON cohort.id = p.sender_profile_id
+    WHERE p.create_time >= heartbeat.window_start('funnel') AND p.create_time < heartbeat.as_of()
+), counts AS (
+    SELECT count(*) AS signed_up, count(a.client_id) AS approved, count(cd.client_id) AS card_issued,
+           count(pd.client_id) AS first_payment
+    FROM cohort
+    LEFT JOIN approved AS a ON a.client_id = cohort.id
+    LEFT JOIN carded AS cd ON cd.client_id = cohort.id
+    LEFT JOIN paid AS pd ON pd.client_id = cohort.id
+)
+SELECT s.2 AS step, s.3 AS clients,
+       round(toDecimal128(100 * s.3, 10) / nullIf(counts.signed_up, 0), 1) AS pct_of_signups
+FROM counts
+ARRAY JOIN [(1, 'signed up', counts.signed_up), (2, 'approved', counts.approved),
+            (3, 'card issued', counts.card_issued), (4, 'first payment', counts.first_payment)] AS s
+ORDER BY s.1;

@@ -17,14 +17,10 @@
 --   Read through rollups/entry_client_day (whole days; today and the window's cut day from raw rows).
 
 -- @value
-WITH per_client AS (
-    SELECT r.client_profile_id,
-           coalesce(sum(r.fee) FILTER (WHERE (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of())), 0) AS fee
-    FROM rollups.entry_client_day r
-    GROUP BY r.client_profile_id
-)
-SELECT round(sum(per_client.fee) / nullif(count(*), 0), 2) AS value
-FROM per_client;
+-- every active client's booked fees summed, over the number of active clients (no per-client grouping needed)
+SELECT round(coalesce(sum(r.fee) FILTER (WHERE r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of()), 0)
+             / nullif(count(DISTINCT r.client_profile_id), 0), 2) AS value
+FROM rollups.entry_client_day r;
 
 -- @detail
 WITH per_client AS (
