@@ -88,7 +88,8 @@ def list_cmd(
             row["kind"],
             "yes" if row["verification_state"] == "verified" else "no",
             row["owner"] or "—",
-            "  ".join(chips) or "[dim]not computed[/]",
+            "  ".join(chips) + ("  [yellow]out of date[/]" if row.get("out_of_date") else "")
+            or "[dim]not computed[/]",
         )
     console.print(table)
     console.print(f"{len(rows)} cut(s)")

@@ -22,7 +22,7 @@ from heartbeat_core.jobs import ledger, runner
 from heartbeat_core.settings import reset_settings
 from heartbeat_mcp.server import build_server
 from heartbeat_web.app import create_app
-from tests.test_audit import UNPAID, write_cuts
+from tests.test_audit import UNPAID, _cli, write_cuts
 from tests.web_server import LiveServer
 
 pytestmark = pytest.mark.db
@@ -65,6 +65,12 @@ def test_an_out_of_date_cut_is_marked_on_every_surface(behind: str) -> None:
             assert api["out_of_date"] is True and api["freshness"] == "amber"
     finally:
         server.stop()
+
+    env = {"HEARTBEAT_DATABASE_URL": behind}  # the rest of the settings come from this test's environment
+    shown = _cli("audit", "show", "money_unpaid", env_extra=env)
+    assert shown.returncode == 0 and "out of date: snapshot from" in shown.stdout, shown.stderr
+    listed = _cli("audit", "list", env_extra={**env, "COLUMNS": "200"})
+    assert listed.returncode == 0 and "out of date" in listed.stdout, listed.stderr
 
     async def agent(client: Client) -> None:
         cut = (await client.call_tool("audit_cut", {"cut_id": "money_unpaid"})).structured_content

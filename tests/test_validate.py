@@ -51,6 +51,7 @@ EXPECTED_FAILURE = {
     "segments_wrong_columns": "segment_rows",
     "segments_too_many": "segment_rows",
     "segments_entity_dimension": "segment_rows",
+    "segments_slow": "segment_rows",
 }
 SMALL = Limits(time_limit_s=1.0, large_table_bytes=1024 * 1024)
 FAST = Limits(time_limit_s=1.0)
@@ -95,9 +96,11 @@ def test_every_bad_fixture_has_an_expected_failure() -> None:
 @pytest.mark.parametrize("metric_id", sorted(EXPECTED_FAILURE))
 def test_bad_fixture_fails_its_named_check(world: str, metric_id: str) -> None:
     # only the fixture under test gets a small limit: a loaded machine must not fail other checks
-    limits = {"seq_scan_large_table": Limits(large_table_bytes=1024 * 1024), "slow_query": FAST}.get(
-        metric_id, Limits()
-    )
+    limits = {
+        "seq_scan_large_table": Limits(large_table_bytes=1024 * 1024),
+        "slow_query": FAST,
+        "segments_slow": FAST,
+    }.get(metric_id, Limits())
     report = _validate(BAD / f"{metric_id}.sql", world, limits)
     expected = EXPECTED_FAILURE[metric_id]
     assert not report.ok

@@ -1,8 +1,11 @@
 """The `segment_rows` check: a `@segments` section returns `dimension, segment, value` plus `numerator,
-denominator` or `weight`, at most `SEGMENT_CAP` segments per dimension; a failure names the file and the line of
-the section. Compute never lets a failing @segments block the value; the gate stops it before it ships."""
+denominator` or `weight`, at most `SEGMENT_CAP` segments per dimension, under the gate's time limit; a failure
+names the file and the line of the section. Compute never lets a failing @segments block the value; the gate
+stops it before it ships."""
 
 from __future__ import annotations
+
+import time
 
 import psycopg
 
@@ -25,6 +28,7 @@ def segment_rows(ctx: GateContext) -> Outcome:
     if ctx.once(value_run).error is not None:
         return skipped("the value SQL did not run")
     where = f"{ctx.parsed.path}:{ctx.parsed.section_lines.get('segments', 1)}"
+    started = time.perf_counter()
     try:
         with ctx.conn.transaction():
             moments = begin_point_in_time(ctx.conn, ctx.metric, ctx.now)
@@ -35,8 +39,14 @@ def segment_rows(ctx: GateContext) -> Outcome:
         return failed(f"{where}: @segments did not run: {message}")
     except segment_sets.SegmentShapeError as exc:
         return failed(f"{where}: {exc}", fix=_FIX)
+    seconds = time.perf_counter() - started
     if found.problems:
         return failed(f"{where}: " + "; ".join(found.problems))
+    if seconds >= ctx.limits.time_limit_s:  # compute runs it on every metric-day of a backfill's recent days
+        return failed(
+            f"{where}: @segments took {seconds:.2f} s ≥ {ctx.limits.time_limit_s:g} s on the live data",
+            fix="bound the scan like @value does (the window's rows, indexed columns)",
+        )
     dimensions = sorted({r.dimension for r in found.rows})
     clash = sorted(set(dimensions) & _entity_types(ctx))
     if clash:
@@ -46,7 +56,7 @@ def segment_rows(ctx: GateContext) -> Outcome:
             fix="name the dimension differently, or keep it as the metric's entity",
         )
     listed = ", ".join(f"{d} ({sum(r.dimension == d for r in found.rows)})" for d in dimensions)
-    return passed(f"{found.kind} segments: {listed or 'none now'}")
+    return passed(f"{found.kind} segments: {listed or 'none now'}; @segments took {seconds:.3f} s")
 
 
 def _entity_types(ctx: GateContext) -> set[str]:
