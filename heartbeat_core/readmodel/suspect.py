@@ -1,5 +1,6 @@
 """Suspect flags (issue 18): a failing data test on a landed table marks the metrics whose SQL reads that table
-(table-level lineage, `metrics.lineage`), with the test as the reason; the value and colour stay as they are."""
+(table-level lineage, `metrics.lineage`; through a rollup to the tables it is built from), with the test as the
+reason; the value and colour stay as they are."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from heartbeat_core.formatting import format_number
-from heartbeat_core.metrics.lineage import metric_tables
+from heartbeat_core.metrics.lineage import metric_tables, tables_read
 from heartbeat_core.readmodel.annotations import Flag
 
 if TYPE_CHECKING:
@@ -64,6 +65,17 @@ def failing_tests(conn: psycopg.Connection[Any]) -> list[FailingTest]:
     ]
 
 
+def _rollup_tables(conn: psycopg.Connection[Any]) -> dict[tuple[str, str], frozenset[tuple[str, str]]]:
+    """`rollups.<id>` → the landed tables its SQL reads: a metric that reads a rollup reads those too."""
+    exists = conn.execute("SELECT to_regclass('heartbeat.rollup_registry') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return {}
+    rows = conn.execute(
+        "SELECT rollup_id, sql FROM heartbeat.rollup_registry WHERE retired_at IS NULL"
+    ).fetchall()
+    return {("rollups", rollup_id): tables_read(text or "") for rollup_id, text in rows}
+
+
 def suspects_by_metric(conn: psycopg.Connection[Any], metric_ids: list[str]) -> dict[str, list[FailingTest]]:
     """The failing tests behind each metric (only metrics that read a failing table appear)."""
     failing = failing_tests(conn)
@@ -73,9 +85,11 @@ def suspects_by_metric(conn: psycopg.Connection[Any], metric_ids: list[str]) -> 
         "SELECT metric_id, value_sql, detail_sql FROM heartbeat.metric_registry WHERE metric_id = ANY(%s)",
         (metric_ids,),
     ).fetchall()
+    rollups = _rollup_tables(conn)
     out: dict[str, list[FailingTest]] = {}
     for metric_id, value_sql, detail_sql in rows:
-        tables = metric_tables(value_sql or "", detail_sql)
+        read = metric_tables(value_sql or "", detail_sql)
+        tables = read.union(*(rollups.get(t, frozenset()) for t in read))
         hits = [t for t in failing if (t.source, t.table) in tables]
         if hits:
             out[metric_id] = hits
