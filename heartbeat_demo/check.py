@@ -11,14 +11,18 @@ import csv
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 
 from heartbeat_core.db.migrate import migrate
 from heartbeat_core.ingest.config import load_sources, resolved_tables
 from heartbeat_core.ingest.indexes import apply_indexes
+from heartbeat_core.rollups.definition import load_rollups
+from heartbeat_core.rollups.read import expand, reads
 from heartbeat_demo import PROJECT_DIR
 
 
@@ -74,9 +78,25 @@ def run_section(
         conn.execute("SET TRANSACTION READ ONLY")
         conn.execute("SELECT set_config('heartbeat.period', %s, true)", (period,))
         conn.execute("SELECT set_config('heartbeat.as_of', %s, true)", (as_of.isoformat() if as_of else "",))
+        sql = _rollups_from_raw_rows(conn, sql)
         started = time.perf_counter()
         cur = conn.execute(sql.encode())
         rows = cur.fetchall()
         seconds = time.perf_counter() - started
         columns = [d.name for d in cur.description or []]
     return SectionResult(rows, columns, seconds)
+
+
+@cache
+def _demo_rollups() -> dict[str, str]:
+    return {d.rollup_id: d.sql for d in load_rollups(PROJECT_DIR / "rollups").definitions}
+
+
+def _rollups_from_raw_rows(conn: psycopg.Connection[Any], sql: str) -> str:
+    """A source database holds no rollup tables: `rollups.<id>` reads its window from raw rows, as the gate's
+    reference does (the value is the same; compute reads the table)."""
+    if not reads(sql):
+        return sql
+    row = conn.execute("SELECT heartbeat.as_of(), heartbeat.window_start()").fetchone()
+    assert row is not None  # a SELECT without FROM returns one row
+    return expand(sql, _demo_rollups(), row[1], row[0], ZoneInfo("UTC"), raw=True)
