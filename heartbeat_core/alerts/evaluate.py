@@ -367,7 +367,7 @@ def _evaluate_channel(
             events += mine
             continue
         for event in mine:  # the incident's message speaks for its members' own transitions
-            spoken = event.subject_type == "metric" and not (event.repeat and state.metric_id in plan.leads)
+            spoken = event.subject_type == "metric" and not (event.repeat and _reminds(state, plan.leads))
             (covered if spoken else events).append(event)
     events += test_events(
         conn, [s.metric_id for s in states], facts.public_url, told_test_keys(conn, ch.name)
@@ -525,3 +525,9 @@ def _log_notifications(
                ON CONFLICT (channel, idempotency_key) DO NOTHING""",
             rows,
         )
+
+
+def _reminds(state: MetricState, leads: set[str]) -> bool:
+    """An incident member's reminder still speaks when it leads the incident, or when it names who is in it
+    (the clients behind a member are news the lead's reminder does not carry)."""
+    return state.metric_id in leads or bool(state.entities and state.entities.top)

@@ -8,7 +8,7 @@ metric is not an incident message: its own red, amber or stale alert is sent as 
 What the members' own alerts become: while a metric belongs to an incident that speaks on a channel, its
 transitions (red, amber, stale, resolved) are not sent on their own; they are logged under the incident
 message's outbox row (the metric's history says it was told, and when), so one incident is one message, not
-N. The lead metric's reminder is kept (one reminder per incident, not one per member). Entity events that
+N. The lead metric's reminder is kept, and a member's that names who is in it (its entities). Entity events that
 arrive later (a new client inside a red) still speak: they are news the incident message did not carry.
 
 What the channel was told is read back from its notification log (subject `incident`): the members each
