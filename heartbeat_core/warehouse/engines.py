@@ -13,6 +13,7 @@ Every engine also only ever receives one SELECT (`transpile` refuses anything el
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ class Result:
     rows: list[tuple[Any, ...]]
 
 
-class Engine:
+class Engine(ABC):
     """What compute, landing and parity need from a warehouse engine."""
 
     config: WarehouseConfig
@@ -46,17 +47,18 @@ class Engine:
     def name(self) -> str:
         return self.config.label
 
+    @abstractmethod
     def query(self, sql: str, *, timeout_s: float, timezone: str, limit: int | None = None) -> Result:
-        raise NotImplementedError
+        """Run one read-only statement within `timeout_s`, in `timezone`."""
 
+    @abstractmethod
     def replace_table(
         self, schema: str, table: str, data: pa.Table, order_by: list[str] | None = None
     ) -> None:
         """Create or replace `schema.table` with `data`, its rows ordered by `order_by` where the engine keys
         storage on it (ClickHouse's MergeTree sorting key)."""
-        raise NotImplementedError
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract one
         """Release the engine's files (nothing to do by default)."""
 
 
