@@ -64,7 +64,7 @@ WITH bounds AS (
 ), edge_only AS (
     -- edge clients with no entry on a whole day (a client of today missing from today's stored rows, landed
     -- since the last refresh, is looked up by client)
-    SELECT count(*) AS clients
+    SELECT edge.client_profile_id
     FROM edge
     CROSS JOIN bounds b
     LEFT JOIN next_after_cut n ON n.client_profile_id = edge.client_profile_id
@@ -76,9 +76,8 @@ WITH bounds AS (
                    WHERE p.client_profile_id = edge.client_profile_id AND p.day < b.whole_to::date)
                ELSE true END
 )
-SELECT whole.clients + edge_only.clients AS value
-FROM whole
-CROSS JOIN edge_only;
+SELECT whole.clients + (SELECT count(*) FROM edge_only) AS value
+FROM whole;
 
 -- @segments
 WITH active AS (
