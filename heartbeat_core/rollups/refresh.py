@@ -95,7 +95,11 @@ def create_statements(rollup: StoredRollup) -> list[str]:
         f"DROP TABLE IF EXISTS {rollup.table}",
         f"CREATE TABLE {rollup.table} AS {bind_range(rollup.sql, None, None)} WITH NO DATA",
         f'CREATE INDEX ON {rollup.table} ("day")',
-        *(f"CREATE INDEX ON {rollup.table} ({columns})" for columns in rollup.index_columns.split(";") if columns.strip()),
+        *(
+            f"CREATE INDEX ON {rollup.table} ({columns})"
+            for columns in rollup.index_columns.split(";")
+            if columns.strip()
+        ),
     ]
 
 
