@@ -1,0 +1,150 @@
+"""Warehouse mode ingest (issue 17): a Postgres source lands straight into the engine through dlt — DuckDB as
+dlt's `duckdb` destination, chDB through dlt's `filesystem` staging and MergeTree tables — with no copy in the
+Postgres marts; a second run is incremental (cursor honoured, merge on the key); the watermark and freshness are
+the engine's; a metric computes to the value it has in Postgres mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from heartbeat_core.ingest import run_one
+from heartbeat_core.ingest.config import parse_sources
+from heartbeat_core.settings import reset_settings
+from heartbeat_core.warehouse import current
+
+pytestmark = pytest.mark.db
+
+N = 2000
+SOURCES = """
+[sources.shop]
+kind = "postgres"
+connection_env = "HB_TEST_WH_SHOP_URL"
+schema = "core"
+primary_key = "id"
+cursor = "updated_at"
+
+[sources.shop.tables.orders]
+indexes = ["created_at"]
+
+[sources.shop.tables.currency]
+primary_key = "code"
+cursor = ""
+write_disposition = "replace"
+"""
+METRIC = """\
+-- name: Order amount
+-- period: 30d
+-- unit: money:EUR
+-- direction: higher_is_better
+-- sources: shop
+-- owner: a@example.com
+
+-- @value
+SELECT sum(o.amount) AS value FROM shop.orders o
+WHERE o.created_at >= heartbeat.window_start() AND o.created_at < heartbeat.as_of() AND o.state <> 'void'
+"""
+
+
+@pytest.fixture
+def shop(create_database: Callable[[str], str], marts_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = create_database("whshop")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA core")
+        conn.execute(
+            "CREATE TABLE core.orders (id bigint PRIMARY KEY, amount numeric(12,2), state text, "
+            "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO core.orders SELECT g, g / 7.0, 'new', now() - g * interval '10 minutes', "
+            f"timestamptz '2026-11-01' + g * interval '1 second' FROM generate_series(1, {N}) g"
+        )
+        conn.execute("CREATE TABLE core.currency (code char(3) PRIMARY KEY, name text)")
+        conn.execute("INSERT INTO core.currency VALUES ('EUR', 'Euro'), ('USD', 'US dollar')")
+    monkeypatch.setenv("HB_TEST_WH_SHOP_URL", url)
+    return url
+
+
+def _engine_rows(sql: str) -> list[tuple]:  # type: ignore[type-arg]
+    return current.engine().query(sql, timeout_s=30, timezone="UTC").rows
+
+
+def _compute(tmp_path: Path, marts_url: str) -> float | None:
+    from heartbeat_core.compute.engine import compute_metrics
+    from heartbeat_core.metrics.sync import sync_directory
+
+    defs = tmp_path / "defs"
+    defs.mkdir(exist_ok=True)
+    (defs / "shop_amount_30d.sql").write_text(METRIC)
+    with psycopg.connect(marts_url, autocommit=True) as conn:
+        synced = sync_directory(conn, defs)
+    assert not synced.problems, synced.problems
+    report = compute_metrics()
+    assert report.ok, [(o.metric_id, o.error) for o in report.failed]
+    (outcome,) = report.outcomes
+    return outcome.value
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "chdb"])
+def test_a_source_lands_straight_into_the_engine_incrementally(
+    engine: str, shop: str, marts_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heartbeat_core.readmodel.freshness import last_completed_load
+
+    config = parse_sources(SOURCES, Path("sources.toml"))
+    url = f"duckdb://{tmp_path / 'marts.duckdb'}" if engine == "duckdb" else f"chdb://{tmp_path / 'chdb'}"
+    monkeypatch.setenv("HEARTBEAT_METRIC_DEFS", str(tmp_path / "defs"))
+    monkeypatch.setenv("HEARTBEAT_WAREHOUSE_URL", url)
+    reset_settings()
+    lines: list[str] = []
+    try:
+        first = run_one("shop", sources=config, progress=lines.append)
+        assert first.ok, first.error
+        assert first.marts == engine and "indexes skipped" in lines[-1] and f"into {engine}" in lines[-1]
+        assert {t.name: (t.rows, t.mode) for t in first.tables} == {
+            "orders": (N, "append"),
+            "currency": (2, "replace"),
+        }
+        with psycopg.connect(marts_url) as conn:  # the Postgres marts hold no copy of the source
+            row = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'shop%'").fetchone()
+            assert row == (0,)
+        assert _engine_rows("SELECT count(*), count(DISTINCT id) FROM shop.orders") == [(N, N)]
+
+        with psycopg.connect(shop, autocommit=True) as src:  # 10 rows change, 5 arrive
+            src.execute(
+                "UPDATE core.orders SET state = 'void', updated_at = timestamptz '2026-11-20' WHERE id <= 10"
+            )
+            src.execute(
+                "INSERT INTO core.orders SELECT g, 1.25, 'new', now() - interval '1 hour', "
+                f"timestamptz '2026-11-21' FROM generate_series({N + 1}, {N + 5}) g"
+            )
+        second = run_one("shop", sources=config)
+        assert second.ok, second.error
+        orders = next(t for t in second.tables if t.name == "orders")
+        assert (orders.rows, orders.mode) == (15, "merge")  # only what moved past the cursor
+        assert _engine_rows(
+            "SELECT count(*), count(DISTINCT id), sum(CASE WHEN state = 'void' THEN 1 ELSE 0 END) FROM shop.orders"
+        ) == [(N + 5, N + 5, 10)]
+        assert second.data_watermark is not None and second.data_watermark.isoformat().startswith(
+            "2026-11-21T00:00:00"
+        )
+        with psycopg.connect(marts_url) as conn:
+            loaded = last_completed_load(conn, "shop", None)
+            stored = conn.execute(
+                "SELECT data_watermark FROM heartbeat.source_state WHERE source = 'shop'"
+            ).fetchone()
+        assert stored is not None and stored[0] == second.data_watermark
+        assert loaded is not None and abs((loaded - second.data_watermark).days) > 0  # the engine's load time
+        warehouse_value = _compute(tmp_path, marts_url)
+    finally:
+        current.release()
+
+    monkeypatch.delenv("HEARTBEAT_WAREHOUSE_URL")  # the same source in Postgres mode: the same value
+    reset_settings()
+    assert run_one("shop", sources=config).ok
+    assert warehouse_value is not None and _compute(tmp_path, marts_url) == pytest.approx(
+        warehouse_value, rel=1e-12
+    )
