@@ -148,3 +148,74 @@ def test_a_source_lands_straight_into_the_engine_incrementally(
     assert warehouse_value is not None and _compute(tmp_path, marts_url) == pytest.approx(
         warehouse_value, rel=1e-12
     )
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "chdb"])
+def test_webhook_batches_land_in_the_engine(
+    engine: str, marts_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JSON rows (dlt's normalizer, nested fields flattened) reach the engine too: chDB's staging writes them
+    as parquet whatever the connector's format."""
+    from heartbeat_core.ingest import land_events
+
+    config = parse_sources(
+        '[sources.events]\nkind = "webhook"\ntable = "event"\ncursor = "occurred_at"\n', Path("sources.toml")
+    )
+    url = f"duckdb://{tmp_path / 'marts.duckdb'}" if engine == "duckdb" else f"chdb://{tmp_path / 'chdb'}"
+    monkeypatch.setenv("HEARTBEAT_WAREHOUSE_URL", url)
+    reset_settings()
+    events = [
+        {"id": i, "kind": "signup", "occurred_at": f"2026-11-2{i}T10:00:00+00:00", "meta": {"plan": "pro"}}
+        for i in range(3)
+    ]
+    try:
+        first = land_events("events", events, sources=config)
+        assert first.ok and first.rows == 3, first.error
+        second = land_events("events", events[:1], sources=config)
+        assert second.ok and second.rows == 1, second.error
+        assert _engine_rows("SELECT count(*), max(meta__plan) FROM events.event") == [(4, "pro")]
+    finally:
+        current.release()
+    with psycopg.connect(marts_url) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'events'").fetchone() == (0,)
+        row = conn.execute(
+            "SELECT data_watermark FROM heartbeat.source_state WHERE source = 'events'"
+        ).fetchone()
+    assert row is not None and row[0].isoformat() == "2026-11-22T10:00:00+00:00"
+
+
+def test_a_recompute_job_in_warehouse_mode_lands_computes_and_says_data_tests_were_skipped(
+    shop: str, marts_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job's post-ingest step knows where the source landed: data tests read the Postgres marts, so they
+    are skipped with the reason (never a failure of tables that are not there); compute reads the engine."""
+    from heartbeat_core.jobs import ledger, runner
+    from heartbeat_core.metrics.sync import sync_directory
+
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    (defs / "shop_amount_30d.sql").write_text(METRIC)
+    (tmp_path / "sources.toml").write_text(
+        SOURCES.replace(
+            'indexes = ["created_at"]\n', 'indexes = ["created_at"]\ntests = [{ not_null = ["amount"] }]\n'
+        )
+    )
+    monkeypatch.setenv("HEARTBEAT_SOURCES", str(tmp_path / "sources.toml"))
+    monkeypatch.setenv("HEARTBEAT_METRIC_DEFS", str(defs))
+    monkeypatch.setenv("HEARTBEAT_WAREHOUSE_URL", f"duckdb://{tmp_path / 'marts.duckdb'}")
+    reset_settings()
+    with psycopg.connect(marts_url, autocommit=True) as conn:
+        assert sync_directory(conn, defs).ok
+    try:
+        ticket = runner.request_recompute(trigger="cron", background=False)
+    finally:
+        current.release()
+    view = ledger.get_job(ticket.job_id)
+    assert view is not None and view.state == "succeeded", view
+    (source,) = view.sources
+    assert source.state == "succeeded" and source.rows == N + 2
+    assert source.tests is not None and source.tests["skipped"].startswith(
+        "skipped in warehouse mode: data tests"
+    )
+    (metric,) = view.metrics
+    assert metric.state == "succeeded"
