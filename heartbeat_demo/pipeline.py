@@ -69,9 +69,17 @@ def helpdesk_url() -> str:
 
 
 def reset_landed_datasets(marts: psycopg.Connection[Any]) -> None:
-    """A rebuilt world starts from empty marts datasets, so ingest reloads them in full."""
-    for dataset in DEMO_DATASETS:
-        marts.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(dataset)))
+    """A rebuilt world starts from empty marts datasets, so ingest reloads them in full: in the Postgres
+    marts, or in the warehouse engine when HEARTBEAT_WAREHOUSE_URL is set (ingest lands there)."""
+    from heartbeat_core.db.connection import database_url
+    from heartbeat_core.ingest.store import open_marts
+
+    landed = open_marts(marts, database_url())
+    try:
+        for dataset in DEMO_DATASETS:
+            landed.drop_dataset(dataset)
+    finally:
+        landed.close()
     marts.execute("DELETE FROM heartbeat.source_state WHERE source = ANY(%s)", (list(DEMO_DATASETS),))
 
 

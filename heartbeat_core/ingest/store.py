@@ -51,6 +51,10 @@ class Marts(ABC):
         """The source's dlt dataset (its schema; None where the destination has one database per source)."""
         return schema
 
+    @abstractmethod
+    def drop_dataset(self, schema: str) -> None:
+        """Forget a source's landed tables and dlt's state for it (a rebuilt demo world reloads in full)."""
+
     def has_state(self, schema: str) -> bool:
         """Whether the dataset holds dlt's state (else local working state is stale and is wiped)."""
         return self.table_exists(schema, "_dlt_pipeline_state")
@@ -111,6 +115,11 @@ class PostgresMarts(Marts):
         from heartbeat_core.ingest.marts import drop_table
 
         drop_table(self.conn, schema, table)
+
+    def drop_dataset(self, schema: str) -> None:
+        from psycopg import sql
+
+        self.conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
     def destination(self, schema: str) -> Any:
         import dlt

@@ -101,6 +101,11 @@ class DuckDBMarts(Marts):
             if conn is not None:
                 conn.execute(f"DROP TABLE IF EXISTS {_q(schema)}.{_q(table)}")
 
+    def drop_dataset(self, schema: str) -> None:
+        with self._conn() as conn:
+            if conn is not None:
+                conn.execute(f"DROP SCHEMA IF EXISTS {_q(schema)} CASCADE")
+
     def destination(self, schema: str) -> Any:
         import dlt
 
@@ -166,6 +171,10 @@ class ChDBMarts(Marts):
 
     def drop_table(self, schema: str, table: str) -> None:
         self._run(f"DROP TABLE IF EXISTS {_b(schema)}.{_b(table)}")
+
+    def drop_dataset(self, schema: str) -> None:
+        self._run(f"DROP DATABASE IF EXISTS {_b(schema)}")
+        self.discard(schema)
 
     def has_state(self, schema: str) -> bool:
         """The engine holds the source (its `_dlt_loads`) and the staging keeps dlt's state for it."""
@@ -335,6 +344,16 @@ class ClickHouseServerMarts(Marts):
         client = clickhouse_connect.get_client(dsn=self.config.url)
         try:
             client.command(f"DROP TABLE IF EXISTS {_b(schema)}.{_b(table)}")
+        finally:
+            client.close()
+
+    def drop_dataset(self, schema: str) -> None:
+        import clickhouse_connect
+
+        client = clickhouse_connect.get_client(dsn=self.config.url)
+        try:  # the source's own database: its tables and dlt's state tables
+            for (name,) in client.query(f"SHOW TABLES FROM {_b(schema)}").result_rows:
+                client.command(f"DROP TABLE IF EXISTS {_b(schema)}.{_b(name)}")
         finally:
             client.close()
 
