@@ -142,8 +142,20 @@ def _store(conn: psycopg.Connection[Any], outcome: CutOutcome, payload: dict[str
             )
 
 
+WAREHOUSE_MODE = (
+    "not run in warehouse mode: audit cuts are Python over the Postgres marts, and ingest lands the sources in "
+    "the warehouse engine ({url_scheme}), not in Postgres (docs/scale-out.md)"
+)
+
+
 def _run_one(cut: Cut, window: str, timeout_s: float | None) -> CutOutcome:
     outcome = CutOutcome(cut.cut_id, window)
+    warehouse = get_settings().warehouse_url
+    if warehouse:  # said once per snapshot, instead of "relation ... does not exist"
+        outcome.error = WAREHOUSE_MODE.format(url_scheme=warehouse.split(":", 1)[0])
+        with get_pool().connection() as conn:
+            _store(conn, outcome, None)
+        return outcome
     timeout = get_settings().metric_statement_timeout_s if timeout_s is None else timeout_s
     payload: dict[str, Any] | None = None
     with get_pool().connection() as conn:
