@@ -16,8 +16,6 @@ from heartbeat_core.ingest.config import parse_sources
 from heartbeat_core.settings import reset_settings
 from heartbeat_core.warehouse import current
 
-pytestmark = pytest.mark.db
-
 N = 2000
 SOURCES = """
 [sources.shop]
@@ -88,6 +86,7 @@ def _compute(tmp_path: Path, marts_url: str) -> float | None:
     return outcome.value
 
 
+@pytest.mark.db
 @pytest.mark.parametrize("engine", ["duckdb", "chdb"])
 def test_a_source_lands_straight_into_the_engine_incrementally(
     engine: str, shop: str, marts_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -150,6 +149,7 @@ def test_a_source_lands_straight_into_the_engine_incrementally(
     )
 
 
+@pytest.mark.db
 @pytest.mark.parametrize("engine", ["duckdb", "chdb"])
 def test_webhook_batches_land_in_the_engine(
     engine: str, marts_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -184,6 +184,7 @@ def test_webhook_batches_land_in_the_engine(
     assert row is not None and row[0].isoformat() == "2026-11-22T10:00:00+00:00"
 
 
+@pytest.mark.db
 def test_a_recompute_job_in_warehouse_mode_lands_computes_and_says_data_tests_were_skipped(
     shop: str, marts_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -219,3 +220,23 @@ def test_a_recompute_job_in_warehouse_mode_lands_computes_and_says_data_tests_we
     )
     (metric,) = view.metrics
     assert metric.state == "succeeded"
+
+
+def test_a_clickhouse_server_url_maps_to_dlts_credentials_per_source() -> None:
+    """Untested against a server here (none >= 20.1 obtainable): the mapping dlt's `clickhouse` destination gets."""
+    from heartbeat_core.warehouse.config import WarehouseError, parse_url
+    from heartbeat_core.warehouse.marts import ClickHouseServerMarts, clickhouse_credentials
+
+    creds = clickhouse_credentials("clickhouse://loader:s%40cret@ch.internal:8123/marts", "webbank")
+    assert (creds.host, creds.http_port, creds.port, creds.secure) == ("ch.internal", 8123, 9000, 0)
+    assert (creds.username, creds.password, creds.database) == ("loader", "s@cret", "webbank")
+    tls = clickhouse_credentials("clickhouse://ch.example.com:8443/x?native_port=9441", "aml")
+    assert (tls.http_port, tls.port, tls.secure, tls.username, tls.password) == (8443, 9441, 1, "default", "")
+    with pytest.raises(WarehouseError, match="no host"):
+        clickhouse_credentials("clickhouse:///marts", "aml")
+    marts = ClickHouseServerMarts(parse_url("clickhouse://loader@ch.internal:8123/marts"))
+    assert (
+        marts.dataset_name("webbank") is None
+    )  # tables land as webbank.<table>, not marts.webbank___<table>
+    destination = marts.destination("webbank")
+    assert destination.destination_type.endswith("clickhouse")
