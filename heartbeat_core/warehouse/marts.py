@@ -225,6 +225,8 @@ class ChDBMarts(Marts):
             moved.extend(files)
         for load_id in load_ids:
             self._record_load(schema, load_id)
+            # what chDB does not take (the run table, dlt's child tables): this load's files go all the same
+            moved.extend(f for f in (self.staging / schema).glob(f"[!_]*/{load_id}.*") if f.is_file())
         for path in moved:
             path.unlink(missing_ok=True)
 
