@@ -55,9 +55,11 @@ _HASH_ROW_OVERHEAD = 40
 _DATUM_SORT_ROW = 32
 # A nested loop comparing more pairs than this is the shape that turns minutes when both sides grow.
 QUADRATIC_PAIRS = 10_000_000
-# Milliseconds per planner cost unit when the run at hand is too short to calibrate on (under the floor):
-# measured on the demo world at scale 1 on the 2-core bench VM (bench/bench_scale_gate.py, RESULTS.md).
-DEFAULT_MS_PER_COST = 0.0022
+# Milliseconds per planner cost unit when the run at hand is too short to calibrate on, or is not run. On the
+# demo world at scale 50 (2-core bench VM, bench/bench_scale_gate.py, RESULTS.md "Compute at scale") the ratio
+# spans 0.5 ms per 1,000 units (index range scans of a day, priced as random reads of cached pages) to 23 (a
+# month hashed per client): 5 sits between them, so a time from it is an order of magnitude, not a figure.
+DEFAULT_MS_PER_COST = 0.005
 CALIBRATION_FLOOR_MS = 5.0
 _WINDOW_CONSTANT = re.compile(r"'[^']+'::timestamp with time zone")
 
