@@ -145,18 +145,11 @@ class _Plan:
             f"DELETE FROM {self.table} WHERE \"day\" BETWEEN '{first.isoformat()}' AND '{last.isoformat()}'"
         )
         insert = f'INSERT INTO {self.table} SELECT * FROM ({query}) AS hb_rows ORDER BY "day"'
-        if self.dialect == "clickhouse":
+        if self.dialect == "clickhouse":  # no transactions: a lightweight DELETE, then the days again
             self.run(delete)
             self.run(insert)
-            return
-        self.run("BEGIN TRANSACTION")
-        try:
-            self.run(delete)
-            self.run(insert)
-            self.run("COMMIT")
-        except Exception:
-            self.run("ROLLBACK")
-            raise
+        else:  # one call: the engine's cursor is its own connection, so the transaction spans only this
+            self.run(f"BEGIN TRANSACTION; {delete}; {insert}; COMMIT")
 
 
 def _state(conn: psycopg.Connection[Any], warehouse: str, rollup_id: str) -> tuple[str | None, str | None]:
