@@ -145,7 +145,9 @@ def test_an_engine_rollup_is_built_then_rebuilt_only_for_touched_days(
         "SELECT days_rebuilt, watermark, error FROM heartbeat.warehouse_rollup_state WHERE warehouse = %s",
         (config.url,),
     ).fetchone()
-    assert state is not None and state[0] == 3 and state[1].startswith("2026-11-30T07:00") and state[2] is None
+    assert (
+        state is not None and state[0] == 3 and state[1].startswith("2026-11-30T07:00") and state[2] is None
+    )
 
     metric = to_registry_metric(parse_metric_text(METRIC, "events_amount_7d", "events_amount_7d.sql"))
     engine = open_engine(config)
@@ -174,4 +176,6 @@ def test_a_rollup_not_built_on_the_engine_is_read_from_raw_rows(
     window = [r for r in _events(False) if AS_OF - timedelta(days=7) <= r["created_at"] < AS_OF]
     assert value == float(sum(r["amount"] for r in window))
     with pytest.raises(Exception, match="read-only"):
-        engine_rollups._Plan(open_engine(config), stored_rollups(registered)[0], get_settings().tz).build_all()
+        engine_rollups._Plan(
+            open_engine(config), stored_rollups(registered)[0], get_settings().tz
+        ).build_all()
