@@ -140,3 +140,30 @@ def test_schema_drift_of_a_non_postgres_source_is_said_not_run() -> None:
     assert [r.status for r in results] == ["error"]
     assert "not run in warehouse mode: schema drift" in (results[0].message or "")
     assert "source 'rates', table 'rates'" in (results[0].message or "")
+
+
+def test_audit_cuts_and_the_gates_explain_say_they_do_not_run_in_warehouse_mode(
+    marts_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the CLI (`heartbeat audit refresh`, `metric validate`) and MCP (the cut's `error`) show."""
+    from heartbeat_core.audit.read import registry_view
+    from heartbeat_core.audit.refresh import refresh_cuts
+    from heartbeat_core.metrics.gate.plan import explain
+    from heartbeat_demo import PROJECT_DIR
+
+    monkeypatch.setenv("HEARTBEAT_WAREHOUSE_URL", f"chdb://{tmp_path / 'ch'}")
+    reset_settings()
+    try:
+        report = refresh_cuts(directory=PROJECT_DIR / "audit_cuts")
+        outcome = explain(None)  # type: ignore[arg-type]  # decided before it reads anything
+    finally:
+        reset_settings()
+    assert report.outcomes and all(
+        (o.error or "").startswith("not run in warehouse mode: audit cuts are Python over the Postgres marts")
+        and "(chdb)" in (o.error or "")
+        for o in report.outcomes
+    )
+    with psycopg.connect(marts_url) as conn:
+        shown = registry_view(conn)
+    assert shown and all("not run in warehouse mode" in str(cut) for cut in shown)
+    assert outcome.status == "skip" and "warehouse mode: the value runs on the engine" in outcome.evidence
