@@ -26,7 +26,8 @@ def ack_cmd(
     by: str = typer.Option(None, "--by", help="Who acknowledges (default: the OS user)."),
     lift: bool = typer.Option(False, "--lift", help="Stop acknowledging."),
 ) -> None:
-    """Acknowledge a red: its reminders stop (an entity in every metric); a new entity still alerts."""
+    """Acknowledge a red: its reminders stop (an entity in every metric, with what it owns: a client's invoices); a new
+    entity still alerts."""
     moment = parse_until(until) if until else None
     who = by or f"cli:{getpass.getuser()}"
     with connect() as conn:

@@ -48,6 +48,7 @@ EXPECTED_FAILURE = {
     "entity_missing_column": "entity_keys",
     "entity_duplicate_key": "entity_keys",
     "entity_weight_not_numeric": "entity_keys",
+    "entity_owner_missing_column": "entity_keys",
     "segments_wrong_columns": "segment_rows",
     "segments_too_many": "segment_rows",
     "segments_entity_dimension": "segment_rows",

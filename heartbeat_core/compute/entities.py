@@ -27,6 +27,7 @@ class EntityRow:
     key: str
     label: str | None
     weight: float | None
+    owner: str | None = None  # the owning entity's key (`entity_owner`), e.g. the client of an invoice
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class EntitySet:
     total_count: int = 0
     total_weight: float | None = None
     capped: bool = False
+    owner_type: str | None = None  # the type each row's `owner` key is of (`entity_owner`)
 
 
 def _detail(detail_sql: str) -> sql.Composable:
@@ -58,10 +60,17 @@ def entity_query(entity: EntityKey, detail_sql: str, cap: int) -> sql.Composed:
         if entity.weight_column
         else sql.SQL("NULL::float8")
     )
+    owner = (
+        sql.SQL("{}.{}::text").format(d, sql.Identifier(entity.owner_column))
+        if entity.owner_column
+        else sql.SQL("NULL::text")
+    )
     return sql.SQL(
-        "WITH d AS ({detail}) SELECT {key}, {label}, {weight}, count(*) OVER (), sum({weight}) OVER ()"
+        "WITH d AS ({detail}) SELECT {key}, {label}, {weight}, count(*) OVER (), sum({weight}) OVER (), {owner}"
         " FROM d ORDER BY {weight} DESC NULLS LAST, {key} LIMIT {cap}"
-    ).format(detail=_detail(detail_sql), key=key, label=label, weight=weight, cap=sql.Literal(cap + 1))
+    ).format(
+        detail=_detail(detail_sql), key=key, label=label, weight=weight, owner=owner, cap=sql.Literal(cap + 1)
+    )
 
 
 def collect(cur: psycopg.Cursor[Any], entity: EntityKey, detail_sql: str, cap: int) -> EntitySet:
@@ -73,18 +82,24 @@ def collect(cur: psycopg.Cursor[Any], entity: EntityKey, detail_sql: str, cap: i
 def from_rows(entity: EntityKey, fetched: Sequence[Sequence[Any]], cap: int) -> EntitySet:
     """The set from `entity_query`'s rows (Postgres, or the same query on a warehouse engine)."""
     if not fetched:
-        return EntitySet(entity.type)
+        return EntitySet(entity.type, owner_type=entity.owner_type)
     total_count, total_weight = int(fetched[0][3]), fetched[0][4]
     seen: dict[str, EntityRow] = {}
-    for key, label, weight, _, _ in fetched[:cap]:
+    for key, label, weight, _, _, owner in fetched[:cap]:
         if key is not None and str(key) not in seen:
-            seen[str(key)] = EntityRow(str(key), label, None if weight is None else float(weight))
+            seen[str(key)] = EntityRow(
+                str(key),
+                label,
+                None if weight is None else float(weight),
+                None if owner is None else str(owner),
+            )
     return EntitySet(
         entity.type,
         list(seen.values()),
         total_count,
         None if total_weight is None else float(total_weight),
         capped=len(fetched) > cap,
+        owner_type=entity.owner_type,
     )
 
 

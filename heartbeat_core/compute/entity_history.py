@@ -19,6 +19,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from heartbeat_core.compute.entities import EntityRow, EntitySet
+from heartbeat_core.compute.entity_owners import record_owners
 
 ONE_DAY = timedelta(days=1)
 
@@ -189,6 +190,7 @@ def record_day(
         spans = _load_spans(conn, metric_id, day)
         edits = merge_day(spans, day, entities, _observed_before(conn, metric_id, day), worse_share)
         _apply(conn, metric_id, entities.type, edits, now)
+        record_owners(conn, entities, now)
         latest = conn.execute(
             "SELECT max(as_of_date) FROM heartbeat.entity_total WHERE metric_id = %s", (metric_id,)
         ).fetchone()

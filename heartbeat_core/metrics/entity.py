@@ -1,8 +1,9 @@
 """The entity a metric's detail rows list: `-- entity: client:client_id`, `-- entity_label: client`,
-`-- entity_weight: amount` (CONTRACTS.md "Entities and segments").
+`-- entity_weight: amount` (CONTRACTS.md "Entities and segments"), and optionally who owns it:
+`-- entity_owner: client:client_id` (an invoice belongs to a client).
 
 The type is shared across metrics (a client is a client in every metric), so acknowledging `client:42`
-covers every metric that lists client 42. The declaration is parsed here, checked against the detail by the
+covers every metric that lists client 42 — and, through `entity_owner`, every invoice of client 42. The declaration is parsed here, checked against the detail by the
 gate (`metrics.gate.entities`) and stored in the registry as JSON.
 """
 
@@ -12,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-ENTITY_KEYS = ("entity", "entity_label", "entity_weight", "entity_weight_unit")
+ENTITY_KEYS = ("entity", "entity_label", "entity_weight", "entity_weight_unit", "entity_owner")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -27,6 +28,9 @@ class EntityKey:
     weight_column: str | None = None
     line: int = 0
     weight_unit: str | None = None  # a metric unit (`money:EUR`); default: the metric's unit when it is money
+    # `entity_owner: client:client_id`: the type that owns each row's entity, and the column holding its key
+    owner_type: str | None = None
+    owner_column: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -36,6 +40,8 @@ class EntityKey:
             "weight": self.weight_column,
             "line": self.line,
             "weight_unit": self.weight_unit,
+            "owner_type": self.owner_type,
+            "owner": self.owner_column,
         }
 
     @classmethod
@@ -49,12 +55,16 @@ class EntityKey:
             weight_column=data.get("weight"),
             line=int(data.get("line") or 0),
             weight_unit=data.get("weight_unit"),
+            owner_type=data.get("owner_type"),
+            owner_column=data.get("owner"),
         )
 
     @property
     def columns(self) -> tuple[str, ...]:
         """The detail columns the declaration names, key first."""
-        return tuple(c for c in (self.key_column, self.label_column, self.weight_column) if c)
+        return tuple(
+            c for c in (self.key_column, self.label_column, self.weight_column, self.owner_column) if c
+        )
 
 
 def parse_entity(
@@ -82,7 +92,28 @@ def parse_entity(
             value = ""
         optional[extra] = value or None
     weight_unit = values.get("entity_weight_unit", ("", 0))[0] or None
+    owner_type, owner_column = _owner(values, entity_type, problems)
     entity = EntityKey(
-        entity_type, column, optional["entity_label"], optional["entity_weight"], line, weight_unit
-    )
+        entity_type, column, optional["entity_label"], optional["entity_weight"], line, weight_unit,
+        owner_type, owner_column,
+    )  # fmt: skip
     return entity, problems
+
+
+def _owner(
+    values: dict[str, tuple[str, int]], entity_type: str, problems: list[tuple[int, str]]
+) -> tuple[str | None, str | None]:
+    """`entity_owner: client:client_id`: the owning type and the detail column holding its key."""
+    raw, at = values.get("entity_owner", ("", 0))
+    if not raw:
+        return None, None
+    owner_type, sep, column = (part.strip() for part in raw.partition(":"))
+    if not sep or not _NAME.match(owner_type) or not _COLUMN.match(column):
+        problems.append(
+            (at, f"entity_owner {raw!r} is not `<type>:<key column>` (expected e.g. `client:client_id`)")
+        )
+        return None, None
+    if owner_type == entity_type:
+        problems.append((at, f"entity_owner {raw!r}: an entity cannot own itself (expected another type)"))
+        return None, None
+    return owner_type, column

@@ -22,6 +22,7 @@ def _column_problems(entity: EntityKey, columns: list[tuple[str, int]]) -> list[
             ("key", entity.key_column),
             ("label", entity.label_column),
             ("weight", entity.weight_column),
+            ("owner", entity.owner_column),
         )
         if column and column not in names
     ]
@@ -59,7 +60,11 @@ def entity_keys(ctx: GateContext) -> Outcome:
         )
     roles = ", ".join(
         f"{role} {column}"
-        for role, column in (("label", entity.label_column), ("weight", entity.weight_column))
+        for role, column in (
+            ("label", entity.label_column),
+            ("weight", entity.weight_column),
+            ("owner", f"{entity.owner_type}:{entity.owner_column}" if entity.owner_column else None),
+        )
         if column
     )
     return passed(

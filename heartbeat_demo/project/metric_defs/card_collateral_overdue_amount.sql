@@ -10,6 +10,7 @@
 -- tags: cards, credit-risk
 -- entity: invoice:invoice_id
 -- entity_label: client
+-- entity_owner: client:client_id
 -- entity_weight: amount
 -- description: Total of MasterCard collateral invoices unpaid 30 or more days past their due date, in EUR.
 -- how_to_read: Should be zero; this is money we are covering for clients' card spending. The detail

@@ -10,6 +10,7 @@
 -- tags: helpdesk, backlog
 -- entity: ticket:ticket_id
 -- entity_label: subject
+-- entity_owner: client:client_id
 -- description: Urgent tickets opened more than 4 hours before the as-of moment and still unresolved.
 -- how_to_read: Normally zero to two. Urgent means a client cannot use their money; the detail lists them.
 -- methodology: helpdesk.ticket rows with priority 'urgent' created more than 4 hours before the as-of

@@ -10,6 +10,7 @@
 -- tags: onboarding, backlog
 -- entity: application:client_id
 -- entity_label: name
+-- entity_owner: client:client_id
 -- description: Applicants who signed up 2 to 60 days ago and had no onboarding decision at the as-of moment.
 -- how_to_read: Normally zero to two. Each one is a prospective client waiting; the detail lists them.
 -- methodology: webbank.client_profile rows created between 60 days and 48 hours before the as-of moment,

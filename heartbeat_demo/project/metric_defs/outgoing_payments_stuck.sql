@@ -9,6 +9,7 @@
 -- team: payments
 -- tags: payments, latency
 -- entity: payment:payment_id
+-- entity_owner: client:client_id
 -- description: Outgoing payments created 1 to 48 hours ago that had no final state (rejected, completed, failed) at the as-of moment.
 -- how_to_read: Normally zero or one. Each one is a client waiting for money that left their balance.
 --   The detail lists them, oldest first.
