@@ -179,3 +179,13 @@ def test_a_rollup_not_built_on_the_engine_is_read_from_raw_rows(
         engine_rollups._Plan(
             open_engine(config), stored_rollups(registered)[0], get_settings().tz
         ).build_all()
+
+
+def test_no_engine_file_yet_is_each_rollups_error_and_makes_no_file(
+    registered: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    config = parse_url(f"duckdb://{tmp_path / 'absent.duckdb'}")
+    metric = to_registry_metric(parse_metric_text(METRIC, "events_amount_7d", "events_amount_7d.sql"))
+    results = engine_rollups.refresh_read_by(registered, config, [metric])
+    assert "no DuckDB file at" in (results["events_day"].error or "")
+    assert not (tmp_path / "absent.duckdb").exists()

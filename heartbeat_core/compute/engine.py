@@ -489,8 +489,12 @@ def _refresh_rollups(
         return refresh_rollups_read_by(conn, metrics)
     from heartbeat_core.warehouse import current
     from heartbeat_core.warehouse import rollups as engine_rollups
+    from heartbeat_core.warehouse.config import WarehouseError
 
-    config = current.configured()
+    try:
+        config = current.configured()
+    except WarehouseError:
+        return {}  # each metric then fails with the setting's error, as its own
     assert config is not None
     current.release()  # DuckDB: the read-only engine and a writer cannot share the file in one process
     return engine_rollups.refresh_read_by(conn, config, metrics)

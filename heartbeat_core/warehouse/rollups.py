@@ -216,6 +216,8 @@ def refresh_read_by(
         return {}
     tz = get_settings().tz
     try:
+        if config.scheme == "duckdb" and config.path is not None and not config.path.exists():
+            raise WarehouseError(f"no DuckDB file at {config.path} (land the marts first)")  # none made here
         writer = open_engine(config, read_only=False)
     except WarehouseError as exc:
         error = f"rollups not refreshed on {config.label}: {exc}"
