@@ -220,7 +220,9 @@ def test_a_recompute_job_in_warehouse_mode_lands_tests_and_computes_on_the_engin
     assert source.state == "succeeded" and source.rows == N + 2
     assert source.tests is not None, source
     # the declared not_null and the source's own checks (schema drift included) ran on the engine, none failed
-    assert source.tests["total"] >= 1 and (source.tests["failed"], source.tests["errors"]) == (0, 0), source.tests
+    assert source.tests["total"] >= 1 and (source.tests["failed"], source.tests["errors"]) == (0, 0), (
+        source.tests
+    )
     (metric,) = view.metrics
     assert metric.state == "succeeded"
 
