@@ -104,6 +104,13 @@ def format_moment(moment: datetime | None, now: datetime, tz: tzinfo = UTC) -> s
     The date is named only when it is not today in `tz`; a future moment says `in …`."""
     if moment is None:
         return "never"
+    seconds = (now - moment).total_seconds()
+    when = f"{format_age(seconds)} ago" if seconds >= 0 else f"in {format_age(-seconds)}"
+    return f"{format_clock(moment, now, tz)} ({when})"
+
+
+def format_clock(moment: datetime, now: datetime, tz: tzinfo = UTC) -> str:
+    """A moment without its age, for text cached past the minute: `01:12 UTC`, `28 Nov 01:12 UTC`."""
     local = moment.astimezone(tz)
     zone = local.tzname() or ""
     today = now.astimezone(tz).date()
@@ -112,9 +119,7 @@ def format_moment(moment: datetime | None, now: datetime, tz: tzinfo = UTC) -> s
         if local.date() == today
         else f"{_day_month(local.date(), today)} {local:%H:%M}"
     )
-    seconds = (now - moment).total_seconds()
-    when = f"{format_age(seconds)} ago" if seconds >= 0 else f"in {format_age(-seconds)}"
-    return f"{shown} {zone} ({when})".replace("  ", " ")
+    return f"{shown} {zone}".strip()
 
 
 def format_since(day: date, today: date, *, days: bool = False) -> str:

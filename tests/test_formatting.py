@@ -160,3 +160,12 @@ def test_mcp_drivers_read_in_the_lead_metric_unit() -> None:
     assert driver_text(usd, "pct") == "currency=USD 12.2% (typ. 97.3%), 45 % of the move"
     money = Driver(dimension="product", segment="fx", value=1234.5, typical=98000.0, share=0.5)
     assert driver_text(money, "money:EUR") == "product=fx EUR 1,234 (typ. EUR 98k), 50 % of the move"
+
+
+def test_a_cached_page_names_the_moment_without_an_age() -> None:
+    from heartbeat_core.formatting import format_clock
+
+    now = datetime(2026, 12, 2, 14, 30, tzinfo=UTC)
+    assert format_clock(datetime(2026, 12, 2, 1, 12, tzinfo=UTC), now) == "01:12 UTC"
+    assert format_clock(datetime(2026, 11, 28, 1, 12, tzinfo=UTC), now) == "28 Nov 01:12 UTC"
+    assert format_clock(datetime(2025, 11, 28, 1, 12, tzinfo=UTC), now) == "28 Nov 2025 01:12 UTC"
