@@ -188,11 +188,11 @@ def test_webhook_batches_land_in_the_engine(
 
 
 @pytest.mark.db
-def test_a_recompute_job_in_warehouse_mode_lands_computes_and_says_data_tests_were_skipped(
+def test_a_recompute_job_in_warehouse_mode_lands_tests_and_computes_on_the_engine(
     shop: str, marts_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The job's post-ingest step knows where the source landed: data tests read the Postgres marts, so they
-    are skipped with the reason (never a failure of tables that are not there); compute reads the engine."""
+    """The job lands the source into the engine, runs its data tests there (whole tables: no Postgres copy to
+    read) and computes on the engine."""
     from heartbeat_core.jobs import ledger, runner
     from heartbeat_core.metrics.sync import sync_directory
 
@@ -218,8 +218,10 @@ def test_a_recompute_job_in_warehouse_mode_lands_computes_and_says_data_tests_we
     assert view is not None and view.state == "succeeded", view
     (source,) = view.sources
     assert source.state == "succeeded" and source.rows == N + 2
-    assert source.tests is not None and source.tests["skipped"].startswith(
-        "skipped in warehouse mode: data tests"
+    assert source.tests is not None, source
+    # the declared not_null and the source's own checks (schema drift included) ran on the engine, none failed
+    assert source.tests["total"] >= 1 and (source.tests["failed"], source.tests["errors"]) == (0, 0), (
+        source.tests
     )
     (metric,) = view.metrics
     assert metric.state == "succeeded"
