@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import typer
 
@@ -42,7 +43,9 @@ def parity_cmd(
         if as_json:
             return
         mark = "match" if row.match else "MISMATCH"
-        extra = " (override)" if row.override else ""
+        extra = (" (override)" if row.override else "") + (
+            f" (rollups: {row.rollups})" if row.rollups else ""
+        )
         print(
             f"{row.engine:7} {row.metric_id:40} postgres {row.postgres!s:>14}  {row.engine} {row.warehouse!s:>14}  {mark}{extra}"
         )
@@ -68,19 +71,30 @@ def parity_cmd(
     if as_json:
         print(json.dumps(report.as_json()))
     else:
-        for landed in report.landed:
-            print(
-                f"landed {landed.rows:,} rows in {len(landed.tables)} tables into {landed.engine} in {landed.seconds:.1f} s"
-            )
-        for name in engines:
-            rows = [r for r in report.rows if r.engine == name]
-            overrides = report.overrides(name)
-            print(
-                f"{name}: {sum(r.match for r in rows)}/{len(rows)} match; {len(overrides)} metric(s) with an "
-                f"engine-specific section{': ' + ', '.join(overrides) if overrides else ''}"
-            )
+        _summary(report, engines)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _summary(report: Any, engines: list[str]) -> None:
+    """What was landed, each rollup's refresh on each engine, and the match count per engine."""
+    for landed in report.landed:
+        print(
+            f"landed {landed.rows:,} rows in {len(landed.tables)} tables into {landed.engine} in {landed.seconds:.1f} s"
+        )
+    for name, refreshed in report.refreshed.items():
+        for result in refreshed.values():
+            done = result.error or (
+                f"{'built' if result.full else 'refreshed'} {result.days_rebuilt} day(s) in {result.seconds:.1f} s"
+            )
+            print(f"rollup {result.rollup_id} on {name}: {done}")
+    for name in engines:
+        rows = [r for r in report.rows if r.engine == name]
+        overrides = report.overrides(name)
+        print(
+            f"{name}: {sum(r.match for r in rows)}/{len(rows)} match; {len(overrides)} metric(s) with an "
+            f"engine-specific section{': ' + ', '.join(overrides) if overrides else ''}"
+        )
 
 
 @warehouse_app.command("transpile")

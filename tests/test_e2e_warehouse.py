@@ -2,7 +2,8 @@
 
 Lands the scale-1 demo marts into DuckDB (through dlt's duckdb destination) and into ClickHouse (chDB), computes
 all 38 metrics there and in Postgres at the same moment, and expects every value to match with at most three
-metrics carrying an engine-specific section (issue 17). Marker `e2e` (`make test-e2e`, run by `.ci/run`).
+metrics carrying an engine-specific section (issue 17); the seven metrics that read rollups read the engine's
+own rollup tables, which parity refreshes there. Marker `e2e` (`make test-e2e`, run by `.ci/run`).
 """
 
 from __future__ import annotations
@@ -35,13 +36,17 @@ def test_parity_matches_every_demo_metric_on_duckdb_and_clickhouse(demo_world: D
         ]
         assert not mismatched, (engine, mismatched, done.stderr[-2000:])
         assert len({r["metric_id"] for r in mine if r["override"]}) <= 3
+        # the seven rollup-reading metrics read the engine's own rollup tables, refreshed there by parity
+        on_rollups = {r["metric_id"]: r.get("rollups") for r in mine if r.get("rollups")}
+        assert len(on_rollups) == 7 and set(on_rollups.values()) == {"table"}, on_rollups
         assert set(mine[0]) >= {"metric_id", "engine", "postgres", "warehouse", "match", "override"}
     assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_compute_in_warehouse_mode_on_the_demo_world(demo_world: DemoWorld) -> None:
-    """Ingest mirrors each landed source into chDB; compute then reads only the engine, and every metric
-    computes but the helpdesk's, whose API is not running here: those fail saying the source is not landed."""
+    """Ingest lands each source straight into chDB (dlt's filesystem staging, then MergeTree tables); compute reads
+    only the engine, and every metric computes but the helpdesk's, whose API is not running here: those fail
+    saying the source is not landed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEARTBEAT_")} | demo_world.env()
     env["HEARTBEAT_WAREHOUSE_URL"] = f"chdb://{demo_world.home / 'warehouse' / 'chdb'}"
     ingest = subprocess.run(

@@ -142,12 +142,34 @@ def _store(conn: psycopg.Connection[Any], outcome: CutOutcome, payload: dict[str
             )
 
 
+# Audit cuts are Python modules handed a Postgres connection to the marts; in warehouse mode the marts live in
+# the engine, so a cut would read tables that are absent (or a stale copy): it is not run, and says so.
+NOT_IN_WAREHOUSE_MODE = (
+    "not run in warehouse mode: audit cuts are Python over the Postgres marts (a psycopg connection), and the "
+    "marts live in the warehouse engine ({engine}); the last good snapshot is kept (docs/scale-out.md)"
+)
+
+
+def _engine_label(url: str) -> str:
+    from heartbeat_core.warehouse.config import WarehouseError, parse_url
+
+    try:
+        return parse_url(url).label
+    except WarehouseError:
+        return url.split(":", 1)[0]
+
+
 def _run_one(cut: Cut, window: str, timeout_s: float | None) -> CutOutcome:
     outcome = CutOutcome(cut.cut_id, window)
-    timeout = get_settings().metric_statement_timeout_s if timeout_s is None else timeout_s
+    settings = get_settings()
+    timeout = settings.metric_statement_timeout_s if timeout_s is None else timeout_s
     payload: dict[str, Any] | None = None
     with get_pool().connection() as conn:
         started = time.perf_counter()
+        if settings.warehouse_url:
+            outcome.error = NOT_IN_WAREHOUSE_MODE.format(engine=_engine_label(settings.warehouse_url))
+            _store(conn, outcome, None)
+            return outcome
         try:
             payload = compute_cut(conn, cut, window, timeout_s=timeout)
             outcome.takeaway = payload.get("takeaway")

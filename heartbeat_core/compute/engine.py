@@ -185,14 +185,14 @@ def evaluate(
 ) -> Evaluation:
     """Run the value (and detail, entity key set and segments) SQL at `as_of` in one read-only transaction;
     in warehouse mode on the engine (`heartbeat_core.warehouse`), its moments still asked of Postgres.
-    `raw_rollups` reads every rollup's window from raw rows (the gate's reference) instead of its table; the
-    engine always does (it holds no rollup tables)."""
+    `raw_rollups` reads every rollup's window from raw rows (the gate's reference) instead of its table, on
+    Postgres and on the engine alike (which holds its own rollup tables, `heartbeat_core.warehouse.rollups`)."""
     if get_settings().warehouse_url:
         from heartbeat_core.warehouse import evaluate as on_engine
 
         return on_engine.evaluate(
             _warehouse_engine(), conn, metric, as_of, with_detail=with_detail, with_entities=with_entities,
-            with_segments=with_segments,
+            with_segments=with_segments, raw_rollups=raw_rollups,
         )  # fmt: skip
     return evaluate_postgres(
         conn, metric, as_of, with_detail=with_detail, with_entities=with_entities, with_segments=with_segments,
@@ -364,8 +364,9 @@ def entities_at(
     if get_settings().warehouse_url:
         from heartbeat_core.warehouse import evaluate as on_engine
 
-        moments = on_engine.moments_at(conn, metric, as_of)
-        return Evaluation(None, None, 0, *on_engine.entities(_warehouse_engine(), conn, metric, moments))
+        engine = _warehouse_engine()
+        moments = on_engine.moments_at(conn, metric, as_of, engine=engine)
+        return Evaluation(None, None, 0, *on_engine.entities(engine, conn, metric, moments))
     with conn.transaction():
         moments = begin_point_in_time(conn, metric, as_of)
         with conn.cursor() as cur:
@@ -480,6 +481,25 @@ def _backfill_in_one_statement(
     return [d for d in days if d not in values]
 
 
+def _refresh_rollups(
+    conn: psycopg.Connection[Any], metrics: Sequence[RegistryMetric]
+) -> dict[str, RefreshResult]:
+    """The rollups these metrics read, brought up to date where the metrics will read them."""
+    if not get_settings().warehouse_url:
+        return refresh_rollups_read_by(conn, metrics)
+    from heartbeat_core.warehouse import current
+    from heartbeat_core.warehouse import rollups as engine_rollups
+    from heartbeat_core.warehouse.config import WarehouseError
+
+    try:
+        config = current.configured()
+    except WarehouseError:
+        return {}  # each metric then fails with the setting's error, as its own
+    assert config is not None
+    current.release()  # DuckDB: the read-only engine and a writer cannot share the file in one process
+    return engine_rollups.refresh_read_by(conn, config, metrics)
+
+
 def compute_metrics(
     ids: Sequence[str] | None = None,
     *,
@@ -495,8 +515,8 @@ def compute_metrics(
     with pool.connection() as conn:
         metrics = active_metrics(conn, ids)
         conn.commit()  # each refresh commits alone (its days visible to the metrics; a failure kept apart)
-        # warehouse mode reads every rollup's window from raw rows on the engine: no table to refresh
-        report.rollups = {} if get_settings().warehouse_url else refresh_rollups_read_by(conn, metrics)
+        # warehouse mode refreshes the engine's own rollup tables (a writer there, then released)
+        report.rollups = _refresh_rollups(conn, metrics)
     now = clock.now()
     workers = max(1, min(parallelism or get_settings().compute_parallelism, len(metrics) or 1))
     lock = threading.Lock()

@@ -31,7 +31,7 @@ from heartbeat_core.datatests.incremental import (
 )
 from heartbeat_core.datatests.spec import TestSpec, declared_tests
 from heartbeat_core.datatests.volume import latest_load, per_day, per_load, record_load
-from heartbeat_core.ingest.config import AnySource, resolved_tables
+from heartbeat_core.ingest.config import AnySource, PostgresSource, WebhookSource, resolved_tables
 from heartbeat_core.redaction import redact
 from heartbeat_core.settings import get_settings
 
@@ -296,19 +296,24 @@ def _run_source(
     source: AnySource,
     path: Path,
     landed: dict[str, int] | None,
+    engine: Any = None,
 ) -> list[TestResult]:
     """The declared tests of one source: per-load counts first, then each test on its rows in scope
-    (`landed`: the rows per table the job just landed, given only by the job, which runs incrementally)."""
+    (`landed`: the rows per table the job just landed, given only by the job, which runs incrementally).
+    `engine`: warehouse mode's engine, where every test runs over the whole table (`warehouse.datatests`)."""
+    from heartbeat_core.warehouse import datatests as on_engine
+
     with conn.transaction():  # each step in its own transaction: a test's must be its first statement
-        load_id = latest_load(conn, source.name)
+        load_id = on_engine.latest_load(engine, source.name) if engine else latest_load(conn, source.name)
     if load_id is not None:
         for spec in specs:
             if spec.test == "rows_per_load" and not spec.problem:
                 with conn.transaction():
                     record_load(conn, spec, load_id, (landed or {}).get(spec.table))
     with conn.transaction():
-        windows = _windows(conn, source, {s.table for s in specs if not s.problem}, load_id)
-        last = last_runs(conn, source.name) if landed is not None else {}
+        tables = {s.table for s in specs if not s.problem}
+        windows = {} if engine else _windows(conn, source, tables, load_id)
+        last = last_runs(conn, source.name) if landed is not None and not engine else {}
     config_at = config_changed_at(path)
     results = []
     for spec in specs:
@@ -316,11 +321,43 @@ def _run_source(
         with conn.transaction():
             since = since_for(conn, spec, window, last.get((spec.table, spec.key)), config_at)
         started = time.perf_counter()
-        result = run_one_test(conn, spec, since)
+        result = on_engine.run_one_test(engine, conn, spec) if engine else run_one_test(conn, spec, since)
         result.seconds = time.perf_counter() - started
         result.mark = window.mark if window else None
         results.append(result)
     return results
+
+
+def _warehouse_engine() -> tuple[Any, str | None]:
+    """Warehouse mode's engine (None: tests run on the Postgres marts), or why it cannot be opened."""
+    if not get_settings().warehouse_url:
+        return None, None
+    from heartbeat_core.warehouse import current
+    from heartbeat_core.warehouse.config import WarehouseError
+
+    try:
+        return current.engine(), None
+    except WarehouseError as exc:
+        return None, str(exc)
+
+
+def _drift_not_run(source: AnySource, where: str) -> list[TestResult]:
+    """Schema drift of a source whose columns are read from the marts: not judged on an engine's types."""
+    from heartbeat_core.warehouse.datatests import not_run
+
+    if isinstance(source, WebhookSource):
+        return []
+    why = (
+        "schema drift of a non-Postgres source compares the landed table's Postgres column types with the "
+        "accepted ones; the engine's types differ (run `heartbeat sources test` without HEARTBEAT_WAREHOUSE_URL "
+        "against a Postgres landing to check it)"
+    )
+    return [
+        not_run(
+            TestSpec(source.name, t, "schema", (), where=f"{where}: source {source.name!r}, table {t!r}"), why
+        )
+        for t in sorted(source.tables)
+    ]
 
 
 def run_source_tests(
@@ -343,9 +380,16 @@ def run_source_tests(
     names = sorted(s for s in sources if source is None or s == source)
     specs = declared_tests(sources, str(path), only=source)
     results: list[TestResult] = []
+    engine, engine_error = _warehouse_engine()
     for name in names:
         mine = [s for s in specs if s.source == name]
-        results += _run_source(conn, mine, sources[name], Path(path), landed)
+        if engine_error:
+            results += [TestResult(s, "error", message=f"{s.where}: {engine_error}") for s in mine]
+            continue
+        results += _run_source(conn, mine, sources[name], Path(path), landed, engine)
+        if engine is not None and not isinstance(sources[name], PostgresSource):
+            results += _drift_not_run(sources[name], str(path))
+            continue
         results += drift_results(conn, sources[name], str(path), accept_all=accept_schema)
     for name in names:
         store_results(conn, name, [r for r in results if r.spec.source == name], job_id)

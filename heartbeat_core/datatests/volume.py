@@ -92,7 +92,14 @@ def per_day(
     conn: psycopg.Connection[Any], spec: TestSpec
 ) -> tuple[str, int, list[dict[str, Any]], str | None]:
     now = clock.now()
-    series = day_series(conn, spec, now)
+    return day_verdict(spec, day_series(conn, spec, now), now)
+
+
+def day_verdict(
+    spec: TestSpec, series: list[tuple[date, float | None]], now: datetime
+) -> tuple[str, int, list[dict[str, Any]], str | None]:
+    """The verdict on today's rows against the same hours of past same weekdays (wherever they were counted:
+    the Postgres marts, or the warehouse engine)."""
     today = dict(series).get(now.date()) or 0.0
     band = baseline(series, now.date(), PER_DAY)
     floor = math.sqrt(band.mean) if band else 0.0
@@ -145,7 +152,13 @@ def record_load(conn: psycopg.Connection[Any], spec: TestSpec, load_id: str, row
 def per_load(
     conn: psycopg.Connection[Any], spec: TestSpec
 ) -> tuple[str, int, list[dict[str, Any]], str | None]:
-    load_id = latest_load(conn, spec.source)
+    return load_verdict(conn, spec, latest_load(conn, spec.source))
+
+
+def load_verdict(
+    conn: psycopg.Connection[Any], spec: TestSpec, load_id: str | None
+) -> tuple[str, int, list[dict[str, Any]], str | None]:
+    """The verdict on `load_id`'s rows against earlier loads, as counted in the read model."""
     if load_id is None:
         return "pass", 0, [], "no load yet"
     rows = conn.execute(

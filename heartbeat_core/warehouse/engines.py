@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -58,8 +59,20 @@ class Engine(ABC):
         """Create or replace `schema.table` with `data`, its rows ordered by `order_by` where the engine keys
         storage on it (ClickHouse's MergeTree sorting key)."""
 
+    @abstractmethod
+    def execute(self, sql: str, *, timeout_s: float, timezone: str) -> None:
+        """Run one writing statement (a rollup refresh's DDL, DELETE or INSERT); only on an engine opened with
+        `read_only=False`, never the one metric SQL runs on."""
+
     def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract one
         """Release the engine's files (nothing to do by default)."""
+
+
+def _refuse_read_only(engine: Engine, read_only: bool) -> None:
+    if read_only:
+        raise WarehouseError(
+            f"{engine.name}: this engine was opened read-only (metric SQL); writes need a writer"
+        )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -84,6 +97,7 @@ class DuckDBEngine(Engine):
                 f"HEARTBEAT_WAREHOUSE_URL: no DuckDB file at {config.path} (land the marts first: "
                 "`heartbeat ingest` in warehouse mode, or `heartbeat warehouse parity --engine duckdb`)"
             )
+        self.read_only = read_only
         self._conn = duckdb.connect(str(config.path), read_only=read_only)
 
     def query(self, sql: str, *, timeout_s: float, timezone: str, limit: int | None = None) -> Result:
@@ -123,6 +137,10 @@ class DuckDBEngine(Engine):
             )
         finally:
             self._conn.unregister("_heartbeat_landing")
+
+    def execute(self, sql: str, *, timeout_s: float, timezone: str) -> None:
+        _refuse_read_only(self, self.read_only)
+        self.query(sql, timeout_s=timeout_s, timezone=timezone, limit=0)
 
     def close(self) -> None:
         self._conn.close()
@@ -199,6 +217,17 @@ class ChDBEngine(Engine):
             )
         del landing
 
+    def execute(self, sql: str, *, timeout_s: float, timezone: str) -> None:
+        _refuse_read_only(self, self.read_only)
+        settings = clickhouse_settings(timeout_s, timezone, read_only=False)
+        statement = sql.rstrip().rstrip(";") + _settings_clause(settings)
+        try:
+            with self._session() as session:
+                session.query(statement)
+        except Exception as exc:  # chDB raises its own RuntimeError subclasses
+            text = _first_line(exc)
+            raise EngineQueryError(text, timed_out="TIMEOUT_EXCEEDED" in text) from exc
+
 
 class ClickHouseServerEngine(Engine):
     """A ClickHouse server through clickhouse-connect (HTTP). Written to the same settings as chDB; not run
@@ -227,9 +256,16 @@ class ClickHouseServerEngine(Engine):
         self, schema: str, table: str, data: pa.Table, order_by: list[str] | None = None
     ) -> None:
         raise WarehouseError(
-            "landing into a ClickHouse server is dlt's `clickhouse` destination's job, not this mirror's; it is not "
-            "built here (no ClickHouse server >= 20.1 on this machine, docs/scale-out.md)"
+            "a ClickHouse server is landed by ingest through dlt's `clickhouse` destination (warehouse.marts), "
+            "not by copying tables; untested here (no ClickHouse server >= 20.1 on this machine, docs/scale-out.md)"
         )
+
+    def execute(self, sql: str, *, timeout_s: float, timezone: str) -> None:
+        _refuse_read_only(self, self.read_only)
+        try:
+            self._client.command(sql, settings=clickhouse_settings(timeout_s, timezone, read_only=False))
+        except Exception as exc:
+            raise EngineQueryError(_first_line(exc)) from exc
 
     def close(self) -> None:
         self._client.close()
@@ -250,3 +286,14 @@ def open_engine(config: WarehouseConfig, *, read_only: bool = True) -> Engine:
             f"({exc.name} is missing)"
         ) from None
     return ClickHouseServerEngine(config, read_only=read_only)
+
+
+def chdb_statement(path: Path, sql: str, batch: pa.Table | None = None) -> pa.Table:
+    """One read-write statement on the process's chDB session of `path` (ingest's writer path; metric SQL goes
+    through `ChDBEngine.query`, read-only). The statement reads `batch` as `Python(batch)` (chDB's Python()
+    table function finds it among this function's locals)."""
+    with _CHDB_LOCK:
+        session = _chdb_session(str(path))
+        result = session.query(sql, "ArrowTable")
+    del batch
+    return result if isinstance(result, pa.Table) else pa.table({})

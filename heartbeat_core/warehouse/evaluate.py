@@ -24,7 +24,9 @@ from heartbeat_core.compute.engine import (
     single_number,
 )
 from heartbeat_core.metrics.registry import RegistryMetric
+from heartbeat_core.rollups.compute import reads_rollups
 from heartbeat_core.settings import get_settings
+from heartbeat_core.warehouse import rollups as engine_rollups
 from heartbeat_core.warehouse.engines import Engine, EngineQueryError, Result
 from heartbeat_core.warehouse.transpile import TranspileError, bind, for_engine, transpile
 
@@ -34,13 +36,20 @@ def moments_at(
     metric: RegistryMetric,
     as_of: datetime,
     *,
+    engine: Engine | None = None,
     history_from: date | None = None,
+    raw_rollups: bool = False,
 ) -> Moments:
     """The metric's moments at `as_of`, asked of Postgres (its interval arithmetic in the metric's zone).
-    A `rollups.<id>` read expands to the rollup's own query over raw rows (`raw_rollups`): the stored rollup
-    tables live in Postgres, the raw rows in the engine, which scans them at the speed the rollup was built for."""
+    A `rollups.<id>` read takes whole days from the engine's own rollup table when every rollup the metric
+    reads is built there from the current file (`warehouse.rollups.ready`), as compute does in Postgres;
+    otherwise (or with `raw_rollups`, the gate's reference) it expands to the rollup's query over raw rows."""
+    wanted = reads_rollups(metric)
+    if wanted and not raw_rollups:
+        with conn.transaction():
+            raw_rollups = engine is None or not engine_rollups.ready(conn, engine.config.url, wanted)
     with conn.transaction():
-        return begin_point_in_time(conn, metric, as_of, history_from=history_from, raw_rollups=True)
+        return begin_point_in_time(conn, metric, as_of, history_from=history_from, raw_rollups=raw_rollups)
 
 
 def run_section(
@@ -90,10 +99,11 @@ def evaluate(
     with_detail: bool = True,
     with_entities: bool = False,
     with_segments: bool = False,
+    raw_rollups: bool = False,
 ) -> Evaluation:
     """@value (and @detail, the entity key set and @segments) at `as_of` on the engine."""
     started = time.perf_counter()
-    moments = moments_at(conn, metric, as_of)
+    moments = moments_at(conn, metric, as_of, engine=engine, raw_rollups=raw_rollups)
     ran = run_section(engine, metric, "value", moments, limit=2)
     assert ran is not None  # every metric has a @value
     value = single_number(len(ran[0].columns), ran[0].rows)
@@ -155,7 +165,7 @@ def history(
     engine: Engine, conn: psycopg.Connection[Any], metric: RegistryMetric, now: datetime, history_from: date
 ) -> list[tuple[Any, Any]]:
     """The @history rows `(as_of_date, value)` on the engine."""
-    moments = moments_at(conn, metric, now, history_from=history_from)
+    moments = moments_at(conn, metric, now, engine=engine, history_from=history_from)
     ran = run_section(engine, metric, "history", moments)
     if ran is None:
         return []

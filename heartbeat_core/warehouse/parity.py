@@ -19,7 +19,10 @@ from heartbeat_core.compute import engine as pg_engine
 from heartbeat_core.compute.engine import MetricSQLError
 from heartbeat_core.metrics.definition import COUNTED_NOUNS
 from heartbeat_core.metrics.registry import RegistryMetric
+from heartbeat_core.rollups.compute import reads_rollups, refresh_rollups_read_by
+from heartbeat_core.rollups.refresh import RefreshResult
 from heartbeat_core.warehouse import evaluate as wh
+from heartbeat_core.warehouse import rollups as engine_rollups
 from heartbeat_core.warehouse.config import WarehouseConfig, parse_url
 from heartbeat_core.warehouse.engines import open_engine
 from heartbeat_core.warehouse.land import LandReport, land
@@ -40,6 +43,7 @@ class ParityRow:
     error: str | None = None
     postgres_ms: int = 0
     warehouse_ms: int = 0
+    rollups: str | None = None  # a rollup-reading metric: "table" (the engine's rollup) or "raw rows"
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -52,6 +56,8 @@ class ParityRow:
         }
         if self.error:
             out["error"] = self.error
+        if self.rollups:
+            out["rollups"] = self.rollups
         return out
 
 
@@ -59,6 +65,8 @@ class ParityRow:
 class ParityReport:
     rows: list[ParityRow] = field(default_factory=list)
     landed: list[LandReport] = field(default_factory=list)
+    # per engine, each rollup's refresh on it (days rebuilt, full build or not, seconds, error)
+    refreshed: dict[str, dict[str, RefreshResult]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -105,6 +113,10 @@ def compare_metric(
     row = ParityRow(
         metric.metric_id, engine.name, None, None, False, _uses_override(metric, engine.config.engine)
     )
+    wanted = reads_rollups(metric)
+    if wanted:
+        with conn.transaction():
+            row.rollups = "table" if engine_rollups.ready(conn, engine.config.url, wanted) else "raw rows"
     errors = []
     try:
         on_pg = pg_engine.evaluate_postgres(conn, metric, as_of, with_detail=True)
@@ -131,14 +143,18 @@ def run_parity(
     as_of: datetime,
     on_row: Callable[[ParityRow], None] | None = None,
 ) -> ParityReport:
-    """Land the marts into each engine's parity copy, then compare every metric at `as_of`."""
+    """Land the marts into each engine's parity copy, refresh the rollups the metrics read on both sides (the
+    engine's own rollup tables, `warehouse.rollups`), then compare every metric at `as_of`."""
     report = ParityReport()
+    refresh_rollups_read_by(conn, metrics)
+    conn.commit()
     for name in engines:
         config = parity_config(name, home)
         report.landed.append(
             land(config, marts_url, conn, pipelines_dir=home / "warehouse" / "parity" / "dlt")
         )
         conn.commit()
+        report.refreshed[name] = engine_rollups.refresh_read_by(conn, config, metrics)
         engine = open_engine(config)
         try:
             for metric in metrics:

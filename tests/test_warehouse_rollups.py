@@ -1,0 +1,191 @@
+"""Rollup tables on the warehouse engine (issue 17): built there in full, then rebuilt only for the days that
+rows changed past the watermark touch (counted), state in the read model, and a metric reading
+`rollups.<id>` takes whole days from the engine's table with the value it has on raw rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pytest
+
+from heartbeat_core.metrics.definition import parse_metric_text
+from heartbeat_core.metrics.gate.context import to_registry_metric
+from heartbeat_core.rollups.refresh import stored_rollups
+from heartbeat_core.rollups.sync import sync_rollups
+from heartbeat_core.settings import get_settings
+from heartbeat_core.warehouse import evaluate as wh
+from heartbeat_core.warehouse import rollups as engine_rollups
+from heartbeat_core.warehouse.config import WarehouseConfig, parse_url
+from heartbeat_core.warehouse.engines import Engine, open_engine
+
+pytestmark = pytest.mark.db
+
+FIRST = date(2026, 11, 20)
+LOADED = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+AS_OF = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)  # mid-day: today's rows come from raw rows
+
+ROLLUP = """\
+-- name: Events per day
+-- table: s.events
+-- cursor: updated_at
+-- time: created_at
+SELECT e.created_at::date AS day, count(*) AS events, sum(e.amount) AS amount
+FROM s.events e
+WHERE e.created_at >= heartbeat.rollup_from() AND e.created_at < heartbeat.rollup_to()
+GROUP BY 1
+"""
+
+METRIC = """\
+-- name: Amount in 7 days
+-- period: 7d
+-- unit: money:EUR
+-- direction: higher_is_better
+-- sources: s
+
+-- @value
+SELECT coalesce(sum(r.amount), 0) AS value FROM rollups.events_day r
+"""
+
+
+def _events(changed: bool) -> list[dict[str, Any]]:
+    """Three events a day for ten days; `changed`: two of them re-priced later and one late arrival."""
+    rows = []
+    for n in range(30):
+        created = datetime.combine(FIRST + timedelta(days=n // 3), datetime.min.time(), UTC) + timedelta(
+            hours=2 + 7 * (n % 3)
+        )
+        rows.append({"id": n, "created_at": created, "updated_at": created, "amount": Decimal(f"{n}.25")})
+    if changed:
+        later = LOADED + timedelta(hours=1)
+        rows[4].update(amount=Decimal("100.10"), updated_at=later)  # day 2
+        rows[13].update(amount=Decimal("0.05"), updated_at=later)  # day 5
+        rows.append(  # a late arrival for day 7
+            {"id": 99, "created_at": rows[20]["created_at"], "updated_at": later, "amount": Decimal("7.77")}
+        )
+    return rows
+
+
+def _land(config: WarehouseConfig, changed: bool) -> None:
+    schema = pa.schema(
+        [("id", pa.int64()), ("created_at", pa.timestamp("us", "UTC")), ("updated_at", pa.timestamp("us", "UTC")),
+         ("amount", pa.decimal128(14, 2))]
+    )  # fmt: skip
+    writer = open_engine(config, read_only=False)
+    try:
+        writer.replace_table("s", "events", pa.Table.from_pylist(_events(changed), schema), ["created_at"])
+    finally:
+        writer.close()
+
+
+def _expected(changed: bool) -> list[tuple[date, int, Decimal]]:
+    per_day: dict[date, tuple[int, Decimal]] = {}
+    for row in _events(changed):
+        day = row["created_at"].date()
+        count, total = per_day.get(day, (0, Decimal(0)))
+        per_day[day] = (count + 1, total + row["amount"])
+    return sorted((day, count, total) for day, (count, total) in per_day.items())
+
+
+def _stored(engine: Engine) -> list[tuple[date, int, Decimal]]:
+    rows = engine.query('SELECT * FROM rollups."events_day" ORDER BY 1', timeout_s=10, timezone="UTC").rows
+    return [(r[0], int(r[1]), Decimal(r[2])) for r in rows]
+
+
+@pytest.fixture(params=["duckdb", "chdb"])
+def config(request: pytest.FixtureRequest, tmp_path: Path) -> WarehouseConfig:
+    if request.param == "duckdb":
+        return parse_url(f"duckdb://{tmp_path / 'w.duckdb'}")
+    return parse_url(f"chdb://{tmp_path / 'ch'}")
+
+
+@pytest.fixture
+def registered(marts_url: str, tmp_path: Path) -> Iterator[psycopg.Connection[Any]]:
+    """The read model with the rollup registered (its table lives in the engine only: sync warns, registers)."""
+    directory = tmp_path / "rollups"
+    directory.mkdir()
+    (directory / "events_day.sql").write_text(ROLLUP)
+    with psycopg.connect(marts_url) as conn:
+        report = sync_rollups(conn, directory)
+        conn.commit()
+        assert report.added == ["events_day"] and not report.problems
+        yield conn
+
+
+def test_an_engine_rollup_is_built_then_rebuilt_only_for_touched_days(
+    registered: psycopg.Connection[Any], config: WarehouseConfig
+) -> None:
+    conn, tz = registered, get_settings().tz
+    (rollup,) = stored_rollups(conn, ["events_day"])
+    _land(config, changed=False)
+    writer = open_engine(config, read_only=False)
+    try:
+        first = engine_rollups.refresh_on_engine(conn, writer, rollup, tz)
+        assert (first.error, first.full, first.days_rebuilt) == (None, True, 10)
+        assert _stored(writer) == _expected(False)
+        again = engine_rollups.refresh_on_engine(conn, writer, rollup, tz)
+        assert (again.full, again.days_rebuilt) == (False, 0)  # nothing changed past the watermark
+    finally:
+        writer.close()
+
+    _land(config, changed=True)  # an ingest brings two changed rows and one late arrival
+    writer = open_engine(config, read_only=False)
+    try:
+        touched = engine_rollups.refresh_on_engine(conn, writer, rollup, tz)
+        assert (touched.error, touched.full, touched.days_rebuilt) == (None, False, 3)  # days 2, 5 and 7
+        assert _stored(writer) == _expected(True)
+    finally:
+        writer.close()
+    state = conn.execute(
+        "SELECT days_rebuilt, watermark, error FROM heartbeat.warehouse_rollup_state WHERE warehouse = %s",
+        (config.url,),
+    ).fetchone()
+    assert (
+        state is not None and state[0] == 3 and state[1].startswith("2026-11-30T07:00") and state[2] is None
+    )
+
+    metric = to_registry_metric(parse_metric_text(METRIC, "events_amount_7d", "events_amount_7d.sql"))
+    engine = open_engine(config)
+    try:
+        assert not wh.moments_at(conn, metric, AS_OF, engine=engine).raw_rollups  # the engine's table
+        on_table = wh.evaluate(engine, conn, metric, AS_OF, with_detail=False).value
+        on_raw = wh.evaluate(engine, conn, metric, AS_OF, with_detail=False, raw_rollups=True).value
+    finally:
+        engine.close()
+    window = [r for r in _events(True) if AS_OF - timedelta(days=7) <= r["created_at"] < AS_OF]
+    assert on_table == on_raw == float(sum(r["amount"] for r in window))
+
+
+def test_a_rollup_not_built_on_the_engine_is_read_from_raw_rows(
+    registered: psycopg.Connection[Any], config: WarehouseConfig
+) -> None:
+    """Before its first refresh there (or after the file changed) the engine's table is not trusted."""
+    _land(config, changed=False)
+    metric = to_registry_metric(parse_metric_text(METRIC, "events_amount_7d", "events_amount_7d.sql"))
+    engine = open_engine(config)
+    try:
+        assert wh.moments_at(registered, metric, AS_OF, engine=engine).raw_rollups
+        value = wh.evaluate(engine, registered, metric, AS_OF, with_detail=False).value
+    finally:
+        engine.close()
+    window = [r for r in _events(False) if AS_OF - timedelta(days=7) <= r["created_at"] < AS_OF]
+    assert value == float(sum(r["amount"] for r in window))
+    with pytest.raises(Exception, match="read-only"):
+        engine_rollups._Plan(
+            open_engine(config), stored_rollups(registered)[0], get_settings().tz
+        ).build_all()
+
+
+def test_no_engine_file_yet_is_each_rollups_error_and_makes_no_file(
+    registered: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    config = parse_url(f"duckdb://{tmp_path / 'absent.duckdb'}")
+    metric = to_registry_metric(parse_metric_text(METRIC, "events_amount_7d", "events_amount_7d.sql"))
+    results = engine_rollups.refresh_read_by(registered, config, [metric])
+    assert "no DuckDB file at" in (results["events_day"].error or "")
+    assert not (tmp_path / "absent.duckdb").exists()
