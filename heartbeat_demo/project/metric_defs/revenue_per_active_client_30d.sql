@@ -46,18 +46,17 @@ WITH bounds AS (
           AND e.create_time < heartbeat.as_of()
     ) AS x
     GROUP BY x.client_profile_id
-), next_after_cut AS (
+), next_after_cut AS MATERIALIZED (  -- hashed once, not probed per client
     -- a client of the cut day whose next active day lies in the whole days was active there
     SELECT r.client_profile_id
     FROM rollups.entry_client_prev_day r
-    CROSS JOIN bounds b
-    WHERE r.prev_day = b.whole_from::date - 1 AND r.day < b.whole_to::date
+    WHERE r.prev_day = (SELECT b.whole_from::date - 1 FROM bounds b)  -- a parameter: the prev_day index range
+      AND r.day < (SELECT b.whole_to::date FROM bounds b)
 ), today_rows AS (
     -- today's row of a client: active on a whole day when its previous active day is one
     SELECT r.client_profile_id, r.prev_day
     FROM rollups.entry_client_prev_day r
-    CROSS JOIN bounds b
-    WHERE r.day = b.whole_to::date
+    WHERE r.day = (SELECT b.whole_to::date FROM bounds b)
 ), edge_only AS (
     -- edge clients with no entry on a whole day (a client of today missing from today's stored rows, landed
     -- since the last refresh, is looked up by client)
@@ -109,18 +108,17 @@ WITH bounds AS (
           AND e.create_time < heartbeat.as_of()
     ) AS x
     GROUP BY x.client_profile_id
-), next_after_cut AS (
+), next_after_cut AS MATERIALIZED (  -- hashed once, not probed per client
     -- a client of the cut day whose next active day lies in the whole days was active there
     SELECT r.client_profile_id
     FROM rollups.entry_client_prev_day r
-    CROSS JOIN bounds b
-    WHERE r.prev_day = b.whole_from::date - 1 AND r.day < b.whole_to::date
+    WHERE r.prev_day = (SELECT b.whole_from::date - 1 FROM bounds b)  -- a parameter: the prev_day index range
+      AND r.day < (SELECT b.whole_to::date FROM bounds b)
 ), today_rows AS (
     -- today's row of a client: active on a whole day when its previous active day is one
     SELECT r.client_profile_id, r.prev_day
     FROM rollups.entry_client_prev_day r
-    CROSS JOIN bounds b
-    WHERE r.day = b.whole_to::date
+    WHERE r.day = (SELECT b.whole_to::date FROM bounds b)
 ), edge_only AS (
     -- edge clients with no entry on a whole day (a client of today missing from today's stored rows, landed
     -- since the last refresh, is looked up by client)

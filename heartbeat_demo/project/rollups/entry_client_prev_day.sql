@@ -9,7 +9,7 @@
 -- cursor: updated_at
 -- time: create_time
 -- reach: 31 days
--- index: prev_day; client_profile_id, day
+-- index: prev_day, day, client_profile_id; client_profile_id, day
 
 WITH active AS (
     SELECT DISTINCT e.create_time::date AS day, e.client_profile_id
