@@ -161,6 +161,41 @@ def test_an_engine_rollup_is_built_then_rebuilt_only_for_touched_days(
     assert on_table == on_raw == float(sum(r["amount"] for r in window))
 
 
+def test_an_engine_rollup_with_a_reach_rebuilds_the_days_after_each_touched_day(
+    marts_url: str, tmp_path: Path, config: WarehouseConfig
+) -> None:
+    """`-- reach: 1 days`: a day's rows look back one day, so a touched day also rebuilds the next, as the
+    Postgres refresh does; never past the newest day stored."""
+    directory = tmp_path / "rollups"
+    directory.mkdir()
+    (directory / "events_day.sql").write_text(
+        ROLLUP.replace("-- time: created_at\n", "-- time: created_at\n-- reach: 1 days\n")
+    )
+    with psycopg.connect(marts_url) as conn:
+        assert not sync_rollups(conn, directory).problems
+        conn.commit()
+        (rollup,) = stored_rollups(conn, ["events_day"])
+        assert rollup.reach_days == 1
+        _land(config, changed=False)
+        writer = open_engine(config, read_only=False)
+        try:
+            assert engine_rollups.refresh_on_engine(conn, writer, rollup, get_settings().tz).full
+        finally:
+            writer.close()
+        _land(config, changed=True)
+        writer = open_engine(config, read_only=False)
+        try:
+            touched = engine_rollups.refresh_on_engine(conn, writer, rollup, get_settings().tz)
+            assert (touched.error, touched.full, touched.days_rebuilt) == (
+                None,
+                False,
+                6,
+            )  # 2, 5, 7 and each next
+            assert _stored(writer) == _expected(True)
+        finally:
+            writer.close()
+
+
 def test_a_rollup_not_built_on_the_engine_is_read_from_raw_rows(
     registered: psycopg.Connection[Any], config: WarehouseConfig
 ) -> None:

@@ -39,6 +39,7 @@ from heartbeat_core.rollups.refresh import (
     day_ranges,
     day_start,
     stored_rollups,
+    with_reach,
 )
 from heartbeat_core.settings import get_settings
 from heartbeat_core.warehouse.config import WarehouseConfig, WarehouseError
@@ -175,6 +176,16 @@ ON CONFLICT (warehouse, rollup_id) DO UPDATE SET error = excluded.error, error_a
 """
 
 
+def _with_reach(plan: _Plan, touched: list[date], reach_days: int) -> list[date]:
+    """A touched day and the `reach_days` after it (their rows look back at it), up to the newest day stored
+    — as the Postgres refresh does (`rollups.refresh.with_reach`)."""
+    if not reach_days or not touched:
+        return touched
+    stored = plan.rows(f'SELECT max("day") FROM {plan.table}')
+    newest = stored[0][0] if stored and isinstance(stored[0][0], date) else touched[-1]
+    return [day for day in with_reach(touched, reach_days) if day <= max(touched[-1], newest)]
+
+
 def refresh_on_engine(
     conn: psycopg.Connection[Any], engine: Engine, rollup: StoredRollup, tz: ZoneInfo
 ) -> RefreshResult:
@@ -188,7 +199,7 @@ def refresh_on_engine(
         if built != build_identity(rollup, tz) or watermark is None or not plan.exists():
             days, full = plan.build_all(), True
         else:
-            touched = plan.touched_days(watermark)
+            touched = _with_reach(plan, plan.touched_days(watermark), rollup.reach_days)
             for first, last in day_ranges(touched):
                 plan.rebuild(first, last)
             days, full, new_watermark = len(touched), False, new_watermark or watermark
