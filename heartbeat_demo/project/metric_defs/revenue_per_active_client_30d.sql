@@ -57,19 +57,30 @@ WITH bounds AS (
     SELECT r.client_profile_id, r.prev_day
     FROM rollups.entry_client_prev_day r
     WHERE r.day = (SELECT b.whole_to::date FROM bounds b)
+), late_seen AS (
+    -- today's clients landed since the last refresh (no stored row for today) with an entry on a whole day:
+    -- their keys as one array parameter, so the lookup is an index range per key, not a subquery per row
+    SELECT DISTINCT p.client_profile_id
+    FROM rollups.entry_client_prev_day p
+    WHERE p.client_profile_id = ANY (ARRAY(
+              SELECT edge.client_profile_id
+              FROM edge
+              LEFT JOIN today_rows t ON t.client_profile_id = edge.client_profile_id
+              WHERE edge.today = 1 AND t.client_profile_id IS NULL))
+      AND p.day >= (SELECT b.whole_from::date FROM bounds b)
+      AND p.day < (SELECT b.whole_to::date FROM bounds b)
 ), edge_only AS (
     -- edge clients with no entry on a whole day (a client of today missing from today's stored rows, landed
-    -- since the last refresh, is looked up by client)
+    -- since the last refresh, is looked up in late_seen)
     SELECT edge.client_profile_id
     FROM edge
     CROSS JOIN bounds b
     LEFT JOIN next_after_cut n ON n.client_profile_id = edge.client_profile_id
     LEFT JOIN today_rows t ON t.client_profile_id = edge.client_profile_id
+    LEFT JOIN late_seen s ON s.client_profile_id = edge.client_profile_id
     WHERE n.client_profile_id IS NULL
       AND CASE WHEN t.client_profile_id IS NOT NULL THEN t.prev_day IS NULL OR t.prev_day < b.whole_from::date
-               WHEN edge.today = 1 THEN NOT EXISTS (
-                   SELECT 1 FROM rollups.entry_client_prev_day p
-                   WHERE p.client_profile_id = edge.client_profile_id AND p.day < b.whole_to::date)
+               WHEN edge.today = 1 THEN s.client_profile_id IS NULL
                ELSE true END
 ), revenue AS (
     SELECT coalesce(sum(r.fee) FILTER (WHERE r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of()), 0) AS fee
@@ -119,19 +130,30 @@ WITH bounds AS (
     SELECT r.client_profile_id, r.prev_day
     FROM rollups.entry_client_prev_day r
     WHERE r.day = (SELECT b.whole_to::date FROM bounds b)
+), late_seen AS (
+    -- today's clients landed since the last refresh (no stored row for today) with an entry on a whole day:
+    -- their keys as one array parameter, so the lookup is an index range per key, not a subquery per row
+    SELECT DISTINCT p.client_profile_id
+    FROM rollups.entry_client_prev_day p
+    WHERE p.client_profile_id = ANY (ARRAY(
+              SELECT edge.client_profile_id
+              FROM edge
+              LEFT JOIN today_rows t ON t.client_profile_id = edge.client_profile_id
+              WHERE edge.today = 1 AND t.client_profile_id IS NULL))
+      AND p.day >= (SELECT b.whole_from::date FROM bounds b)
+      AND p.day < (SELECT b.whole_to::date FROM bounds b)
 ), edge_only AS (
     -- edge clients with no entry on a whole day (a client of today missing from today's stored rows, landed
-    -- since the last refresh, is looked up by client)
+    -- since the last refresh, is looked up in late_seen)
     SELECT edge.client_profile_id
     FROM edge
     CROSS JOIN bounds b
     LEFT JOIN next_after_cut n ON n.client_profile_id = edge.client_profile_id
     LEFT JOIN today_rows t ON t.client_profile_id = edge.client_profile_id
+    LEFT JOIN late_seen s ON s.client_profile_id = edge.client_profile_id
     WHERE n.client_profile_id IS NULL
       AND CASE WHEN t.client_profile_id IS NOT NULL THEN t.prev_day IS NULL OR t.prev_day < b.whole_from::date
-               WHEN edge.today = 1 THEN NOT EXISTS (
-                   SELECT 1 FROM rollups.entry_client_prev_day p
-                   WHERE p.client_profile_id = edge.client_profile_id AND p.day < b.whole_to::date)
+               WHEN edge.today = 1 THEN s.client_profile_id IS NULL
                ELSE true END
 ), active AS (
     SELECT r.client_profile_id
