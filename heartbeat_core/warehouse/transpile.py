@@ -172,7 +172,21 @@ def _rewrite(tree: Any, engine: str, section: str) -> Any:  # sqlglot 26-30 diff
         # (an epoch difference) must be rewritten before it moves into the quantile call
         tree = tree.transform(_clickhouse_node)
         tree = tree.transform(_clickhouse_percentile)
+        tree = tree.transform(_clickhouse_day)  # last: its argument is already rewritten
     return tree
+
+
+def _clickhouse_day(node: exp.Expression) -> exp.Expression:
+    """`x::date` is the business day in the session's zone in Postgres; ClickHouse casts a DateTime64 in the
+    column's own zone (landed `DateTime64(6, 'UTC')`: the UTC day), so the day is taken in `timeZone()`, the
+    session zone (a Date or a date string is unchanged by it)."""
+    if (
+        isinstance(node, exp.Cast)
+        and node.to.this == exp.DataType.Type.DATE32
+        and not (isinstance(node.this, exp.Literal) and node.this.is_string)
+    ):
+        return exp.Anonymous(this="toDate32", expressions=[node.this.copy(), exp.Anonymous(this="timeZone")])
+    return node
 
 
 def _bare_decimal(node: exp.Expression) -> exp.Expression:
