@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 DEFAULT_TIME_LIMIT_S = 5.0
 DEFAULT_LARGE_TABLE_MB = 200.0
 DEFAULT_NESTED_LOOP_OUTER_ROWS = 100_000
+DEFAULT_RUN_ROWS = 50_000_000
 
 MARK = {"pass": "PASS", "fail": "FAIL", "skip": "skip"}
 
@@ -40,6 +41,8 @@ def print_report(report: ValidationReport) -> None:
     failed = [c.name for c in report.failed]
     if failed:
         print(f"FAILED: {', '.join(failed)}")
+    elif not report.ok:
+        print(f"NOT JUDGED: {', '.join(c.name for c in report.checks if c.status == 'skip')} skipped")
     else:
         seconds = report.check("timing").data.get("seconds")
         print(
@@ -94,6 +97,16 @@ def _moment(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+@one_line_errors
+def _check_scale_options(scale_factor: float | None, run_rows: int) -> None:
+    if scale_factor is not None and not scale_factor >= 1:  # `not >=` also refuses nan
+        raise CommandError(
+            f"--scale-factor {scale_factor:g}: expected a number ≥ 1, how many times larger the data will be"
+        )
+    if run_rows < 0:
+        raise CommandError(f"--run-rows {run_rows}: expected 0 (always run) or a positive number of rows")
+
+
 def validate_cmd(
     target: str = typer.Argument(
         None, help="Metric id (its file in HEARTBEAT_METRIC_DEFS) or a path to a .sql file."
@@ -119,6 +132,16 @@ def validate_cmd(
     scale_as_of: str = typer.Option(
         None, "--scale-as-of", help="The as-of moment on the copy (ISO 8601; default now)."
     ),
+    scale_factor: float = typer.Option(
+        None,
+        "--scale-factor",
+        help="Without a copy: judge the plan with the planner's row estimates × this factor (e.g. 50).",
+    ),
+    run_rows: int = typer.Option(
+        DEFAULT_RUN_ROWS,
+        "--run-rows",
+        help="Above this many estimated rows read the value is not run, only its plan judged (0: always run).",
+    ),
 ) -> None:
     """Run every named check on one metric (or --all) and exit 1 on any failure.
 
@@ -126,7 +149,9 @@ def validate_cmd(
     point_in_time, read_only, value_one_numeric_row (now and three past moments), timing, explain, detail_rows,
     history_matches (@history agrees with @value replayed on past days), segment_rows (@segments columns, at
     most 50 segments per dimension), rollup_matches_raw (through rollups as on raw rows), scales_with_rows (with
-    --scale-url: on a larger copy its time grows no faster than its rows).
+    --scale-url: on a larger copy its time grows no faster than its rows), plan_at_scale (the planner's estimates
+    × --scale-factor: no spilling sort or hash, no nested loop whose both sides grow, no whole-table scan kept to
+    a time window, projected time under the limit).
     """
     from heartbeat_core.metrics.gate import Limits, validate_file
 
@@ -134,12 +159,15 @@ def validate_cmd(
     if every == bool(target):
         raise CommandError("give one metric id or path, or --all")
     paths = _paths(None if every else target, settings.metric_defs)
+    _check_scale_options(scale_factor, run_rows)
     limits = Limits(
         time_limit_s=time_limit,
         large_table_bytes=int(large_table_mb * 1048576),
         nested_loop_outer_rows=nested_loop_rows,
         scale_url=scale_url,
         scale_as_of=_moment(scale_as_of),
+        scale_factor=scale_factor,
+        run_rows=run_rows,
     )
     reports = []
     with connect() as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime, tzinfo
 
 
@@ -92,31 +93,84 @@ def format_age(seconds: float) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
+def _day_month(day: date, today: date) -> str:
+    """`2 Nov`, or `2 Nov 2025` in another year: a day people read without parsing (never `2026-11-02`)."""
+    return f"{day.day} {day:%b}" if day.year == today.year else f"{day.day} {day:%b %Y}"
+
+
 def format_moment(moment: datetime | None, now: datetime, tz: tzinfo = UTC) -> str:
-    """A moment as people read it on a phone: `01:12 UTC (5.8 h ago)`, `Nov 28 01:12 UTC (3.2 d ago)`.
+    """A moment as people read it on a phone: `01:12 UTC (5.8 h ago)`, `28 Nov 01:12 UTC (3.2 d ago)`.
 
     The date is named only when it is not today in `tz`; a future moment says `in …`."""
     if moment is None:
         return "never"
-    local = moment.astimezone(tz)
-    zone = local.tzname() or ""
-    shown = (
-        local.strftime("%H:%M")
-        if local.date() == now.astimezone(tz).date()
-        else local.strftime("%b %d %H:%M")
-    )
     seconds = (now - moment).total_seconds()
     when = f"{format_age(seconds)} ago" if seconds >= 0 else f"in {format_age(-seconds)}"
-    return f"{shown} {zone} ({when})".replace("  ", " ")
+    return f"{format_clock(moment, now, tz)} ({when})"
 
 
-def format_since(day: date, today: date) -> str:
-    """A start date as a culprit line reads it: `since today`, `since Nov 24`, `since Sep 2025` (another year)."""
+def format_clock(moment: datetime, now: datetime, tz: tzinfo = UTC) -> str:
+    """A moment without its age, for text cached past the minute: `01:12 UTC`, `28 Nov 01:12 UTC`."""
+    local = moment.astimezone(tz)
+    zone = local.tzname() or ""
+    today = now.astimezone(tz).date()
+    shown = (
+        local.strftime("%H:%M")
+        if local.date() == today
+        else f"{_day_month(local.date(), today)} {local:%H:%M}"
+    )
+    return f"{shown} {zone}".strip()
+
+
+def format_since(day: date, today: date, *, days: bool = False) -> str:
+    """A start date as a culprit line reads it: `since today`, `since 24 Nov`, `since 2 Sep 2025` (another
+    year); with `days`, how long that is as an alert says it: `since 2 Nov (30 d)`."""
     if day >= today:
         return "since today"
-    if day.year == today.year:
-        return f"since {day:%b} {day.day}"
-    return f"since {day:%b %Y}"
+    return f"since {_day_month(day, today)}" + (f" ({(today - day).days} d)" if days else "")
+
+
+def format_day(day: date, today: date) -> str:
+    """A date as a message's detail row reads it: `today`, `2 Nov (30 d ago)`, `3 Dec (in 1 d)`."""
+    if day == today:
+        return "today"
+    delta = (today - day).days
+    return (
+        f"{_day_month(day, today)} ({delta} d ago)"
+        if delta > 0
+        else f"{_day_month(day, today)} (in {-delta} d)"
+    )
+
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$")
+_MIDNIGHT = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]00:00(:00(\.0+)?)?(Z|[+-]00(:?00)?)?$")
+
+
+def format_when(value: object, now: datetime, tz: tzinfo = UTC) -> str | None:
+    """A cell that is a moment or a date (a `datetime`, a `date`, or their ISO text as detail rows carry them),
+    as people read it: `24 Nov 11:54 UTC (3.2 d ago)`, `2 Nov (30 d ago)`; None when it is neither.
+
+    A moment at midnight UTC is a date stored as a timestamp (`2026-07-01T00:00:00+00:00`): read as the date."""
+    today = now.astimezone(tz).date()
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return format_moment(moment, now, tz)
+    if isinstance(value, date):
+        return format_day(value, today)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    midnight = _MIDNIGHT.match(text)
+    if _ISO_DAY.match(text) or midnight:
+        return format_day(date.fromisoformat(midnight.group(1) if midnight else text), today)
+    if _ISO_MOMENT.match(text):
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return format_when(parsed, now, tz)
+    return None
 
 
 def counted(n: int, noun: str) -> str:

@@ -69,9 +69,17 @@ def helpdesk_url() -> str:
 
 
 def reset_landed_datasets(marts: psycopg.Connection[Any]) -> None:
-    """A rebuilt world starts from empty marts datasets, so ingest reloads them in full."""
-    for dataset in DEMO_DATASETS:
-        marts.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(dataset)))
+    """A rebuilt world starts from empty marts datasets, so ingest reloads them in full: in the Postgres
+    marts, or in the warehouse engine when HEARTBEAT_WAREHOUSE_URL is set (ingest lands there)."""
+    from heartbeat_core.db.connection import database_url
+    from heartbeat_core.ingest.store import open_marts
+
+    landed = open_marts(marts, database_url())
+    try:
+        for dataset in DEMO_DATASETS:
+            landed.drop_dataset(dataset)
+    finally:
+        landed.close()
     marts.execute("DELETE FROM heartbeat.source_state WHERE source = ANY(%s)", (list(DEMO_DATASETS),))
 
 
@@ -153,6 +161,9 @@ def run_demo(
     for failure in computed.failed:
         say(f"  error: {failure.metric_id}: {failure.error}")
 
+    if get_settings().warehouse_url:
+        say("heartbeat demo: audit cut snapshots skipped in warehouse mode (they read the Postgres marts)")
+        return result
     say("heartbeat demo: refreshing audit cut snapshots")  # the /audit pages read only snapshots
     with step("audit"):
         from heartbeat_core.audit import refresh_cuts

@@ -150,6 +150,8 @@ class Today(BaseModel):
     degraded: str | None = None
     # how the text block names an incident's members (name, value, state); not part of the JSON answer
     _members: dict[str, str] = PrivateAttr(default_factory=dict)
+    # each incident lead's unit: its drivers' values are in it ("12.2% (typ. 97.3%)", "EUR 1.2k")
+    _units: dict[str, str] = PrivateAttr(default_factory=dict)
 
 
 class Components(BaseModel):

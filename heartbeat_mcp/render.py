@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from heartbeat_core import clock
-from heartbeat_core.formatting import format_moment
+from heartbeat_core.formatting import format_moment, format_since, format_value
 from heartbeat_core.readmodel.annotations import Driver
 from heartbeat_core.readmodel.entities import culprit_line
 from heartbeat_core.readmodel.incidents import Incident
@@ -92,7 +92,7 @@ def what_is_red(answer: models.WhatIsRed) -> str:
 MEMBERS_SHOWN = 8  # an incident's members named in the briefing; the JSON lists them all
 
 
-def _incident_block(i: Incident, names: dict[str, str], now: datetime) -> list[str]:
+def _incident_block(i: Incident, names: dict[str, str], units: dict[str, str], now: datetime) -> list[str]:
     """An incident in three lines or so: headline, members by name with their value, drivers and who."""
     since = f" since {format_moment(i.started_at, now)}" if i.started_at else ""
     owners = f"; owner {', '.join(i.owners)}" if i.owners else ""
@@ -101,7 +101,8 @@ def _incident_block(i: Incident, names: dict[str, str], now: datetime) -> list[s
     more = f"; +{len(i.metrics) - MEMBERS_SHOWN} more" if len(i.metrics) > MEMBERS_SHOWN else ""
     lines.append(f"  metrics: {'; '.join(members)}{more}")
     if i.drivers:
-        lines.append("  moved most: " + "; ".join(driver_text(d) for d in i.drivers[:5]))
+        unit = units.get(i.lead_metric_id, "count")
+        lines.append("  moved most: " + "; ".join(driver_text(d, unit) for d in i.drivers[:5]))
     if i.entities:
         lines.append(f"  who: {', '.join(i.entities[:6])}")
     if i.stale_sources:
@@ -109,10 +110,11 @@ def _incident_block(i: Incident, names: dict[str, str], now: datetime) -> list[s
     return lines
 
 
-def driver_text(d: Driver) -> str:
-    """`currency=USD 12 (typ. 98), 45 % of the move`."""
-    value = "" if d.value is None else f" {d.value:g}"
-    typical = "" if d.typical is None else f" (typ. {d.typical:g})"
+def driver_text(d: Driver, unit: str) -> str:
+    """`currency=USD 12.2% (typ. 97.3%), 45 % of the move`: a segment's value in the lead metric's unit (a
+    rate as a percentage, money with its currency), as every surface formats it."""
+    value = "" if d.value is None else f" {format_value(d.value, unit)}"
+    typical = "" if d.typical is None else f" (typ. {format_value(d.typical, unit)})"
     return f"{d.dimension}={d.segment}{value}{typical}, {d.share * 100:.0f} % of the move"
 
 
@@ -121,7 +123,7 @@ def _incidents_section(answer: models.Today) -> list[str]:
         return []
     lines = [f"{len(answer.incidents) + answer.more_incidents} incidents, worst first:"]
     for i in answer.incidents:
-        lines += _incident_block(i, answer._members, answer.generated_at)
+        lines += _incident_block(i, answer._members, answer._units, answer.generated_at)
     if answer.more_incidents:
         lines.append(f"... {answer.more_incidents} more incidents (what_is_red lists every problem)")
     return lines
@@ -164,11 +166,12 @@ def today(answer: models.Today) -> str:
 def explanation(e: models.Explanation) -> str:
     """explain_metric in a few lines: colour and why, since, freshness, owner, drivers, the rows' page."""
     lines = [f"{e.status.upper()} {e.metric_id} ({e.name}) = {e.components.shown}: {e.reason}", e.why]
-    facts = [f"since {e.since.isoformat()}" if e.since else "", f"data {e.freshness}: {e.freshness_why}"]
+    since = format_since(e.since, e.as_of_date, days=True) if e.since and e.as_of_date else ""
+    facts = [since, f"data {e.freshness}: {e.freshness_why}"]
     facts += [f"owner {e.owner or 'none'}", e.verification_state]
     lines.append("; ".join(f for f in facts if f))
     if e.drivers:
-        lines.append("Moved most: " + "; ".join(driver_text(d) for d in e.drivers))
+        lines.append("Moved most: " + "; ".join(driver_text(d, e.unit) for d in e.drivers))
     if e.error:
         lines.append(f"Last compute failed: {e.error}")
     if e.detail is not None:

@@ -34,6 +34,7 @@ from heartbeat_core.audit import (
     set_cut_fields,
 )
 from heartbeat_core.audit.read import check_window, known_pages, page_info
+from heartbeat_core.formatting import format_clock
 from heartbeat_web.auth import require_token, token_configured
 from heartbeat_web.charts import render_cut
 from heartbeat_web.deps import Web, database_reads, database_writes, web
@@ -121,9 +122,7 @@ def _age(view: dict[str, Any], tz: Any) -> str:
     computed = view.get("computed_at")
     if computed is None:
         return "never"
-    local = computed.astimezone(tz)
-    today = clock.now().astimezone(tz).date()
-    return local.strftime("%H:%M") if local.date() == today else local.strftime("%b %d %H:%M")
+    return format_clock(computed, clock.now(), tz)
 
 
 HTML = "html"

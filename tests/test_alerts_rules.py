@@ -174,9 +174,9 @@ def test_detail_rows_read_like_a_sentence() -> None:
         * 3,
         "truncated": False,
     }
-    lines, more = detail_lines(detail)
-    assert lines[0] == "ACME Ltd — invoices 3, unpaid since 2026-07-01, amount EUR 12,400"
-    assert lines[1] == "Globex — invoices 1, unpaid since 2026-08-01, amount EUR 99.50"
+    lines, more = detail_lines(detail, now=datetime(2026, 11, 27, 16, 30, tzinfo=UTC))
+    assert lines[0] == "ACME Ltd — invoices 3, unpaid since 1 Jul (149 d ago), amount EUR 12,400"
+    assert lines[1] == "Globex — invoices 1, unpaid since 1 Aug (118 d ago), amount EUR 99.50"
     assert more == 3
     assert detail_lines(None) == ([], 0)
 

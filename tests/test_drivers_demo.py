@@ -75,7 +75,7 @@ def test_four_incidents_through_the_mcp_client(demo_world: Any) -> None:
         assert any(e.startswith("segment currency=") for e in screening.get("evidence", []))
         headline = screening["headline"]
         assert "USD" in headline and "Revenue" in headline and "down" in headline
-        assert re.search(r"since [A-Z][a-z]{2} \d{1,2}\b", headline) and not re.search(
+        assert re.search(r"since \d{1,2} [A-Z][a-z]{2}\b", headline) and not re.search(
             r"\d{4}-\d\d", headline
         )
         aml = next(i for i in incidents if "aml_review_backlog" in i["metrics"])

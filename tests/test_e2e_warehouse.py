@@ -44,8 +44,9 @@ def test_parity_matches_every_demo_metric_on_duckdb_and_clickhouse(demo_world: D
 
 
 def test_compute_in_warehouse_mode_on_the_demo_world(demo_world: DemoWorld) -> None:
-    """Ingest mirrors each landed source into chDB; compute then reads only the engine, and every metric
-    computes but the helpdesk's, whose API is not running here: those fail saying the source is not landed."""
+    """Ingest lands each source straight into chDB (dlt's filesystem staging, then MergeTree tables); compute reads
+    only the engine, and every metric computes but the helpdesk's, whose API is not running here: those fail
+    saying the source is not landed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEARTBEAT_")} | demo_world.env()
     env["HEARTBEAT_WAREHOUSE_URL"] = f"chdb://{demo_world.home / 'warehouse' / 'chdb'}"
     ingest = subprocess.run(

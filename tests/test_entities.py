@@ -161,7 +161,7 @@ def test_read_model_carries_entities_culprit_and_new_flag(world: str) -> None:
     assert [f.kind for f in state.flags] == ["new_entity"]
     line = culprit_line(summary, TODAY)
     assert line is not None
-    assert line.named == "ACME Ltd · EUR 12.4k · since Nov 15 · +1 more"
+    assert line.named == "ACME Ltd · EUR 12.4k · since 15 Nov · +1 more"
     assert line.counted == "2 clients · EUR 14.9k"
     with psycopg.connect(world) as conn, clock.frozen_clock(NOW + timedelta(days=1, hours=1)):
         (later,) = metric_states(conn, [METRIC])

@@ -123,5 +123,5 @@ def test_new_client_inside_an_old_red_is_heard(demo_world: Any, slack: SlackRece
         alerts.evaluate_and_deliver(conn)
     reminder = _text(slack, len(slack.accepted) - 1)
     section = next(part for part in reminder.split("\n*") if "Clients with overdue card collateral" in part)
-    assert "STILL RED" in section and "Not acknowledged; red for" in section
+    assert "STILL RED" in section and "Not acknowledged; red since" in section
     assert f"In it: {second}" in section and f"In it: {third}" in section and "ACME Ltd" not in section

@@ -76,7 +76,7 @@ def test_acknowledged_client_stops_the_reminder_but_a_new_client_alerts(
         again = alerts.evaluate_and_deliver(conn)["evaluation"]["notifications"]["slack"]
         assert [(e["metric_id"], e["repeat"]) for e in again] == [(METRIC, True)]
         reminder = _text(slack, 1)
-        assert "Not acknowledged; red for" in reminder and "In it: ACME Ltd" in reminder
+        assert "Not acknowledged; red since" in reminder and "In it: ACME Ltd" in reminder
 
         acknowledge(conn, "client:ACME Ltd", "finance@example.com", "collections agency on it")
         moment[0] = start + timedelta(hours=12, minutes=2)

@@ -3,14 +3,21 @@ that use it (cockpit tiles, the Jinja filters, the CLI status table, the "why" s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from heartbeat_core.alerts.messages import value_text
-from heartbeat_core.formatting import format_moment, format_value, trailing_label, value_parts
+from heartbeat_core.formatting import (
+    format_moment,
+    format_since,
+    format_value,
+    format_when,
+    trailing_label,
+    value_parts,
+)
 from heartbeat_core.readmodel import MetricState, triage
 from heartbeat_web.render import make_env, tile
 
@@ -118,7 +125,7 @@ def test_why_sentence_and_alert_text_use_the_rule() -> None:
     [
         (NOW - timedelta(hours=5, minutes=48), UTC, "06:12 UTC (5.8 h ago)"),
         (NOW - timedelta(seconds=40), UTC, "11:59 UTC (40 s ago)"),
-        (NOW - timedelta(days=3, hours=4), UTC, "Nov 22 08:00 UTC (3.2 d ago)"),
+        (NOW - timedelta(days=3, hours=4), UTC, "22 Nov 08:00 UTC (3.2 d ago)"),
         (NOW - timedelta(hours=2), ZoneInfo("Europe/Berlin"), "11:00 CET (2.0 h ago)"),
         (NOW + timedelta(minutes=30), UTC, "12:30 UTC (in 30 min)"),
         (None, UTC, "never"),
@@ -132,3 +139,33 @@ def test_one_of_a_plural_unit_reads_singular() -> None:
     assert format_value(1, "clients") == "1 client"
     assert format_value(2, "clients") == "2 clients"
     assert format_value(1, "business") == "1 business"  # not a plural noun: left alone
+
+
+def test_dates_in_messages_say_when_and_how_long() -> None:
+    today = NOW.date()
+    assert format_since(date(2026, 10, 26), today, days=True) == "since 26 Oct (30 d)"
+    assert format_since(date(2025, 9, 2), today) == "since 2 Sep 2025"
+    assert format_since(today, today, days=True) == "since today"
+    assert format_when("2026-11-24T11:54:41.249405+00:00", NOW) == "24 Nov 11:54 UTC (24.1 h ago)"
+    assert format_when("2026-07-01T00:00:00+00:00", NOW) == "1 Jul (147 d ago)"  # a date stored at midnight
+    assert format_when(date(2026, 11, 26), NOW) == "26 Nov (in 1 d)"
+    assert format_when("ACME Ltd", NOW) is None and format_when(12, NOW) is None
+
+
+def test_mcp_drivers_read_in_the_lead_metric_unit() -> None:
+    from heartbeat_core.readmodel.annotations import Driver
+    from heartbeat_mcp.render import driver_text
+
+    usd = Driver(dimension="currency", segment="USD", value=12.24, typical=97.28, share=0.45)
+    assert driver_text(usd, "pct") == "currency=USD 12.2% (typ. 97.3%), 45 % of the move"
+    money = Driver(dimension="product", segment="fx", value=1234.5, typical=98000.0, share=0.5)
+    assert driver_text(money, "money:EUR") == "product=fx EUR 1,234 (typ. EUR 98k), 50 % of the move"
+
+
+def test_a_cached_page_names_the_moment_without_an_age() -> None:
+    from heartbeat_core.formatting import format_clock
+
+    now = datetime(2026, 12, 2, 14, 30, tzinfo=UTC)
+    assert format_clock(datetime(2026, 12, 2, 1, 12, tzinfo=UTC), now) == "01:12 UTC"
+    assert format_clock(datetime(2026, 11, 28, 1, 12, tzinfo=UTC), now) == "28 Nov 01:12 UTC"
+    assert format_clock(datetime(2025, 11, 28, 1, 12, tzinfo=UTC), now) == "28 Nov 2025 01:12 UTC"

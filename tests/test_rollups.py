@@ -146,6 +146,9 @@ def test_a_metric_reads_the_same_through_the_rollup_as_from_raw_rows(project: Pr
 
 def test_only_the_days_that_landed_rows_touch_are_rebuilt(project: Project) -> None:
     with psycopg.connect(project.url) as conn:
+        conn.execute(
+            "SET TimeZone = 'Europe/Berlin'"
+        )  # the days below are the project's (a refresh commits alone)
         _refresh(conn)
         assert _refresh(conn) == {"sales_day": 0}  # nothing landed: nothing rebuilt
         # Landed at 13:45: a late sale of four days ago, and a refund today of a sale made yesterday.
@@ -282,3 +285,98 @@ def test_the_gate_compares_a_rollup_reader_with_raw_rows_and_times_it_on_a_large
         stale = validate_file(path, conn, now=NOW)
         assert stale.check("rollup_matches_raw").status == "fail"
         assert "rollups.sales_day: now: rollups" in stale.check("rollup_matches_raw").evidence
+
+
+# A rollup with a reach: buyers per day by the days since their previous day with a sale (capped at 32).
+GAP_ROLLUP = """-- name: Buyers per day by gap
+-- table: shop.sales
+-- cursor: updated_at
+-- time: sold_at
+-- reach: 31 days
+-- index: gap; day, gap
+
+WITH active AS (
+    SELECT DISTINCT s.sold_at::date AS day, s.customer
+    FROM shop.sales s
+    WHERE s.sold_at >= heartbeat.rollup_from() - interval '31 days' AND s.sold_at < heartbeat.rollup_to()
+), gaps AS (
+    SELECT a.day, a.day - lag(a.day) OVER (PARTITION BY a.customer ORDER BY a.day) AS gap FROM active a
+)
+SELECT g.day, least(coalesce(g.gap, 32), 32) AS gap, count(*) AS buyers
+FROM gaps g
+WHERE g.day >= heartbeat.rollup_from()::date
+GROUP BY 1, 2
+"""
+_WHOLE_FROM = (
+    "(CASE WHEN heartbeat.window_start() = date_trunc('day', heartbeat.window_start()) THEN heartbeat.window_start()"
+    " ELSE date_trunc('day', heartbeat.window_start()) + interval '1 day' END)"
+)
+# Buyers of the window's whole days: through the gap histogram (each once, on its first day there) and on raw rows.
+BUYERS_VIA_GAPS = (
+    "SELECT coalesce(sum(g.buyers), 0) FROM rollups.buyers_gap g WHERE g.day < date_trunc('day', heartbeat.as_of())::date"
+    f" AND g.gap > g.day - {_WHOLE_FROM}::date"
+)
+BUYERS_ON_RAW = (
+    f"SELECT count(DISTINCT s.customer) FROM shop.sales s WHERE s.sold_at >= {_WHOLE_FROM}"
+    " AND s.sold_at < date_trunc('day', heartbeat.as_of())"
+)
+
+
+def _buyers(project: Project, sql: str) -> dict[datetime, float | None]:
+    (project.defs / "buyers_30d.sql").write_text(
+        HEADER.format(name="buyers_30d", period="30d") + sql + ";\n", encoding="utf-8"
+    )
+    assert sync_project().metrics.ok
+    with psycopg.connect(project.url) as conn:
+        metric = next(m for m in active_metrics(conn, None) if m.metric_id == "buyers_30d")
+        conn.commit()
+        values = {as_of: evaluate(conn, metric, as_of, with_detail=False).value for as_of in AS_OFS}
+        raw = {
+            as_of: evaluate(conn, metric, as_of, with_detail=False, raw_rollups=True).value
+            for as_of in AS_OFS
+        }
+    assert values == raw  # the table's whole days equal the rollup's own query over them
+    return values
+
+
+def test_a_rollup_with_a_reach_rebuilds_the_days_after_a_touched_one_and_reads_whole_days(
+    project: Project,
+) -> None:
+    (project.rollups / "buyers_gap.sql").write_text(GAP_ROLLUP, encoding="utf-8")
+    with psycopg.connect(project.url) as conn:  # a rare buyer: every 6th day, so gaps other than 1 occur
+        conn.execute(
+            "INSERT INTO shop.sales SELECT 800000 + d, 'rare', 7, timestamptz '2026-10-01 10:00+02' + d * interval"
+            " '1 day', NULL, timestamptz '2026-10-01 10:00+02' + d * interval '1 day' FROM generate_series(0, 32, 6) d"
+        )
+        conn.commit()
+    assert sync_project().rollups.ok
+    with psycopg.connect(project.url) as conn:
+        assert _refresh(conn)["buyers_gap"] == 41
+        gaps = conn.execute("SELECT DISTINCT gap FROM rollups.buyers_gap WHERE day > '2026-10-02'").fetchall()
+        assert {g for (g,) in gaps} == {1, 6}
+        rare = (
+            "SELECT day::text, gap FROM rollups.buyers_gap WHERE gap > 1 AND day >= '2026-10-26' ORDER BY 1"
+        )
+        assert conn.execute(rare).fetchall() == [("2026-10-31", 6)]
+        # a late sale of the rare buyer on 30 Oct changes that day and the gap of its next sale (31 Oct: 6 → 1)
+        conn.execute(
+            "INSERT INTO shop.sales VALUES (999998, 'rare', 5, '2026-10-30 09:00+01', NULL, '2026-11-03 13:45+00')"
+        )
+        conn.commit()
+        assert _refresh(conn) == {"sales_day": 1, "buyers_gap": 5}  # 30 Oct and the 4 days after it, not 41
+        assert conn.execute(rare).fetchall() == [("2026-10-30", 5)]
+    via = _buyers(project, BUYERS_VIA_GAPS)
+    assert via == _buyers(project, BUYERS_ON_RAW)
+    assert all(v and v >= 9 for v in via.values())
+
+
+def test_a_rollup_index_naming_an_unknown_column_fails_the_sync_with_file_and_line(project: Project) -> None:
+    bad = project.rollups / "bad_index.sql"
+    bad.write_text(
+        GAP_ROLLUP.replace("-- index: gap; day, gap", "-- index: gap; day, buyer"), encoding="utf-8"
+    )
+    wrong = project.rollups / "bad_reach.sql"
+    wrong.write_text(GAP_ROLLUP.replace("-- reach: 31 days", "-- reach: a month"), encoding="utf-8")
+    problems = sorted(str(p) for p in sync_project().rollups.problems)
+    assert problems[0].startswith(f"{bad}:6: index: ") and "'buyer'" in problems[0]
+    assert problems[1].startswith(f"{wrong}:5: reach 'a month': expected a number of days")

@@ -14,7 +14,7 @@ import pytest
 
 from heartbeat_core import clock
 from heartbeat_core.compute.engine import compute_metrics, evaluate
-from heartbeat_core.metrics.definition import load_directory
+from heartbeat_core.metrics.definition import MetricDefinition, load_directory
 from heartbeat_core.metrics.registry import RegistryMetric, active_metrics
 from heartbeat_core.rollups.read import reads
 from heartbeat_core.settings import get_settings, reset_settings
@@ -24,8 +24,10 @@ from tests.conftest import DemoWorld
 RAW = Path(__file__).parent / "fixtures" / "metrics_on_raw_rows"
 
 
-def _on_raw(metric: RegistryMetric, raw: dict[str, str]) -> RegistryMetric:
-    return replace(metric, value_sql=raw[metric.metric_id], detail_sql=None)
+def _on_raw(metric: RegistryMetric, raw: dict[str, MetricDefinition]) -> RegistryMetric:
+    return replace(
+        metric, value_sql=raw[metric.metric_id].value_sql, detail_sql=raw[metric.metric_id].detail_sql
+    )
 
 
 def _land_late_rows(conn: psycopg.Connection, now: datetime) -> None:
@@ -67,7 +69,7 @@ def test_every_demo_metric_reads_the_same_through_rollups_as_raw_rows(
     monkeypatch.setenv("HEARTBEAT_TIMEZONE", "Europe/Berlin")  # day boundaries that are not UTC's
     reset_settings()
     sync_project()
-    raw = {d.metric_id: d.value_sql for d in load_directory(RAW).definitions}
+    raw = {d.metric_id: d for d in load_directory(RAW).definitions}
     tz = get_settings().tz
     with psycopg.connect(demo_world.marts_url) as conn:
         landed = conn.execute("SELECT max(create_time) FROM webbank.entry").fetchone()
@@ -79,17 +81,18 @@ def test_every_demo_metric_reads_the_same_through_rollups_as_raw_rows(
         assert all(r.full for r in first.rollups.values())  # another zone: rebuilt in full
         _land_late_rows(conn, now)
         conn.commit()
-        readers = [m.metric_id for m in active_metrics(conn, None) if reads(m.value_sql)]
         with clock.frozen_clock(now):
-            report = compute_metrics(readers, backfill_days=6)
+            report = compute_metrics(sorted(raw), backfill_days=6)
         assert report.ok, report.failed
-        # yesterday (late rows and the reversal) and four days ago; the payments' rollup the same two days
+        # yesterday (late rows and the reversal) and four days ago; the rollups with a reach of 31 days also
+        # the days after those, up to today: their rows look back at the touched days
         assert {k: r.days_rebuilt for k, r in report.rollups.items()} == {
-            "entry_client_day": 2, "entry_day": 2, "payment_sender_day": 2,
+            "entry_client_day": 2, "entry_day": 2, "entry_gap_day": 5, "entry_client_prev_day": 5,
         }  # fmt: skip
-        metrics = [m for m in active_metrics(conn, None) if reads(m.value_sql)]
+        metrics = [m for m in active_metrics(conn, None) if m.metric_id in raw]
         conn.commit()
         assert sorted(m.metric_id for m in metrics) == sorted(raw)
+        assert all(reads(m.value_sql) for m in metrics if m.metric_id != "onboarding_funnel_30d")
         today = clock.business_day(now, tz)
         moments = [
             now,  # mid-day: the open day and the window's cut day from raw rows
@@ -99,11 +102,9 @@ def test_every_demo_metric_reads_the_same_through_rollups_as_raw_rows(
         ]
         for metric in metrics:
             for as_of in moments:
-                via = evaluate(conn, metric, as_of, with_detail=False).value
-                assert via == evaluate(conn, _on_raw(metric, raw), as_of, with_detail=False).value, (
-                    metric.metric_id,
-                    as_of,
-                )
+                via = evaluate(conn, metric, as_of)
+                on_raw = evaluate(conn, _on_raw(metric, raw), as_of)
+                assert (via.value, via.detail) == (on_raw.value, on_raw.detail), (metric.metric_id, as_of)
             history = conn.execute(
                 "SELECT as_of_date, value FROM heartbeat.metric_history WHERE metric_id = %s"
                 " AND as_of_date < %s ORDER BY 1 DESC LIMIT 6",
@@ -112,16 +113,17 @@ def test_every_demo_metric_reads_the_same_through_rollups_as_raw_rows(
             assert len(history) == 6
             for day, value in history:
                 as_of = clock.end_of_business_day(day, tz)
-                on_raw = evaluate(conn, _on_raw(metric, raw), as_of, with_detail=False).value
-                assert (None if value is None else float(value)) == on_raw, (metric.metric_id, day)
+                alone = evaluate(conn, _on_raw(metric, raw), as_of, with_detail=False).value
+                assert (None if value is None else float(value)) == alone, (metric.metric_id, day)
 
 
 @pytest.mark.slow
 def test_a_backfill_in_one_statement_per_metric_gives_the_history_of_day_by_day_replays(
     demo_world: DemoWorld,
 ) -> None:
-    """Every demo metric without rollups backfills its past days in one statement (compute.backfill); each
-    day's value equals the metric evaluated alone at that day's end, as the replay per day computed it."""
+    """Every demo metric backfills its past days in one statement (compute.backfill; the rollup readers over
+    whole days of the rollup tables); each day's value equals the metric evaluated alone at that day's end, as
+    the replay per day computed it."""
     tz = get_settings().tz
     with psycopg.connect(demo_world.marts_url) as conn:
         landed = conn.execute("SELECT max(create_time) FROM webbank.entry").fetchone()

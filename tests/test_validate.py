@@ -344,6 +344,7 @@ def test_cli_defaults_match_the_gate() -> None:
     assert metric_gate_cmd.DEFAULT_TIME_LIMIT_S == gate.DEFAULT_TIME_LIMIT_S
     assert metric_gate_cmd.DEFAULT_LARGE_TABLE_MB * 1048576 == gate.DEFAULT_LARGE_TABLE_BYTES
     assert metric_gate_cmd.DEFAULT_NESTED_LOOP_OUTER_ROWS == gate.DEFAULT_NESTED_LOOP_OUTER_ROWS
+    assert metric_gate_cmd.DEFAULT_RUN_ROWS == gate.DEFAULT_RUN_ROWS
 
 
 # Acceptance: every metric in metric_defs/ passes the gate on the demo world at scale 1. Defined when

@@ -101,6 +101,10 @@ def send_test(name: str) -> SendResult:
         }[name]
         raise ValueError(f"channel {name} is not configured: set {needs}")
     settings = get_settings()
-    text = f"Heartbeat test message ({clock.now():%Y-%m-%d %H:%M} UTC): alerts reach this channel. {settings.public_url}/"
+    sent = clock.now().astimezone(settings.tz)
+    text = (
+        f"Heartbeat test message (sent {sent.day} {sent:%b %H:%M} {sent.tzname()}): alerts reach this channel."
+        f" {settings.public_url}/"
+    )
     sender = channel(name)
     return sender.send(sender.test_payload(text), f"test:{clock.now().timestamp():.0f}")

@@ -20,7 +20,7 @@ import psycopg
 from heartbeat_core import clock
 from heartbeat_core.alerts.kinds import AlertKind, entity_subject_id, idempotency_key
 from heartbeat_core.alerts.messages import AlertEvent, detail_lines, event_from_state
-from heartbeat_core.formatting import format_number, format_since
+from heartbeat_core.formatting import format_day, format_number, format_since
 from heartbeat_core.readmodel.snapshot import MetricState
 
 WINDOW = timedelta(days=2)  # events older than this are history, not news
@@ -94,7 +94,7 @@ def _line(event: PendingEvent, unit: str, today: date) -> str:
     if event.kind == "worse" and event.previous_weight is not None:
         parts.append(f"up from {format_number(event.previous_weight, unit)}")
     if event.kind == "gone":
-        parts.append(f"left the metric on {event.as_of_date.isoformat()}")
+        parts.append(f"left the metric {format_day(event.as_of_date, today)}")
     else:
         parts.append(format_since(event.as_of_date, today).replace("since", "in it since"))
     return " · ".join(parts)

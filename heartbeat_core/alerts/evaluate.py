@@ -39,6 +39,7 @@ from heartbeat_core.alerts.messages import (
     summary_line,
 )
 from heartbeat_core.alerts.test_alerts import test_events, told_test_keys
+from heartbeat_core.formatting import format_since
 from heartbeat_core.readmodel.entities import entity_detail_line
 from heartbeat_core.readmodel.incidents import current_incidents
 from heartbeat_core.readmodel.snapshot import MetricState
@@ -427,12 +428,8 @@ class _Facts:
     def reminder_lines(self, state: MetricState) -> list[str]:
         """How long it has been red, and who is in it (acknowledged entities left out)."""
         since = state.status_since
-        days = (clock.business_day(clock.now(), get_settings().tz) - since).days if since else None
-        lines = (
-            [f"Not acknowledged; {state.status} for {days} day(s), since {since.isoformat()}"]
-            if since
-            else []
-        )
+        day = clock.business_day(clock.now(), get_settings().tz)
+        lines = [f"Not acknowledged; {state.status} {format_since(since, day, days=True)}"] if since else []
         summary = state.entities
         if summary is not None and summary.top:
             unit = summary.weight_unit

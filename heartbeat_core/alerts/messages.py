@@ -2,7 +2,9 @@
 
 An event's text reads top to bottom: one line that says what is wrong; the status reason from the read
 model (value against the line or the typical band); since when, freshness and owner; the top detail rows
-("ACME Ltd — invoices 3, unpaid since 2026-07-01, amount EUR 12,400"); a link to the metric page.
+("ACME Ltd — invoices 3, unpaid since 1 Jul (154 d ago), amount EUR 12,400"); a link to the metric page.
+Moments and dates read as on a phone, relative to the clock (`heartbeat_core.formatting`): "red since 2 Nov
+(30 d)", "oldest created at 24 Nov 11:54 UTC (3.2 d ago)" — never an ISO timestamp.
 Several events from one evaluation become one grouped message per channel.
 """
 
@@ -16,10 +18,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from heartbeat_core import clock
 from heartbeat_core.alerts.kinds import AlertKind as Kind
 from heartbeat_core.alerts.kinds import SubjectType
-from heartbeat_core.formatting import format_value
+from heartbeat_core.formatting import format_since, format_value, format_when
 from heartbeat_core.readmodel.snapshot import MetricState
+from heartbeat_core.settings import get_settings
 
 SLACK_MAX_BLOCKS = 50
 SLACK_MAX_SECTION = 3000
@@ -98,7 +102,7 @@ class AlertEvent(BaseModel):
         if self.kind == "test_passed":
             return f"{icon} DATA TEST PASSES AGAIN: {self.name}"
         if self.kind == "reminder":
-            since = f" since {self.status_since.isoformat()}" if self.status_since else ""
+            since = f" {self._since()}" if self.status_since else ""
             return f"{icon} STILL {self.status.upper()}{since}, not acknowledged: {self.name} at {self.value_text}"
         if self.kind == "resolved":
             if self.track == "freshness":
@@ -127,7 +131,7 @@ class AlertEvent(BaseModel):
         word = {"entity_new": "NEW", "entity_worse": "WORSE", "entity_gone": "GONE"}.get(self.kind, "")
         if self.kind == "entity_gone":
             return f"{word} from {self.name}: {who} (RESOLVED for {'it' if count == 1 else 'them'})"
-        since = f" since {self.status_since.isoformat()}" if self.status_since else ""
+        since = f" {self._since()}" if self.status_since else ""
         return f"{word} {noun.upper()} in {self.name}: {who} — already {self.status}{since}"
 
     def body_lines(self) -> list[str]:
@@ -147,7 +151,7 @@ class AlertEvent(BaseModel):
         ]
         facts = []
         if self.status_since and self.track == "status":
-            facts.append(f"{self.status} since {self.status_since.isoformat()}")
+            facts.append(f"{self.status} {self._since()}")
         freshness = "fresh" if self.freshness == "fresh" else f"stale ({self.freshness})"
         facts.append(
             f"data {freshness}, {self.freshness_reason}" if self.freshness_reason else f"data {freshness}"
@@ -162,8 +166,12 @@ class AlertEvent(BaseModel):
                 lines.append(f"• … {self.more_details} more")
         return lines
 
+    def _since(self) -> str:
+        """`since 2 Nov (30 d)`: the status's first day, and how long ago that is by the clock."""
+        return format_since(self.status_since, today(), days=True) if self.status_since else ""
+
     def _entity_lines(self) -> list[str]:
-        since = f" since {self.status_since.isoformat()}" if self.status_since else ""
+        since = f" {self._since()}" if self.status_since else ""
         lines = [f"The metric was already {self.status}{since}; now {self.value_text}. Why: {self.reason}"]
         lines.append(f"owner {self.owner}" if self.owner else "no owner")
         lines.extend(f"• {row}" for row in self.details)
@@ -172,15 +180,19 @@ class AlertEvent(BaseModel):
         return lines
 
 
+def today() -> date:
+    """The business day by the (controllable) clock, in the project's time zone."""
+    return clock.business_day(clock.now(), get_settings().tz)
+
+
 def value_text(value: float | None, unit: str) -> str:
     return "no value" if value is None else format_value(value, unit)
 
 
 _CURRENCY_COL = re.compile(r"^(?P<what>.*?)_?(?P<cur>eur|usd|gbp|chf|jpy|sek|nok|dkk|pln)$", re.IGNORECASE)
-_MIDNIGHT = re.compile(r"^(\d{4}-\d{2}-\d{2})T00:00:00(?:\+00:00|Z)?$")
 
 
-def _cell(column: str, value: Any) -> str:
+def _cell(column: str, value: Any, now: datetime) -> str:
     match = _CURRENCY_COL.match(column)
     what = (match.group("what") if match else column).replace("_", " ").strip()
     if isinstance(value, bool) or value is None:
@@ -191,22 +203,24 @@ def _cell(column: str, value: Any) -> str:
         if match:
             shown = f"{match.group('cur').upper()} {shown}"
     else:
-        text = str(value)
-        midnight = _MIDNIGHT.match(text)
-        shown = midnight.group(1) if midnight else text
+        shown = format_when(value, now, get_settings().tz) or str(value)
     return f"{what} {shown}".strip()
 
 
-def detail_lines(detail: dict[str, Any] | None, limit: int = DETAIL_ROWS) -> tuple[list[str], int]:
-    """The top detail rows as one line each: first column as the label, the rest as `name value`."""
+def detail_lines(
+    detail: dict[str, Any] | None, limit: int = DETAIL_ROWS, now: datetime | None = None
+) -> tuple[list[str], int]:
+    """The top detail rows as one line each: first column as the label, the rest as `name value` (moments
+    and dates relative to `now`, by default the clock's)."""
     if not detail or not detail.get("rows"):
         return [], 0
     columns: list[str] = list(detail.get("columns") or [])
     rows: list[list[Any]] = list(detail["rows"])
     lines = []
+    at = now or clock.now()
     for row in rows[:limit]:
         label = "—" if not row or row[0] is None else str(row[0])
-        rest = [_cell(c, v) for c, v in zip(columns[1:], row[1:], strict=False)]
+        rest = [_cell(c, v, at) for c, v in zip(columns[1:], row[1:], strict=False)]
         lines.append(f"{label} — {', '.join(rest)}" if rest else label)
     return lines, max(len(rows) - limit, 0)
 

@@ -10,9 +10,12 @@ from typing import Any
 
 import psycopg
 
+from heartbeat_core import clock
 from heartbeat_core.alerts.kinds import idempotency_key, utc_stamp
 from heartbeat_core.alerts.messages import AlertEvent
+from heartbeat_core.formatting import format_moment
 from heartbeat_core.readmodel.suspect import FailingTest, failing_tests, suspects_by_metric
+from heartbeat_core.settings import get_settings
 
 SAMPLE_LINES = 3
 
@@ -75,12 +78,13 @@ def passed_events(conn: psycopg.Connection[Any], public_url: str, told: set[str]
     ).fetchall()
     owners = _owners(conn)
     events = []
+    now, tz = clock.now(), get_settings().tz
     for source, table, test, columns, passing_at, checked, message in rows:
         subject = f"{source}.{table}:{test}:{','.join(columns)}"
         key = idempotency_key("source_test", subject, "test_passed", "event", streaks[subject])
         if key in told:
             continue
-        when = f"passes since {passing_at:%Y-%m-%d %H:%M} UTC" if passing_at else "passes"
+        when = f"passes since {format_moment(passing_at, now, tz)}" if passing_at else "passes"
         what = f"{source}.{table} {test}({', '.join(columns)})"
         rows_seen = f" ({checked} rows checked)" if checked is not None else ""
         events.append(

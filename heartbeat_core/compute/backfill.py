@@ -4,7 +4,10 @@ The metric's @value runs as a LATERAL subquery over the list of (day, end-of-day
 point-in-time calls bound to that list's column (`Moments.bind_days`): one planning, one transaction, one round
 trip per metric, each day's range still reaching the indexes as a parameter. A day whose result is not exactly
 one number is left out (the caller replays it alone, which reports why), and so is every day when the statement
-fails. Metrics that read rollups replay per day: a past day is a few rows of the rollup table there.
+fails. A metric that reads rollups reads each day's window as whole days of the rollup tables (an end-of-day
+as-of of a period in whole days has no partial day: nothing to read from raw rows), so it too is one statement
+— unless some day's window does not start at a midnight (a 24 h window across a clock change), when every day
+is replayed alone.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ def values_for_days(
     found: dict[date, list[Any]] = {}
     with conn.transaction():
         moments = begin_point_in_time(conn, metric, now, history_from=days[0][0])
+        if moments.rollups and not _whole_days(conn, days, metric.period):
+            return {}
         sql = (
             f"SELECT hb_day.day, hb_value.* FROM {_days_list(days)} LEFT JOIN LATERAL"
             f" (SELECT true AS hb_present, hb_q.* FROM (\n{moments.bind_days(body, metric.period)}\n) AS hb_q)"
@@ -47,6 +52,18 @@ def values_for_days(
                 if present:  # a day with no row is replayed alone, which says so
                     found.setdefault(day, []).append(value)
     return {day: _number(values[0]) for day, values in found.items() if len(values) == 1 and _ok(values[0])}
+
+
+def _whole_days(conn: psycopg.Connection[Any], days: list[tuple[date, datetime]], period: str) -> bool:
+    """Whether every day's window [as_of − period, as_of) is whole days of the session's zone (as the
+    transaction's `TimeZone`, the project's, splits them)."""
+    start = "hb_day.as_of - heartbeat.period_interval(%(period)s)"
+    sql = (
+        f"SELECT bool_and(date_trunc('day', hb_day.as_of) = hb_day.as_of"
+        f" AND date_trunc('day', {start}) = {start}) FROM {_days_list(days)}"
+    )
+    row = conn.execute(sql.encode(), {"period": period}).fetchone()
+    return bool(row and row[0])
 
 
 def _ok(value: Any) -> bool:

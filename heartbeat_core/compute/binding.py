@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from heartbeat_core.metrics.registry import RegistryMetric
-from heartbeat_core.rollups.read import expand, reads
+from heartbeat_core.rollups.read import expand, expand_whole_days, reads
 from heartbeat_core.settings import get_settings
 
 _PERIODS = ("snapshot", "24h", "7d", "30d", "funnel")
@@ -54,6 +54,7 @@ class Moments:
     rollups: dict[str, str] = field(default_factory=dict)
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     raw_rollups: bool = False
+    whole_day_rollups: frozenset[str] = frozenset()  # rollups with a reach: whole days only
 
     def bind(self, sql: str, moment: Callable[[datetime], str] | None = None) -> str:
         """The SQL with every recognised call replaced by its value as a typed constant, and every
@@ -62,7 +63,10 @@ class Moments:
         `moment` writes a timestamp constant (default: a Postgres `timestamptz`); warehouse mode passes the
         engine's own form (`heartbeat_core.warehouse.transpile`), so one binding serves every engine."""
         if self.rollups:
-            sql = expand(sql, self.rollups, self.window_start, self.as_of, self.tz, raw=self.raw_rollups)
+            sql = expand(
+                sql, self.rollups, self.window_start, self.as_of, self.tz,
+                raw=self.raw_rollups, whole_day_only=self.whole_day_rollups,
+            )  # fmt: skip
         literal = moment or _timestamptz
         sql = _WINDOW_START.sub(lambda match: literal(self._window_moment(match)), sql)
         sql = _AS_OF.sub(lambda _match: literal(self.as_of), sql)
@@ -76,6 +80,13 @@ class Moments:
         def window(match: re.Match[str]) -> str:
             return f"(hb_day.as_of - heartbeat.period_interval('{(match.group(1) or period).lower()}'))"
 
+        if self.rollups:  # whole days from the tables: the caller checked every window is whole days
+            sql = expand_whole_days(
+                sql,
+                set(self.rollups),
+                f"hb_day.as_of - heartbeat.period_interval('{period}')",
+                "hb_day.as_of",
+            )
         sql = _WINDOW_START.sub(window, sql)
         sql = _AS_OF.sub("hb_day.as_of", sql)
         return _HISTORY_FROM.sub("(hb_day.as_of - interval '90 days')::date", sql)  # as a day replayed alone
@@ -119,24 +130,30 @@ def begin_point_in_time(
     )
     row = conn.execute(_MOMENTS_SQL).fetchone()
     assert row is not None  # a SELECT without FROM returns one row
+    rollups, whole_day_only = _rollup_queries(conn, metric)
     return Moments(
         as_of=row[0],
         window_start=row[1],
         history_from=row[2],
         window_starts=dict(zip(_PERIODS, row[3:], strict=True)),
-        rollups=_rollup_queries(conn, metric),
+        rollups=rollups,
         tz=settings.tz,
         raw_rollups=raw_rollups,
+        whole_day_rollups=whole_day_only,
     )
 
 
-def _rollup_queries(conn: psycopg.Connection[Any], metric: RegistryMetric) -> dict[str, str]:
-    """The queries of the rollups the metric's SQL reads, as synced (none: nothing to look up)."""
+def _rollup_queries(
+    conn: psycopg.Connection[Any], metric: RegistryMetric
+) -> tuple[dict[str, str], frozenset[str]]:
+    """The queries of the rollups the metric's SQL reads, as synced (none: nothing to look up), and which of
+    them have a reach (read as whole days only)."""
     ids = sorted(reads(metric.value_sql) | reads(metric.detail_sql) | reads(metric.history_sql))
     if not ids:
-        return {}
+        return {}, frozenset()
     rows = conn.execute(
-        "SELECT rollup_id, sql FROM heartbeat.rollup_registry WHERE rollup_id = ANY(%s) AND retired_at IS NULL",
+        "SELECT rollup_id, sql, reach_days FROM heartbeat.rollup_registry WHERE rollup_id = ANY(%s)"
+        " AND retired_at IS NULL",
         (ids,),
     ).fetchall()
-    return {row[0]: row[1] for row in rows}
+    return {row[0]: row[1] for row in rows}, frozenset(row[0] for row in rows if row[2])

@@ -29,7 +29,7 @@ from heartbeat_core.db import get_pool
 from heartbeat_core.metrics.registry import RegistryMetric, active_metrics
 from heartbeat_core.readmodel import freshness
 from heartbeat_core.readmodel.status import Status
-from heartbeat_core.rollups.compute import failed_rollup, reads_rollups, refresh_rollups_read_by
+from heartbeat_core.rollups.compute import failed_rollup, refresh_rollups_read_by
 from heartbeat_core.rollups.refresh import RefreshResult
 from heartbeat_core.settings import get_settings
 
@@ -267,7 +267,7 @@ def compute_metric(
     past = _days(today, backfill_days)
     if past and metric.history_sql:
         past = _backfill_from_history_sql(conn, metric, past, now, current_source_as_of, job_id, outcome)
-    if len(past) > 1 and not reads_rollups(metric):
+    if len(past) > 1:
         past = _backfill_in_one_statement(conn, metric, past, now, current_source_as_of, job_id, outcome)
     for day in past:
         as_of = clock.end_of_business_day(day, tz)

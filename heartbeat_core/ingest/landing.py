@@ -19,8 +19,6 @@ import psycopg
 from heartbeat_core.ingest.config import AnySource, ResolvedTable, WriteDisposition, resolved_tables
 from heartbeat_core.ingest.connectors import Built, Changes, Connector, connector_for
 from heartbeat_core.ingest.errors import first_line
-from heartbeat_core.ingest.indexes import apply_indexes
-from heartbeat_core.ingest.marts import drop_table, has_rows, table_exists
 from heartbeat_core.ingest.pipeline import (
     LOAD_WORKERS,
     abort,
@@ -31,6 +29,7 @@ from heartbeat_core.ingest.pipeline import (
     run_resource,
 )
 from heartbeat_core.ingest.results import SourceResult, TableResult
+from heartbeat_core.ingest.store import Marts
 from heartbeat_core.ingest.watermark import compute_watermark
 from heartbeat_core.readmodel.freshness import data_watermark
 from heartbeat_core.redaction import redact
@@ -45,6 +44,7 @@ class Landing:
     source: AnySource
     connector: Connector[Any]
     tables: list[ResolvedTable]
+    marts: Marts  # where the landed tables live: the Postgres marts, or the warehouse engine
     fresh: list[str]  # missing or empty in marts: loaded in full
     modes: dict[str, WriteDisposition]  # the write disposition each table uses this run
     secrets: tuple[str, ...]
@@ -66,17 +66,18 @@ class Landing:
 
 
 def land(
-    source: AnySource, progress: Progress | None, marts: str, conn: psycopg.Connection[Any]
+    source: AnySource, progress: Progress | None, conn: psycopg.Connection[Any], marts: Marts
 ) -> SourceResult:
-    """Land one pull source into marts; per-table failures come back in the result, not as exceptions."""
-    landing = _plan(source, conn, time.perf_counter())
+    """Land one pull source into `marts` (`conn`: the read model, for the recorded watermark); per-table
+    failures come back in the result, not as exceptions."""
+    landing = _plan(source, marts, time.perf_counter())
     if _nothing_moved(landing, conn):
         return _quiet(landing, conn)
-    pipeline = open_pipeline(source.name, marts, conn)
+    pipeline = open_pipeline(source.name, marts)
     reset_resource_state(pipeline, landing.fresh)
     fresh = set(landing.fresh)
     resume_from = landing.connector.resume_from(
-        source, pipeline, conn, [t for t in landing.to_extract if t.name not in fresh]
+        source, pipeline, marts, [t for t in landing.to_extract if t.name not in fresh]
     )
     landing.built = _build(landing, resume_from)
     try:
@@ -89,17 +90,17 @@ def land(
         counts = _load(landing, pipeline) if extracted else {}
         load_seconds = time.perf_counter() - t_load
     except Exception as exc:
-        return _failed(landing, pipeline, conn, exc)
+        return _failed(landing, pipeline, exc)
     landing.built.cleanup()
     return _finish(landing, pipeline, conn, counts, extract_seconds, load_seconds)
 
 
-def _plan(source: AnySource, conn: psycopg.Connection[Any], started: float) -> Landing:
+def _plan(source: AnySource, marts: Marts, started: float) -> Landing:
     """Tables, their mode this run (a merge table missing or empty in marts appends), the connection's
     secrets, and which tables have nothing new at the source."""
     connector = connector_for(source)
     tables = resolved_tables(source)
-    fresh = [t.name for t in tables if not has_rows(conn, source.name, t.name)]
+    fresh = [t.name for t in tables if not marts.has_rows(source.name, t.name)]
     modes: dict[str, WriteDisposition] = {
         t.name: ("append" if t.write_disposition == "merge" and t.name in fresh else t.write_disposition)
         for t in tables
@@ -113,6 +114,7 @@ def _plan(source: AnySource, conn: psycopg.Connection[Any], started: float) -> L
         source=source,
         connector=connector,
         tables=tables,
+        marts=marts,
         fresh=fresh,
         modes=modes,
         secrets=connector.secrets(source),
@@ -122,7 +124,7 @@ def _plan(source: AnySource, conn: psycopg.Connection[Any], started: float) -> L
         ),
         table_results=table_results,
     )
-    landing.changes = connector.changes(source, tables, conn)
+    landing.changes = connector.changes(source, tables, marts)
     landing.changes.unchanged -= set(fresh)
     for name in landing.changes.unchanged:
         table_results[name].mode = "unchanged"
@@ -143,7 +145,9 @@ def _quiet(landing: Landing, conn: psycopg.Connection[Any]) -> SourceResult:
     than the load that landed it, so the older-of-two rule already rests on it."""
     result, name = landing.result, landing.source.name
     result.ok = True
-    result.warnings.extend(apply_indexes(conn, name, landing.tables))  # an index added to sources.toml
+    result.warnings.extend(
+        landing.marts.apply_indexes(name, landing.tables)
+    )  # an index added to sources.toml
     result.data_watermark = data_watermark(conn, name)
     result.seconds = landing.elapsed()
     result.extract_seconds = result.seconds
@@ -161,7 +165,8 @@ def _extract(landing: Landing, pipeline: Any, resume_from: dict[str, Any], progr
     """All tables in one package (the fast path), with the run row only when nothing failed, so a
     source with a failing table never records a clean completed load. When that fails, extract again
     one table per package, so only the failing tables fail. Returns whether anything was extracted."""
-    name, file_format = landing.source.name, landing.connector.file_format
+    name = landing.source.name
+    file_format = landing.marts.file_format or landing.connector.file_format
     if progress:
         progress(f"{name}: extracting {', '.join(landing.built.resources) or 'nothing'}")
     try:
@@ -191,17 +196,21 @@ def _load(landing: Landing, pipeline: Any) -> dict[str, int]:
     counts = dict(norm.row_counts) if norm is not None else {}
     if landing.connector.file_format == "parquet":
         check_formats(load_info, {t.name for t in landing.tables})
+    landing.marts.after_load(
+        pipeline, landing.source.name, landing.tables, landing.modes, load_info.loads_ids
+    )
     return counts
 
 
-def _failed(landing: Landing, pipeline: Any, conn: psycopg.Connection[Any], exc: Exception) -> SourceResult:
+def _failed(landing: Landing, pipeline: Any, exc: Exception) -> SourceResult:
     """The load failed: nothing half-done stays behind, and the result says why."""
     landing.built.cleanup()
     abort(pipeline)
-    name = landing.source.name
+    name, marts = landing.source.name, landing.marts
+    marts.discard(name)
     for table in landing.fresh:  # a first load that failed half-way leaves nothing behind
-        if landing.modes.get(table) == "append" and table_exists(conn, name, table):
-            drop_table(conn, name, table)
+        if landing.modes.get(table) == "append" and marts.table_exists(name, table):
+            marts.drop_table(name, table)
     landing.result.error = landing.redact(f"source {name!r}: load failed: {first_line(exc)}")
     landing.result.seconds = landing.elapsed()
     for table, why in landing.built.errors.items():
@@ -231,7 +240,7 @@ def _finish(
         landing.table_results[t.name].seconds += share
     result.rows = sum(tr.rows for tr in landing.table_results.values())
     t_index = time.perf_counter()
-    result.warnings.extend(apply_indexes(conn, landing.source.name, landing.tables))
+    result.warnings.extend(landing.marts.apply_indexes(landing.source.name, landing.tables))
     result.index_seconds = time.perf_counter() - t_index
     result.extract_seconds, result.load_seconds = extract_seconds, load_seconds
     result.data_watermark = _watermark(landing, conn, landed)
@@ -254,5 +263,5 @@ def _watermark(
         if previous is not None
         else landing.tables
     )
-    newest = compute_watermark(conn, name, moved) if moved else None
+    newest = compute_watermark(landing.marts, name, moved) if moved else None
     return max(filter(None, (previous, newest)), default=None)

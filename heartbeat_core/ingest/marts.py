@@ -1,5 +1,6 @@
-"""Questions the engine asks of the landed copies in marts: does a table exist, has it rows, where
-does its cursor stand. Marts is the truth about what has landed, whatever local dlt state says."""
+"""Questions ingest asks of the landed copies in the Postgres marts: does a table exist, has it rows, where
+does its cursor stand. Marts is the truth about what has landed, whatever local dlt state says.
+(`store.PostgresMarts` answers through these; in warehouse mode `warehouse.marts` asks the engine instead.)"""
 
 from __future__ import annotations
 

@@ -12,12 +12,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from heartbeat_core import clock
-from heartbeat_core.ingest.connections import libpq_url
 from heartbeat_core.ingest.errors import IngestError
-from heartbeat_core.ingest.marts import table_exists
+from heartbeat_core.ingest.store import Marts
 from heartbeat_core.settings import get_settings
 
 # dlt knobs, set once for this process (environment is how dlt reads its config).
@@ -79,37 +76,29 @@ def source_lock(source: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _destination(marts: str) -> Any:
-    import dlt
-    from dlt.destinations.impl.postgres.configuration import PostgresCredentials
-
-    creds = PostgresCredentials()
-    creds.parse_native_representation(libpq_url(marts))
-    if creds.password is None:
-        creds.password = ""
-    return dlt.destinations.postgres(credentials=creds)
-
-
-def open_pipeline(source: str, marts: str, conn: psycopg.Connection[Any]) -> Any:
-    """The source's dlt pipeline. Marts is the truth: if the dataset has no dlt state there (a new
-    marts database), local working state is wiped so incremental cursors start over."""
+def open_pipeline(source: str, marts: Marts) -> Any:
+    """The source's dlt pipeline, loading into `marts` (Postgres, or the warehouse engine). The marts are the
+    truth: if the dataset has no dlt state there (a new marts database or engine file), local working state
+    (and any staging) is wiped so incremental cursors start over."""
     import dlt
 
     dlt_env()
     workdir = pipeline_workdir(source)
-    if workdir.exists() and not table_exists(conn, source, "_dlt_pipeline_state"):
-        shutil.rmtree(workdir, ignore_errors=True)
+    if not marts.has_state(source):
+        if workdir.exists():
+            shutil.rmtree(workdir, ignore_errors=True)
+        marts.discard(source)
     return dlt.pipeline(  # type: ignore[call-overload]  # dlt's overloads do not cover progress=None
         pipeline_name=workdir.name,
         pipelines_dir=str(pipelines_dir()),
-        destination=_destination(marts),
-        dataset_name=source,
+        destination=marts.destination(source),
+        dataset_name=marts.dataset_name(source),
         progress=None,
     )
 
 
 def reset_resource_state(pipeline: Any, names: Sequence[str]) -> None:
-    """Forget incremental state of tables that are missing or empty in marts (so they reload in full)."""
+    """Forget incremental state of tables that are missing or empty in the marts (so they reload in full)."""
     if not names:
         return
     with pipeline.managed_state() as state:

@@ -32,6 +32,10 @@ class SourceResult:
     extract_seconds: float = 0.0
     load_seconds: float = 0.0  # normalize + load
     index_seconds: float = 0.0  # post-ingest indexes
+    marts: str = "postgres"  # where the rows landed: postgres | duckdb | chdb | clickhouse (warehouse mode)
+    notes: list[str] = field(
+        default_factory=list
+    )  # what the marts do differently (indexes skipped on engines)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

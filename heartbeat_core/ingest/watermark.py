@@ -10,12 +10,9 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
 from heartbeat_core import clock
 from heartbeat_core.ingest.config import FilesTable, ResolvedTable
-from heartbeat_core.ingest.marts import table_exists
+from heartbeat_core.ingest.store import Marts
 
 
 def as_datetime(value: Any) -> datetime | None:
@@ -42,23 +39,15 @@ def watermark_column(table: ResolvedTable) -> str | None:
     return table.cursor
 
 
-def compute_watermark(
-    conn: psycopg.Connection[Any], schema: str, tables: Sequence[ResolvedTable]
-) -> datetime | None:
-    """The newest cursor value landed across the watermark tables (capped at now: no future rows)."""
+def compute_watermark(marts: Marts, schema: str, tables: Sequence[ResolvedTable]) -> datetime | None:
+    """The newest cursor value landed across the watermark tables (capped at now: no future rows), read
+    where the marts live (Postgres, or the warehouse engine)."""
     newest: datetime | None = None
     for table in tables:
         column = watermark_column(table)
-        if not table.watermark or not column or not table_exists(conn, schema, table.name):
+        if not table.watermark or not column:
             continue
-        q = sql.SQL("SELECT max({}) FROM {}.{}").format(
-            sql.Identifier(column), sql.Identifier(schema), sql.Identifier(table.name)
-        )
-        try:
-            row = conn.execute(q).fetchone()
-        except psycopg.Error:
-            continue
-        value = as_datetime(row[0] if row else None)
+        value = as_datetime(marts.max_value(schema, table.name, column))
         if value is not None and (newest is None or value > newest):
             newest = value
     if newest is not None:

@@ -394,7 +394,8 @@ class _Worker:
 
     def _data_tests(self, source: str, landed: dict[str, int]) -> dict[str, Any]:
         """The source's data tests, right after it landed, on the rows landed since their last run where
-        they allow it (issue 18); they never fail the job."""
+        they allow it (issue 18); they never fail the job. In warehouse mode they run on the engine the source
+        landed in (`warehouse.datatests`), over whole tables."""
         try:
             from heartbeat_core.datatests import run_source_tests
 

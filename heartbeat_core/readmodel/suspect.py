@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg.rows import dict_row
 
-from heartbeat_core.formatting import format_number
+from heartbeat_core import clock
+from heartbeat_core.formatting import format_moment, format_number
 from heartbeat_core.metrics.lineage import metric_tables, tables_read
 from heartbeat_core.readmodel.annotations import Flag
+from heartbeat_core.settings import get_settings
 
 if TYPE_CHECKING:
     from heartbeat_core.readmodel.snapshot import MetricState
@@ -110,7 +112,7 @@ def attach_suspects(conn: psycopg.Connection[Any], states: list[MetricState]) ->
 
 def test_lines(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
     """Per source, one line per data test that fails or cannot run: "fail webbank.entry unique(payment_id):
-    1,204 failing rows since 01:12 UTC" (what `sources_status` and the REST sources list carry)."""
+    1,204 failing rows since 01:12 UTC (5.8 h ago)" (what `sources_status` and the REST sources list carry)."""
     exists = conn.execute("SELECT to_regclass('heartbeat.source_test') IS NOT NULL").fetchone()
     if not exists or not exists[0]:
         return {}
@@ -119,10 +121,11 @@ def test_lines(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
         " FROM heartbeat.source_test WHERE status <> 'pass' ORDER BY source, table_name, test_key"
     ).fetchall()
     out: dict[str, list[str]] = {}
+    now, tz = clock.now(), get_settings().tz
     for source, table, test, columns, status, failing, message, since in rows:
         if status == "fail":
             line = FailingTest(source, table, test, tuple(columns), failing, since, message).line
-            when = f" since {since:%Y-%m-%d %H:%M} UTC" if since else ""
+            when = f" since {format_moment(since, now, tz)}" if since else ""
             out.setdefault(source, []).append(f"fail {line}{when}")
         else:
             out.setdefault(source, []).append(f"error {source}.{table} {test}: {message}")

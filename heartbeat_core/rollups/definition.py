@@ -4,6 +4,8 @@
     -- table: webbank.entry          the landed table whose new or changed rows touch days
     -- cursor: updated_at            its change cursor: rows past the last refresh's watermark are new or changed
     -- time: create_time             the column a row's business day is taken from
+    -- reach: 31 days                optional: a day's rows read source rows of up to N days before it
+    -- index: prev_day; client_id, day  optional: more indexes of the stored table (`;` between them)
     SELECT e.create_time::date AS day, e.client_profile_id, count(*) AS entries, sum(e.fee) AS fee
     FROM webbank.entry e
     WHERE e.create_time >= heartbeat.rollup_from() AND e.create_time < heartbeat.rollup_to()
@@ -12,6 +14,10 @@
 The SELECT returns a `day` column (the business day of `time`, in the session's time zone, which compute and
 refresh set to the project's) and bounds `time` by `heartbeat.rollup_from()` / `rollup_to()`, so the same SQL
 rebuilds any range of days and reads the still-open part of a window from raw rows. Problems name file and line.
+
+A rollup with a reach (e.g. each client's gap since its previous active day, capped at 31 days) looks back
+before `rollup_from()` itself; a late row of day t then changes days t..t+N, which the refresh rebuilds, and
+metrics read only its whole days (a window's cut day and today come from raw rows in the metric's own SQL).
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _QUALIFIED = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 FROM_CALL = re.compile(r"\bheartbeat\s*\.\s*rollup_from\s*\(\s*\)", re.IGNORECASE)
 TO_CALL = re.compile(r"\bheartbeat\s*\.\s*rollup_to\s*\(\s*\)", re.IGNORECASE)
-KEYS = ("name", "description", "table", "cursor", "time")
+KEYS = ("name", "description", "table", "cursor", "time", "reach", "index")
+_REACH = re.compile(r"^(\d{1,3})\s+days?$")
 REQUIRED = ("table", "cursor", "time")
 
 
@@ -45,6 +52,8 @@ class RollupDefinition:
     description: str = ""
     sql_start_line: int = 1
     key_lines: tuple[tuple[str, int], ...] = ()
+    reach_days: int = 0
+    index_columns: tuple[str, ...] = ()
 
     def sql_line(self, position: int | None) -> int:
         """File line of a 1-based character position inside the SQL (as Postgres reports it)."""
@@ -102,7 +111,19 @@ def parse_rollup(path: Path) -> tuple[RollupDefinition | None, list[Problem]]:
         description=values.get("description", ""),
         sql_start_line=sql_start,
         key_lines=tuple(key_lines.items()),
+        reach_days=_reach(values.get("reach", "")),
+        index_columns=_index_columns(values.get("index", "")),
     ), []
+
+
+def _reach(value: str) -> int:
+    match = _REACH.match(value.strip())
+    return int(match.group(1)) if match else 0
+
+
+def _index_columns(value: str) -> tuple[str, ...]:
+    """`a; b, c` → ("a", "b, c"): one entry per index, its columns comma-separated."""
+    return tuple(", ".join(c.strip() for c in part.split(",")) for part in value.split(";") if part.strip())
 
 
 def _check(
@@ -123,6 +144,7 @@ def _check(
             problems.append(
                 Problem(where, key_lines[key], f"{key} {values[key]!r}: expected one column name")
             )
+    problems += _check_optional(where, values, key_lines)
     if not sql:
         problems.append(Problem(where, sql_start, "no SELECT after the header (expected the rollup's query)"))
     elif not (FROM_CALL.search(sql) and TO_CALL.search(sql)):
@@ -132,6 +154,29 @@ def _check(
                 sql_start,
                 "the query must bound its time column by heartbeat.rollup_from() and heartbeat.rollup_to()"
                 " (so a refresh rebuilds only the days it touches)",
+            )
+        )
+    return problems
+
+
+def _check_optional(where: str, values: dict[str, str], key_lines: dict[str, int]) -> list[Problem]:
+    """`-- reach:` is a number of days, `-- index:` a list of column names."""
+    problems = []
+    if values.get("reach") and not _REACH.match(values["reach"].strip()):
+        problems.append(
+            Problem(
+                where,
+                key_lines["reach"],
+                f"reach {values['reach']!r}: expected a number of days, e.g. `31 days`",
+            )
+        )
+    columns = [c.strip() for part in values.get("index", "").split(";") for c in part.split(",")]
+    if values.get("index") and not all(_IDENT.match(c) for c in columns):
+        problems.append(
+            Problem(
+                where,
+                key_lines["index"],
+                f"index {values['index']!r}: expected column names, e.g. `prev_day; client_id, day`",
             )
         )
     return problems

@@ -7,7 +7,8 @@ can run the same plan elsewhere. `refresh_rollup` runs it on the marts connectio
 1. The stored table is missing or built from another version of the file: drop it, rebuild every day.
 2. Otherwise read the days (of the time column) of every row whose change cursor is past the watermark —
    new rows, late-arriving rows of earlier days, rows changed since (a reversal landed today touches the day
-   its entry was created) — and rebuild those days only, in contiguous ranges: one DELETE and one INSERT each.
+   its entry was created) — plus, for a rollup with a reach of N days, the N days after each (their rows look
+   back at it), and rebuild those days only, in contiguous ranges: one DELETE and one INSERT each.
 3. Record the new watermark, the days rebuilt, the time taken; a failure records its reason instead (the
    metrics that read the rollup then carry it as their error) and never stops another rollup.
 """
@@ -45,6 +46,8 @@ class StoredRollup:
     built_hash: str | None = None
     watermark: str | None = None
     error: str | None = None
+    reach_days: int = 0  # a day's rows depend on source rows of up to this many days before it
+    index_columns: str = ""  # more indexes: `;` between them, each its columns comma-separated
 
     @property
     def table(self) -> str:
@@ -92,6 +95,11 @@ def create_statements(rollup: StoredRollup) -> list[str]:
         f"DROP TABLE IF EXISTS {rollup.table}",
         f"CREATE TABLE {rollup.table} AS {bind_range(rollup.sql, None, None)} WITH NO DATA",
         f'CREATE INDEX ON {rollup.table} ("day")',
+        *(
+            f"CREATE INDEX ON {rollup.table} ({columns})"
+            for columns in rollup.index_columns.split(";")
+            if columns.strip()
+        ),
     ]
 
 
@@ -116,6 +124,11 @@ def _insert(rollup: StoredRollup, start: datetime | None, end: datetime | None) 
     pages scattered over the whole table (a hash aggregate's output order is random)."""
     query = bind_range(rollup.sql, start, end)
     return f'INSERT INTO {rollup.table} SELECT * FROM ({query}) AS hb_rows ORDER BY "day"'
+
+
+def with_reach(days: list[date], reach_days: int) -> list[date]:
+    """The days to rebuild: each touched day and the `reach_days` after it, whose rows look back at it."""
+    return sorted({day + timedelta(days=k) for day in days for k in range(reach_days + 1)})
 
 
 def day_ranges(days: list[date]) -> list[tuple[date, date]]:
@@ -153,10 +166,30 @@ def _rebuild(
     touched = [
         row[0] for row in conn.execute(touched_days_sql(rollup).encode(), {"watermark": rollup.watermark})
     ]
+    if rollup.reach_days and touched:
+        stored_last = conn.execute(f'SELECT max("day") FROM {rollup.table}'.encode()).fetchone()
+        last = max(touched[-1], stored_last[0] if stored_last and stored_last[0] else touched[-1])
+        touched = [day for day in with_reach(touched, rollup.reach_days) if day <= last]
     for first, last in day_ranges(touched):
         for statement in rebuild_statements(rollup, first, last, tz):
             conn.execute(statement.encode())
     return len(touched), False, watermark or rollup.watermark
+
+
+def _vacuum(conn: psycopg.Connection[Any], rollup: StoredRollup) -> None:
+    """VACUUM (ANALYZE) the rebuilt table: statistics size the day ranges right, and the visibility map lets
+    metrics read it by index-only scans (a probe per client, a month of narrow rows) without heap visits.
+    VACUUM cannot run in a transaction: only when the caller's connection is idle (it is after compute's
+    commit); otherwise ANALYZE alone."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.execute(f"ANALYZE {rollup.table}".encode())
+        return
+    autocommit = conn.autocommit
+    conn.autocommit = True
+    try:
+        conn.execute(f"VACUUM (ANALYZE) {rollup.table}".encode())
+    finally:
+        conn.autocommit = autocommit
 
 
 def refresh_rollup(conn: psycopg.Connection[Any], rollup: StoredRollup, tz: ZoneInfo) -> RefreshResult:
@@ -170,14 +203,14 @@ def refresh_rollup(conn: psycopg.Connection[Any], rollup: StoredRollup, tz: Zone
                 (tz.key, REFRESH_WORK_MEM),
             )
             days, full, watermark = _rebuild(conn, rollup, tz)
-            if days:
-                conn.execute(f"ANALYZE {rollup.table}".encode())  # the planner sizes its day ranges right
             ms = int((timer.perf_counter() - started) * 1000)
             conn.execute(
                 "UPDATE heartbeat.rollup_registry SET built_hash = %s, watermark = %s, refreshed_at = now(),"
                 " days_rebuilt = %s, refresh_ms = %s, error = NULL, error_at = NULL WHERE rollup_id = %s",
                 (build_identity(rollup, tz), watermark, days, ms, rollup.rollup_id),
             )
+        if days:
+            _vacuum(conn, rollup)
         return RefreshResult(rollup.rollup_id, days, full, timer.perf_counter() - started)
     except psycopg.Error as exc:
         reason = (exc.diag.message_primary or str(exc)).strip().splitlines()[0]
@@ -191,16 +224,21 @@ def refresh_rollup(conn: psycopg.Connection[Any], rollup: StoredRollup, tz: Zone
         return RefreshResult(rollup.rollup_id, 0, False, timer.perf_counter() - started, error)
 
 
-_COLUMNS = "rollup_id, source_table, cursor_column, time_column, sql, file_hash, built_hash, watermark, error"
+_COLUMNS = (
+    "rollup_id, source_table, cursor_column, time_column, sql, file_hash, built_hash, watermark, error,"
+    " reach_days, index_columns"
+)
 
 
 def stored_rollups(conn: psycopg.Connection[Any], ids: list[str] | None = None) -> list[StoredRollup]:
-    """The active rollups (or those of `ids`), as synced."""
-    rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM heartbeat.rollup_registry WHERE retired_at IS NULL"
-        " AND (%(ids)s::text[] IS NULL OR rollup_id = ANY(%(ids)s)) ORDER BY rollup_id",
-        {"ids": ids},
-    ).fetchall()
+    """The active rollups (or those of `ids`), as synced. Read in its own transaction block, so an idle
+    connection stays idle: each refresh then commits alone and can VACUUM what it rebuilt."""
+    with conn.transaction():
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM heartbeat.rollup_registry WHERE retired_at IS NULL"
+            " AND (%(ids)s::text[] IS NULL OR rollup_id = ANY(%(ids)s)) ORDER BY rollup_id",
+            {"ids": ids},
+        ).fetchall()
     return [StoredRollup(*row) for row in rows]
 
 

@@ -81,6 +81,11 @@ def _check(
     except psycopg.Error as exc:
         position = int(exc.diag.statement_position or 0) - len("EXPLAIN ")
         return Problem(d.path, d.sql_line(position if position > 0 else None), _message(exc)), True
+    unknown = [c.strip() for index in d.index_columns for c in index.split(",") if c.strip() not in columns]
+    if unknown:
+        return Problem(
+            d.path, d.key_line("index"), f"index: the query has no column {', '.join(map(repr, unknown))}"
+        ), True
     if columns.get("day") != _DATE_OID:
         found = "no `day` column" if "day" not in columns else "`day` is not a date"
         return Problem(
@@ -97,26 +102,30 @@ def _upsert(conn: psycopg.Connection[Any], d: RollupDefinition, *, rebuild: bool
     conn.execute(
         """
         INSERT INTO heartbeat.rollup_registry AS r (rollup_id, name, description, source_table, cursor_column,
-            time_column, sql, file_path, file_hash, synced_at, retired_at)
+            time_column, sql, file_path, file_hash, synced_at, retired_at, reach_days, index_columns)
         VALUES (%(id)s, %(name)s, %(description)s, %(table)s, %(cursor)s, %(time)s, %(sql)s, %(path)s, %(hash)s,
-            now(), NULL)
+            now(), NULL, %(reach)s, %(index)s)
         ON CONFLICT (rollup_id) DO UPDATE SET name = excluded.name, description = excluded.description,
             source_table = excluded.source_table, cursor_column = excluded.cursor_column,
             time_column = excluded.time_column, sql = excluded.sql, file_path = excluded.file_path,
             file_hash = excluded.file_hash, synced_at = now(), retired_at = NULL,
+            reach_days = excluded.reach_days, index_columns = excluded.index_columns,
             built_hash = CASE WHEN %(rebuild)s THEN NULL ELSE r.built_hash END
         """,
         {
             "id": d.rollup_id, "name": d.name, "description": d.description, "table": d.source_table,
             "cursor": d.cursor_column, "time": d.time_column, "sql": d.sql, "path": d.path, "hash": d.file_hash,
-            "rebuild": rebuild,
+            "rebuild": rebuild, "reach": d.reach_days, "index": ";".join(d.index_columns),
         },
     )  # fmt: skip
 
 
 def _create_table(conn: psycopg.Connection[Any], d: RollupDefinition) -> None:
     """The empty table with the query's columns, so metrics reading it pass their check before the refresh."""
-    stored = StoredRollup(d.rollup_id, d.source_table, d.cursor_column, d.time_column, d.sql, d.file_hash)
+    stored = StoredRollup(
+        d.rollup_id, d.source_table, d.cursor_column, d.time_column, d.sql, d.file_hash,
+        reach_days=d.reach_days, index_columns=";".join(d.index_columns),
+    )  # fmt: skip
     with conn.transaction():
         conn.execute("CREATE SCHEMA IF NOT EXISTS rollups")
         for statement in create_statements(stored):

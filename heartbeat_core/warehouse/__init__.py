@@ -9,7 +9,10 @@ The read model (registry, history, entities, incidents, alerts, jobs) stays in P
 - `transpile`  one metric SQL (Postgres dialect) to each engine with sqlglot; the `heartbeat.*` helpers become
                bound literals; `-- @value[clickhouse]` sections replace a query that does not transpile;
 - `engines`    read-only, time-limited queries per engine (engine settings; a watchdog where there are none);
-- `land`       copies landed tables into the engine (DuckDB through dlt's `duckdb` destination, chDB as Arrow);
+- `marts`      ingest's landing place in warehouse mode: each source straight into the engine with dlt (DuckDB:
+               the `duckdb` destination; chDB: `filesystem` parquet staging into MergeTree; a ClickHouse server:
+               the `clickhouse` destination), no copy in the Postgres marts;
+- `land`       copies the Postgres marts' tables into a parity copy of an engine (`warehouse parity`);
 - `evaluate`   one metric's @value / @detail / @history on the engine, in compute's shapes;
 - `parity`     every metric on Postgres and on the engine at the same moment (`heartbeat warehouse parity`).
 

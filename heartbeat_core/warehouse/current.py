@@ -1,21 +1,20 @@
 """The configured warehouse of this process: `HEARTBEAT_WAREHOUSE_URL`, its one read-only engine, and the
-mirror step ingest runs after a source lands.
+freshness it judges (the engine's own `_dlt_loads`).
 
-One engine per process, opened on first use and kept (DuckDB and chDB hold their files); landing closes it
-first, because a DuckDB file takes one writer and no reader of another configuration in the same process.
+One engine per process, opened on first use and kept (DuckDB and chDB hold their files); ingest releases it
+first (`warehouse.marts`), because a DuckDB file takes one writer and no reader of another configuration in the
+same process.
 """
 
 from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from heartbeat_core.settings import get_settings
 from heartbeat_core.warehouse.config import WarehouseConfig, WarehouseError, parse_url
 from heartbeat_core.warehouse.engines import Engine, EngineQueryError, open_engine
-from heartbeat_core.warehouse.land import LandReport, land
 from heartbeat_core.warehouse.transpile import moment_literal
 
 _LOCK = threading.Lock()
@@ -49,20 +48,6 @@ def release() -> None:
 def release_locked() -> None:
     for url in list(_OPEN):
         _OPEN.pop(url).close()
-
-
-def mirror_source(conn: Any, marts_url: str, source: str, *, moved: bool = True) -> LandReport | None:
-    """After a source landed in the Postgres marts: the same tables into the warehouse (DuckDB through dlt's
-    `duckdb` destination, chDB as Arrow). None when no warehouse is configured, or when nothing moved and the
-    engine already holds the source (an hourly run with no new rows copies nothing, as it loads nothing)."""
-    config = configured()
-    if config is None or (not moved and last_completed_load(source, None) is not None):
-        return None
-    release()
-    with _LOCK:
-        return land(
-            config, marts_url, conn, schemas=[source], pipelines_dir=get_settings().home / "warehouse" / "dlt"
-        )
 
 
 def last_completed_load(source: str, at: datetime | None) -> datetime | None:

@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -255,8 +256,8 @@ class ClickHouseServerEngine(Engine):
         self, schema: str, table: str, data: pa.Table, order_by: list[str] | None = None
     ) -> None:
         raise WarehouseError(
-            "landing into a ClickHouse server is dlt's `clickhouse` destination's job, not this mirror's; it is not "
-            "built here (no ClickHouse server >= 20.1 on this machine, docs/scale-out.md)"
+            "a ClickHouse server is landed by ingest through dlt's `clickhouse` destination (warehouse.marts), "
+            "not by copying tables; untested here (no ClickHouse server >= 20.1 on this machine, docs/scale-out.md)"
         )
 
     def execute(self, sql: str, *, timeout_s: float, timezone: str) -> None:
@@ -285,3 +286,14 @@ def open_engine(config: WarehouseConfig, *, read_only: bool = True) -> Engine:
             f"({exc.name} is missing)"
         ) from None
     return ClickHouseServerEngine(config, read_only=read_only)
+
+
+def chdb_statement(path: Path, sql: str, batch: pa.Table | None = None) -> pa.Table:
+    """One read-write statement on the process's chDB session of `path` (ingest's writer path; metric SQL goes
+    through `ChDBEngine.query`, read-only). The statement reads `batch` as `Python(batch)` (chDB's Python()
+    table function finds it among this function's locals)."""
+    with _CHDB_LOCK:
+        session = _chdb_session(str(path))
+        result = session.query(sql, "ArrowTable")
+    del batch
+    return result if isinstance(result, pa.Table) else pa.table({})

@@ -1,4 +1,5 @@
-"""Landing the marts into an engine: every landed table of the read-model Postgres, copied as Arrow.
+"""Landing the Postgres marts into an engine for `warehouse parity`: every landed table, copied as Arrow
+(ingest in warehouse mode does not come here: it lands straight into the engine, `warehouse.marts`).
 
 - DuckDB: end to end through dlt's `duckdb` destination (one pipeline per source, dataset = the source's
   schema, `replace`), so the file holds what a dlt load holds, `_dlt_loads` included;
@@ -154,7 +155,7 @@ def land(
 def _land_duckdb(
     config: WarehouseConfig, data: dict[tuple[str, str], pa.Table], pipelines_dir: Path | None
 ) -> None:
-    """One dlt pipeline per source schema into the DuckDB file: what an ingest in warehouse mode lands."""
+    """One dlt pipeline per source schema into the DuckDB file, through the destination ingest uses there."""
     import dlt
 
     assert config.path is not None

@@ -242,6 +242,8 @@ def build_today(hb: Heartbeat, cached: CachedSnapshot) -> models.Today:
         ][:TARGETS_IN_TODAY],
         degraded=cached.error if cached.degraded else None,
     )
+    leads = {i.lead_metric_id for i in snap.incidents}
+    answer._units = {s.metric_id: s.unit for s in snap.metrics if s.metric_id in leads}
     members = {m for i in snap.incidents for m in i.metrics}
     answer._members = {
         s.metric_id: f"{s.name} {shown(s)} ({s.display_state})"

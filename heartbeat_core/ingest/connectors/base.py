@@ -12,9 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-import psycopg
-
 from heartbeat_core.ingest.config import ResolvedTable, WriteDisposition
+from heartbeat_core.ingest.store import Marts
 
 S = TypeVar("S")
 
@@ -55,12 +54,12 @@ class Connector(Generic[S]):
         """Raise an IngestError before any work when something the connector needs is missing."""
         return None
 
-    def changes(self, source: S, tables: list[ResolvedTable], conn: psycopg.Connection[Any]) -> Changes:
+    def changes(self, source: S, tables: list[ResolvedTable], marts: Marts) -> Changes:
         """Which tables have nothing new at the source (cheap queries), so a quiet run stays fast."""
         return Changes()
 
     def resume_from(
-        self, source: S, pipeline: Any, conn: psycopg.Connection[Any], tables: list[ResolvedTable]
+        self, source: S, pipeline: Any, marts: Marts, tables: list[ResolvedTable]
     ) -> dict[str, Any]:
         """Cursor values to resume from, per table, when local dlt state is lost but marts has rows."""
         return {}

@@ -16,8 +16,8 @@ from heartbeat_core.ingest.config import PostgresSource, PostgresTable, Resolved
 from heartbeat_core.ingest.connections import libpq_url, source_url
 from heartbeat_core.ingest.connectors.base import Built, Changes, Connector
 from heartbeat_core.ingest.errors import IngestError, first_line
-from heartbeat_core.ingest.marts import max_cursor, table_exists
 from heartbeat_core.ingest.pipeline import pipeline_workdir
+from heartbeat_core.ingest.store import Marts
 from heartbeat_core.redaction import redact, url_secrets
 
 if TYPE_CHECKING:
@@ -34,14 +34,8 @@ class PostgresConnector(Connector[PostgresSource]):
     def preflight(self, source: PostgresSource) -> None:
         _assert_adbc()
 
-    def changes(
-        self, source: PostgresSource, tables: list[ResolvedTable], conn: psycopg.Connection[Any]
-    ) -> Changes:
-        saved = (
-            load_saved(pipeline_workdir(source.name))
-            if table_exists(conn, source.name, "_dlt_pipeline_state")
-            else None
-        )
+    def changes(self, source: PostgresSource, tables: list[ResolvedTable], marts: Marts) -> Changes:
+        saved = load_saved(pipeline_workdir(source.name)) if marts.has_state(source.name) else None
         url = _url(source)
         try:
             src = psycopg.connect(libpq_url(url), autocommit=True, connect_timeout=5)
@@ -62,13 +56,13 @@ class PostgresConnector(Connector[PostgresSource]):
         self,
         source: PostgresSource,
         pipeline: Any,
-        conn: psycopg.Connection[Any],
+        marts: Marts,
         tables: list[ResolvedTable],
     ) -> dict[str, Any]:
         # marts is the truth: a table with rows but no local cursor state (HEARTBEAT_HOME/dlt lost, a
         # new container) resumes from the newest cursor value landed, instead of re-landing everything
         return {
-            t.name: max_cursor(conn, source.name, t.name, t.cursor)
+            t.name: marts.max_value(source.name, t.name, t.cursor)
             for t in tables
             if t.cursor and incremental_state(pipeline, t.name, t.cursor) is None
         }

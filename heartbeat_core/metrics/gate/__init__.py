@@ -25,7 +25,10 @@ The checks, in the order of `checks.REGISTRY`, one module per family:
              denominator or weight, at most 50 segments per dimension);
 - scale.py   `rollup_matches_raw` (a metric reading rollups gives the value of its rollups' windows read from
              raw rows), `scales_with_rows` (on a larger copy, `--scale-url`, its time grows no faster than the
-             rows it reads, and stays under the time limit).
+             rows it reads, and stays under the time limit);
+- projection.py `plan_at_scale` (without a copy: the planner's row estimates × `--scale-factor` flag sorts and
+             hashes that would spill, nested loops whose both sides grow, whole-table scans kept to a time
+             window, and the projected time; above `--run-rows` estimated rows the value is not run at all).
 """
 
 from heartbeat_core.metrics.gate.checks import CHECKS, REGISTRY, GateCheck, resolve_target, validate_file
@@ -40,6 +43,7 @@ from heartbeat_core.metrics.gate.plan import (
 from heartbeat_core.metrics.gate.report import (
     DEFAULT_LARGE_TABLE_BYTES,
     DEFAULT_NESTED_LOOP_OUTER_ROWS,
+    DEFAULT_RUN_ROWS,
     DEFAULT_TIME_LIMIT_S,
     Check,
     Limits,
@@ -53,6 +57,7 @@ __all__ = [
     "CHECKS",
     "DEFAULT_LARGE_TABLE_BYTES",
     "DEFAULT_NESTED_LOOP_OUTER_ROWS",
+    "DEFAULT_RUN_ROWS",
     "DEFAULT_TIME_LIMIT_S",
     "REGISTRY",
     "Check",

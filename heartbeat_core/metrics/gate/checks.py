@@ -18,6 +18,7 @@ from heartbeat_core.metrics.gate import (
     header,
     history,
     plan,
+    projection,
     scale,
     segments,
     sql,
@@ -58,6 +59,7 @@ REGISTRY: tuple[GateCheck, ...] = (
     GateCheck("segment_rows", segments.segment_rows),
     GateCheck("rollup_matches_raw", scale.rollup_matches_raw),
     GateCheck("scales_with_rows", scale.scales_with_rows),
+    GateCheck("plan_at_scale", projection.plan_at_scale),
 )
 CHECKS: tuple[str, ...] = tuple(check.name for check in REGISTRY)
 

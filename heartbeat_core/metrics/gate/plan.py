@@ -327,6 +327,11 @@ def explain(ctx: GateContext) -> Outcome:
     summary = (
         f"plan {plan.get('Node Type')}, executed in {execution_ms:.1f} ms"
         if not run.slow
-        else f"estimated plan {plan.get('Node Type')} (too slow to run again under ANALYZE)"
+        else f"estimated plan {plan.get('Node Type')} ("
+        + (
+            "not run: too large, see plan_at_scale)"
+            if run.not_run
+            else "too slow to run again under ANALYZE)"
+        )
     )
     return passed("; ".join([summary, *notes[:3]]), data=data)

@@ -11,6 +11,7 @@ Status = Literal["pass", "fail", "skip"]
 DEFAULT_TIME_LIMIT_S = 5.0
 DEFAULT_LARGE_TABLE_BYTES = 200 * 1024 * 1024
 DEFAULT_NESTED_LOOP_OUTER_ROWS = 100_000
+DEFAULT_RUN_ROWS = 50_000_000
 
 
 @dataclass
@@ -75,6 +76,10 @@ class Limits:
     scale_as_of: datetime | None = None
     scale_growth_factor: float = 2.0
     scale_floor_s: float = 0.25
+    # `plan_at_scale`: without a copy, the planner's row estimates × `scale_factor` (None: the data at hand);
+    # above `run_rows` estimated rows read the value is not run at all, only its plan judged (0: always run)
+    scale_factor: float | None = None
+    run_rows: int = DEFAULT_RUN_ROWS
 
 
 @dataclass(frozen=True)

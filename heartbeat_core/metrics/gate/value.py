@@ -11,6 +11,7 @@ from heartbeat_core import clock
 from heartbeat_core.compute.engine import MetricSQLError, evaluate
 from heartbeat_core.metrics.gate.context import GateContext
 from heartbeat_core.metrics.gate.report import Outcome, failed, passed, skipped
+from heartbeat_core.settings import get_settings
 
 PAST_MOMENTS_DAYS = (1, 7, 30)
 
@@ -25,6 +26,7 @@ class ValueRun:
     value: float | None = None
     seconds: float = 0.0
     time_limit_s: float = 0.0
+    not_run: bool = False  # the planner estimates it reads more than `run_rows`: judged from its plan only
 
     @property
     def timed_out(self) -> bool:
@@ -37,12 +39,16 @@ class ValueRun:
     @property
     def slow(self) -> bool:
         """Over the time limit (timed out, or finished too late): too slow to run again under ANALYZE."""
-        return self.timed_out or (self.now_ms is not None and self.now_ms / 1000 >= self.time_limit_s)
+        return (
+            self.timed_out
+            or self.not_run
+            or (self.now_ms is not None and self.now_ms / 1000 >= self.time_limit_s)
+        )
 
     @property
     def failed(self) -> bool:
-        """The SQL failed for a reason other than the time limit."""
-        return self.error is not None and not self.timed_out
+        """The SQL failed for a reason other than the time limit (or was not run: too large to run)."""
+        return self.error is not None and not self.timed_out and not self.not_run
 
 
 def moments(ctx: GateContext) -> list[tuple[str, datetime]]:
@@ -54,8 +60,28 @@ def moments(ctx: GateContext) -> list[tuple[str, datetime]]:
     ]
 
 
+def _too_large_to_run(ctx: GateContext) -> str | None:
+    """Why the value is not run: the planner estimates its scans read more rows than `run_rows` (marts of
+    billions of rows are judged from the plan, not run for minutes)."""
+    if not ctx.limits.run_rows or get_settings().warehouse_url:
+        return None
+    from heartbeat_core.metrics.gate.projection import estimate  # projection reads this module's facts
+
+    rows = ctx.once(estimate).rows_read
+    if rows <= ctx.limits.run_rows:
+        return None
+    return (
+        f"not run: the planner estimates its scans read {rows:,.0f} rows > {ctx.limits.run_rows:,}"
+        " (--run-rows); judged from its plan by plan_at_scale"
+    )
+
+
 def value_run(ctx: GateContext) -> ValueRun:
     run = ValueRun(time_limit_s=ctx.limits.time_limit_s)
+    too_large = _too_large_to_run(ctx)
+    if too_large:
+        run.error, run.not_run = too_large, True
+        return run
     conn = ctx.conn
     started = time.perf_counter()
     for label, moment in moments(ctx):
@@ -79,6 +105,14 @@ def value_run(ctx: GateContext) -> ValueRun:
 
 def read_only(ctx: GateContext) -> Outcome:
     run = ctx.once(value_run)
+    if run.not_run:
+        from heartbeat_core.metrics.gate.projection import estimate
+
+        if ctx.once(estimate).writes:
+            return failed(
+                "its plan writes (ModifyTable)", fix="metric SQL only reads: remove INSERT/UPDATE/DELETE"
+            )
+        return passed("not run (too large); its plan writes nothing")
     if run.wrote:
         return failed(run.error or "", fix="metric SQL only reads: remove INSERT/UPDATE/DELETE")
     if run.failed:
@@ -90,6 +124,8 @@ def value_one_numeric_row(ctx: GateContext) -> Outcome:
     run = ctx.once(value_run)
     if run.error is None:
         return passed("; ".join(run.values))
+    if run.not_run:
+        return skipped(run.error or "")
     if run.wrote or run.timed_out:
         return skipped("the SQL did not complete")
     return failed(run.error)
@@ -102,6 +138,8 @@ def timing(ctx: GateContext) -> Outcome:
         return failed(
             run.error or "", fix="look at the explain check: a missing index or a correlated subquery"
         )
+    if run.not_run:
+        return skipped((run.error or "") + " (its projected time is there)")
     if run.now_ms is None:
         return skipped("the value SQL did not run at now")
     seconds = run.now_ms / 1000

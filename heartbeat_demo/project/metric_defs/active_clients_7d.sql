@@ -15,11 +15,69 @@
 -- how_to_read: Weekly engagement; a sharper signal than the 30-day count when clients stop transacting.
 -- methodology: Distinct webbank.entry.client_profile_id over entries created in the 7 days before the
 --   as-of moment.
---   Read through rollups/entry_client_day (whole days; today and the window's cut day from raw rows).
+--   Read through rollups/entry_gap_day (clients per day by gap since their previous active day: whole days)
+--   and rollups/entry_client_prev_day (per client: its previous active day) for the clients of the
+--   window's cut day and today's open part, read from raw rows.
 
 -- @value
-SELECT count(DISTINCT r.client_profile_id) AS value
-FROM rollups.entry_client_day r;
+-- Whole days of the window from the gap rollup (a client counts once, on its first active day there: its gap
+-- since the previous active day reaches before the first whole day), plus the clients of the window's cut
+-- first day and of today's open part (raw rows) that had no entry on a whole day.
+WITH bounds AS (
+    SELECT CASE WHEN heartbeat.window_start() = date_trunc('day', heartbeat.window_start())
+                THEN heartbeat.window_start()
+                ELSE date_trunc('day', heartbeat.window_start()) + interval '1 day' END AS whole_from,
+           date_trunc('day', heartbeat.as_of()) AS whole_to
+), whole AS (
+    -- clients active on the window's whole days, each counted on its first active day there
+    SELECT coalesce(sum(g.clients), 0) AS clients
+    FROM rollups.entry_gap_day g
+    CROSS JOIN bounds b
+    WHERE g.day < b.whole_to::date AND g.gap > g.day - b.whole_from::date
+), edge AS (
+    -- the clients of the window's cut first day and of today's open part, from raw rows
+    SELECT x.client_profile_id, max(x.today) AS today
+    FROM (
+        SELECT e.client_profile_id, 0 AS today
+        FROM webbank.entry e
+        WHERE e.create_time >= heartbeat.window_start()
+          AND e.create_time < (SELECT least(b.whole_from, heartbeat.as_of()) FROM bounds b)
+        UNION ALL
+        SELECT e.client_profile_id, 1 AS today
+        FROM webbank.entry e
+        WHERE e.create_time >= (SELECT greatest(b.whole_to, heartbeat.window_start()) FROM bounds b)
+          AND e.create_time < heartbeat.as_of()
+    ) AS x
+    GROUP BY x.client_profile_id
+), next_after_cut AS (
+    -- a client of the cut day whose next active day lies in the whole days was active there
+    SELECT r.client_profile_id
+    FROM rollups.entry_client_prev_day r
+    CROSS JOIN bounds b
+    WHERE r.prev_day = b.whole_from::date - 1 AND r.day < b.whole_to::date
+), today_rows AS (
+    -- today's row of a client: active on a whole day when its previous active day is one
+    SELECT r.client_profile_id, r.prev_day
+    FROM rollups.entry_client_prev_day r
+    CROSS JOIN bounds b
+    WHERE r.day = b.whole_to::date
+), edge_only AS (
+    -- edge clients with no entry on a whole day (a client of today missing from today's stored rows, landed
+    -- since the last refresh, is looked up by client)
+    SELECT edge.client_profile_id
+    FROM edge
+    CROSS JOIN bounds b
+    LEFT JOIN next_after_cut n ON n.client_profile_id = edge.client_profile_id
+    LEFT JOIN today_rows t ON t.client_profile_id = edge.client_profile_id
+    WHERE n.client_profile_id IS NULL
+      AND CASE WHEN t.client_profile_id IS NOT NULL THEN t.prev_day IS NULL OR t.prev_day < b.whole_from::date
+               WHEN edge.today = 1 THEN NOT EXISTS (
+                   SELECT 1 FROM rollups.entry_client_prev_day p
+                   WHERE p.client_profile_id = edge.client_profile_id AND p.day < b.whole_to::date)
+               ELSE true END
+)
+SELECT whole.clients + (SELECT count(*) FROM edge_only) AS value
+FROM whole;
 
 -- @segments
 WITH active AS (

@@ -14,21 +14,23 @@
 -- methodology: Cohort = webbank.client_profile created in the 30 days before the as-of moment. Approved =
 --   an 'approved' state-log row before the as-of moment; card = a card_management.card issued before it;
 --   paid = a webbank.payment sent by the client before it. Each step is a LEFT JOIN of a grouped set.
---   Payments are read through rollups/payment_sender_day (whole days; today and the window's cut day raw).
+--   Paid is one index probe per cohort client into webbank.payment (sender_profile_id, create_time).
 
 -- @value
+-- Paid: one index probe per cohort client into its payments (sender, create_time) — a cohort is a month of
+-- sign-ups, far fewer than a month of payments.
 WITH cohort AS (
     SELECT c.id
     FROM webbank.client_profile c
     WHERE c.created_at >= heartbeat.window_start('funnel') AND c.created_at < heartbeat.as_of()
-), paid AS (
-    SELECT DISTINCT r.sender_profile_id AS client_id
-    FROM rollups.payment_sender_day r
-    JOIN cohort ON cohort.id = r.sender_profile_id
 )
-SELECT round(100.0 * count(paid.client_id) / nullif(count(*), 0), 2) AS value
-FROM cohort
-LEFT JOIN paid ON paid.client_id = cohort.id;
+SELECT round(100.0 * count(*) FILTER (WHERE EXISTS (
+           SELECT 1
+           FROM webbank.payment p
+           WHERE p.sender_profile_id = cohort.id
+             AND p.create_time >= heartbeat.window_start('funnel') AND p.create_time < heartbeat.as_of()
+       )) / nullif(count(*), 0), 2) AS value
+FROM cohort;
 
 -- @detail
 WITH cohort AS (
@@ -45,9 +47,14 @@ WITH cohort AS (
     FROM card_management.card cd
     WHERE cd.issued_at >= heartbeat.window_start('funnel') AND cd.issued_at < heartbeat.as_of()
 ), paid AS (
-    SELECT DISTINCT r.sender_profile_id AS client_id
-    FROM rollups.payment_sender_day r
-    JOIN cohort ON cohort.id = r.sender_profile_id
+    SELECT cohort.id AS client_id
+    FROM cohort
+    WHERE EXISTS (
+        SELECT 1
+        FROM webbank.payment p
+        WHERE p.sender_profile_id = cohort.id
+          AND p.create_time >= heartbeat.window_start('funnel') AND p.create_time < heartbeat.as_of()
+    )
 ), counts AS (
     SELECT count(*) AS signed_up, count(a.client_id) AS approved, count(cd.client_id) AS card_issued,
            count(pd.client_id) AS first_payment

@@ -20,7 +20,7 @@
 SELECT count(*) AS value
 FROM webbank.payment p
 LEFT JOIN (
-    SELECT DISTINCT l.payment_id
+    SELECT l.payment_id  -- no DISTINCT: an anti-join needs none, and hashing 220k ids first cost a third
     FROM webbank.payment_state_log l
     WHERE l.state_id IN (3, 4, 5)
       AND l."timestamp" >= heartbeat.as_of() - interval '48 hours' AND l."timestamp" < heartbeat.as_of()
@@ -34,7 +34,7 @@ SELECT p.id AS payment_id, p.sender_profile_id AS client_id, p.amount, p.currenc
        round(extract(epoch FROM heartbeat.as_of() - p.create_time) / 3600, 1) AS hours_waiting
 FROM webbank.payment p
 LEFT JOIN (
-    SELECT DISTINCT l.payment_id
+    SELECT l.payment_id  -- no DISTINCT: an anti-join needs none, and hashing 220k ids first cost a third
     FROM webbank.payment_state_log l
     WHERE l.state_id IN (3, 4, 5)
       AND l."timestamp" >= heartbeat.as_of() - interval '48 hours' AND l."timestamp" < heartbeat.as_of()

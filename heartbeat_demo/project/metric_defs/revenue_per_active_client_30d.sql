@@ -14,23 +14,148 @@
 -- methodology: Entries of the last 30 days (webbank.entry) grouped by client_profile_id: booked fees
 --   (not reversed by the as-of moment) summed over all clients, divided by the number of clients with
 --   any entry (the active clients of active_clients_30d).
---   Read through rollups/entry_client_day (whole days; today and the window's cut day from raw rows).
+--   Fees read through rollups/entry_day, active clients through rollups/entry_gap_day and
+--   rollups/entry_client_prev_day (as active_clients_30d); the detail through rollups/entry_client_day.
 
 -- @value
--- every active client's booked fees summed, over the number of active clients (no per-client grouping needed)
-SELECT round(coalesce(sum(r.fee) FILTER (WHERE r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of()), 0)
-             / nullif(count(DISTINCT r.client_profile_id), 0), 2) AS value
-FROM rollups.entry_client_day r;
+-- Booked fees of the window from the day × product rollup, over the active clients counted as in
+-- active_clients_30d (gap rollup for whole days; the cut day and today's open part from raw rows).
+WITH bounds AS (
+    SELECT CASE WHEN heartbeat.window_start() = date_trunc('day', heartbeat.window_start())
+                THEN heartbeat.window_start()
+                ELSE date_trunc('day', heartbeat.window_start()) + interval '1 day' END AS whole_from,
+           date_trunc('day', heartbeat.as_of()) AS whole_to
+), whole AS (
+    -- clients active on the window's whole days, each counted on its first active day there
+    SELECT coalesce(sum(g.clients), 0) AS clients
+    FROM rollups.entry_gap_day g
+    CROSS JOIN bounds b
+    WHERE g.day < b.whole_to::date AND g.gap > g.day - b.whole_from::date
+), edge AS (
+    -- the clients of the window's cut first day and of today's open part, from raw rows
+    SELECT x.client_profile_id, max(x.today) AS today
+    FROM (
+        SELECT e.client_profile_id, 0 AS today
+        FROM webbank.entry e
+        WHERE e.create_time >= heartbeat.window_start()
+          AND e.create_time < (SELECT least(b.whole_from, heartbeat.as_of()) FROM bounds b)
+        UNION ALL
+        SELECT e.client_profile_id, 1 AS today
+        FROM webbank.entry e
+        WHERE e.create_time >= (SELECT greatest(b.whole_to, heartbeat.window_start()) FROM bounds b)
+          AND e.create_time < heartbeat.as_of()
+    ) AS x
+    GROUP BY x.client_profile_id
+), next_after_cut AS (
+    -- a client of the cut day whose next active day lies in the whole days was active there
+    SELECT r.client_profile_id
+    FROM rollups.entry_client_prev_day r
+    CROSS JOIN bounds b
+    WHERE r.prev_day = b.whole_from::date - 1 AND r.day < b.whole_to::date
+), today_rows AS (
+    -- today's row of a client: active on a whole day when its previous active day is one
+    SELECT r.client_profile_id, r.prev_day
+    FROM rollups.entry_client_prev_day r
+    CROSS JOIN bounds b
+    WHERE r.day = b.whole_to::date
+), edge_only AS (
+    -- edge clients with no entry on a whole day (a client of today missing from today's stored rows, landed
+    -- since the last refresh, is looked up by client)
+    SELECT edge.client_profile_id
+    FROM edge
+    CROSS JOIN bounds b
+    LEFT JOIN next_after_cut n ON n.client_profile_id = edge.client_profile_id
+    LEFT JOIN today_rows t ON t.client_profile_id = edge.client_profile_id
+    WHERE n.client_profile_id IS NULL
+      AND CASE WHEN t.client_profile_id IS NOT NULL THEN t.prev_day IS NULL OR t.prev_day < b.whole_from::date
+               WHEN edge.today = 1 THEN NOT EXISTS (
+                   SELECT 1 FROM rollups.entry_client_prev_day p
+                   WHERE p.client_profile_id = edge.client_profile_id AND p.day < b.whole_to::date)
+               ELSE true END
+), revenue AS (
+    SELECT coalesce(sum(r.fee) FILTER (WHERE r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of()), 0) AS fee
+    FROM rollups.entry_day r
+)
+SELECT round(revenue.fee / nullif(whole.clients + (SELECT count(*) FROM edge_only), 0), 2) AS value
+FROM revenue
+CROSS JOIN whole;
 
 -- @detail
-WITH per_client AS (
-    SELECT r.client_profile_id,
-           coalesce(sum(r.fee) FILTER (WHERE (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of())), 0) AS fee
+-- Active clients per tier counted as in active_clients_30d's detail; booked fees per tier from the per-client
+-- rollup (no per-client grouping: a tier's fees are its clients' fees).
+WITH bounds AS (
+    SELECT CASE WHEN heartbeat.window_start() = date_trunc('day', heartbeat.window_start())
+                THEN heartbeat.window_start()
+                ELSE date_trunc('day', heartbeat.window_start()) + interval '1 day' END AS whole_from,
+           date_trunc('day', heartbeat.as_of()) AS whole_to
+), whole AS (
+    -- clients active on the window's whole days, each counted on its first active day there
+    SELECT coalesce(sum(g.clients), 0) AS clients
+    FROM rollups.entry_gap_day g
+    CROSS JOIN bounds b
+    WHERE g.day < b.whole_to::date AND g.gap > g.day - b.whole_from::date
+), edge AS (
+    -- the clients of the window's cut first day and of today's open part, from raw rows
+    SELECT x.client_profile_id, max(x.today) AS today
+    FROM (
+        SELECT e.client_profile_id, 0 AS today
+        FROM webbank.entry e
+        WHERE e.create_time >= heartbeat.window_start()
+          AND e.create_time < (SELECT least(b.whole_from, heartbeat.as_of()) FROM bounds b)
+        UNION ALL
+        SELECT e.client_profile_id, 1 AS today
+        FROM webbank.entry e
+        WHERE e.create_time >= (SELECT greatest(b.whole_to, heartbeat.window_start()) FROM bounds b)
+          AND e.create_time < heartbeat.as_of()
+    ) AS x
+    GROUP BY x.client_profile_id
+), next_after_cut AS (
+    -- a client of the cut day whose next active day lies in the whole days was active there
+    SELECT r.client_profile_id
+    FROM rollups.entry_client_prev_day r
+    CROSS JOIN bounds b
+    WHERE r.prev_day = b.whole_from::date - 1 AND r.day < b.whole_to::date
+), today_rows AS (
+    -- today's row of a client: active on a whole day when its previous active day is one
+    SELECT r.client_profile_id, r.prev_day
+    FROM rollups.entry_client_prev_day r
+    CROSS JOIN bounds b
+    WHERE r.day = b.whole_to::date
+), edge_only AS (
+    -- edge clients with no entry on a whole day (a client of today missing from today's stored rows, landed
+    -- since the last refresh, is looked up by client)
+    SELECT edge.client_profile_id
+    FROM edge
+    CROSS JOIN bounds b
+    LEFT JOIN next_after_cut n ON n.client_profile_id = edge.client_profile_id
+    LEFT JOIN today_rows t ON t.client_profile_id = edge.client_profile_id
+    WHERE n.client_profile_id IS NULL
+      AND CASE WHEN t.client_profile_id IS NOT NULL THEN t.prev_day IS NULL OR t.prev_day < b.whole_from::date
+               WHEN edge.today = 1 THEN NOT EXISTS (
+                   SELECT 1 FROM rollups.entry_client_prev_day p
+                   WHERE p.client_profile_id = edge.client_profile_id AND p.day < b.whole_to::date)
+               ELSE true END
+), active AS (
+    SELECT r.client_profile_id
+    FROM rollups.entry_client_prev_day r
+    CROSS JOIN bounds b
+    WHERE r.day < b.whole_to::date AND (r.prev_day IS NULL OR r.prev_day < b.whole_from::date)
+    UNION ALL
+    SELECT edge_only.client_profile_id
+    FROM edge_only
+), by_tier AS (
+    SELECT c.tier, count(*) AS active_clients
+    FROM active
+    JOIN webbank.client_profile c ON c.id = active.client_profile_id
+    GROUP BY c.tier
+), revenue AS (
+    SELECT c.tier, sum(r.fee) FILTER (WHERE r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of()) AS fee
     FROM rollups.entry_client_day r
-    GROUP BY r.client_profile_id
+    JOIN webbank.client_profile c ON c.id = r.client_profile_id
+    GROUP BY c.tier
 )
-SELECT c.tier, count(*) AS active_clients, sum(pc.fee) AS revenue_eur, round(sum(pc.fee) / count(*), 2) AS per_client_eur
-FROM per_client pc
-JOIN webbank.client_profile c ON c.id = pc.client_profile_id
-GROUP BY c.tier
+SELECT a.tier, a.active_clients, coalesce(rv.fee, 0) AS revenue_eur,
+       round(coalesce(rv.fee, 0) / a.active_clients, 2) AS per_client_eur
+FROM by_tier a
+LEFT JOIN revenue rv ON rv.tier = a.tier
 ORDER BY per_client_eur DESC;

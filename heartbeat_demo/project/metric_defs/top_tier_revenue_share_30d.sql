@@ -24,7 +24,7 @@ LEFT JOIN (
 WHERE (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of());
 
 -- @detail
-SELECT c.name AS client, c.tier, c.country, sum(r.fee) AS revenue_eur, sum(r.entries) AS entries
+SELECT c.name AS client, c.tier, c.country, sum(r.fee) AS revenue_eur, sum(r.entries)::bigint AS entries
 FROM rollups.entry_client_day r
 JOIN webbank.client_profile c ON c.id = r.client_profile_id AND c.tier IN ('top', 'business')
 WHERE (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of())
