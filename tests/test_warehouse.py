@@ -313,7 +313,7 @@ def test_warehouse_transpile_prints_what_the_engine_runs() -> None:
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "-- @value\n" in done.stdout and "toDateTime64(" in done.stdout
+    assert "-- @value (override)\n" in done.stdout and "toDateTime64(" in done.stdout
     assert "-- @detail (override)" in done.stdout and "ARRAY JOIN" in done.stdout
 
 

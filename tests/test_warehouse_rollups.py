@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pyarrow as pa
@@ -18,7 +19,7 @@ from heartbeat_core.metrics.definition import parse_metric_text
 from heartbeat_core.metrics.gate.context import to_registry_metric
 from heartbeat_core.rollups.refresh import stored_rollups
 from heartbeat_core.rollups.sync import sync_rollups
-from heartbeat_core.settings import get_settings
+from heartbeat_core.settings import get_settings, reset_settings
 from heartbeat_core.warehouse import evaluate as wh
 from heartbeat_core.warehouse import rollups as engine_rollups
 from heartbeat_core.warehouse.config import WarehouseConfig, parse_url
@@ -83,10 +84,10 @@ def _land(config: WarehouseConfig, changed: bool) -> None:
         writer.close()
 
 
-def _expected(changed: bool) -> list[tuple[date, int, Decimal]]:
+def _expected(changed: bool, tz: ZoneInfo = ZoneInfo("UTC")) -> list[tuple[date, int, Decimal]]:
     per_day: dict[date, tuple[int, Decimal]] = {}
     for row in _events(changed):
-        day = row["created_at"].date()
+        day = row["created_at"].astimezone(tz).date()
         count, total = per_day.get(day, (0, Decimal(0)))
         per_day[day] = (count + 1, total + row["amount"])
     return sorted((day, count, total) for day, (count, total) in per_day.items())
@@ -224,3 +225,33 @@ def test_no_engine_file_yet_is_each_rollups_error_and_makes_no_file(
     results = engine_rollups.refresh_read_by(registered, config, [metric])
     assert "no DuckDB file at" in (results["events_day"].error or "")
     assert not (tmp_path / "absent.duckdb").exists()
+
+
+def test_days_are_the_projects_business_days_on_every_engine(
+    registered: psycopg.Connection[Any], config: WarehouseConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In Tokyo an event at 16:00 UTC belongs to the next day: ClickHouse's `::date` of a UTC column would say
+    otherwise, so the transpiled day is taken in the session zone (`toDate32(x, timeZone())`)."""
+    monkeypatch.setenv("HEARTBEAT_TIMEZONE", "Asia/Tokyo")
+    reset_settings()
+    tz = get_settings().tz
+    (rollup,) = stored_rollups(registered, ["events_day"])
+    _land(config, changed=False)
+    writer = open_engine(config, read_only=False)
+    try:
+        built = engine_rollups.refresh_on_engine(registered, writer, rollup, tz)
+        assert (built.error, built.days_rebuilt) == (None, 11)  # ten UTC days spread over eleven in Tokyo
+        stored = writer.query('SELECT * FROM rollups."events_day" ORDER BY 1', timeout_s=10, timezone=tz.key)
+        assert [(r[0], int(r[1]), Decimal(r[2])) for r in stored.rows] == _expected(False, tz)
+    finally:
+        writer.close()
+    metric = to_registry_metric(parse_metric_text(METRIC, "events_amount_7d", "events_amount_7d.sql"))
+    engine = open_engine(config)
+    try:
+        on_table = wh.evaluate(engine, registered, metric, AS_OF, with_detail=False).value
+        on_raw = wh.evaluate(engine, registered, metric, AS_OF, with_detail=False, raw_rollups=True).value
+    finally:
+        engine.close()
+        reset_settings()
+    window = [r for r in _events(False) if AS_OF - timedelta(days=7) <= r["created_at"] < AS_OF]
+    assert on_table == on_raw == float(sum(r["amount"] for r in window))

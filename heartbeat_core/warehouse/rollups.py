@@ -117,10 +117,8 @@ class _Plan:
         query = (
             f"SELECT DISTINCT CAST({r.time_column} AS DATE) AS day FROM {r.source_table}"
             f" WHERE {r.cursor_column} > {_cursor_literal(watermark, self.dialect, self.tz)} ORDER BY 1"
-        )
-        if self.dialect == "clickhouse":
-            query = query.replace(" AS DATE)", " AS Date32)")
-        return [row[0] for row in self.rows(query) if row[0] is not None]
+        )  # the day in the project's zone, as the rollup's own `day` (transpiled alike)
+        return [row[0] for row in self.rows(transpile(query, self.dialect)) if row[0] is not None]
 
     def build_all(self) -> int:
         query = engine_sql(self.rollup, self.dialect, self.tz, None, None)

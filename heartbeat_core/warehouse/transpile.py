@@ -170,9 +170,40 @@ def _rewrite(tree: Any, engine: str, section: str) -> Any:  # sqlglot 26-30 diff
     if engine == "clickhouse":
         # two passes: a replaced node's new children are not visited again, and the percentile's key
         # (an epoch difference) must be rewritten before it moves into the quantile call
+        tree = tree.transform(_clickhouse_names)
         tree = tree.transform(_clickhouse_node)
         tree = tree.transform(_clickhouse_percentile)
+        tree = tree.transform(_clickhouse_day)  # last: its argument is already rewritten
     return tree
+
+
+def _clickhouse_names(node: exp.Expression) -> exp.Expression:
+    """`SELECT e.client_id FROM e` yields a column named `client_id` in Postgres, `e.client_id` in ClickHouse (it
+    names a result by its expression's text), so a CTE's qualified column could not be read as `cte.client_id`:
+    each unaliased qualified column of a SELECT gets its own name as alias (changed in place)."""
+    if isinstance(node, exp.Select):
+        node.set(
+            "expressions",
+            [exp.alias_(e, e.name) if _plain_qualified(e) else e for e in node.expressions],
+        )
+    return node
+
+
+def _plain_qualified(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Column) and bool(node.table) and isinstance(node.this, exp.Identifier)
+
+
+def _clickhouse_day(node: exp.Expression) -> exp.Expression:
+    """`x::date` is the business day in the session's zone in Postgres; ClickHouse casts a DateTime64 in the
+    column's own zone (landed `DateTime64(6, 'UTC')`: the UTC day), so the day is taken in `timeZone()`, the
+    session zone (a Date or a date string is unchanged by it)."""
+    if (
+        isinstance(node, exp.Cast)
+        and node.to.this == exp.DataType.Type.DATE32
+        and not (isinstance(node.this, exp.Literal) and node.this.is_string)
+    ):
+        return exp.Anonymous(this="toDate32", expressions=[node.this.copy(), exp.Anonymous(this="timeZone")])
+    return node
 
 
 def _bare_decimal(node: exp.Expression) -> exp.Expression:
@@ -212,12 +243,11 @@ def _clickhouse_node(node: exp.Expression) -> exp.Expression:
         # (changed in place, so the operands are still visited)
         node.set("this", _decimal(node.this.copy()))
         return node
-    if isinstance(node, exp.Sub) and _is_date(node.this) and not node.expression.is_number:
-        # date - date: whole days in Postgres; ClickHouse cannot subtract two Date32
-        days = exp.Anonymous(
-            this="dateDiff", expressions=[exp.Literal.string("day"), node.expression.copy(), node.this.copy()]
-        )
-        return days
+    if isinstance(node, exp.Sub) and _date_difference(node):
+        # date - date: whole days in Postgres; ClickHouse cannot subtract two Date32 (the operands rewritten
+        # here: a replaced node's children are not visited again)
+        later, earlier = (side.copy().transform(_clickhouse_node) for side in (node.this, node.expression))
+        return exp.Anonymous(this="dateDiff", expressions=[exp.Literal.string("day"), earlier, later])
     if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.DATE:
         return exp.DataType.build("Date32", dialect="clickhouse")  # landed dates are Date32 (Arrow date32)
     if isinstance(node, exp.LogicalOr):
@@ -237,6 +267,30 @@ def _clickhouse_node(node: exp.Expression) -> exp.Expression:
 
 def _is_date(node: exp.Expression) -> bool:
     return isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DATE
+
+
+_DATE_NAME = re.compile(r"^(day|.*_day|.*_date)$", re.IGNORECASE)
+
+
+def _date_like(node: exp.Expression) -> bool:
+    """A date by its form: a cast to date, a rollup's `day` (a date by the rollup contract) or a column named
+    `*_day` / `*_date`, or lag/lead/min/max of one (sqlglot knows no column types without a schema)."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Window):
+        node = node.this
+    if isinstance(node, (exp.Lag, exp.Lead, exp.Max, exp.Min)):
+        return _date_like(node.this)
+    return _is_date(node) or (isinstance(node, exp.Column) and bool(_DATE_NAME.match(node.name)))
+
+
+def _date_difference(node: exp.Sub) -> bool:
+    """`date - date` (whole days in Postgres; ClickHouse cannot subtract two Date32): a cast to date minus
+    anything but a number, or two date-like operands; `date - 7` stays date arithmetic."""
+    other = node.expression
+    if other.is_number or isinstance(other, exp.Interval):
+        return False
+    return _is_date(node.this) or (_date_like(node.this) and _date_like(other))
 
 
 def _decimal(node: exp.Expression) -> exp.Expression:

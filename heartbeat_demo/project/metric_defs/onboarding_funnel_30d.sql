@@ -104,3 +104,19 @@ FROM counts
 ARRAY JOIN [(1, 'signed up', counts.signed_up), (2, 'approved', counts.approved),
             (3, 'card issued', counts.card_issued), (4, 'first payment', counts.first_payment)] AS s
 ORDER BY s.1;
+
+-- @value[clickhouse]
+-- ClickHouse runs no correlated EXISTS: the cohort's payers are one join, as in the @detail override.
+WITH cohort AS (
+    SELECT c.id
+    FROM webbank.client_profile AS c
+    WHERE c.created_at >= heartbeat.window_start('funnel') AND c.created_at < heartbeat.as_of()
+), paid AS (
+    SELECT DISTINCT p.sender_profile_id AS client_id
+    FROM webbank.payment AS p
+    JOIN cohort ON cohort.id = p.sender_profile_id
+    WHERE p.create_time >= heartbeat.window_start('funnel') AND p.create_time < heartbeat.as_of()
+)
+SELECT round(toDecimal128(100 * count(paid.client_id), 10) / nullIf(count(*), 0), 2) AS value
+FROM cohort
+LEFT JOIN paid ON paid.client_id = cohort.id;
