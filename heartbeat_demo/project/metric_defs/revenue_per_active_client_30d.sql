@@ -62,11 +62,10 @@ WITH bounds AS (
     -- their keys as one array parameter, so the lookup is an index range per key, not a subquery per row
     SELECT DISTINCT p.client_profile_id
     FROM rollups.entry_client_prev_day p
-    WHERE p.client_profile_id = ANY (ARRAY(
-              SELECT edge.client_profile_id
-              FROM edge
-              LEFT JOIN today_rows t ON t.client_profile_id = edge.client_profile_id
-              WHERE edge.today = 1 AND t.client_profile_id IS NULL))
+    WHERE p.client_profile_id = ANY (ARRAY(  -- a set difference (hashed), never a nested loop over both
+              SELECT edge.client_profile_id FROM edge WHERE edge.today = 1
+              EXCEPT
+              SELECT t.client_profile_id FROM today_rows t))
       AND p.day >= (SELECT b.whole_from::date FROM bounds b)
       AND p.day < (SELECT b.whole_to::date FROM bounds b)
 ), edge_only AS (
@@ -135,11 +134,10 @@ WITH bounds AS (
     -- their keys as one array parameter, so the lookup is an index range per key, not a subquery per row
     SELECT DISTINCT p.client_profile_id
     FROM rollups.entry_client_prev_day p
-    WHERE p.client_profile_id = ANY (ARRAY(
-              SELECT edge.client_profile_id
-              FROM edge
-              LEFT JOIN today_rows t ON t.client_profile_id = edge.client_profile_id
-              WHERE edge.today = 1 AND t.client_profile_id IS NULL))
+    WHERE p.client_profile_id = ANY (ARRAY(  -- a set difference (hashed), never a nested loop over both
+              SELECT edge.client_profile_id FROM edge WHERE edge.today = 1
+              EXCEPT
+              SELECT t.client_profile_id FROM today_rows t))
       AND p.day >= (SELECT b.whole_from::date FROM bounds b)
       AND p.day < (SELECT b.whole_to::date FROM bounds b)
 ), edge_only AS (
