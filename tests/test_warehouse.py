@@ -226,6 +226,21 @@ def test_engines_are_read_only_and_time_limited(small_engine) -> None:  # type: 
     assert info.value.timed_out
 
 
+def test_a_key_list_parameter_reads_the_same_on_both_engines(small_engine) -> None:  # type: ignore[no-untyped-def]
+    """`x = ANY (ARRAY(SELECT … EXCEPT SELECT …))` (the active-client metrics' late lookup): DuckDB takes it as
+    written, ClickHouse as `x IN (SELECT …)` — its own translation `has([SELECT …], x)` does not parse."""
+    sql = (
+        "WITH wanted AS (SELECT t.x FROM s.t t WHERE t.x > 1), dropped AS (SELECT t.x FROM s.t t WHERE t.x = 4)"
+        " SELECT sum(t.x) AS value FROM s.t t"
+        " WHERE t.x = ANY (ARRAY(SELECT w.x FROM wanted w EXCEPT SELECT d.x FROM dropped d))"
+    )
+    engine = small_engine
+    ran = transpile(sql, engine.config.engine)
+    assert (" IN (SELECT " in ran) == (engine.config.engine == "clickhouse"), ran
+    result = engine.query(ran, timeout_s=5, timezone="UTC")
+    assert [float(r[0]) for r in result.rows] == [5.0]  # 2 + 3
+
+
 @pytest.mark.db
 def test_compute_in_warehouse_mode_writes_the_engines_values(
     mini_world: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

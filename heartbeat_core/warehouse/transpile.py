@@ -171,6 +171,7 @@ def _rewrite(tree: Any, engine: str, section: str) -> Any:  # sqlglot 26-30 diff
         # two passes: a replaced node's new children are not visited again, and the percentile's key
         # (an epoch difference) must be rewritten before it moves into the quantile call
         tree = tree.transform(_clickhouse_names)
+        tree = tree.transform(_clickhouse_in)
         tree = tree.transform(_clickhouse_node)
         tree = tree.transform(_clickhouse_percentile)
         tree = tree.transform(_clickhouse_day)  # last: its argument is already rewritten
@@ -263,6 +264,31 @@ def _clickhouse_node(node: exp.Expression) -> exp.Expression:
         # Postgres reads 100.0 as an exact numeric: ClickHouse's Float64 would round half to even
         return _decimal(exp.Literal.string(node.this))
     return node
+
+
+def _clickhouse_in(node: exp.Expression) -> exp.Expression:
+    """`x = ANY (ARRAY(SELECT …))` — a key list as one parameter in Postgres — as `x IN (SELECT …)`: sqlglot's
+    ClickHouse translation (`has([SELECT …], x)`) does not parse there."""
+    listed = _array_of_query(node)
+    if listed is None:
+        return node
+    return exp.In(this=node.this.copy(), query=exp.Subquery(this=listed.copy()))
+
+
+def _array_of_query(node: exp.Expression) -> exp.Query | None:
+    """The query of `x = ANY (ARRAY(SELECT …))`, else None."""
+    if not (isinstance(node, exp.EQ) and isinstance(node.expression, exp.Any)):
+        return None
+    inner = node.expression.this
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+    if (
+        isinstance(inner, exp.Array)
+        and len(inner.expressions) == 1
+        and isinstance(inner.expressions[0], exp.Query)
+    ):
+        return inner.expressions[0]
+    return None
 
 
 def _is_date(node: exp.Expression) -> bool:
