@@ -78,12 +78,10 @@ def parse_entity(
             problems.append((values[extra][1], f"{extra} needs an `-- entity: <type>:<key column>` line"))
     if not raw:
         return None, problems
-    entity_type, sep, column = (part.strip() for part in raw.partition(":"))
-    if not sep or not _NAME.match(entity_type) or not _COLUMN.match(column):
-        problems.append(
-            (line, f"entity {raw!r} is not `<type>:<key column>` (expected e.g. `client:client_id`)")
-        )
+    parsed = _type_and_column("entity", raw, line, problems)
+    if parsed is None:
         return None, problems
+    entity_type, column = parsed
     optional: dict[str, str | None] = {}
     for extra in ("entity_label", "entity_weight"):
         value, at = values.get(extra, ("", 0))
@@ -105,15 +103,24 @@ def _owner(
 ) -> tuple[str | None, str | None]:
     """`entity_owner: client:client_id`: the owning type and the detail column holding its key."""
     raw, at = values.get("entity_owner", ("", 0))
-    if not raw:
+    parsed = _type_and_column("entity_owner", raw, at, problems) if raw else None
+    if parsed is None:
         return None, None
-    owner_type, sep, column = (part.strip() for part in raw.partition(":"))
-    if not sep or not _NAME.match(owner_type) or not _COLUMN.match(column):
-        problems.append(
-            (at, f"entity_owner {raw!r} is not `<type>:<key column>` (expected e.g. `client:client_id`)")
-        )
-        return None, None
+    owner_type, column = parsed
     if owner_type == entity_type:
         problems.append((at, f"entity_owner {raw!r}: an entity cannot own itself (expected another type)"))
         return None, None
     return owner_type, column
+
+
+def _type_and_column(
+    key: str, raw: str, line: int, problems: list[tuple[int, str]]
+) -> tuple[str, str] | None:
+    """`<type>:<key column>` of an `entity` or `entity_owner` header, or a problem naming the line."""
+    entity_type, sep, column = (part.strip() for part in raw.partition(":"))
+    if not sep or not _NAME.match(entity_type) or not _COLUMN.match(column):
+        problems.append(
+            (line, f"{key} {raw!r} is not `<type>:<key column>` (expected e.g. `client:client_id`)")
+        )
+        return None
+    return entity_type, column
