@@ -92,6 +92,12 @@ def _demo_rollups() -> dict[str, str]:
     return {d.rollup_id: d.sql for d in load_rollups(PROJECT_DIR / "rollups").definitions}
 
 
+@cache
+def _reaching_rollups() -> frozenset[str]:
+    """Rollups with a reach (`-- reach: N days`) are read as whole days, as compute reads them."""
+    return frozenset(d.rollup_id for d in load_rollups(PROJECT_DIR / "rollups").definitions if d.reach_days)
+
+
 def _rollups_from_raw_rows(conn: psycopg.Connection[Any], sql: str) -> str:
     """A source database holds no rollup tables: `rollups.<id>` reads its window from raw rows, as the gate's
     reference does (the value is the same; compute reads the table)."""
@@ -99,4 +105,6 @@ def _rollups_from_raw_rows(conn: psycopg.Connection[Any], sql: str) -> str:
         return sql
     row = conn.execute("SELECT heartbeat.as_of(), heartbeat.window_start()").fetchone()
     assert row is not None  # a SELECT without FROM returns one row
-    return expand(sql, _demo_rollups(), row[1], row[0], ZoneInfo("UTC"), raw=True)
+    return expand(
+        sql, _demo_rollups(), row[1], row[0], ZoneInfo("UTC"), raw=True, whole_day_only=_reaching_rollups()
+    )

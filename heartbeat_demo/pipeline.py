@@ -161,17 +161,22 @@ def run_demo(
     for failure in computed.failed:
         say(f"  error: {failure.metric_id}: {failure.error}")
 
+    with step("audit"):
+        _refresh_audit(say)
+    return result
+
+
+def _refresh_audit(say: Say) -> None:
+    """The /audit pages read only snapshots; in warehouse mode the cuts cannot run (they read Postgres marts)."""
     if get_settings().warehouse_url:
         say("heartbeat demo: audit cut snapshots skipped in warehouse mode (they read the Postgres marts)")
-        return result
-    say("heartbeat demo: refreshing audit cut snapshots")  # the /audit pages read only snapshots
-    with step("audit"):
-        from heartbeat_core.audit import refresh_cuts
+        return
+    from heartbeat_core.audit import refresh_cuts
 
-        audit = refresh_cuts()
+    say("heartbeat demo: refreshing audit cut snapshots")
+    audit = refresh_cuts()
     for cut_failure in audit.failed:
         say(f"  error: audit {cut_failure.cut_id}[{cut_failure.window}]: {cut_failure.error}")
-    return result
 
 
 def live_appender(source_url: str, interval_s: float = 60.0, say: Say = print) -> threading.Thread:
