@@ -9,7 +9,7 @@ from datetime import datetime
 
 from heartbeat_core import clock
 from heartbeat_core.formatting import format_moment, format_since, format_value
-from heartbeat_core.readmodel.annotations import Driver
+from heartbeat_core.readmodel.annotations import Acknowledgement, Driver
 from heartbeat_core.readmodel.entities import culprit_line
 from heartbeat_core.readmodel.incidents import Incident
 from heartbeat_mcp import models
@@ -24,11 +24,15 @@ def annotation_parts(p: models.Problem, who: bool = True) -> list[str]:
         line = culprit_line(p.entities, clock.now().date())
         if line is not None:
             parts.append(f"in it: {line.named} ({line.counted})")
-    ack = p.acknowledgement
-    if ack:
-        until = f" until {ack.until:%Y-%m-%d %H:%M}" if ack.until else ""
-        parts.append(f"acknowledged by {ack.by}{until}" + (f": {ack.note}" if ack.note else ""))
+    if p.acknowledgement:
+        parts.append(acknowledged_text(p.acknowledgement))
     return parts
+
+
+def acknowledged_text(ack: Acknowledgement) -> str:
+    """`acknowledged by anna@example.com until 3 Dec 09:00 UTC (in 18 h): in collections`."""
+    until = f" until {format_moment(ack.until, clock.now())}" if ack.until else ""
+    return f"acknowledged by {ack.by}{until}" + (f": {ack.note}" if ack.note else "")
 
 
 def problem_line(p: models.Problem, *, owner: bool = True, grouped: bool = False, who: bool = True) -> str:
@@ -36,7 +40,7 @@ def problem_line(p: models.Problem, *, owner: bool = True, grouped: bool = False
     (incident, owner and who is in it left to the incident line when the line is under it and it says them)."""
     parts = [f"{p.rank}. {p.display_state.upper()} {p.metric_id} ({p.name}) = {p.shown}: {p.reason}"]
     if p.since and p.display_state != "stale":
-        parts.append(f"since {p.since.isoformat()}")
+        parts.append(format_since(p.since, clock.now().date(), days=True))
     if p.freshness != "fresh":
         parts.append(f"STALE: {p.freshness_reason}")
     if p.error:

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
 
+import anyio
 import psycopg
 import pytest
+from mcp import Client
 
 from heartbeat_core import clock, readmodel
 from heartbeat_core.alerts.acknowledge import acknowledge
@@ -16,7 +19,9 @@ from heartbeat_core.compute.engine import compute_metrics
 from heartbeat_core.metrics.definition import DefinitionError, parse_metric_file
 from heartbeat_core.metrics.sync import sync_directory
 from heartbeat_core.readmodel.acknowledged import acknowledgements
+from heartbeat_mcp.server import build_server
 from tests.mini_world import MINI_DEFS
+from tests.test_mcp import text_of
 
 METRIC = "shop_unpaid_invoice_amount"
 DEFINITION = """-- name: Unpaid invoice amount
@@ -86,6 +91,14 @@ def test_acknowledging_the_client_covers_its_invoices(invoices_metric: str) -> N
         acks = acknowledgements(conn, clock.now())
     assert {"entity:invoice:1", "entity:invoice:2", "entity:invoice:3"} <= set(acks)
     assert acks["entity:invoice:1"].subject == "entity:client:ACME Ltd"
+
+    async def ask() -> str:
+        async with Client(build_server(actor="mcp-test")) as client:
+            return text_of((await client.call_tool("what_is_red", {})).content[0])
+
+    line = next(x for x in anyio.run(ask).splitlines() if METRIC in x)
+    assert "acknowledged by anna@example.com: collections on it" in line, line
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", line), line  # dates read as '16 Oct', never ISO
 
 
 def test_an_invoice_of_another_client_is_not_covered(invoices_metric: str) -> None:

@@ -246,7 +246,8 @@ def build_today(hb: Heartbeat, cached: CachedSnapshot) -> models.Today:
     answer._units = {s.metric_id: s.unit for s in snap.metrics if s.metric_id in leads}
     members = {m for i in snap.incidents for m in i.metrics}
     answer._members = {
-        s.metric_id: f"{s.name} {shown(s)} ({s.display_state})"
+        s.metric_id: f"{s.name} {shown(s)} ({s.display_state}"
+        + (f"; {render.acknowledged_text(s.acknowledgement)})" if s.acknowledgement else ")")
         for s in snap.metrics
         if s.metric_id in members
     }
