@@ -88,14 +88,12 @@ def run_section(
 
 
 @cache
-def _demo_rollups() -> dict[str, str]:
-    return {d.rollup_id: d.sql for d in load_rollups(PROJECT_DIR / "rollups").definitions}
-
-
-@cache
-def _reaching_rollups() -> frozenset[str]:
-    """Rollups with a reach (`-- reach: N days`) are read as whole days, as compute reads them."""
-    return frozenset(d.rollup_id for d in load_rollups(PROJECT_DIR / "rollups").definitions if d.reach_days)
+def _demo_rollups() -> tuple[dict[str, str], frozenset[str]]:
+    """The demo's rollup queries, and those with a reach (read as whole days, as compute reads them)."""
+    definitions = load_rollups(PROJECT_DIR / "rollups").definitions
+    return {d.rollup_id: d.sql for d in definitions}, frozenset(
+        d.rollup_id for d in definitions if d.reach_days
+    )
 
 
 def _rollups_from_raw_rows(conn: psycopg.Connection[Any], sql: str) -> str:
@@ -105,6 +103,5 @@ def _rollups_from_raw_rows(conn: psycopg.Connection[Any], sql: str) -> str:
         return sql
     row = conn.execute("SELECT heartbeat.as_of(), heartbeat.window_start()").fetchone()
     assert row is not None  # a SELECT without FROM returns one row
-    return expand(
-        sql, _demo_rollups(), row[1], row[0], ZoneInfo("UTC"), raw=True, whole_day_only=_reaching_rollups()
-    )
+    queries, reaching = _demo_rollups()
+    return expand(sql, queries, row[1], row[0], ZoneInfo("UTC"), raw=True, whole_day_only=reaching)

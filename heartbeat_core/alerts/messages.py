@@ -102,7 +102,7 @@ class AlertEvent(BaseModel):
         if self.kind == "test_passed":
             return f"{icon} DATA TEST PASSES AGAIN: {self.name}"
         if self.kind == "reminder":
-            since = f" {self._since()}" if self.status_since else ""
+            since = self._since()
             return f"{icon} STILL {self.status.upper()}{since}, not acknowledged: {self.name} at {self.value_text}"
         if self.kind == "resolved":
             if self.track == "freshness":
@@ -131,7 +131,7 @@ class AlertEvent(BaseModel):
         word = {"entity_new": "NEW", "entity_worse": "WORSE", "entity_gone": "GONE"}.get(self.kind, "")
         if self.kind == "entity_gone":
             return f"{word} from {self.name}: {who} (RESOLVED for {'it' if count == 1 else 'them'})"
-        since = f" {self._since()}" if self.status_since else ""
+        since = self._since()
         return f"{word} {noun.upper()} in {self.name}: {who} — already {self.status}{since}"
 
     def body_lines(self) -> list[str]:
@@ -151,7 +151,7 @@ class AlertEvent(BaseModel):
         ]
         facts = []
         if self.status_since and self.track == "status":
-            facts.append(f"{self.status} {self._since()}")
+            facts.append(f"{self.status}{self._since()}")
         freshness = "fresh" if self.freshness == "fresh" else f"stale ({self.freshness})"
         facts.append(
             f"data {freshness}, {self.freshness_reason}" if self.freshness_reason else f"data {freshness}"
@@ -167,11 +167,11 @@ class AlertEvent(BaseModel):
         return lines
 
     def _since(self) -> str:
-        """`since 2 Nov (30 d)`: the status's first day, and how long ago that is by the clock."""
-        return format_since(self.status_since, today(), days=True) if self.status_since else ""
+        """` since 2 Nov (30 d)`: the status's first day, and how long ago that is by the clock ("" without one)."""
+        return f" {format_since(self.status_since, today(), days=True)}" if self.status_since else ""
 
     def _entity_lines(self) -> list[str]:
-        since = f" {self._since()}" if self.status_since else ""
+        since = self._since()
         lines = [f"The metric was already {self.status}{since}; now {self.value_text}. Why: {self.reason}"]
         lines.append(f"owner {self.owner}" if self.owner else "no owner")
         lines.extend(f"• {row}" for row in self.details)

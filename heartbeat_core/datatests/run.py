@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -133,15 +134,20 @@ def landed_columns(conn: psycopg.Connection[Any], schema: str, table: str) -> se
 
 def missing(conn: psycopg.Connection[Any], spec: TestSpec) -> str | None:
     """What the test needs that is not landed, named as the message says it."""
-    have = landed_columns(conn, spec.source, spec.table)
+    return missing_in(spec, lambda schema, table: landed_columns(conn, schema, table), "the marts")
+
+
+def missing_in(spec: TestSpec, columns: Callable[[str, str], set[str]], place: str) -> str | None:
+    """What the test needs that `columns(schema, table)` (none: not landed in `place`) does not hold."""
+    have = columns(spec.source, spec.table)
     if not have:
-        return f"{spec.where}: table {spec.source}.{spec.table} has not landed (no such table in the marts)"
+        return f"{spec.where}: table {spec.source}.{spec.table} has not landed (no such table in {place})"
     absent = [c for c in spec.columns if c not in have]
     if absent:
         return f"{spec.where}, key {spec.test!r}: column {absent[0]!r} does not exist in {spec.source}.{spec.table}"
     if spec.test == "relationships":
         assert spec.to_source and spec.to_table and spec.to_column
-        if spec.to_column not in landed_columns(conn, spec.to_source, spec.to_table):
+        if spec.to_column not in columns(spec.to_source, spec.to_table):
             return (
                 f"{spec.where}, key 'to': column {spec.to_column!r} does not exist in "
                 f"{spec.to_source}.{spec.to_table}"

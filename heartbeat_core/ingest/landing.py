@@ -145,9 +145,8 @@ def _quiet(landing: Landing, conn: psycopg.Connection[Any]) -> SourceResult:
     than the load that landed it, so the older-of-two rule already rests on it."""
     result, name = landing.result, landing.source.name
     result.ok = True
-    result.warnings.extend(
-        landing.marts.apply_indexes(name, landing.tables)
-    )  # an index added to sources.toml
+    # an index added to sources.toml
+    result.warnings.extend(landing.marts.apply_indexes(name, landing.tables))
     result.data_watermark = data_watermark(conn, name)
     result.seconds = landing.elapsed()
     result.extract_seconds = result.seconds

@@ -19,7 +19,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
+from heartbeat_core.ingest import indexes
+from heartbeat_core.ingest import marts as pg
 from heartbeat_core.ingest.config import ResolvedTable
 from heartbeat_core.ingest.connections import libpq_url
 
@@ -89,36 +92,24 @@ class Marts(ABC):
 class PostgresMarts(Marts):
     """The marts in the read-model Postgres: today's behaviour, questions asked on ingest's own connection."""
 
-    label = "postgres"
-
     def __init__(self, conn: psycopg.Connection[Any], url: str):
         self.conn, self.url = conn, url
 
     def table_exists(self, schema: str, table: str) -> bool:
-        from heartbeat_core.ingest.marts import table_exists
-
-        return table_exists(self.conn, schema, table)
+        return pg.table_exists(self.conn, schema, table)
 
     def has_rows(self, schema: str, table: str) -> bool:
-        from heartbeat_core.ingest.marts import has_rows
-
-        return has_rows(self.conn, schema, table)
+        return pg.has_rows(self.conn, schema, table)
 
     def max_value(self, schema: str, table: str, column: str) -> Any:
-        from heartbeat_core.ingest.marts import max_cursor
-
         if not self.table_exists(schema, table):
             return None
-        return max_cursor(self.conn, schema, table, column)
+        return pg.max_cursor(self.conn, schema, table, column)
 
     def drop_table(self, schema: str, table: str) -> None:
-        from heartbeat_core.ingest.marts import drop_table
-
-        drop_table(self.conn, schema, table)
+        pg.drop_table(self.conn, schema, table)
 
     def drop_dataset(self, schema: str) -> None:
-        from psycopg import sql
-
         self.conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
     def destination(self, schema: str) -> Any:
@@ -132,9 +123,7 @@ class PostgresMarts(Marts):
         return dlt.destinations.postgres(credentials=creds)
 
     def apply_indexes(self, schema: str, tables: Sequence[ResolvedTable]) -> list[str]:
-        from heartbeat_core.ingest.indexes import apply_indexes
-
-        return apply_indexes(self.conn, schema, tables)
+        return indexes.apply_indexes(self.conn, schema, tables)
 
 
 def open_marts(conn: psycopg.Connection[Any], url: str) -> Marts:

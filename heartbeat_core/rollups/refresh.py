@@ -126,9 +126,12 @@ def _insert(rollup: StoredRollup, start: datetime | None, end: datetime | None) 
     return f'INSERT INTO {rollup.table} SELECT * FROM ({query}) AS hb_rows ORDER BY "day"'
 
 
-def with_reach(days: list[date], reach_days: int) -> list[date]:
-    """The days to rebuild: each touched day and the `reach_days` after it, whose rows look back at it."""
-    return sorted({day + timedelta(days=k) for day in days for k in range(reach_days + 1)})
+def with_reach(days: list[date], reach_days: int, newest_stored: date | None) -> list[date]:
+    """The days to rebuild: each touched day (sorted) and the `reach_days` after it, whose rows look back at
+    it, up to the newer of the last touched day and the newest day stored (`newest_stored`)."""
+    last = max(days[-1], newest_stored) if newest_stored else days[-1]
+    every = {day + timedelta(days=k) for day in days for k in range(reach_days + 1)}
+    return sorted(day for day in every if day <= last)
 
 
 def day_ranges(days: list[date]) -> list[tuple[date, date]]:
@@ -168,8 +171,7 @@ def _rebuild(
     ]
     if rollup.reach_days and touched:
         stored_last = conn.execute(f'SELECT max("day") FROM {rollup.table}'.encode()).fetchone()
-        last = max(touched[-1], stored_last[0] if stored_last and stored_last[0] else touched[-1])
-        touched = [day for day in with_reach(touched, rollup.reach_days) if day <= last]
+        touched = with_reach(touched, rollup.reach_days, stored_last[0] if stored_last else None)
     for first, last in day_ranges(touched):
         for statement in rebuild_statements(rollup, first, last, tz):
             conn.execute(statement.encode())

@@ -22,19 +22,15 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from heartbeat_core import clock
-from heartbeat_core.datatests.run import SAMPLE_ROWS, TestResult, _shown
+from heartbeat_core.datatests.run import SAMPLE_ROWS, TestResult, _shown, missing_in
 from heartbeat_core.datatests.spec import TestSpec
 from heartbeat_core.datatests.volume import PER_DAY, day_verdict, load_verdict
 from heartbeat_core.redaction import redact
 from heartbeat_core.settings import get_settings
 from heartbeat_core.warehouse.engines import Engine, EngineQueryError, Result
-from heartbeat_core.warehouse.transpile import TranspileError, moment_literal, transpile
+from heartbeat_core.warehouse.transpile import TranspileError, moment_literal, quoted, transpile
 
 NOT_RUN = "not run in warehouse mode"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _text(value: str) -> str:
@@ -42,7 +38,7 @@ def _text(value: str) -> str:
 
 
 def _rel(schema: str, table: str) -> str:
-    return f"{_q(schema)}.{_q(table)}"
+    return f"{quoted(schema)}.{quoted(table)}"
 
 
 def _run(engine: Engine, sql: str, limit: int | None = None) -> Result:
@@ -64,32 +60,17 @@ def _columns(engine: Engine, schema: str, table: str) -> set[str]:
 
 def missing(engine: Engine, spec: TestSpec) -> str | None:
     """What the test needs that the engine does not hold, as `datatests.run.missing` says it."""
-    have = _columns(engine, spec.source, spec.table)
-    if not have:
-        return (
-            f"{spec.where}: table {spec.source}.{spec.table} has not landed (no such table in {engine.name})"
-        )
-    absent = [c for c in spec.columns if c not in have]
-    if absent:
-        return f"{spec.where}, key {spec.test!r}: column {absent[0]!r} does not exist in {spec.source}.{spec.table}"
-    if spec.test == "relationships":
-        assert spec.to_source and spec.to_table and spec.to_column
-        if spec.to_column not in _columns(engine, spec.to_source, spec.to_table):
-            return (
-                f"{spec.where}, key 'to': column {spec.to_column!r} does not exist in "
-                f"{spec.to_source}.{spec.to_table}"
-            )
-    return None
+    return missing_in(spec, lambda schema, table: _columns(engine, schema, table), engine.name)
 
 
 def predicate(spec: TestSpec) -> str:
     """The rows of `t` that break the test, in Postgres dialect (transpiled before it runs)."""
-    cols = [f"t.{_q(c)}" for c in spec.columns]
+    cols = [f"t.{quoted(c)}" for c in spec.columns]
     rel = _rel(spec.source, spec.table)
     if spec.test == "not_null":
         return " OR ".join(f"{c} IS NULL" for c in cols)
     if spec.test == "unique":  # the sample's rows: those of the first duplicate groups
-        plain = ", ".join(_q(c) for c in spec.columns)
+        plain = ", ".join(quoted(c) for c in spec.columns)
         return (
             f"({', '.join(cols)}) IN (SELECT {plain} FROM {rel} GROUP BY {plain} HAVING count(*) > 1"
             f" ORDER BY {plain} LIMIT {SAMPLE_ROWS})"
@@ -98,7 +79,7 @@ def predicate(spec: TestSpec) -> str:
         allowed = ", ".join(_text(v) for v in spec.values) or "NULL"
         return f"{cols[0]} IS NOT NULL AND CAST({cols[0]} AS TEXT) NOT IN ({allowed})"
     assert spec.to_source and spec.to_table and spec.to_column
-    other, column = _rel(spec.to_source, spec.to_table), _q(spec.to_column)
+    other, column = _rel(spec.to_source, spec.to_table), quoted(spec.to_column)
     return (
         f"{cols[0]} IS NOT NULL AND {cols[0]} NOT IN"
         f" (SELECT o.{column} FROM {other} o WHERE o.{column} IS NOT NULL)"
@@ -109,7 +90,7 @@ def counts_sql(spec: TestSpec) -> str:
     """Failing rows and rows looked at, in one pass over the table."""
     rel = _rel(spec.source, spec.table)
     if spec.test == "unique":
-        plain = ", ".join(f"t.{_q(c)}" for c in spec.columns)
+        plain = ", ".join(f"t.{quoted(c)}" for c in spec.columns)
         return (
             "SELECT coalesce(sum(CASE WHEN g.n > 1 THEN g.n ELSE 0 END), 0), coalesce(sum(g.n), 0)"
             f" FROM (SELECT count(*) AS n FROM {rel} t GROUP BY {plain}) AS g"
@@ -122,7 +103,7 @@ def _rows_test(engine: Engine, spec: TestSpec) -> TestResult:
     failing, checked = (int(found[0][0] or 0), int(found[0][1] or 0)) if found else (0, 0)
     sample: list[dict[str, Any]] = []
     if failing:
-        order = ", ".join(f"t.{_q(c)}" for c in spec.columns)
+        order = ", ".join(f"t.{quoted(c)}" for c in spec.columns)
         rel = _rel(spec.source, spec.table)
         shown = _run(
             engine, f"SELECT t.* FROM {rel} t WHERE {predicate(spec)} ORDER BY {order} LIMIT {SAMPLE_ROWS}"
@@ -141,7 +122,7 @@ def day_series(engine: Engine, spec: TestSpec, now: datetime) -> list[tuple[Any,
     elapsed = now - midnight
     days = [midnight - timedelta(weeks=k) for k in range(PER_DAY.window_days // 7, -1, -1)]
     literal = moment_literal(engine.config.engine, ZoneInfo("UTC"))
-    col = f"t.{_q(spec.columns[0])}"
+    col = f"t.{quoted(spec.columns[0])}"
     ranges = " OR ".join(f"({col} >= {literal(d)} AND {col} <= {literal(d + elapsed)})" for d in days)
     query = f"SELECT CAST({col} AS DATE) AS d, count(*) FROM {_rel(spec.source, spec.table)} t WHERE {ranges} GROUP BY 1"
     found = {row[0]: row[1] for row in _run(engine, query).rows}

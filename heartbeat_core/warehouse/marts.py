@@ -30,6 +30,7 @@ from heartbeat_core.ingest.config import ResolvedTable
 from heartbeat_core.ingest.store import Marts
 from heartbeat_core.settings import get_settings
 from heartbeat_core.warehouse.config import WarehouseConfig, WarehouseError, require_runnable
+from heartbeat_core.warehouse.transpile import quoted
 
 INDEX_NOTE = "post-ingest Postgres indexes skipped: the marts live in {engine} (ordered by their time column)"
 
@@ -95,7 +96,7 @@ class DuckDBMarts(Marts):
         if not self.table_exists(schema, table):
             return False
         with self._conn() as conn:
-            row = conn.execute(f"SELECT EXISTS (SELECT 1 FROM {_q(schema)}.{_q(table)})").fetchone()
+            row = conn.execute(f"SELECT EXISTS (SELECT 1 FROM {quoted(schema)}.{quoted(table)})").fetchone()
             return bool(row and row[0])
 
     def max_value(self, schema: str, table: str, column: str) -> Any:
@@ -105,7 +106,9 @@ class DuckDBMarts(Marts):
             return None
         with self._conn() as conn:
             try:
-                row = conn.execute(f"SELECT max({_q(column)}) FROM {_q(schema)}.{_q(table)}").fetchone()
+                row = conn.execute(
+                    f"SELECT max({quoted(column)}) FROM {quoted(schema)}.{quoted(table)}"
+                ).fetchone()
             except duckdb.Error:
                 return None
             return row[0] if row else None
@@ -113,12 +116,12 @@ class DuckDBMarts(Marts):
     def drop_table(self, schema: str, table: str) -> None:
         with self._conn() as conn:
             if conn is not None:
-                conn.execute(f"DROP TABLE IF EXISTS {_q(schema)}.{_q(table)}")
+                conn.execute(f"DROP TABLE IF EXISTS {quoted(schema)}.{quoted(table)}")
 
     def drop_dataset(self, schema: str) -> None:
         with self._conn() as conn:
             if conn is not None:
-                conn.execute(f"DROP SCHEMA IF EXISTS {_q(schema)} CASCADE")
+                conn.execute(f"DROP SCHEMA IF EXISTS {quoted(schema)} CASCADE")
 
     def destination(self, schema: str) -> Any:
         import dlt
@@ -127,10 +130,6 @@ class DuckDBMarts(Marts):
 
     def notes(self) -> list[str]:
         return [INDEX_NOTE.format(engine="DuckDB")]
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _b(name: str) -> str:
@@ -235,10 +234,12 @@ class ChDBMarts(Marts):
             ]
             order = keys.get((schema, table.name)) or table.primary_key
             mode = modes.get(table.name, table.write_disposition)
+            exists = self.table_exists(schema, table.name)  # asked once: the first file creates it
             for path in files:  # file by file (dlt's bounded parquet files): memory stays flat at any size;
                 # a key in two files of one load ends with the later file's row
-                self._move(schema, table, mode, _read_parquet(path), order)
+                self._move(schema, table, mode, _read_parquet(path), order, exists)
                 mode = "append" if mode == "replace" else mode  # replace: the first file swaps the table
+                exists = True
                 moved.append(path)
         for load_id in load_ids:
             self._record_load(schema, load_id)
@@ -247,11 +248,13 @@ class ChDBMarts(Marts):
         for path in moved:
             path.unlink(missing_ok=True)
 
-    def _move(self, schema: str, table: ResolvedTable, mode: str, batch: pa.Table, order: list[str]) -> None:
+    def _move(
+        self, schema: str, table: ResolvedTable, mode: str, batch: pa.Table, order: list[str], exists: bool
+    ) -> None:
         target = f"{_b(schema)}.{_b(table.name)}"
         key = ", ".join(_b(c) for c in order if c in batch.column_names) or "tuple()"
         create = f"ENGINE = MergeTree ORDER BY ({key}) SETTINGS allow_nullable_key = 1"
-        if mode == "replace" or not self.table_exists(schema, table.name):
+        if mode == "replace" or not exists:
             self._run(f"CREATE OR REPLACE TABLE {target} {create} AS SELECT * FROM Python(batch)", batch)
             return
         self._add_new_columns(schema, table.name, batch)

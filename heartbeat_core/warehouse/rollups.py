@@ -180,8 +180,9 @@ def _with_reach(plan: _Plan, touched: list[date], reach_days: int) -> list[date]
     if not reach_days or not touched:
         return touched
     stored = plan.rows(f'SELECT max("day") FROM {plan.table}')
-    newest = stored[0][0] if stored and isinstance(stored[0][0], date) else touched[-1]
-    return [day for day in with_reach(touched, reach_days) if day <= max(touched[-1], newest)]
+    return with_reach(
+        touched, reach_days, stored[0][0] if stored and isinstance(stored[0][0], date) else None
+    )
 
 
 def refresh_on_engine(

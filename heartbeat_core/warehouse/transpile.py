@@ -87,6 +87,11 @@ def nominal_moments(now: datetime, tz: ZoneInfo) -> Moments:
     return Moments(now, starts["24h"], (now.astimezone(tz) - timedelta(days=90)).date(), starts)
 
 
+def quoted(name: str) -> str:
+    """A name as a double-quoted SQL identifier (Postgres and DuckDB; transpile carries it to ClickHouse)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def moment_literal(engine: str, tz: ZoneInfo) -> Callable[[datetime], str]:
     """A moment as the engine reads it: wall time in the metric's zone, which is each engine's session zone
     (set by `engines`), so `as_of()::date` is the business day there as it is in Postgres."""

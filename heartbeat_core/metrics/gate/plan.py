@@ -28,10 +28,10 @@ from heartbeat_core.settings import get_settings
 _INDEXED_SCANS = ("Index Scan", "Index Only Scan", "Bitmap Heap Scan")
 
 
-def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield plan
     for child in plan.get("Plans", []) or []:
-        yield from _plan_nodes(child)
+        yield from plan_nodes(child)
 
 
 def _qualified(conn: psycopg.Connection[Any], schema: str, table: str) -> str:
@@ -233,7 +233,7 @@ class _PlanReader:
         limit = self.limits.nested_loop_outer_rows
         if outer_rows <= limit:
             return
-        scan = next((n for n in _plan_nodes(inner) if n.get("Relation Name")), None)
+        scan = next((n for n in plan_nodes(inner) if n.get("Relation Name")), None)
         if scan is None:
             detail = (
                 f"outer set of {outer_rows} rows > {limit}; "
@@ -271,7 +271,7 @@ def analyze_plan(
 ) -> tuple[list[PlanFinding], list[str]]:
     """(problems, notes) of one EXPLAIN (ANALYZE, VERBOSE, FORMAT JSON) plan."""
     reader = _PlanReader(conn, limits, sources_path)
-    for node in _plan_nodes(plan):
+    for node in plan_nodes(plan):
         reader.read(node)
     return reader.findings, reader.notes
 
@@ -308,8 +308,14 @@ def explain(ctx: GateContext) -> Outcome:
     run = ctx.once(value_run)
     if run.failed:
         return skipped("the value SQL did not run")
+    from heartbeat_core.metrics.gate.projection import estimate  # projection imports this module
+
     try:
-        plan, execution_ms = explain_value(ctx.conn, ctx.metric, ctx.now, analyze=not run.slow)
+        est = ctx.once(estimate) if run.not_run else None  # value_run planned it already: not EXPLAINed twice
+        if est is not None and est.plan is not None:
+            plan, execution_ms = est.plan, 0.0
+        else:
+            plan, execution_ms = explain_value(ctx.conn, ctx.metric, ctx.now, analyze=not run.slow)
         findings, notes = analyze_plan(ctx.conn, plan, ctx.limits, ctx.sources_path)
         ctx.conn.commit()
     except psycopg.Error as exc:

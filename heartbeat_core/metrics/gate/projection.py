@@ -22,7 +22,6 @@ estimated rows read the gate does not run the value at all).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,13 +30,16 @@ from typing import Any
 
 import psycopg
 
-from heartbeat_core.compute.binding import METRIC_WORK_MEM, begin_point_in_time
+from heartbeat_core.compute.binding import METRIC_WORK_MEM
 from heartbeat_core.metrics.gate.context import GateContext
 from heartbeat_core.metrics.gate.plan import (
     _covering_index,
     _index_columns_from,
+    _qualified,
     _table_columns,
     existing_indexes,
+    explain_value,
+    plan_nodes,
     sources_toml_line,
 )
 from heartbeat_core.metrics.gate.report import Limits, Outcome, failed, passed, skipped
@@ -112,14 +114,7 @@ def memory(conn: psycopg.Connection[Any]) -> Memory:
 
 def estimated_plan(conn: psycopg.Connection[Any], metric: RegistryMetric, as_of: datetime) -> dict[str, Any]:
     """EXPLAIN (VERBOSE, FORMAT JSON) of the value SQL as compute binds it: planning only, nothing runs."""
-    with conn.transaction():
-        moments = begin_point_in_time(conn, metric, as_of)
-        row = conn.execute(
-            b"EXPLAIN (VERBOSE, FORMAT JSON) " + moments.bind(metric.value_sql).encode()
-        ).fetchone()
-    assert row is not None
-    document = json.loads(row[0]) if isinstance(row[0], str) else row[0]
-    return dict(document[0]["Plan"])
+    return explain_value(conn, metric, as_of, analyze=False)[0]
 
 
 def _mb(nbytes: float) -> str:
@@ -149,7 +144,7 @@ class _Walker:
             row = self.conn.execute(
                 "SELECT greatest(c.reltuples, 0), pg_total_relation_size(c.oid) FROM pg_class c"
                 " WHERE c.oid = to_regclass(%s)",
-                (f'"{key[0]}"."{key[1]}"',),
+                (_qualified(self.conn, *key),),
             ).fetchone()
             self.tables[key] = (float(row[0]), int(row[1])) if row else (0.0, 0)
         return self.tables[key]
@@ -168,11 +163,11 @@ class _Walker:
             grows_below = self.walk(child, child_loops) or grows_below
         if kind in _SCANS:
             return self.scan(node, loops, lookup)
-        if kind == "Limit" or (kind == "Aggregate" and node.get("Strategy") == "Plain"):
-            self.memory_use(node, children, loops, grows_below)
-            return False
         self.memory_use(node, children, loops, grows_below)
-        return grows_below
+        # a limit or a plain aggregate (to one row) does not grow, whatever it reads
+        return grows_below and not (
+            kind == "Limit" or (kind == "Aggregate" and node.get("Strategy") == "Plain")
+        )
 
     def scan(self, node: dict[str, Any], loops: float, lookup: bool) -> bool:
         rows, nbytes = self.table(node) if node.get("Relation Name") else (0.0, 0)
@@ -318,12 +313,8 @@ class Estimate:
     @property
     def writes(self) -> bool:
         return self.plan is not None and any(
-            n.get("Node Type") == "ModifyTable" for n in _all_nodes(self.plan)
+            n.get("Node Type") == "ModifyTable" for n in plan_nodes(self.plan)
         )
-
-
-def _all_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    return [plan] + [n for child in plan.get("Plans", []) or [] for n in _all_nodes(child)]
 
 
 def estimate(ctx: GateContext) -> Estimate:

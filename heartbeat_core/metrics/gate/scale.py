@@ -23,6 +23,7 @@ from heartbeat_core import clock
 from heartbeat_core.compute.binding import begin_point_in_time
 from heartbeat_core.compute.engine import MetricSQLError, evaluate
 from heartbeat_core.metrics.gate.context import GateContext
+from heartbeat_core.metrics.gate.plan import plan_nodes
 from heartbeat_core.metrics.gate.report import Outcome, failed, passed, skipped
 from heartbeat_core.metrics.gate.value import value_run
 from heartbeat_core.metrics.registry import RegistryMetric
@@ -72,10 +73,6 @@ class Cost:
     temp_blocks: int
 
 
-def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    return [plan] + [n for child in plan.get("Plans", []) or [] for n in _nodes(child)]
-
-
 def measure(conn: psycopg.Connection[Any], metric: RegistryMetric, as_of: datetime) -> Cost:
     """EXPLAIN ANALYZE of the value SQL as compute binds it: time, rows its scans read, temp blocks written."""
     with conn.transaction():
@@ -86,7 +83,7 @@ def measure(conn: psycopg.Connection[Any], metric: RegistryMetric, as_of: dateti
         document = (row.fetchone() or [None])[0]
     top = (json.loads(document) if isinstance(document, str) else document)[0]
     rows = 0.0
-    for node in _nodes(top["Plan"]):
+    for node in plan_nodes(top["Plan"]):
         if node.get("Node Type") in _TABLE_SCANS:  # rows read from tables, each once (not subquery scans)
             seen = node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
             rows += seen * node.get("Actual Loops", 1)
