@@ -135,7 +135,7 @@ WITH bounds AS (
               SELECT t.client_profile_id FROM today_rows t))
       AND p.day >= (SELECT b.whole_from::date FROM bounds b)
       AND p.day < (SELECT b.whole_to::date FROM bounds b)
-), edge_only AS (
+), edge_only AS MATERIALIZED (  -- filtered before the profiles are joined
     -- edge clients with no entry on a whole day (a client of today missing from today's stored rows, landed
     -- since the last refresh, is looked up in late_seen)
     SELECT edge.client_profile_id
