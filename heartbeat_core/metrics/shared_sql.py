@@ -115,9 +115,13 @@ class SharedSQL:
             return f"no fragment {name!r}: no {SHARED_DIR}/ directory is known for this file"
         path = self.directory / f"{name}.sql"
         if not path.is_file():
-            names = self.names()
-            where = self.shown(self.directory)
-            known = f"fragments in {where}/: {', '.join(names)}" if names else f"{where}/ holds no fragments"
+            names, where = self.names(), self.shown(self.directory)
+            if not self.directory.is_dir():
+                known = f"there is no {where}/ directory"
+            else:
+                known = (
+                    f"fragments in {where}/: {', '.join(names)}" if names else f"{where}/ holds no fragments"
+                )
             return f"no fragment {name!r} ({known})"
         try:
             text = path.read_text(encoding="utf-8")
