@@ -14,13 +14,15 @@ import subprocess
 
 import pytest
 
+from heartbeat_core.metrics.definition import load_directory
+from heartbeat_core.rollups.read import reads
 from tests.conftest import REPO_ROOT, DemoWorld
 
 pytestmark = [pytest.mark.e2e, pytest.mark.db]
 HEARTBEAT = str(REPO_ROOT / ".venv" / "bin" / "heartbeat")
-ROLLUP_READERS = sum(
-    "rollups." in p.read_text()
-    for p in (REPO_ROOT / "heartbeat_demo" / "project" / "metric_defs").glob("*.sql")
+ROLLUP_READERS = sum(  # from the parsed sections: a fragment (shared_sql/) may hold the rollup reference
+    any(reads(sql) for sql in (d.value_sql, d.detail_sql, d.history_sql, d.segments_sql))
+    for d in load_directory(REPO_ROOT / "heartbeat_demo" / "project" / "metric_defs").definitions
 )
 
 

@@ -387,7 +387,7 @@ SEGMENT_ROLLUP = """-- name: Sales per day and customer segment
 -- table: shop.sales
 -- cursor: updated_at
 -- time: sold_at
--- watch: shop.customers (cursor updated_at) id = customer
+-- watch: shop.customers (cursor updated_at) id = customer, columns segment
 
 SELECT s.sold_at::date AS day, c.segment, count(*) AS sales, sum(s.amount) AS amount
 FROM shop.sales s
@@ -432,10 +432,12 @@ def test_a_rollup_watching_a_dimension_rebuilds_the_days_of_a_changed_key_only(p
     with psycopg.connect(project.url) as conn:
         assert _refresh(conn)["sales_segment_day"] == 41
         assert _refresh(conn)["sales_segment_day"] == 0  # nothing changed: nothing rebuilt
-        # the rare customer becomes big, and a customer with no sale changes: only the rare one's 4 days move
+        # the rare customer becomes big, a customer with no sale arrives, and one with sales every day is
+        # edited without a new segment: only the rare one's 4 days move
         conn.execute(
             "UPDATE shop.customers SET segment = 'big', updated_at = '2026-11-03 13:45+00' WHERE id = 'rare';"
-            " INSERT INTO shop.customers VALUES ('nobody', 'big', '2026-11-03 13:45+00')"
+            " INSERT INTO shop.customers VALUES ('nobody', 'big', '2026-11-03 13:45+00');"
+            " UPDATE shop.customers SET updated_at = '2026-11-03 13:45+00' WHERE id = 'c4'"
         )
         conn.commit()
         assert _refresh(conn) == {"sales_day": 0, "sales_segment_day": 4}
@@ -446,6 +448,9 @@ def test_a_rollup_watching_a_dimension_rebuilds_the_days_of_a_changed_key_only(p
             " 'c2', 'rare') AND s.sold_at::date = rollups.sales_segment_day.day)"
         ).fetchone()
         assert rare_days == (10,)  # every day of those ten counts the rare customer's sales as big now
+        conn.execute("UPDATE shop.customers SET segment = 'big', updated_at = '2026-11-03 13:46+00' WHERE id = 'c4'")
+        conn.commit()
+        assert _refresh(conn)["sales_segment_day"] == 41  # c4 buys every day: now every day moves
     via = _big_sales(project, BIG_SALES_VIA_SEGMENTS)
     assert via == _big_sales(project, BIG_SALES_ON_RAW)
     assert via[AS_OFS[0]] and via[AS_OFS[0]] > 160  # the rare customer's 4 sales of 40 among them
@@ -461,7 +466,7 @@ def test_a_bad_watch_fails_the_sync_with_file_and_line(project: Project) -> None
     unknown = project.rollups / "bad_watch_key.sql"
     unknown.write_text(SEGMENT_ROLLUP.replace("id = customer", "customer_id = customer"), encoding="utf-8")
     problems = sorted(str(p) for p in sync_project().rollups.problems)
-    assert problems[0].startswith(f"{malformed}:5: watch 'shop.customers on id = customer': expected")
-    assert "webbank.client_profile (cursor updated_at) id = client_profile_id" in problems[0]
+    assert problems[0].startswith(f"{malformed}:5: watch 'shop.customers on id = customer, columns segment': expected")
+    assert "webbank.client_profile (cursor updated_at) id = client_profile_id, columns tier" in problems[0]
     assert problems[1].startswith(f"{unknown}:5: watch: ") and '"customer_id" does not exist' in problems[1]
     assert "shop.customers" in problems[1]

@@ -6,10 +6,11 @@
     -- time: create_time             the column a row's business day is taken from
     -- reach: 31 days                optional: a day's rows read source rows of up to N days before it
     -- index: prev_day; client_id, day  optional: more indexes of the stored table (`;` between them)
-    -- watch: webbank.client_profile (cursor updated_at) id = client_profile_id
+    -- watch: webbank.client_profile (cursor updated_at) id = client_profile_id, columns tier
                                      optional: a second table the query joins (a dimension: a client's tier);
-                                     its rows changed past their cursor's watermark touch the days of the
-                                     landed table's rows with their key
+                                     its rows changed past their cursor's watermark (and, with `columns`,
+                                     whose listed columns differ from the last refresh's) touch the days of
+                                     the landed table's rows with their key
     SELECT e.create_time::date AS day, e.client_profile_id, count(*) AS entries, sum(e.fee) AS fee
     FROM webbank.entry e
     WHERE e.create_time >= heartbeat.rollup_from() AND e.create_time < heartbeat.rollup_to()
@@ -25,8 +26,10 @@ metrics read only its whole days (a window's cut day and today come from raw row
 
 A rollup that joins a dimension (`-- watch:`, e.g. per day × tier, the tier read from client_profile) stays
 exact when a dimension row changes: that row's key touches every day of the landed table's rows carrying it,
-and those days are rebuilt like days of late rows (with their reach). The landed table wants an index on that
-key column (the refresh asks for its days by key).
+and those days are rebuilt like days of late rows (with their reach). With `columns`, the refresh keeps the
+listed columns of every dimension row as of its last build (`rollups."<id>__watched"`), and only a row whose
+columns differ (or that is new) touches days: a profile edited for another reason rebuilds nothing. The landed
+table wants an index on that key column (the refresh asks for its days by key).
 """
 
 from __future__ import annotations
@@ -47,9 +50,10 @@ KEYS = ("name", "description", "table", "cursor", "time", "reach", "index", "wat
 _REACH = re.compile(r"^(\d{1,3})\s+days?$")
 _WATCH = re.compile(
     r"^([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*\(\s*cursor\s+([a-z_][a-z0-9_]*)\s*\)"
-    r"\s*([a-z_][a-z0-9_]*)\s*=\s*([a-z_][a-z0-9_]*)$"
+    r"\s*([a-z_][a-z0-9_]*)\s*=\s*([a-z_][a-z0-9_]*)"
+    r"(?:\s*,\s*columns\s+([a-z_][a-z0-9_]*(?:\s*,\s*[a-z_][a-z0-9_]*)*))?$"
 )
-WATCH_EXAMPLE = "webbank.client_profile (cursor updated_at) id = client_profile_id"
+WATCH_EXAMPLE = "webbank.client_profile (cursor updated_at) id = client_profile_id, columns tier"
 
 
 @dataclass(frozen=True)
@@ -61,16 +65,23 @@ class Watch:
     cursor_column: str
     key_column: str
     source_column: str
+    columns: tuple[str, ...] = ()  # the dimension columns the query reads; () = any change of the row
 
     @property
     def spec(self) -> str:
-        return f"{self.table} (cursor {self.cursor_column}) {self.key_column} = {self.source_column}"
+        spec = f"{self.table} (cursor {self.cursor_column}) {self.key_column} = {self.source_column}"
+        return spec + (f", columns {', '.join(self.columns)}" if self.columns else "")
 
 
 def parse_watch(value: str) -> Watch | None:
-    """`schema.table (cursor c) key = column` → Watch; None when empty or malformed."""
+    """`schema.table (cursor c) key = column[, columns a, b]` → Watch; None when empty or malformed."""
     match = _WATCH.match(value.strip())
-    return Watch(*match.groups()) if match else None
+    if not match:
+        return None
+    table, cursor, key, source, columns = match.groups()
+    return Watch(
+        table, cursor, key, source, tuple(c.strip() for c in (columns or "").split(",") if c.strip())
+    )
 
 
 REQUIRED = ("table", "cursor", "time")
@@ -215,7 +226,7 @@ def _check_optional(where: str, values: dict[str, str], key_lines: dict[str, int
                 where,
                 key_lines["watch"],
                 f"watch {values['watch']!r}: expected `schema.table (cursor <column>) <its key> = <column of"
-                f" the table>`, e.g. `{WATCH_EXAMPLE}`",
+                f" the table>[, columns <the columns the query reads>]`, e.g. `{WATCH_EXAMPLE}`",
             )
         )
     columns = [c.strip() for part in values.get("index", "").split(";") for c in part.split(",")]

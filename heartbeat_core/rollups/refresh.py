@@ -93,14 +93,53 @@ def touched_days_sql(rollup: StoredRollup) -> str:
     )
 
 
+def mirror_table(rollup_id: str) -> str:
+    """Where a rollup keeps its watched columns as of its last refresh (`-- watch: …, columns …`)."""
+    return f'rollups."{rollup_id}__watched"'
+
+
+def changed_keys_sql(rollup: StoredRollup, watch: Watch) -> str:
+    """The keys of the dimension rows changed past the watch watermark (parameter `watermark`); with
+    `columns`, only those whose columns differ from the mirror's, or that it does not hold yet."""
+    changed = (
+        f"SELECT w.{watch.key_column} FROM {watch.table} w WHERE w.{watch.cursor_column} > %(watermark)s"
+    )
+    if not watch.columns:
+        return changed
+    now = ", ".join(f"w.{c}" for c in watch.columns)
+    before = ", ".join(f"m.{c}" for c in watch.columns)
+    return (
+        f"SELECT w.{watch.key_column} FROM {watch.table} w LEFT JOIN {mirror_table(rollup.rollup_id)} m"
+        f" ON m.{watch.key_column} = w.{watch.key_column} WHERE w.{watch.cursor_column} > %(watermark)s"
+        f" AND (m.{watch.key_column} IS NULL OR ROW({now}) IS DISTINCT FROM ROW({before}))"
+    )
+
+
 def watched_days_sql(rollup: StoredRollup, watch: Watch) -> str:
-    """The business days of the landed rows whose key a dimension row changed past the watch watermark
-    (parameter `watermark`) carries: as an array of keys, so each is an index range on the landed table."""
+    """The business days of the landed rows whose key a changed dimension row carries: the keys as an array,
+    so each is an index range on the landed table."""
     return (
         f"SELECT DISTINCT ({rollup.time_column})::date FROM {rollup.source_table}"
-        f" WHERE {watch.source_column} = ANY (ARRAY(SELECT {watch.key_column} FROM {watch.table}"
-        f" WHERE {watch.cursor_column} > %(watermark)s)) ORDER BY 1"
+        f" WHERE {watch.source_column} = ANY (ARRAY({changed_keys_sql(rollup, watch)})) ORDER BY 1"
     )
+
+
+def mirror_statements(rollup: StoredRollup, watch: Watch, *, full: bool) -> list[str]:
+    """Keep the watched columns as the rebuilt days read them: all rows on a full build, else the rows
+    changed past the watch watermark (parameter `watermark`)."""
+    table, key = mirror_table(rollup.rollup_id), watch.key_column
+    columns = ", ".join((key, *watch.columns))
+    if full:
+        return [
+            f"DROP TABLE IF EXISTS {table}",
+            f"CREATE TABLE {table} AS SELECT {columns} FROM {watch.table}",
+            f"CREATE INDEX ON {table} ({key})",
+        ]
+    changed = f"{watch.table}.{watch.cursor_column} > %(watermark)s"
+    return [
+        f"DELETE FROM {table} m USING {watch.table} WHERE m.{key} = {watch.table}.{key} AND {changed}",
+        f"INSERT INTO {table} SELECT {columns} FROM {watch.table} WHERE {changed}",
+    ]
 
 
 def watermark_sql(rollup: StoredRollup) -> str:
@@ -180,29 +219,56 @@ def _rebuild(
     watermark = _scalar(conn, watermark_sql(rollup))
     watch = rollup.watched
     watch_watermark = _scalar(conn, watch_watermark_sql(watch)) if watch else None
-    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"rollups.{rollup.rollup_id}",)).fetchone()
-    if (
-        rollup.built_hash != build_identity(rollup, tz)
-        or not (exists and exists[0])
-        or rollup.watermark is None
-        or (watch is not None and rollup.watch_watermark is None)
-    ):
-        for statement in (*create_statements(rollup), *rebuild_statements(rollup, None, None, tz)):
-            conn.execute(statement.encode())
-        count = conn.execute(f'SELECT count(DISTINCT "day") FROM {rollup.table}'.encode()).fetchone()
-        return (int(count[0]) if count else 0), True, watermark, watch_watermark
-    touched = _days(conn, touched_days_sql(rollup), rollup.watermark)
-    if watch is not None:
-        touched = sorted(
-            set(touched) | set(_days(conn, watched_days_sql(rollup, watch), rollup.watch_watermark))
-        )
+    if _stale(conn, rollup, tz):
+        return _build_all(conn, rollup, tz), True, watermark, watch_watermark
+    touched = _touched(conn, rollup)
     if rollup.reach_days and touched:
         stored_last = conn.execute(f'SELECT max("day") FROM {rollup.table}'.encode()).fetchone()
         touched = with_reach(touched, rollup.reach_days, stored_last[0] if stored_last else None)
     for first, last in day_ranges(touched):
         for statement in rebuild_statements(rollup, first, last, tz):
             conn.execute(statement.encode())
+    if watch is not None and watch.columns:
+        for statement in mirror_statements(rollup, watch, full=False):
+            conn.execute(statement.encode(), {"watermark": rollup.watch_watermark})
     return len(touched), False, watermark or rollup.watermark, watch_watermark or rollup.watch_watermark
+
+
+def _build_all(conn: psycopg.Connection[Any], rollup: StoredRollup, tz: ZoneInfo) -> int:
+    """Every day (and the watched columns' mirror) from scratch; returns the days built."""
+    watch = rollup.watched
+    mirror = mirror_statements(rollup, watch, full=True) if watch is not None and watch.columns else []
+    for statement in (*create_statements(rollup), *rebuild_statements(rollup, None, None, tz), *mirror):
+        conn.execute(statement.encode())
+    count = conn.execute(f'SELECT count(DISTINCT "day") FROM {rollup.table}'.encode()).fetchone()
+    return int(count[0]) if count else 0
+
+
+def _touched(conn: psycopg.Connection[Any], rollup: StoredRollup) -> list[date]:
+    """The days of rows changed past the watermark, and of the rows whose watched dimension row changed."""
+    touched = _days(conn, touched_days_sql(rollup), rollup.watermark)
+    watch = rollup.watched
+    if watch is not None:
+        touched = sorted(
+            set(touched) | set(_days(conn, watched_days_sql(rollup, watch), rollup.watch_watermark))
+        )
+    return touched
+
+
+def _stale(conn: psycopg.Connection[Any], rollup: StoredRollup, tz: ZoneInfo) -> bool:
+    """Whether the stored table (or the watched columns' mirror) is missing, or from another file or zone."""
+    watch = rollup.watched
+    tables = [f"rollups.{rollup.rollup_id}"] + (
+        [f"rollups.{rollup.rollup_id}__watched"] if watch is not None and watch.columns else []
+    )
+    found = conn.execute("SELECT bool_and(to_regclass(t) IS NOT NULL) FROM unnest(%s::text[]) t", (tables,))
+    row = found.fetchone()
+    return (
+        rollup.built_hash != build_identity(rollup, tz)
+        or not (row and row[0])
+        or rollup.watermark is None
+        or (watch is not None and rollup.watch_watermark is None)
+    )
 
 
 def _scalar(conn: psycopg.Connection[Any], sql: str) -> str | None:

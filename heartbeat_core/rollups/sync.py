@@ -16,7 +16,7 @@ from psycopg import errors
 
 from heartbeat_core.metrics.definition import Problem
 from heartbeat_core.rollups.definition import RollupDefinition, load_rollups
-from heartbeat_core.rollups.refresh import StoredRollup, create_statements
+from heartbeat_core.rollups.refresh import StoredRollup, create_statements, mirror_table
 from heartbeat_core.sync_report import SyncReport
 
 _DATE_OID = 1082
@@ -50,7 +50,7 @@ def sync_rollups(conn: psycopg.Connection[Any], directory: Path) -> SyncReport:
     present = {p.stem for p in directory.glob("*.sql")} if directory.is_dir() else set()
     for gone in sorted(set(existing) - present):
         conn.execute("UPDATE heartbeat.rollup_registry SET retired_at = now() WHERE rollup_id = %s", (gone,))
-        conn.execute(f'DROP TABLE IF EXISTS rollups."{gone}"'.encode())
+        conn.execute(f'DROP TABLE IF EXISTS rollups."{gone}", {mirror_table(gone)}'.encode())
         report.retired.append(gone)
     return report
 
@@ -102,7 +102,8 @@ def _check_watch(conn: psycopg.Connection[Any], d: RollupDefinition, report: Syn
     if d.watch is None:
         return None
     w, line = d.watch, d.key_line("watch")
-    for table, columns in ((w.table, (w.cursor_column, w.key_column)), (d.source_table, (w.source_column,))):
+    watched = (w.cursor_column, w.key_column, *w.columns)
+    for table, columns in ((w.table, watched), (d.source_table, (w.source_column,))):
         try:
             with conn.transaction():
                 conn.execute(f"SELECT {', '.join(columns)} FROM {table} LIMIT 0".encode())

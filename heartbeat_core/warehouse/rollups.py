@@ -7,7 +7,9 @@ The same plan as `heartbeat_core.rollups.refresh`, with the engine's SQL:
    read prunes to a month of granules) filled by the same SELECT.
 2. Otherwise the business days of the rows whose change cursor is past the watermark, rebuilt in contiguous
    ranges: one DELETE (ClickHouse's lightweight delete) and one INSERT each (DuckDB: in one transaction);
-   with a watched dimension (`-- watch:`), also the days of the rows whose key a changed dimension row carries.
+   with a watched dimension (`-- watch:`), also the days of the rows whose key a changed dimension row carries
+   (any change past its cursor: the engine keeps no mirror of the watched `columns`, so a profile edited for
+   another reason rebuilds its client's days there too — exact, only more work than on Postgres).
 3. The state — build identity, watermark, days rebuilt, time, or the failure — goes to the read model
    (`heartbeat.warehouse_rollup_state`, one row per engine URL and rollup), as `rollup_registry` holds it for
    the Postgres table.

@@ -22,10 +22,17 @@ FROM rollups.entry_tier_day r
 WHERE (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of());
 
 -- @detail
-SELECT c.name AS client, c.tier, c.country, sum(r.fee) AS revenue_eur, sum(r.entries)::bigint AS entries
-FROM rollups.entry_client_day r
-JOIN webbank.client_profile c ON c.id = r.client_profile_id AND c.tier IN ('top', 'business')
-WHERE (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of())
-GROUP BY c.id, c.name, c.tier, c.country
-ORDER BY revenue_eur DESC
-LIMIT 20;
+-- The 20 top and business clients with the most fees in the window: their rows of the day × client rollup
+-- (an index range on tier and day), summed per client, then named.
+WITH per_client AS (
+    SELECT r.client_profile_id, sum(r.fee) AS revenue_eur, sum(r.entries)::bigint AS entries
+    FROM rollups.entry_client_day r
+    WHERE r.tier IN ('top', 'business') AND (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of())
+    GROUP BY r.client_profile_id
+    ORDER BY revenue_eur DESC
+    LIMIT 20
+)
+SELECT c.name AS client, c.tier, c.country, p.revenue_eur, p.entries
+FROM per_client p
+JOIN webbank.client_profile c ON c.id = p.client_profile_id
+ORDER BY p.revenue_eur DESC;

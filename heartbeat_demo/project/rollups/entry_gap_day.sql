@@ -10,7 +10,7 @@
 -- cursor: updated_at
 -- time: create_time
 -- reach: 31 days
--- watch: webbank.client_profile (cursor updated_at) id = client_profile_id
+-- watch: webbank.client_profile (cursor updated_at) id = client_profile_id, columns tier
 
 WITH active AS (
     SELECT DISTINCT e.create_time::date AS day, e.client_profile_id

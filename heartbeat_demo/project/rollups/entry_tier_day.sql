@@ -7,7 +7,7 @@
 -- table: webbank.entry
 -- cursor: updated_at
 -- time: create_time
--- watch: webbank.client_profile (cursor updated_at) id = client_profile_id
+-- watch: webbank.client_profile (cursor updated_at) id = client_profile_id, columns tier
 
 SELECT e.create_time::date AS day,
        c.tier,
