@@ -98,6 +98,11 @@ def _day_month(day: date, today: date) -> str:
     return f"{day.day} {day:%b}" if day.year == today.year else f"{day.day} {day:%b %Y}"
 
 
+def format_date(day: date, today: date) -> str:
+    """A day without its age, for text cached past the day (a cut's takeaway): `2 Nov`, `2 Nov 2025`."""
+    return _day_month(day, today)
+
+
 def format_moment(moment: datetime | None, now: datetime, tz: tzinfo = UTC) -> str:
     """A moment as people read it on a phone: `01:12 UTC (5.8 h ago)`, `28 Nov 01:12 UTC (3.2 d ago)`.
 
