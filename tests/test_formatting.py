@@ -185,7 +185,9 @@ def test_detail_cells_read_as_people_read_them() -> None:
     # the column's own currency wins; a moment reads with its clock and age
     assert format_cell("revenue_eur", 99.5, NOW, currency="USD") == "EUR 99.50"
     assert format_cell("create_time", "2026-11-25T06:12:00+00:00", NOW) == "06:12 UTC (5.8 h ago)"
-    assert format_cell("create_time", datetime(2026, 11, 25, 6, 12, tzinfo=UTC), NOW) == "06:12 UTC (5.8 h ago)"
+    assert (
+        format_cell("create_time", datetime(2026, 11, 25, 6, 12, tzinfo=UTC), NOW) == "06:12 UTC (5.8 h ago)"
+    )
     assert [column_label(c) for c in ("days_overdue", "revenue_eur", "client")] == [
         "days overdue", "revenue", "client",
     ]  # fmt: skip

@@ -112,7 +112,7 @@ def history_chart(
     pool += [v for pair in band if pair for v in pair] + ([] if target is None else [target])
     if not pool:
         return muted("No values in the history yet.")
-    left, right, top, bottom = 70, 12, 12, 28
+    left, right, top, bottom = 90, 12, 12, 28  # room for a money tick label (`EUR -5,036`)
     w, h, n = width - left - right, height - top - bottom, len(dates)
     lo, hi = padded_range(min(pool), max(pool))
     x, y = index_scale(n, left, w, single=0.5), Scale(lo, hi, top, h, upward=True)
