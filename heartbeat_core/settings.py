@@ -105,6 +105,8 @@ class Settings:
     entity_worse_share: float = 0.2
     # rollups (issue 19): `rollups/` beside `metric_defs/` unless HEARTBEAT_ROLLUPS names another directory
     rollups_override: Path | None = None
+    # shared SQL fragments (`-- @include <name>`): `shared_sql/` beside `metric_defs/` unless HEARTBEAT_SHARED_SQL
+    shared_sql_override: Path | None = None
     # warehouse mode (issue 17): the engine that holds the marts; None = the read-model Postgres (today)
     warehouse_url: str | None = None
 
@@ -129,6 +131,10 @@ class Settings:
     @property
     def rollups(self) -> Path:
         return self.rollups_override or self.metric_defs.parent / "rollups"
+
+    @property
+    def shared_sql(self) -> Path:
+        return self.shared_sql_override or self.metric_defs.parent / "shared_sql"
 
     @property
     def sources(self) -> Path:
@@ -191,6 +197,7 @@ def load_settings() -> Settings:
         metric_defs_override=_path("HEARTBEAT_METRIC_DEFS"),
         audit_cuts_override=_path("HEARTBEAT_AUDIT_CUTS"),
         rollups_override=_path("HEARTBEAT_ROLLUPS"),
+        shared_sql_override=_path("HEARTBEAT_SHARED_SQL"),
         sources_override=_path("HEARTBEAT_SOURCES"),
         metric_statement_timeout_s=_duration_seconds("HEARTBEAT_METRIC_STATEMENT_TIMEOUT", 60.0),
         compute_parallelism=parallelism,

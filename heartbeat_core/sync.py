@@ -34,7 +34,7 @@ def sync_project() -> ProjectSync:
         migrate(conn)
         conn.autocommit = False
         rollups = sync_rollups(conn, settings.rollups)
-        metrics = sync_directory(conn, settings.metric_defs)
+        metrics = sync_directory(conn, settings.metric_defs, settings.shared_sql)
         cuts = sync_cuts(conn)
         conn.commit()
         tests = declaration_problems(conn, settings.sources)

@@ -380,3 +380,88 @@ def test_a_rollup_index_naming_an_unknown_column_fails_the_sync_with_file_and_li
     problems = sorted(str(p) for p in sync_project().rollups.problems)
     assert problems[0].startswith(f"{bad}:6: index: ") and "'buyer'" in problems[0]
     assert problems[1].startswith(f"{wrong}:5: reach 'a month': expected a number of days")
+
+
+# A rollup that joins a dimension: sales per day and customer segment, the segment read from shop.customers.
+SEGMENT_ROLLUP = """-- name: Sales per day and customer segment
+-- table: shop.sales
+-- cursor: updated_at
+-- time: sold_at
+-- watch: shop.customers (cursor updated_at) id = customer
+
+SELECT s.sold_at::date AS day, c.segment, count(*) AS sales, sum(s.amount) AS amount
+FROM shop.sales s
+LEFT JOIN shop.customers c ON c.id = s.customer
+WHERE s.sold_at >= heartbeat.rollup_from() AND s.sold_at < heartbeat.rollup_to()
+GROUP BY 1, 2
+"""
+BIG_SALES_VIA_SEGMENTS = (
+    "SELECT coalesce(sum(r.amount) FILTER (WHERE r.segment = 'big'), 0) FROM rollups.sales_segment_day r"
+)
+BIG_SALES_ON_RAW = (
+    "SELECT coalesce(sum(s.amount), 0) FROM shop.sales s JOIN shop.customers c ON c.id = s.customer"
+    " WHERE c.segment = 'big' AND s.sold_at >= heartbeat.window_start() AND s.sold_at < heartbeat.as_of()"
+)
+
+
+def _big_sales(project: Project, sql: str) -> dict[datetime, float | None]:
+    (project.defs / "big_sales_30d.sql").write_text(
+        HEADER.format(name="big_sales_30d", period="30d") + sql + ";\n", encoding="utf-8"
+    )
+    assert sync_project().metrics.ok
+    with psycopg.connect(project.url) as conn:
+        metric = next(m for m in active_metrics(conn, None) if m.metric_id == "big_sales_30d")
+        conn.commit()
+        return {as_of: evaluate(conn, metric, as_of, with_detail=False).value for as_of in AS_OFS}
+
+
+def test_a_rollup_watching_a_dimension_rebuilds_the_days_of_a_changed_key_only(project: Project) -> None:
+    with psycopg.connect(project.url) as conn:
+        conn.execute(
+            "CREATE TABLE shop.customers (id text PRIMARY KEY, segment text NOT NULL, updated_at timestamptz"
+            " NOT NULL); INSERT INTO shop.customers SELECT 'c' || g, CASE WHEN g < 3 THEN 'big' ELSE 'small' END,"
+            " '2026-10-01 00:00+00' FROM generate_series(0, 8) g;"
+            # a customer with sales on four days only, so its change touches those days and no other
+            " INSERT INTO shop.customers VALUES ('rare', 'small', '2026-10-01 00:00+00');"
+            " INSERT INTO shop.sales SELECT 810000 + d, 'rare', 40, timestamptz '2026-10-20 10:00+02' + d *"
+            " interval '3 days', NULL, timestamptz '2026-10-20 10:00+02' FROM generate_series(0, 3) d"
+        )
+        conn.commit()
+    (project.rollups / "sales_segment_day.sql").write_text(SEGMENT_ROLLUP, encoding="utf-8")
+    assert sync_project().rollups.ok
+    with psycopg.connect(project.url) as conn:
+        assert _refresh(conn)["sales_segment_day"] == 41
+        assert _refresh(conn)["sales_segment_day"] == 0  # nothing changed: nothing rebuilt
+        # the rare customer becomes big, and a customer with no sale changes: only the rare one's 4 days move
+        conn.execute(
+            "UPDATE shop.customers SET segment = 'big', updated_at = '2026-11-03 13:45+00' WHERE id = 'rare';"
+            " INSERT INTO shop.customers VALUES ('nobody', 'big', '2026-11-03 13:45+00')"
+        )
+        conn.commit()
+        assert _refresh(conn) == {"sales_day": 0, "sales_segment_day": 4}
+        conn.execute("SET TimeZone = 'Europe/Berlin'")  # the rollup's days are the project's
+        rare_days = conn.execute(
+            "SELECT count(*) FROM rollups.sales_segment_day WHERE segment = 'big' AND day BETWEEN '2026-10-20'"
+            " AND '2026-10-29' AND sales = (SELECT count(*) FROM shop.sales s WHERE s.customer IN ('c0', 'c1',"
+            " 'c2', 'rare') AND s.sold_at::date = rollups.sales_segment_day.day)"
+        ).fetchone()
+        assert rare_days == (10,)  # every day of those ten counts the rare customer's sales as big now
+    via = _big_sales(project, BIG_SALES_VIA_SEGMENTS)
+    assert via == _big_sales(project, BIG_SALES_ON_RAW)
+    assert via[AS_OFS[0]] and via[AS_OFS[0]] > 160  # the rare customer's 4 sales of 40 among them
+
+
+def test_a_bad_watch_fails_the_sync_with_file_and_line(project: Project) -> None:
+    with psycopg.connect(project.url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE shop.customers (id text, segment text, updated_at timestamptz)")
+    malformed = project.rollups / "bad_watch.sql"
+    malformed.write_text(
+        SEGMENT_ROLLUP.replace("(cursor updated_at) id = customer", "on id = customer"), encoding="utf-8"
+    )
+    unknown = project.rollups / "bad_watch_key.sql"
+    unknown.write_text(SEGMENT_ROLLUP.replace("id = customer", "customer_id = customer"), encoding="utf-8")
+    problems = sorted(str(p) for p in sync_project().rollups.problems)
+    assert problems[0].startswith(f"{malformed}:5: watch 'shop.customers on id = customer': expected")
+    assert "webbank.client_profile (cursor updated_at) id = client_profile_id" in problems[0]
+    assert problems[1].startswith(f"{unknown}:5: watch: ") and '"customer_id" does not exist' in problems[1]
+    assert "shop.customers" in problems[1]

@@ -6,7 +6,7 @@ arrived late, and after a reversal landed today of an entry booked yesterday."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -17,6 +17,7 @@ from heartbeat_core.compute.engine import compute_metrics, evaluate
 from heartbeat_core.metrics.definition import MetricDefinition, load_directory
 from heartbeat_core.metrics.registry import RegistryMetric, active_metrics
 from heartbeat_core.rollups.read import reads
+from heartbeat_core.rollups.refresh import with_reach
 from heartbeat_core.settings import get_settings, reset_settings
 from heartbeat_core.sync import sync_project
 from tests.conftest import DemoWorld
@@ -30,9 +31,10 @@ def _on_raw(metric: RegistryMetric, raw: dict[str, MetricDefinition]) -> Registr
     )
 
 
-def _land_late_rows(conn: psycopg.Connection, now: datetime) -> None:
+def _land_late_rows(conn: psycopg.Connection, now: datetime) -> set[date]:
     """Rows that land now for earlier days: ledger entries and payments of yesterday and four days ago (copies
-    of real ones with new ids), and a reversal, landed a minute ago, of an entry booked yesterday."""
+    of real ones with new ids), a reversal, landed a minute ago, of an entry booked yesterday, and the busiest
+    client of the month moved to another tier a minute ago; returns the days of that client's entries."""
     tz = get_settings().tz
     today = clock.business_day(now, tz)
     for days_back in (1, 4):
@@ -60,6 +62,22 @@ def _land_late_rows(conn: psycopg.Connection, now: datetime) -> None:
         " + interval '1 day' ORDER BY id LIMIT 3)",
         {"at": now - timedelta(minutes=1), "start": yesterday},
     )
+    busiest = conn.execute(
+        "SELECT client_profile_id FROM webbank.entry WHERE create_time >= %s - interval '30 days'"
+        " GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1",
+        (now,),
+    ).fetchone()
+    assert busiest is not None
+    conn.execute(
+        "UPDATE webbank.client_profile SET tier = CASE WHEN tier = 'standard' THEN 'premium' ELSE 'standard' END,"
+        " updated_at = %s WHERE id = %s",
+        (now - timedelta(minutes=1), busiest[0]),
+    )
+    conn.execute("SELECT set_config('TimeZone', %s, true)", (tz.key,))
+    days = conn.execute(
+        "SELECT DISTINCT create_time::date FROM webbank.entry WHERE client_profile_id = %s", busiest
+    ).fetchall()
+    return {d for (d,) in days}
 
 
 def _land_today_unrefreshed(conn: psycopg.Connection, now: datetime) -> list[int]:
@@ -120,21 +138,26 @@ def test_every_demo_metric_reads_the_same_through_rollups_as_raw_rows(
             first = compute_metrics()
         assert first.ok, first.failed
         assert all(r.full for r in first.rollups.values())  # another zone: rebuilt in full
-        _land_late_rows(conn, now)
+        moved_days = _land_late_rows(conn, now)
         conn.commit()
         with clock.frozen_clock(now):
             report = compute_metrics(sorted(raw), backfill_days=6)
         assert report.ok, report.failed
         # yesterday (late rows and the reversal) and four days ago; the rollups with a reach of 31 days also
-        # the days after those, up to today: their rows look back at the touched days
+        # the days after those, up to today: their rows look back at the touched days; the rollups that read
+        # the tier (`watch`) also every day of the client whose tier changed
+        today = clock.business_day(now, tz)
+        late = {today - timedelta(days=1), today - timedelta(days=4)}
         assert {k: r.days_rebuilt for k, r in report.rollups.items()} == {
-            "entry_client_day": 2, "entry_day": 2, "entry_gap_day": 5, "entry_client_prev_day": 5,
+            "entry_client_day": 2, "entry_day": 2, "entry_client_prev_day": 5,
+            "entry_tier_day": len(late | moved_days),
+            "entry_gap_day": len(with_reach(sorted(late | moved_days), 31, today)),
         }  # fmt: skip
+        assert len(moved_days) > 20  # the busiest client: most of its days, not the whole table
         metrics = [m for m in active_metrics(conn, None) if m.metric_id in raw]
         conn.commit()
         assert sorted(m.metric_id for m in metrics) == sorted(raw)
         assert all(reads(m.value_sql) for m in metrics if m.metric_id != "onboarding_funnel_30d")
-        today = clock.business_day(now, tz)
         moments = [
             now,  # mid-day: the open day and the window's cut day from raw rows
             clock.end_of_business_day(today - timedelta(days=1), tz),  # late rows and the reversal

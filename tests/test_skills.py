@@ -116,6 +116,8 @@ def skill_world(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any
         places = {"SOURCE": "shop", "TABLE": "orders", "METRIC_ID": "shop_unpaid_invoices"}
     defs = tmp_path / "metric_defs"
     shutil.copytree(get_settings().metric_defs, defs)
+    if get_settings().shared_sql.is_dir():  # the fragments the metrics include, beside the copy
+        shutil.copytree(get_settings().shared_sql, tmp_path / "shared_sql")
     env = {
         **os.environ,
         "HEARTBEAT_HOME": os.environ.get("HEARTBEAT_HOME", str(tmp_path / "home")),

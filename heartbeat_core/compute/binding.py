@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from heartbeat_core.metrics.registry import RegistryMetric
-from heartbeat_core.rollups.read import expand, expand_whole_days, reads
+from heartbeat_core.rollups.compute import reads_rollups
+from heartbeat_core.rollups.read import expand, expand_whole_days
 from heartbeat_core.settings import get_settings
 
 _PERIODS = ("snapshot", "24h", "7d", "30d", "funnel")
@@ -148,7 +149,7 @@ def _rollup_queries(
 ) -> tuple[dict[str, str], frozenset[str]]:
     """The queries of the rollups the metric's SQL reads, as synced (none: nothing to look up), and which of
     them have a reach (read as whole days only)."""
-    ids = sorted(reads(metric.value_sql) | reads(metric.detail_sql) | reads(metric.history_sql))
+    ids = sorted(reads_rollups(metric))
     if not ids:
         return {}, frozenset()
     rows = conn.execute(

@@ -1,12 +1,14 @@
 """Parse `metric_defs/<id>.sql` (a metadata header plus `@value` / `@detail` / `@history` sections).
 
+A `-- @include <name>` line inside a section is replaced by `shared_sql/<name>.sql` here, at parse time
+(heartbeat_core.metrics.shared_sql), so everything downstream sees plain SQL.
+
 Every problem is reported as `file:line: what is wrong (what was expected)`; all problems of a file
 are collected, so an author fixes them in one pass.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from heartbeat_core.metrics.entity import ENTITY_KEYS, EntityKey, parse_entity
+from heartbeat_core.metrics.shared_sql import SHARED_DIR, SharedSQL, SqlOrigin, fragment_dir, include_name
 
 Period = Literal["snapshot", "24h", "7d", "30d", "funnel"]
 Direction = Literal["higher_is_better", "lower_is_better"]
@@ -122,19 +125,33 @@ class MetricDefinition:
     section_lines: dict[str, int] = field(default_factory=dict)
     entity: EntityKey | None = None
     engine_sql: dict[str, str] = field(default_factory=dict)
+    # where each line of a section's (expanded) SQL was written: the metric file or a shared_sql fragment
+    section_origins: dict[str, tuple[SqlOrigin, ...]] = field(default_factory=dict)
+    includes: tuple[str, ...] = ()  # the shared_sql fragments the file includes, in order of first use
 
-    def sql_line(self, section: str, position: int | None) -> int:
-        """File line of a character position (1-based, as Postgres reports) inside a section's SQL."""
-        start = self.section_lines.get(section, 1)
-        sql = {
+    def section_sql(self, section: str) -> str:
+        """A section's SQL by name (`value`, `detail[duckdb]`); "" when the file has none."""
+        plain = {
             "value": self.value_sql,
             "detail": self.detail_sql,
             "history": self.history_sql,
             "segments": self.segments_sql,
-        }.get(section) or ""
-        if not position:
-            return start
-        return start + sql[: max(position - 1, 0)].count("\n")
+        }
+        return plain.get(section) or self.engine_sql.get(section) or ""
+
+    def sql_origin(self, section: str, position: int | None) -> SqlOrigin:
+        """Where a character position (1-based, as Postgres reports) inside a section's SQL was written."""
+        start = self.section_lines.get(section, 1)
+        sql = self.section_sql(section)
+        index = sql[: max(position - 1, 0)].count("\n") if position else 0
+        origins = self.section_origins.get(section, ())
+        if index < len(origins):
+            return origins[index]
+        return SqlOrigin(self.path, start + index, start + index)
+
+    def sql_line(self, section: str, position: int | None) -> int:
+        """The metric file's line of a position: inside an included fragment, the `-- @include` line."""
+        return self.sql_origin(section, position).metric_line
 
 
 def check_lines(
@@ -162,14 +179,21 @@ def valid_unit(unit: str) -> bool:
     return bool(re.fullmatch(r"money:[A-Z]{3}", unit))
 
 
-def parse_metric_file(path: Path, root: Path | None = None) -> MetricDefinition:
+def parse_metric_file(
+    path: Path, root: Path | None = None, shared: SharedSQL | None = None
+) -> MetricDefinition:
+    """One file; its includes come from `shared` (default: `shared_sql/` beside the file's folder)."""
     text = path.read_text(encoding="utf-8")
     shown = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
-    return parse_metric_text(text, path.stem, shown)
+    return parse_metric_text(text, path.stem, shown, shared or SharedSQL(fragment_dir(path), root))
 
 
-def parse_metric_text(text: str, metric_id: str, shown_path: str) -> MetricDefinition:
-    """One file into a definition; DefinitionError lists every problem, in file order per parser."""
+def parse_metric_text(
+    text: str, metric_id: str, shown_path: str, shared: SharedSQL | None = None
+) -> MetricDefinition:
+    """One file into a definition; DefinitionError lists every problem, in file order per parser.
+    Without `shared` there is no fragment directory: an include is a problem."""
+    shared = shared or SharedSQL(None)
     header = _Header(shown_path)
     if not SLUG.match(metric_id):
         header.problem(
@@ -196,7 +220,7 @@ def parse_metric_text(text: str, metric_id: str, shown_path: str) -> MetricDefin
         header.problem(header.at("owner"), f"owner {owner!r} is not an email address")
     typical = header.choice("typical", _TYPICALS.__contains__, "none or rolling_stat") or "none"
     options = _typical_options(header)
-    sql = _section_sql(scanner, header, len(lines))
+    sql, origins, includes = _section_sql(scanner, header, len(lines), shared)
     entity = _entity(header, has_detail=bool(sql.get("detail")))
 
     if header.problems:
@@ -210,7 +234,7 @@ def parse_metric_text(text: str, metric_id: str, shown_path: str) -> MetricDefin
         sources=sources,
         value_sql=sql.get("value") or "",
         path=shown_path,
-        file_hash=hashlib.sha256(text.encode()).hexdigest(),
+        file_hash=shared.file_hash(text, includes),
         description=header.get("description") or "",
         how_to_read=header.get("how_to_read") or "",
         methodology=header.get("methodology") or "",
@@ -229,6 +253,8 @@ def parse_metric_text(text: str, metric_id: str, shown_path: str) -> MetricDefin
         section_lines=scanner.section_lines,
         entity=entity,
         engine_sql={k: v for k, v in sql.items() if "[" in k and v},
+        section_origins=origins,
+        includes=tuple(includes),
     )
 
 
@@ -290,7 +316,9 @@ class _Scanner:
     def feed(self, lineno: int, raw: str) -> None:
         line = raw.rstrip()
         marker = _SECTION.match(line.strip())
-        if marker and marker.group(2) is not None:
+        if include_name(line.strip()) is not None:
+            self._include(lineno, raw)
+        elif marker and marker.group(2) is not None:
             self._start_override(lineno, marker.group(1).lower(), marker.group(2).lower())
         elif marker:
             self._start_section(lineno, marker.group(1).lower())
@@ -298,6 +326,16 @@ class _Scanner:
             self.sections[self.current].append(raw)
         else:
             self._header_line(lineno, line.strip())
+
+    def _include(self, lineno: int, raw: str) -> None:
+        """`-- @include <name>` is SQL of the section it stands in (expanded by _section_sql)."""
+        if self.current is None:
+            self.header.problem(
+                lineno,
+                "`-- @include` before the first section: put it inside the SQL of a section such as @value",
+            )
+            return
+        self.sections[self.current].append(raw)
 
     def _start_section(self, lineno: int, name: str, *, known: bool = False) -> None:
         if name not in SECTIONS and not known:
@@ -462,12 +500,24 @@ def _entity(header: _Header, has_detail: bool) -> EntityKey | None:
     return entity
 
 
-def _section_sql(scanner: _Scanner, header: _Header, line_count: int) -> dict[str, str | None]:
-    """Each section's SQL without trailing semicolons; its line moves to its first non-blank line."""
+def _section_sql(
+    scanner: _Scanner, header: _Header, line_count: int, shared: SharedSQL
+) -> tuple[dict[str, str | None], dict[str, tuple[SqlOrigin, ...]], list[str]]:
+    """Each section's SQL, includes expanded, without trailing semicolons; its line moves to its first
+    non-blank line. Also the origin of each SQL line and the fragments included (in order of first use)."""
     found: dict[str, str | None] = {}
-    for name, lines in scanner.sections.items():
+    origins: dict[str, tuple[SqlOrigin, ...]] = {}
+    used: list[str] = []
+    for name, section in scanner.sections.items():
+        expanded = shared.expand(section, scanner.section_lines[name], header.path)
+        for line, message in expanded.problems:
+            header.problem(line, message)
+        used += [fragment for fragment in expanded.used if fragment not in used]
+        lines = expanded.lines
         leading = next((i for i, item in enumerate(lines) if item.strip()), 0)
-        scanner.section_lines[name] += leading
+        origins[name] = tuple(expanded.origins[leading:])
+        if origins[name]:
+            scanner.section_lines[name] = origins[name][0].metric_line
         found[name] = _clean_sql("\n".join(lines))
     if "value" not in found:
         header.problem(
@@ -475,7 +525,7 @@ def _section_sql(scanner: _Scanner, header: _Header, line_count: int) -> dict[st
         )
     elif not found["value"]:
         header.problem(scanner.section_lines["value"] - 1, "the @value section is empty")
-    return found
+    return found, origins, used
 
 
 def _clean_sql(text: str) -> str | None:
@@ -496,15 +546,17 @@ class LoadResult:
         return [p for e in self.errors for p in e.problems] + self.unreadable
 
 
-def load_directory(directory: Path) -> LoadResult:
-    """Parse every `*.sql` in the directory; one bad file never hides the others."""
+def load_directory(directory: Path, shared_dir: Path | None = None) -> LoadResult:
+    """Parse every `*.sql` in the directory; one bad file never hides the others. Includes come from
+    `shared_dir` (default `shared_sql/` beside the directory), each fragment read once."""
     result = LoadResult([], [])
     if not directory.is_dir():
         result.unreadable.append(Problem(str(directory), 0, "metric definitions directory does not exist"))
         return result
+    shared = SharedSQL(shared_dir or directory.parent / SHARED_DIR, directory.parent)
     for path in sorted(directory.glob("*.sql")):
         try:
-            result.definitions.append(parse_metric_file(path, directory.parent))
+            result.definitions.append(parse_metric_file(path, directory.parent, shared))
         except DefinitionError as exc:
             result.errors.append(exc)
         except (OSError, UnicodeDecodeError) as exc:

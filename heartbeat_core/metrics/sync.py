@@ -18,8 +18,11 @@ from heartbeat_core.metrics.definition import LoadResult, MetricDefinition, Prob
 from heartbeat_core.sync_report import SyncReport
 
 
-def sync_directory(conn: psycopg.Connection[Any], directory: Path) -> SyncReport:
-    loaded = load_directory(directory)
+def sync_directory(
+    conn: psycopg.Connection[Any], directory: Path, shared_dir: Path | None = None
+) -> SyncReport:
+    """Sync `directory`'s metric files; includes come from `shared_dir` (default `shared_sql/` beside it)."""
+    loaded = load_directory(directory, shared_dir)
     present = {p.stem for p in directory.glob("*.sql")} if directory.is_dir() else set()
     return sync_definitions(conn, loaded, present)
 
@@ -76,9 +79,8 @@ def _check_sql(
                 conn.execute(f"EXPLAIN {sql}")  # type: ignore[arg-type]  # the file's own SQL, parsed not run
         except errors.SyntaxError as exc:
             position = int(exc.diag.statement_position or 0) - len("EXPLAIN ")
-            line = definition.sql_line(section, position if position > 0 else None)
             message = (exc.diag.message_primary or str(exc)).strip()
-            return Problem(definition.path, line, f"SQL syntax error in @{section}: {message}"), warnings
+            return _syntax_problem(definition, section, position, message), warnings
         except (
             errors.UndefinedTable,
             errors.UndefinedColumn,
@@ -99,6 +101,20 @@ def _check_sql(
                 definition.path, definition.section_lines.get(section, 1), f"@{section}: {message}"
             ), warnings
     return None, warnings
+
+
+def _syntax_problem(definition: MetricDefinition, section: str, position: int, message: str) -> Problem:
+    """At the line Postgres points to: inside an included fragment, the fragment's file and line first (that
+    is where to fix it), naming the metric file and its `-- @include` line."""
+    origin = definition.sql_origin(section, position if position > 0 else None)
+    if origin.path == definition.path:
+        return Problem(definition.path, origin.line, f"SQL syntax error in @{section}: {message}")
+    return Problem(
+        origin.path,
+        origin.line,
+        f"SQL syntax error in @{section} of {definition.path} (included on its line {origin.metric_line}): "
+        + message,
+    )
 
 
 def _upsert(conn: psycopg.Connection[Any], d: MetricDefinition) -> None:

@@ -14,7 +14,9 @@ from heartbeat_core.settings import get_settings
 
 
 def reads_rollups(metric: RegistryMetric) -> set[str]:
-    return reads(metric.value_sql) | reads(metric.detail_sql) | reads(metric.history_sql)
+    """Every rollup any section of the metric reads (its segments too): refreshed before it, bound in it."""
+    sections = (metric.value_sql, metric.detail_sql, metric.history_sql, metric.segments_sql)
+    return set().union(*(reads(sql) for sql in sections))
 
 
 def refresh_rollups_read_by(

@@ -6,6 +6,10 @@
     -- time: create_time             the column a row's business day is taken from
     -- reach: 31 days                optional: a day's rows read source rows of up to N days before it
     -- index: prev_day; client_id, day  optional: more indexes of the stored table (`;` between them)
+    -- watch: webbank.client_profile (cursor updated_at) id = client_profile_id
+                                     optional: a second table the query joins (a dimension: a client's tier);
+                                     its rows changed past their cursor's watermark touch the days of the
+                                     landed table's rows with their key
     SELECT e.create_time::date AS day, e.client_profile_id, count(*) AS entries, sum(e.fee) AS fee
     FROM webbank.entry e
     WHERE e.create_time >= heartbeat.rollup_from() AND e.create_time < heartbeat.rollup_to()
@@ -18,6 +22,11 @@ rebuilds any range of days and reads the still-open part of a window from raw ro
 A rollup with a reach (e.g. each client's gap since its previous active day, capped at 31 days) looks back
 before `rollup_from()` itself; a late row of day t then changes days t..t+N, which the refresh rebuilds, and
 metrics read only its whole days (a window's cut day and today come from raw rows in the metric's own SQL).
+
+A rollup that joins a dimension (`-- watch:`, e.g. per day × tier, the tier read from client_profile) stays
+exact when a dimension row changes: that row's key touches every day of the landed table's rows carrying it,
+and those days are rebuilt like days of late rows (with their reach). The landed table wants an index on that
+key column (the refresh asks for its days by key).
 """
 
 from __future__ import annotations
@@ -34,8 +43,36 @@ _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _QUALIFIED = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 FROM_CALL = re.compile(r"\bheartbeat\s*\.\s*rollup_from\s*\(\s*\)", re.IGNORECASE)
 TO_CALL = re.compile(r"\bheartbeat\s*\.\s*rollup_to\s*\(\s*\)", re.IGNORECASE)
-KEYS = ("name", "description", "table", "cursor", "time", "reach", "index")
+KEYS = ("name", "description", "table", "cursor", "time", "reach", "index", "watch")
 _REACH = re.compile(r"^(\d{1,3})\s+days?$")
+_WATCH = re.compile(
+    r"^([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*\(\s*cursor\s+([a-z_][a-z0-9_]*)\s*\)"
+    r"\s*([a-z_][a-z0-9_]*)\s*=\s*([a-z_][a-z0-9_]*)$"
+)
+WATCH_EXAMPLE = "webbank.client_profile (cursor updated_at) id = client_profile_id"
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A dimension table the rollup's query joins: its change cursor, its key and the landed table's column
+    holding that key."""
+
+    table: str
+    cursor_column: str
+    key_column: str
+    source_column: str
+
+    @property
+    def spec(self) -> str:
+        return f"{self.table} (cursor {self.cursor_column}) {self.key_column} = {self.source_column}"
+
+
+def parse_watch(value: str) -> Watch | None:
+    """`schema.table (cursor c) key = column` → Watch; None when empty or malformed."""
+    match = _WATCH.match(value.strip())
+    return Watch(*match.groups()) if match else None
+
+
 REQUIRED = ("table", "cursor", "time")
 
 
@@ -54,6 +91,7 @@ class RollupDefinition:
     key_lines: tuple[tuple[str, int], ...] = ()
     reach_days: int = 0
     index_columns: tuple[str, ...] = ()
+    watch: Watch | None = None
 
     def sql_line(self, position: int | None) -> int:
         """File line of a 1-based character position inside the SQL (as Postgres reports it)."""
@@ -113,6 +151,7 @@ def parse_rollup(path: Path) -> tuple[RollupDefinition | None, list[Problem]]:
         key_lines=tuple(key_lines.items()),
         reach_days=_reach(values.get("reach", "")),
         index_columns=_index_columns(values.get("index", "")),
+        watch=parse_watch(values.get("watch", "")),
     ), []
 
 
@@ -160,7 +199,7 @@ def _check(
 
 
 def _check_optional(where: str, values: dict[str, str], key_lines: dict[str, int]) -> list[Problem]:
-    """`-- reach:` is a number of days, `-- index:` a list of column names."""
+    """`-- reach:` is a number of days, `-- index:` a list of column names, `-- watch:` a dimension table."""
     problems = []
     if values.get("reach") and not _REACH.match(values["reach"].strip()):
         problems.append(
@@ -168,6 +207,15 @@ def _check_optional(where: str, values: dict[str, str], key_lines: dict[str, int
                 where,
                 key_lines["reach"],
                 f"reach {values['reach']!r}: expected a number of days, e.g. `31 days`",
+            )
+        )
+    if values.get("watch") and parse_watch(values["watch"]) is None:
+        problems.append(
+            Problem(
+                where,
+                key_lines["watch"],
+                f"watch {values['watch']!r}: expected `schema.table (cursor <column>) <its key> = <column of"
+                f" the table>`, e.g. `{WATCH_EXAMPLE}`",
             )
         )
     columns = [c.strip() for part in values.get("index", "").split(";") for c in part.split(",")]

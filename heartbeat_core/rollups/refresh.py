@@ -8,7 +8,9 @@ can run the same plan elsewhere. `refresh_rollup` runs it on the marts connectio
 2. Otherwise read the days (of the time column) of every row whose change cursor is past the watermark —
    new rows, late-arriving rows of earlier days, rows changed since (a reversal landed today touches the day
    its entry was created) — plus, for a rollup with a reach of N days, the N days after each (their rows look
-   back at it), and rebuild those days only, in contiguous ranges: one DELETE and one INSERT each.
+   back at it), and rebuild those days only, in contiguous ranges: one DELETE and one INSERT each. A rollup
+   that joins a dimension (`-- watch:`) also rebuilds the days of the landed rows whose key a dimension row
+   changed past its own watermark carries (a client's new tier moves its rows of every day).
 3. Record the new watermark, the days rebuilt, the time taken; a failure records its reason instead (the
    metrics that read the rollup then carry it as their error) and never stops another rollup.
 """
@@ -24,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from heartbeat_core.rollups.definition import FROM_CALL, TO_CALL
+from heartbeat_core.rollups.definition import FROM_CALL, TO_CALL, Watch, parse_watch
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +50,16 @@ class StoredRollup:
     error: str | None = None
     reach_days: int = 0  # a day's rows depend on source rows of up to this many days before it
     index_columns: str = ""  # more indexes: `;` between them, each its columns comma-separated
+    watch: str = ""  # a dimension the query joins: `schema.table (cursor c) key = column` (definition.Watch)
+    watch_watermark: str | None = None
 
     @property
     def table(self) -> str:
         return f'rollups."{self.rollup_id}"'
+
+    @property
+    def watched(self) -> Watch | None:
+        return parse_watch(self.watch) if self.watch else None
 
 
 @dataclass(frozen=True)
@@ -85,8 +93,22 @@ def touched_days_sql(rollup: StoredRollup) -> str:
     )
 
 
+def watched_days_sql(rollup: StoredRollup, watch: Watch) -> str:
+    """The business days of the landed rows whose key a dimension row changed past the watch watermark
+    (parameter `watermark`) carries: as an array of keys, so each is an index range on the landed table."""
+    return (
+        f"SELECT DISTINCT ({rollup.time_column})::date FROM {rollup.source_table}"
+        f" WHERE {watch.source_column} = ANY (ARRAY(SELECT {watch.key_column} FROM {watch.table}"
+        f" WHERE {watch.cursor_column} > %(watermark)s)) ORDER BY 1"
+    )
+
+
 def watermark_sql(rollup: StoredRollup) -> str:
     return f"SELECT max({rollup.cursor_column})::text FROM {rollup.source_table}"
+
+
+def watch_watermark_sql(watch: Watch) -> str:
+    return f"SELECT max({watch.cursor_column})::text FROM {watch.table}"
 
 
 def create_statements(rollup: StoredRollup) -> list[str]:
@@ -152,30 +174,44 @@ def build_identity(rollup: StoredRollup, tz: ZoneInfo) -> str:
 
 def _rebuild(
     conn: psycopg.Connection[Any], rollup: StoredRollup, tz: ZoneInfo
-) -> tuple[int, bool, str | None]:
-    """The refresh's statements in the caller's transaction: (days rebuilt, full build?, new watermark)."""
-    watermark_row = conn.execute(watermark_sql(rollup).encode()).fetchone()
-    watermark = watermark_row[0] if watermark_row else None
+) -> tuple[int, bool, str | None, str | None]:
+    """The refresh's statements in the caller's transaction: (days rebuilt, full build?, new watermark, new
+    watch watermark)."""
+    watermark = _scalar(conn, watermark_sql(rollup))
+    watch = rollup.watched
+    watch_watermark = _scalar(conn, watch_watermark_sql(watch)) if watch else None
     exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"rollups.{rollup.rollup_id}",)).fetchone()
     if (
         rollup.built_hash != build_identity(rollup, tz)
         or not (exists and exists[0])
         or rollup.watermark is None
+        or (watch is not None and rollup.watch_watermark is None)
     ):
         for statement in (*create_statements(rollup), *rebuild_statements(rollup, None, None, tz)):
             conn.execute(statement.encode())
         count = conn.execute(f'SELECT count(DISTINCT "day") FROM {rollup.table}'.encode()).fetchone()
-        return (int(count[0]) if count else 0), True, watermark
-    touched = [
-        row[0] for row in conn.execute(touched_days_sql(rollup).encode(), {"watermark": rollup.watermark})
-    ]
+        return (int(count[0]) if count else 0), True, watermark, watch_watermark
+    touched = _days(conn, touched_days_sql(rollup), rollup.watermark)
+    if watch is not None:
+        touched = sorted(
+            set(touched) | set(_days(conn, watched_days_sql(rollup, watch), rollup.watch_watermark))
+        )
     if rollup.reach_days and touched:
         stored_last = conn.execute(f'SELECT max("day") FROM {rollup.table}'.encode()).fetchone()
         touched = with_reach(touched, rollup.reach_days, stored_last[0] if stored_last else None)
     for first, last in day_ranges(touched):
         for statement in rebuild_statements(rollup, first, last, tz):
             conn.execute(statement.encode())
-    return len(touched), False, watermark or rollup.watermark
+    return len(touched), False, watermark or rollup.watermark, watch_watermark or rollup.watch_watermark
+
+
+def _scalar(conn: psycopg.Connection[Any], sql: str) -> str | None:
+    row = conn.execute(sql.encode()).fetchone()
+    return row[0] if row else None
+
+
+def _days(conn: psycopg.Connection[Any], sql: str, watermark: str | None) -> list[date]:
+    return [row[0] for row in conn.execute(sql.encode(), {"watermark": watermark}) if row[0] is not None]
 
 
 def _vacuum(conn: psycopg.Connection[Any], rollup: StoredRollup) -> None:
@@ -204,12 +240,13 @@ def refresh_rollup(conn: psycopg.Connection[Any], rollup: StoredRollup, tz: Zone
                 " set_config('work_mem', %s, true)",
                 (tz.key, REFRESH_WORK_MEM),
             )
-            days, full, watermark = _rebuild(conn, rollup, tz)
+            days, full, watermark, watch_watermark = _rebuild(conn, rollup, tz)
             ms = int((timer.perf_counter() - started) * 1000)
             conn.execute(
-                "UPDATE heartbeat.rollup_registry SET built_hash = %s, watermark = %s, refreshed_at = now(),"
-                " days_rebuilt = %s, refresh_ms = %s, error = NULL, error_at = NULL WHERE rollup_id = %s",
-                (build_identity(rollup, tz), watermark, days, ms, rollup.rollup_id),
+                "UPDATE heartbeat.rollup_registry SET built_hash = %s, watermark = %s, watch_watermark = %s,"
+                " refreshed_at = now(), days_rebuilt = %s, refresh_ms = %s, error = NULL, error_at = NULL"
+                " WHERE rollup_id = %s",
+                (build_identity(rollup, tz), watermark, watch_watermark, days, ms, rollup.rollup_id),
             )
         if days:
             _vacuum(conn, rollup)
@@ -228,7 +265,7 @@ def refresh_rollup(conn: psycopg.Connection[Any], rollup: StoredRollup, tz: Zone
 
 _COLUMNS = (
     "rollup_id, source_table, cursor_column, time_column, sql, file_hash, built_hash, watermark, error,"
-    " reach_days, index_columns"
+    " reach_days, index_columns, watch, watch_watermark"
 )
 
 

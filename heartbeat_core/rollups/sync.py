@@ -68,6 +68,9 @@ def _check(
     except errors.UndefinedColumn as exc:
         key = "time" if f'"{d.time_column}"' in _message(exc) else "cursor"
         return Problem(d.path, d.key_line(key), f"{key}: {_message(exc)} in {d.source_table}"), True
+    watch_problem = _check_watch(conn, d, report)
+    if watch_problem:
+        return watch_problem, True
     try:
         with conn.transaction():
             conn.execute("SET LOCAL statement_timeout = '5s'")
@@ -94,6 +97,22 @@ def _check(
     return None, True
 
 
+def _check_watch(conn: psycopg.Connection[Any], d: RollupDefinition, report: SyncReport) -> Problem | None:
+    """The watched dimension's cursor and key, and the landed table's column holding that key."""
+    if d.watch is None:
+        return None
+    w, line = d.watch, d.key_line("watch")
+    for table, columns in ((w.table, (w.cursor_column, w.key_column)), (d.source_table, (w.source_column,))):
+        try:
+            with conn.transaction():
+                conn.execute(f"SELECT {', '.join(columns)} FROM {table} LIMIT 0".encode())
+        except _NOT_LANDED as exc:
+            report.warnings.append(Problem(d.path, line, f"watch not checked: {_message(exc)}"))
+        except errors.UndefinedColumn as exc:
+            return Problem(d.path, line, f"watch: {_message(exc)} in {table}")
+    return None
+
+
 def _message(exc: psycopg.Error) -> str:
     return (exc.diag.message_primary or str(exc)).strip().splitlines()[0]
 
@@ -102,20 +121,21 @@ def _upsert(conn: psycopg.Connection[Any], d: RollupDefinition, *, rebuild: bool
     conn.execute(
         """
         INSERT INTO heartbeat.rollup_registry AS r (rollup_id, name, description, source_table, cursor_column,
-            time_column, sql, file_path, file_hash, synced_at, retired_at, reach_days, index_columns)
+            time_column, sql, file_path, file_hash, synced_at, retired_at, reach_days, index_columns, watch)
         VALUES (%(id)s, %(name)s, %(description)s, %(table)s, %(cursor)s, %(time)s, %(sql)s, %(path)s, %(hash)s,
-            now(), NULL, %(reach)s, %(index)s)
+            now(), NULL, %(reach)s, %(index)s, %(watch)s)
         ON CONFLICT (rollup_id) DO UPDATE SET name = excluded.name, description = excluded.description,
             source_table = excluded.source_table, cursor_column = excluded.cursor_column,
             time_column = excluded.time_column, sql = excluded.sql, file_path = excluded.file_path,
             file_hash = excluded.file_hash, synced_at = now(), retired_at = NULL,
-            reach_days = excluded.reach_days, index_columns = excluded.index_columns,
+            reach_days = excluded.reach_days, index_columns = excluded.index_columns, watch = excluded.watch,
             built_hash = CASE WHEN %(rebuild)s THEN NULL ELSE r.built_hash END
         """,
         {
             "id": d.rollup_id, "name": d.name, "description": d.description, "table": d.source_table,
             "cursor": d.cursor_column, "time": d.time_column, "sql": d.sql, "path": d.path, "hash": d.file_hash,
             "rebuild": rebuild, "reach": d.reach_days, "index": ";".join(d.index_columns),
+            "watch": d.watch.spec if d.watch else "",
         },
     )  # fmt: skip
 
@@ -124,7 +144,7 @@ def _create_table(conn: psycopg.Connection[Any], d: RollupDefinition) -> None:
     """The empty table with the query's columns, so metrics reading it pass their check before the refresh."""
     stored = StoredRollup(
         d.rollup_id, d.source_table, d.cursor_column, d.time_column, d.sql, d.file_hash,
-        reach_days=d.reach_days, index_columns=";".join(d.index_columns),
+        reach_days=d.reach_days, index_columns=";".join(d.index_columns), watch=d.watch.spec if d.watch else "",
     )  # fmt: skip
     with conn.transaction():
         conn.execute("CREATE SCHEMA IF NOT EXISTS rollups")

@@ -6,7 +6,8 @@ The same plan as `heartbeat_core.rollups.refresh`, with the engine's SQL:
    DuckDB `CREATE OR REPLACE TABLE rollups."id" AS …`, ClickHouse a `MergeTree` ordered by `day` (a 30-day
    read prunes to a month of granules) filled by the same SELECT.
 2. Otherwise the business days of the rows whose change cursor is past the watermark, rebuilt in contiguous
-   ranges: one DELETE (ClickHouse's lightweight delete) and one INSERT each (DuckDB: in one transaction).
+   ranges: one DELETE (ClickHouse's lightweight delete) and one INSERT each (DuckDB: in one transaction);
+   with a watched dimension (`-- watch:`), also the days of the rows whose key a changed dimension row carries.
 3. The state — build identity, watermark, days rebuilt, time, or the failure — goes to the read model
    (`heartbeat.warehouse_rollup_state`, one row per engine URL and rollup), as `rollup_registry` holds it for
    the Postgres table.
@@ -112,12 +113,23 @@ class _Plan:
         found = self.rows(f"SELECT max({self.rollup.cursor_column}) FROM {self.rollup.source_table}")
         return _as_text(found[0][0]) if found else None
 
-    def touched_days(self, watermark: str) -> list[date]:
-        r = self.rollup
-        query = (
-            f"SELECT DISTINCT CAST({r.time_column} AS DATE) AS day FROM {r.source_table}"
-            f" WHERE {r.cursor_column} > {_cursor_literal(watermark, self.dialect, self.tz)} ORDER BY 1"
-        )  # the day in the project's zone, as the rollup's own `day` (transpiled alike)
+    def watch_watermark(self) -> str | None:
+        watch = self.rollup.watched
+        if watch is None:
+            return None
+        found = self.rows(f"SELECT max({watch.cursor_column}) FROM {watch.table}")
+        return _as_text(found[0][0]) if found else None
+
+    def touched_days(self, watermark: str, watch_watermark: str | None) -> list[date]:
+        r, watch = self.rollup, self.rollup.watched
+        changed = f"{r.cursor_column} > {_cursor_literal(watermark, self.dialect, self.tz)}"
+        if watch is not None and watch_watermark is not None:
+            keys = (
+                f"SELECT {watch.key_column} FROM {watch.table}"
+                f" WHERE {watch.cursor_column} > {_cursor_literal(watch_watermark, self.dialect, self.tz)}"
+            )
+            changed = f"({changed} OR {watch.source_column} IN ({keys}))"
+        query = f"SELECT DISTINCT CAST({r.time_column} AS DATE) AS day FROM {r.source_table} WHERE {changed} ORDER BY 1"  # the day in the project's zone, as the rollup's own `day` (transpiled alike)
         return [row[0] for row in self.rows(transpile(query, self.dialect)) if row[0] is not None]
 
     def build_all(self) -> int:
@@ -151,20 +163,23 @@ class _Plan:
             self.run(f"BEGIN TRANSACTION; {delete}; {insert}; COMMIT")
 
 
-def _state(conn: psycopg.Connection[Any], warehouse: str, rollup_id: str) -> tuple[str | None, str | None]:
+def _state(
+    conn: psycopg.Connection[Any], warehouse: str, rollup_id: str
+) -> tuple[str | None, str | None, str | None]:
     row = conn.execute(
-        "SELECT built_hash, watermark FROM heartbeat.warehouse_rollup_state WHERE warehouse = %s AND rollup_id = %s",
+        "SELECT built_hash, watermark, watch_watermark FROM heartbeat.warehouse_rollup_state"
+        " WHERE warehouse = %s AND rollup_id = %s",
         (warehouse, rollup_id),
     ).fetchone()
-    return (row[0], row[1]) if row else (None, None)
+    return (row[0], row[1], row[2]) if row else (None, None, None)
 
 
 _SAVE = """
-INSERT INTO heartbeat.warehouse_rollup_state AS s (warehouse, rollup_id, built_hash, watermark, refreshed_at,
-    days_rebuilt, refresh_ms, error, error_at)
-VALUES (%(warehouse)s, %(id)s, %(built)s, %(watermark)s, now(), %(days)s, %(ms)s, NULL, NULL)
+INSERT INTO heartbeat.warehouse_rollup_state AS s (warehouse, rollup_id, built_hash, watermark, watch_watermark,
+    refreshed_at, days_rebuilt, refresh_ms, error, error_at)
+VALUES (%(warehouse)s, %(id)s, %(built)s, %(watermark)s, %(watch)s, now(), %(days)s, %(ms)s, NULL, NULL)
 ON CONFLICT (warehouse, rollup_id) DO UPDATE SET built_hash = excluded.built_hash, watermark = excluded.watermark,
-    refreshed_at = now(), days_rebuilt = excluded.days_rebuilt, refresh_ms = excluded.refresh_ms, error = NULL,
+    watch_watermark = excluded.watch_watermark, refreshed_at = now(), days_rebuilt = excluded.days_rebuilt, refresh_ms = excluded.refresh_ms, error = NULL,
     error_at = NULL
 """
 _FAIL = """
@@ -193,19 +208,21 @@ def refresh_on_engine(
     warehouse = engine.config.url
     plan = _Plan(engine, rollup, tz)
     try:
-        built, watermark = _state(conn, warehouse, rollup.rollup_id)
-        new_watermark = plan.watermark()
-        if built != build_identity(rollup, tz) or watermark is None or not plan.exists():
+        built, watermark, watch_watermark = _state(conn, warehouse, rollup.rollup_id)
+        new_watermark, new_watch = plan.watermark(), plan.watch_watermark()
+        unwatched = rollup.watched is not None and watch_watermark is None
+        if built != build_identity(rollup, tz) or watermark is None or unwatched or not plan.exists():
             days, full = plan.build_all(), True
         else:
-            touched = _with_reach(plan, plan.touched_days(watermark), rollup.reach_days)
+            touched = _with_reach(plan, plan.touched_days(watermark, watch_watermark), rollup.reach_days)
             for first, last in day_ranges(touched):
                 plan.rebuild(first, last)
-            days, full, new_watermark = len(touched), False, new_watermark or watermark
+            days, full = len(touched), False
+            new_watermark, new_watch = new_watermark or watermark, new_watch or watch_watermark
         ms = int((timer.perf_counter() - started) * 1000)
         with conn.transaction():
             conn.execute(_SAVE, {"warehouse": warehouse, "id": rollup.rollup_id, "built": build_identity(rollup, tz),
-                                 "watermark": new_watermark, "days": days, "ms": ms})  # fmt: skip
+                                 "watermark": new_watermark, "watch": new_watch, "days": days, "ms": ms})  # fmt: skip
         return RefreshResult(rollup.rollup_id, days, full, timer.perf_counter() - started)
     except (EngineQueryError, TranspileError, WarehouseError) as exc:
         error = f"rollup {rollup.rollup_id} refresh on {engine.name} failed: {str(exc).splitlines()[0]}"

@@ -27,6 +27,7 @@ from heartbeat_core.metrics.gate import (
 )
 from heartbeat_core.metrics.gate.context import GateContext
 from heartbeat_core.metrics.gate.report import Limits, Outcome, ValidationReport, skipped
+from heartbeat_core.metrics.shared_sql import SharedSQL, fragment_dir
 from heartbeat_core.settings import get_settings
 
 
@@ -77,7 +78,8 @@ def validate_file(
         conn.commit()
         conn.autocommit = True
     text = path.read_text(encoding="utf-8")
-    definition, problems, line_problems = header.parse_with_lines(text, path.stem, str(path))
+    shared = SharedSQL(fragment_dir(path, settings.shared_sql_override))
+    definition, problems, line_problems = header.parse_with_lines(text, path.stem, str(path), shared)
     ctx = GateContext(
         path=path,
         text=text,

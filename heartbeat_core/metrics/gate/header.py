@@ -13,6 +13,7 @@ from heartbeat_core.metrics.definition import (
 )
 from heartbeat_core.metrics.gate.context import GateContext, sections
 from heartbeat_core.metrics.gate.report import Outcome, failed, passed, skipped
+from heartbeat_core.metrics.shared_sql import SharedSQL
 
 TODO = re.compile(r"\bTODO\b")
 _LINES_PROBLEM = re.compile(r"^(norm|target) .* for (higher|lower)_is_better")
@@ -20,7 +21,7 @@ _LINE_KEY = re.compile(r"^--\s?(norm|alert|target)\s*:")
 
 
 def parse_with_lines(
-    text: str, metric_id: str, shown: str
+    text: str, metric_id: str, shown: str, shared: SharedSQL | None = None
 ) -> tuple[MetricDefinition | None, list[str], list[str]]:
     """Parse; returns (definition, other problems, line-consistency problems).
 
@@ -28,7 +29,7 @@ def parse_with_lines(
     those lines, so every other check still runs and the author sees everything in one pass.
     """
     try:
-        return parse_metric_text(text, metric_id, shown), [], []
+        return parse_metric_text(text, metric_id, shown, shared), [], []
     except DefinitionError as exc:
         line_problems = [p for p in exc.problems if _LINES_PROBLEM.match(p.message)]
         others = [str(p) for p in exc.problems if not _LINES_PROBLEM.match(p.message)]
@@ -37,7 +38,7 @@ def parse_with_lines(
             return None, others, lines_msgs
         stripped = "\n".join("--" if _LINE_KEY.match(line.strip()) else line for line in text.splitlines())
         try:
-            return parse_metric_text(stripped, metric_id, shown), [], lines_msgs
+            return parse_metric_text(stripped, metric_id, shown, shared), [], lines_msgs
         except DefinitionError as again:
             return None, [str(p) for p in again.problems], lines_msgs
 

@@ -16,7 +16,8 @@
 --   a dip means clients went quiet or left.
 -- methodology: Distinct webbank.entry.client_profile_id over entries created in the 30 days before the
 --   as-of moment (any product, reversed ones included: the client was active).
---   Read through rollups/entry_gap_day (clients per day by gap since their previous active day: whole days)
+--   Read through rollups/entry_gap_day (clients per day and tier by gap since their previous active day:
+--   whole days, in total or per tier)
 --   and rollups/entry_client_prev_day (per client: its previous active day) for the clients of the
 --   window's cut day and today's open part, read from raw rows.
 
@@ -90,19 +91,13 @@ SELECT whole.clients + (SELECT count(*) FROM edge_only) AS value
 FROM whole;
 
 -- @detail
--- Every active client once: the row of its first active whole day (previous active day before the window's
--- first whole day, or none within 31 days), and the cut day's and today's clients with no whole day.
+-- Active clients per tier: the whole days' clients by tier from the gap rollup (each counted on its first
+-- active day there), and the cut day's and today's clients with no whole day by their profile's tier.
 WITH bounds AS (
     SELECT CASE WHEN heartbeat.window_start() = date_trunc('day', heartbeat.window_start())
                 THEN heartbeat.window_start()
                 ELSE date_trunc('day', heartbeat.window_start()) + interval '1 day' END AS whole_from,
            date_trunc('day', heartbeat.as_of()) AS whole_to
-), whole AS (
-    -- clients active on the window's whole days, each counted on its first active day there
-    SELECT coalesce(sum(g.clients), 0) AS clients
-    FROM rollups.entry_gap_day g
-    CROSS JOIN bounds b
-    WHERE g.day < b.whole_to::date AND g.gap > g.day - b.whole_from::date
 ), edge AS (
     -- the clients of the window's cut first day and of today's open part, from raw rows
     SELECT x.client_profile_id, max(x.today) AS today
@@ -140,7 +135,7 @@ WITH bounds AS (
               SELECT t.client_profile_id FROM today_rows t))
       AND p.day >= (SELECT b.whole_from::date FROM bounds b)
       AND p.day < (SELECT b.whole_to::date FROM bounds b)
-), edge_only AS (
+), edge_only AS MATERIALIZED (  -- filtered before the profiles are joined
     -- edge clients with no entry on a whole day (a client of today missing from today's stored rows, landed
     -- since the last refresh, is looked up in late_seen)
     SELECT edge.client_profile_id
@@ -153,17 +148,21 @@ WITH bounds AS (
       AND CASE WHEN t.client_profile_id IS NOT NULL THEN t.prev_day IS NULL OR t.prev_day < b.whole_from::date
                WHEN edge.today = 1 THEN s.client_profile_id IS NULL
                ELSE true END
-), active AS (
-    SELECT r.client_profile_id
-    FROM rollups.entry_client_prev_day r
+), by_tier AS (
+    -- the whole days' clients per tier from the gap rollup, and the edge clients' tiers from their profiles
+    SELECT g.tier, sum(g.clients) AS clients
+    FROM rollups.entry_gap_day g
     CROSS JOIN bounds b
-    WHERE r.day < b.whole_to::date AND (r.prev_day IS NULL OR r.prev_day < b.whole_from::date)
+    WHERE g.day < b.whole_to::date AND g.gap > g.day - b.whole_from::date
+    GROUP BY g.tier
     UNION ALL
-    SELECT edge_only.client_profile_id
+    SELECT c.tier, count(*) AS clients
     FROM edge_only
+    JOIN webbank.client_profile c ON c.id = edge_only.client_profile_id
+    GROUP BY c.tier
 )
-SELECT c.tier, count(*) AS active_clients
-FROM active
-JOIN webbank.client_profile c ON c.id = active.client_profile_id
-GROUP BY c.tier
+SELECT t.tier, sum(t.clients)::bigint AS active_clients
+FROM by_tier t
+WHERE t.tier IS NOT NULL
+GROUP BY t.tier
 ORDER BY active_clients DESC;

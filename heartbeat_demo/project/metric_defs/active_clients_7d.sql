@@ -15,7 +15,8 @@
 -- how_to_read: Weekly engagement; a sharper signal than the 30-day count when clients stop transacting.
 -- methodology: Distinct webbank.entry.client_profile_id over entries created in the 7 days before the
 --   as-of moment.
---   Read through rollups/entry_gap_day (clients per day by gap since their previous active day: whole days)
+--   Read through rollups/entry_gap_day (clients per day and tier by gap since their previous active day:
+--   whole days, in total or per tier)
 --   and rollups/entry_client_prev_day (per client: its previous active day) for the clients of the
 --   window's cut day and today's open part, read from raw rows.
 
@@ -89,13 +90,77 @@ SELECT whole.clients + (SELECT count(*) FROM edge_only) AS value
 FROM whole;
 
 -- @segments
-WITH active AS (
-    SELECT e.client_profile_id
-    FROM webbank.entry e
-    WHERE e.create_time >= heartbeat.window_start('7d') AND e.create_time < heartbeat.as_of()
-    GROUP BY e.client_profile_id
+-- Active clients per tier, counted as the value: the whole days' clients by tier from the gap rollup, and the
+-- cut day's and today's clients with no whole day by their profile's tier.
+WITH bounds AS (
+    SELECT CASE WHEN heartbeat.window_start() = date_trunc('day', heartbeat.window_start())
+                THEN heartbeat.window_start()
+                ELSE date_trunc('day', heartbeat.window_start()) + interval '1 day' END AS whole_from,
+           date_trunc('day', heartbeat.as_of()) AS whole_to
+), edge AS (
+    -- the clients of the window's cut first day and of today's open part, from raw rows
+    SELECT x.client_profile_id, max(x.today) AS today
+    FROM (
+        SELECT e.client_profile_id, 0 AS today
+        FROM webbank.entry e
+        WHERE e.create_time >= heartbeat.window_start()
+          AND e.create_time < (SELECT least(b.whole_from, heartbeat.as_of()) FROM bounds b)
+        UNION ALL
+        SELECT e.client_profile_id, 1 AS today
+        FROM webbank.entry e
+        WHERE e.create_time >= (SELECT greatest(b.whole_to, heartbeat.window_start()) FROM bounds b)
+          AND e.create_time < heartbeat.as_of()
+    ) AS x
+    GROUP BY x.client_profile_id
+), next_after_cut AS MATERIALIZED (  -- hashed once, not probed per client
+    -- a client of the cut day whose next active day lies in the whole days was active there
+    SELECT r.client_profile_id
+    FROM rollups.entry_client_prev_day r
+    WHERE r.prev_day = (SELECT b.whole_from::date - 1 FROM bounds b)  -- a parameter: the prev_day index range
+      AND r.day < (SELECT b.whole_to::date FROM bounds b)
+), today_rows AS (
+    -- today's row of a client: active on a whole day when its previous active day is one
+    SELECT r.client_profile_id, r.prev_day
+    FROM rollups.entry_client_prev_day r
+    WHERE r.day = (SELECT b.whole_to::date FROM bounds b)
+), late_seen AS (
+    -- today's clients landed since the last refresh (no stored row for today) with an entry on a whole day:
+    -- their keys as one array parameter, so the lookup is an index range per key, not a subquery per row
+    SELECT DISTINCT p.client_profile_id
+    FROM rollups.entry_client_prev_day p
+    WHERE p.client_profile_id = ANY (ARRAY(  -- a set difference (hashed), never a nested loop over both
+              SELECT edge.client_profile_id FROM edge WHERE edge.today = 1
+              EXCEPT
+              SELECT t.client_profile_id FROM today_rows t))
+      AND p.day >= (SELECT b.whole_from::date FROM bounds b)
+      AND p.day < (SELECT b.whole_to::date FROM bounds b)
+), edge_only AS MATERIALIZED (  -- filtered before the profiles are joined
+    -- edge clients with no entry on a whole day (a client of today missing from today's stored rows, landed
+    -- since the last refresh, is looked up in late_seen)
+    SELECT edge.client_profile_id
+    FROM edge
+    CROSS JOIN bounds b
+    LEFT JOIN next_after_cut n ON n.client_profile_id = edge.client_profile_id
+    LEFT JOIN today_rows t ON t.client_profile_id = edge.client_profile_id
+    LEFT JOIN late_seen s ON s.client_profile_id = edge.client_profile_id
+    WHERE n.client_profile_id IS NULL
+      AND CASE WHEN t.client_profile_id IS NOT NULL THEN t.prev_day IS NULL OR t.prev_day < b.whole_from::date
+               WHEN edge.today = 1 THEN s.client_profile_id IS NULL
+               ELSE true END
+), by_tier AS (
+    -- the whole days' clients per tier from the gap rollup, and the edge clients' tiers from their profiles
+    SELECT g.tier, sum(g.clients) AS clients
+    FROM rollups.entry_gap_day g
+    CROSS JOIN bounds b
+    WHERE g.day < b.whole_to::date AND g.gap > g.day - b.whole_from::date
+    GROUP BY g.tier
+    UNION ALL
+    SELECT c.tier, count(*) AS clients
+    FROM edge_only
+    JOIN webbank.client_profile c ON c.id = edge_only.client_profile_id
+    GROUP BY c.tier
 )
-SELECT 'tier' AS dimension, c.tier AS segment, count(*) AS value, count(*) AS weight
-FROM active
-JOIN webbank.client_profile c ON c.id = active.client_profile_id
-GROUP BY c.tier;
+SELECT 'tier' AS dimension, t.tier AS segment, sum(t.clients) AS value, sum(t.clients) AS weight
+FROM by_tier t
+WHERE t.tier IS NOT NULL
+GROUP BY t.tier;

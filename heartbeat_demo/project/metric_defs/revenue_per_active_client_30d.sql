@@ -15,7 +15,8 @@
 --   (not reversed by the as-of moment) summed over all clients, divided by the number of clients with
 --   any entry (the active clients of active_clients_30d).
 --   Fees read through rollups/entry_day, active clients through rollups/entry_gap_day and
---   rollups/entry_client_prev_day (as active_clients_30d); the detail through rollups/entry_client_day.
+--   rollups/entry_client_prev_day (as active_clients_30d); the detail per tier through the same and
+--   rollups/entry_tier_day (fees per day and tier).
 
 -- @value
 -- Booked fees of the window from the day × product rollup, over the active clients counted as in
@@ -90,19 +91,13 @@ FROM revenue
 CROSS JOIN whole;
 
 -- @detail
--- Active clients per tier counted as in active_clients_30d's detail; booked fees per tier from the per-client
--- rollup (no per-client grouping: a tier's fees are its clients' fees).
+-- Active clients per tier counted as in active_clients_30d's detail; booked fees per tier from the day × tier
+-- rollup (a tier's fees are its clients' fees, a few hundred rows a month).
 WITH bounds AS (
     SELECT CASE WHEN heartbeat.window_start() = date_trunc('day', heartbeat.window_start())
                 THEN heartbeat.window_start()
                 ELSE date_trunc('day', heartbeat.window_start()) + interval '1 day' END AS whole_from,
            date_trunc('day', heartbeat.as_of()) AS whole_to
-), whole AS (
-    -- clients active on the window's whole days, each counted on its first active day there
-    SELECT coalesce(sum(g.clients), 0) AS clients
-    FROM rollups.entry_gap_day g
-    CROSS JOIN bounds b
-    WHERE g.day < b.whole_to::date AND g.gap > g.day - b.whole_from::date
 ), edge AS (
     -- the clients of the window's cut first day and of today's open part, from raw rows
     SELECT x.client_profile_id, max(x.today) AS today
@@ -140,7 +135,7 @@ WITH bounds AS (
               SELECT t.client_profile_id FROM today_rows t))
       AND p.day >= (SELECT b.whole_from::date FROM bounds b)
       AND p.day < (SELECT b.whole_to::date FROM bounds b)
-), edge_only AS (
+), edge_only AS MATERIALIZED (  -- filtered before the profiles are joined
     -- edge clients with no entry on a whole day (a client of today missing from today's stored rows, landed
     -- since the last refresh, is looked up in late_seen)
     SELECT edge.client_profile_id
@@ -153,24 +148,27 @@ WITH bounds AS (
       AND CASE WHEN t.client_profile_id IS NOT NULL THEN t.prev_day IS NULL OR t.prev_day < b.whole_from::date
                WHEN edge.today = 1 THEN s.client_profile_id IS NULL
                ELSE true END
-), active AS (
-    SELECT r.client_profile_id
-    FROM rollups.entry_client_prev_day r
-    CROSS JOIN bounds b
-    WHERE r.day < b.whole_to::date AND (r.prev_day IS NULL OR r.prev_day < b.whole_from::date)
-    UNION ALL
-    SELECT edge_only.client_profile_id
-    FROM edge_only
 ), by_tier AS (
-    SELECT c.tier, count(*) AS active_clients
-    FROM active
-    JOIN webbank.client_profile c ON c.id = active.client_profile_id
-    GROUP BY c.tier
+    -- the whole days' clients per tier from the gap rollup, and the edge clients' tiers from their profiles
+    SELECT t.tier, sum(t.clients)::bigint AS active_clients
+    FROM (
+        SELECT g.tier, sum(g.clients) AS clients
+        FROM rollups.entry_gap_day g
+        CROSS JOIN bounds b
+        WHERE g.day < b.whole_to::date AND g.gap > g.day - b.whole_from::date
+        GROUP BY g.tier
+        UNION ALL
+        SELECT c.tier, count(*) AS clients
+        FROM edge_only
+        JOIN webbank.client_profile c ON c.id = edge_only.client_profile_id
+        GROUP BY c.tier
+    ) AS t
+    WHERE t.tier IS NOT NULL
+    GROUP BY t.tier
 ), revenue AS (
-    SELECT c.tier, sum(r.fee) FILTER (WHERE r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of()) AS fee
-    FROM rollups.entry_client_day r
-    JOIN webbank.client_profile c ON c.id = r.client_profile_id
-    GROUP BY c.tier
+    SELECT r.tier, sum(r.fee) FILTER (WHERE r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of()) AS fee
+    FROM rollups.entry_tier_day r
+    GROUP BY r.tier
 )
 SELECT a.tier, a.active_clients, coalesce(rv.fee, 0) AS revenue_eur,
        round(coalesce(rv.fee, 0) / a.active_clients, 2) AS per_client_eur
