@@ -98,6 +98,11 @@ def _day_month(day: date, today: date) -> str:
     return f"{day.day} {day:%b}" if day.year == today.year else f"{day.day} {day:%b %Y}"
 
 
+def format_date(day: date, today: date) -> str:
+    """A day without its age, for text cached past the day (a cut's takeaway): `2 Nov`, `2 Nov 2025`."""
+    return _day_month(day, today)
+
+
 def format_moment(moment: datetime | None, now: datetime, tz: tzinfo = UTC) -> str:
     """A moment as people read it on a phone: `01:12 UTC (5.8 h ago)`, `28 Nov 01:12 UTC (3.2 d ago)`.
 
@@ -176,3 +181,70 @@ def format_when(value: object, now: datetime, tz: tzinfo = UTC) -> str | None:
 def counted(n: int, noun: str) -> str:
     """`1 client`, `3 clients`: a count with its noun (a singular entity type)."""
     return f"{n:,} {noun if n == 1 else noun + 's'}"
+
+
+# ------------------------------------------------------------------------------------- detail-row cells
+
+_CURRENCY_COL = re.compile(r"^(?P<what>.*?)_?(?P<cur>eur|usd|gbp|chf|jpy|sek|nok|dkk|pln)$", re.IGNORECASE)
+_CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+# words that name an amount of money in a column (`amount`, `total_fee`): they take the row's currency
+_MONEY_WORDS = frozenset({"amount", "fee", "fees", "revenue", "volume", "balance", "price", "cost"})
+
+
+def column_label(column: str) -> str:
+    """A detail column as people read its name: `days_overdue` → `days overdue`, `revenue_eur` → `revenue`
+    (the currency goes with each amount instead)."""
+    match = _CURRENCY_COL.match(column)
+    return (match.group("what") if match else column).replace("_", " ").strip()
+
+
+def _is_id(column: str) -> bool:
+    lowered = column.lower()
+    return lowered == "id" or lowered.endswith("_id")
+
+
+def _currency_of(column: str, row_currency: str | None) -> str | None:
+    """The currency an amount column is in: its own suffix (`revenue_eur`), else the row's when its name says
+    it holds money (`amount`), else none (a count, a rate, hours)."""
+    match = _CURRENCY_COL.match(column)
+    if match:
+        return match.group("cur").upper()
+    words = set(column.lower().split("_"))
+    return row_currency if row_currency and words & _MONEY_WORDS else None
+
+
+def format_cell(
+    column: str, value: object, now: datetime, tz: tzinfo = UTC, currency: str | None = None
+) -> str:
+    """A detail-row cell as people read it: `—` for none, yes/no, ids as they are (`48213`), numbers with
+    thousands separators (`12,400`, `99.50`), money with its currency (`EUR 12,400`), moments and dates
+    relative to `now` (`24 Nov 11:54 UTC (3.2 d ago)`, `2 Nov (25 d ago)`), any other text as it is.
+
+    `currency` is the row's (a `currency` column, or the metric's money unit): amount columns take it."""
+    if isinstance(value, bool) or value is None:
+        return "—" if value is None else ("yes" if value else "no")
+    if isinstance(value, int | float) and _is_id(column):
+        return str(value)
+    if isinstance(value, int | float):
+        number = float(value)
+        shown = f"{number:,.0f}" if number == int(number) else f"{number:,.2f}"
+        money = _currency_of(column, currency)
+        return f"{money} {shown}" if money else shown
+    return format_when(value, now, tz) or str(value)
+
+
+def row_currency(columns: list[str], row: list[object], unit: str = "count") -> str | None:
+    """The currency a detail row's amounts are in: its `currency` column (a three-letter code), else the
+    metric's money unit (`money:EUR`), else none."""
+    for column, value in zip(columns, row, strict=False):
+        if column.lower() == "currency" and isinstance(value, str) and _CURRENCY_CODE.match(value.strip()):
+            return value.strip()
+    return unit.split(":", 1)[1] if unit.startswith("money:") else None
+
+
+def format_row(
+    columns: list[str], row: list[object], now: datetime, tz: tzinfo = UTC, unit: str = "count"
+) -> list[str]:
+    """Every cell of one detail row (`format_cell`), amounts in the row's currency (`row_currency`)."""
+    currency = row_currency(columns, row, unit)
+    return [format_cell(c, v, now, tz, currency) for c, v in zip(columns, row, strict=False)]

@@ -7,7 +7,7 @@ from `heartbeat_core`. This module only formats them and picks how many columns 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,12 +16,22 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from heartbeat_core import clock
-from heartbeat_core.formatting import format_duration, format_value, trailing_label, value_parts
+from heartbeat_core.formatting import (
+    column_label,
+    format_day,
+    format_duration,
+    format_row,
+    format_since,
+    format_value,
+    format_when,
+    trailing_label,
+    value_parts,
+)
 from heartbeat_core.readmodel import MetricState
 from heartbeat_core.readmodel.cache import CachedSnapshot
 from heartbeat_core.readmodel.status import needs_attention
 from heartbeat_core.redaction import redact_optional
-from heartbeat_core.settings import Settings
+from heartbeat_core.settings import Settings, get_settings
 from heartbeat_web.charts import sparkline
 from heartbeat_web.live import JobStrip
 from heartbeat_web.tiles import Tile, badges, culprit, footer, grouped, reason
@@ -49,7 +59,41 @@ def make_env() -> Environment:
     env.filters["value"] = format_value
     env.filters["period"] = lambda p: PERIOD_LABEL.get(p, p)
     env.filters["scrub"] = redact_optional
+    env.filters.update(people_filters())
     return env
+
+
+def people_filters() -> dict[str, Any]:
+    """Moments, days and detail cells as people read them (`heartbeat_core.formatting`), relative to the
+    clock at render time in the office's time zone: for pages rendered per request (the metric page), never
+    for bytes cached past the minute (the cockpit)."""
+
+    def now_tz() -> tuple[datetime, Any]:
+        return clock.now(), get_settings().tz
+
+    def when(value: object) -> str:
+        now, tz = now_tz()
+        return "—" if value is None else format_when(value, now, tz) or str(value)
+
+    def day(value: date | None) -> str:
+        now, tz = now_tz()
+        return "—" if value is None else format_day(value, clock.business_day(now, tz))
+
+    def since(value: date) -> str:
+        now, tz = now_tz()
+        return format_since(value, clock.business_day(now, tz), days=True)
+
+    def cells(row: list[object], columns: list[str], unit: str = "count") -> list[str]:
+        now, tz = now_tz()
+        return format_row(columns, row, now, tz, unit)
+
+    return {
+        "when": when,
+        "day": day,
+        "since": since,
+        "cells": cells,
+        "column": lambda c: column_label(c) or c,
+    }
 
 
 def _package_version() -> str:

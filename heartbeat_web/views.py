@@ -155,6 +155,7 @@ def metric_page(request: Request, metric_id: str, days: int = 180) -> Response:
             for p in history
         ],
         target=state.target_value,
+        today=clock.business_day(clock.now(), w.settings.tz),
     )
     page = w.env.get_template("metric.html").render(
         build=w.build,

@@ -169,3 +169,40 @@ def test_a_cached_page_names_the_moment_without_an_age() -> None:
     assert format_clock(datetime(2026, 12, 2, 1, 12, tzinfo=UTC), now) == "01:12 UTC"
     assert format_clock(datetime(2026, 11, 28, 1, 12, tzinfo=UTC), now) == "28 Nov 01:12 UTC"
     assert format_clock(datetime(2025, 11, 28, 1, 12, tzinfo=UTC), now) == "28 Nov 2025 01:12 UTC"
+
+
+def test_detail_cells_read_as_people_read_them() -> None:
+    from heartbeat_core.formatting import column_label, format_cell, format_row
+
+    columns = ["client", "client_id", "due_date", "amount", "currency", "days_overdue", "paid", "note"]
+    row: list[object] = ["ACME Ltd", 48213, "2026-09-14", 12400.0, "USD", 72, False, None]
+    assert format_row(columns, row, NOW, UTC, "money:EUR") == [
+        "ACME Ltd", "48213", "14 Sep (72 d ago)", "USD 12,400", "USD", "72", "no", "—",
+    ]  # fmt: skip
+    # no currency column: the metric's money unit; neither: a bare number with separators
+    assert format_row(["amount", "fee"], [1234.5, 3], NOW, UTC, "money:EUR") == ["EUR 1,234.50", "EUR 3"]
+    assert format_row(["amount", "entries"], [1234.5, 3000], NOW, UTC, "payments") == ["1,234.50", "3,000"]
+    # the column's own currency wins; a moment reads with its clock and age
+    assert format_cell("revenue_eur", 99.5, NOW, currency="USD") == "EUR 99.50"
+    assert format_cell("create_time", "2026-11-25T06:12:00+00:00", NOW) == "06:12 UTC (5.8 h ago)"
+    assert (
+        format_cell("create_time", datetime(2026, 11, 25, 6, 12, tzinfo=UTC), NOW) == "06:12 UTC (5.8 h ago)"
+    )
+    assert [column_label(c) for c in ("days_overdue", "revenue_eur", "client")] == [
+        "days overdue", "revenue", "client",
+    ]  # fmt: skip
+
+
+def test_metric_page_filters_read_moments_days_and_cells() -> None:
+    from heartbeat_core import clock
+
+    env = make_env()
+    with clock.frozen_clock(NOW):
+        render = lambda src, **kw: env.from_string(src).render(**kw)  # noqa: E731
+        assert render("{{ m|when }}", m=datetime(2026, 11, 25, 6, 12, tzinfo=UTC)) == "06:12 UTC (5.8 h ago)"
+        assert render("{{ m|when }}", m=None) == "—"
+        assert render("{{ d|day }}", d=date(2026, 9, 14)) == "14 Sep (72 d ago)"
+        assert render("{{ d|since }}", d=date(2026, 9, 14)) == "since 14 Sep (72 d)"
+        assert render("{{ r|cells(c, 'money:EUR')|join('|') }}", r=[5.0, "<b>"], c=["fee", "x"]) == (
+            "EUR 5|&lt;b&gt;"
+        )

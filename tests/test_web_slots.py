@@ -162,7 +162,9 @@ def test_history_chart_draws_lines_in_force_and_escapes_statuses() -> None:
     )
     assert '<polyline class="line-norm"' in chart and "<title>norm line</title>" in chart  # set today only
     assert "<title>alert line</title>" in chart and '<polygon class="band"' in chart
-    assert 'class="line-target"' in chart and "2025-01-04" in chart
+    assert 'class="line-target"' in chart and ">today</text>" in chart and ">1 Jan (3 d ago)</text>" in chart
+    # days as people read them, in tooltips too
+    assert "<title>3 Jan (1 d ago): 3 (amber)</title>" in chart and "2025-01" not in chart
     assert "<red>" not in chart and "pt-&lt;red&gt;" in chart
     assert history_chart([], [], [], unit="count", norm=[], alert=[], band=[]) == Markup(
         '<p class="muted">No history yet.</p>'

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -21,7 +20,7 @@ from pydantic import BaseModel, Field
 from heartbeat_core import clock
 from heartbeat_core.alerts.kinds import AlertKind as Kind
 from heartbeat_core.alerts.kinds import SubjectType
-from heartbeat_core.formatting import format_since, format_value, format_when
+from heartbeat_core.formatting import column_label, format_row, format_since, format_value
 from heartbeat_core.readmodel.snapshot import MetricState
 from heartbeat_core.settings import get_settings
 
@@ -189,24 +188,6 @@ def value_text(value: float | None, unit: str) -> str:
     return "no value" if value is None else format_value(value, unit)
 
 
-_CURRENCY_COL = re.compile(r"^(?P<what>.*?)_?(?P<cur>eur|usd|gbp|chf|jpy|sek|nok|dkk|pln)$", re.IGNORECASE)
-
-
-def _cell(column: str, value: Any, now: datetime) -> str:
-    match = _CURRENCY_COL.match(column)
-    what = (match.group("what") if match else column).replace("_", " ").strip()
-    if isinstance(value, bool) or value is None:
-        shown = "—" if value is None else ("yes" if value else "no")
-    elif isinstance(value, int | float):
-        number = float(value)
-        shown = f"{number:,.0f}" if number == int(number) else f"{number:,.2f}"
-        if match:
-            shown = f"{match.group('cur').upper()} {shown}"
-    else:
-        shown = format_when(value, now, get_settings().tz) or str(value)
-    return f"{what} {shown}".strip()
-
-
 def detail_lines(
     detail: dict[str, Any] | None, limit: int = DETAIL_ROWS, now: datetime | None = None
 ) -> tuple[list[str], int]:
@@ -217,10 +198,11 @@ def detail_lines(
     columns: list[str] = list(detail.get("columns") or [])
     rows: list[list[Any]] = list(detail["rows"])
     lines = []
-    at = now or clock.now()
+    at, tz = now or clock.now(), get_settings().tz
     for row in rows[:limit]:
         label = "—" if not row or row[0] is None else str(row[0])
-        rest = [_cell(c, v, at) for c, v in zip(columns[1:], row[1:], strict=False)]
+        cells = format_row(columns, list(row), at, tz)[1:]
+        rest = [f"{column_label(c)} {shown}".strip() for c, shown in zip(columns[1:], cells, strict=False)]
         lines.append(f"{label} — {', '.join(rest)}" if rest else label)
     return lines, max(len(rows) - limit, 0)
 

@@ -10,6 +10,7 @@ from datetime import date
 
 from markupsafe import Markup, escape
 
+from heartbeat_core.formatting import format_day
 from heartbeat_core.readmodel.status import Status
 from heartbeat_web.charts.base import (
     Anchor,
@@ -75,7 +76,7 @@ def _step_line(series: Sequence[float | None], x: Scale, y: Scale, cls: str, lab
 
 
 def _values(dates: Sequence[date], values: Sequence[float | None], statuses: Sequence[str], x: Scale,
-            y: Scale, unit: str) -> str:  # fmt: skip
+            y: Scale, unit: str, today: date) -> str:  # fmt: skip
     """The value line (broken at failed days) and a dot per day in its colour (thinned past 120 days)."""
     stretches = runs(None if v is None else (x(i), y(v)) for i, v in enumerate(values))
     out = [polyline("series", run) for run in stretches if len(run) > 1]
@@ -83,7 +84,7 @@ def _values(dates: Sequence[date], values: Sequence[float | None], statuses: Seq
     for i, (v, st) in enumerate(zip(values, statuses, strict=False)):
         if v is None or (i % every and i != n - 1):
             continue
-        tip = f"{dates[i].isoformat()}: {value_label(v, unit)} ({st})"
+        tip = f"{format_day(dates[i], today)}: {value_label(v, unit)} ({st})"
         out.append(circle(f"pt pt-{escape(st)}", x(i), y(v), 3, tip))
     return "".join(out)
 
@@ -98,17 +99,20 @@ def history_chart(
     alert: Sequence[float | None],
     band: Sequence[Band | None],
     target: float | None = None,
+    today: date | None = None,
     width: int = 960,
     height: int = 320,
 ) -> Markup:
-    """Value over time with the norm (amber) and alert (red) lines in force each day and the typical band."""
+    """Value over time with the norm (amber) and alert (red) lines in force each day and the typical band.
+
+    Days read as people read them relative to `today` (`2 Sep (91 d ago)`), by default the last day drawn."""
     if not dates:
         return muted("No history yet.")
     pool = [v for series in (values, norm, alert) for v in series if v is not None]
     pool += [v for pair in band if pair for v in pair] + ([] if target is None else [target])
     if not pool:
         return muted("No values in the history yet.")
-    left, right, top, bottom = 70, 12, 12, 28
+    left, right, top, bottom = 90, 12, 12, 28  # room for a money tick label (`EUR -5,036`)
     w, h, n = width - left - right, height - top - bottom, len(dates)
     lo, hi = padded_range(min(pool), max(pool))
     x, y = index_scale(n, left, w, single=0.5), Scale(lo, hi, top, h, upward=True)
@@ -121,9 +125,10 @@ def history_chart(
     ]
     if target is not None:
         parts.append(line("line-target", left, y(target), left + w, y(target), "target"))
-    parts.append(_values(dates, values, statuses, x, y, unit))
+    today = today or dates[-1]
+    parts.append(_values(dates, values, statuses, x, y, unit, today))
     parts.append(value_gridlines((lo, (lo + hi) / 2, hi), y, left, left + w, unit, gap=8))
     for i in sorted({0, n // 2, n - 1}):
         anchor: Anchor = "start" if i == 0 else ("end" if i == n - 1 else "middle")
-        parts.append(text("axis", x(i), height - 8, dates[i].isoformat(), anchor))
+        parts.append(text("axis", x(i), height - 8, format_day(dates[i], today), anchor))
     return svg_root(width, height, "".join(parts), cls="chart", label="history")

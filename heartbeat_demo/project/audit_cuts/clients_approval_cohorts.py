@@ -1,10 +1,12 @@
 """Approval within 7 days by signup cohort and tier."""
 
+from datetime import date
 from typing import Any
 
 import psycopg
 
-from heartbeat_core.audit.helpers import rows, window_days
+from heartbeat_core.audit.helpers import as_of, rows, window_days
+from heartbeat_core.formatting import format_date
 
 META = {
     "page": "clients",
@@ -41,7 +43,8 @@ TIERS = ("standard", "premium", "business", "top")
 
 
 def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
-    found = rows(conn, SQL, {"days": window_days(window)})
+    at = as_of(conn)
+    found = rows(conn, SQL, {"days": window_days(window), "as_of": at})
     cohorts = sorted({r["cohort"] for r in found}, reverse=True)
     cell = {(r["cohort"], r["tier"]): r for r in found}
     values = []
@@ -56,8 +59,10 @@ def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
         values.append(line)
     complete = values[1:] if len(values) > 1 else values
     alls = [v[-1] for v in complete if v[-1] is not None]
+    last = cohorts[1] if len(cohorts) > 1 else cohorts[0] if cohorts else None
+    week = format_date(date.fromisoformat(last), at.date()) if last else ""
     takeaway = (
-        f"Last complete cohort ({cohorts[1] if len(cohorts) > 1 else cohorts[0]}): {alls[0]:.0f}% approved within 7 days; "
+        f"Last complete cohort (week of {week}): {alls[0]:.0f}% approved within 7 days; "
         f"window range {min(alls):.0f}–{max(alls):.0f}%"
         if alls
         else "No signups in this window"

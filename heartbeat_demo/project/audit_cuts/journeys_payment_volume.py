@@ -5,7 +5,8 @@ from typing import Any
 
 import psycopg
 
-from heartbeat_core.audit.helpers import rows, window_days
+from heartbeat_core.audit.helpers import as_of, rows, window_days
+from heartbeat_core.formatting import format_date
 
 META = {
     "page": "journeys",
@@ -36,7 +37,8 @@ GROUP BY 1 ORDER BY 1
 def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     from datetime import date
 
-    found = rows(conn, SQL, {"days": window_days(window)})
+    at = as_of(conn)
+    found = rows(conn, SQL, {"days": window_days(window), "as_of": at})
     full = found[:-1]
     weekdays = [r["total"] for r in full if date.fromisoformat(r["day"]).isoweekday() <= 5]
     band = None
@@ -45,7 +47,8 @@ def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
         band = {"low": round(mean - sd, 1), "high": round(mean + sd, 1), "label": "typical weekday"}
     if full:
         last = full[-1]
-        takeaway = f"{last['total']:,} payments on {last['day']} (yesterday)"
+        day = format_date(date.fromisoformat(last["day"]), at.date())
+        takeaway = f"{last['total']:,} payments on {day} (yesterday)"
         if band:
             takeaway += f"; a typical weekday is {band['low']:,.0f}–{band['high']:,.0f}"
     else:

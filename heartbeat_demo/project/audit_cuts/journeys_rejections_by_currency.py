@@ -1,10 +1,12 @@
 """Rejection rate of outgoing payments by day and currency."""
 
+from datetime import date
 from typing import Any
 
 import psycopg
 
-from heartbeat_core.audit.helpers import rows, window_days
+from heartbeat_core.audit.helpers import as_of, rows, window_days
+from heartbeat_core.formatting import format_date
 
 META = {
     "page": "journeys",
@@ -31,7 +33,8 @@ GROUP BY 1, 2
 
 
 def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
-    found = rows(conn, SQL, {"days": window_days(window)})
+    at = as_of(conn)
+    found = rows(conn, SQL, {"days": window_days(window), "as_of": at})
     volume: dict[str, int] = {}
     for r in found:
         volume[r["currency"]] = volume.get(r["currency"], 0) + r["n"]
@@ -56,7 +59,7 @@ def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
             sum(r["n"] for r in recent if r["currency"] != "EUR"),
         )
         takeaway = (
-            f"{days[0]}: {100 * other[0] / max(other[1], 1):.0f}% of non-EUR payments rejected "
+            f"{format_date(date.fromisoformat(days[0]), at.date())}: {100 * other[0] / max(other[1], 1):.0f}% of non-EUR payments rejected "
             f"vs {100 * eur[0] / max(eur[1], 1):.0f}% of EUR ones"
         )
     else:

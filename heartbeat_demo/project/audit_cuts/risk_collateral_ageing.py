@@ -1,5 +1,6 @@
 """Collateral invoices by month of issue: paid on time, paid late, still unpaid."""
 
+from datetime import date
 from typing import Any
 
 import psycopg
@@ -49,7 +50,8 @@ SERIES = (
 def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     found = rows(conn, SQL)
     total_30 = sum(r["overdue_30"] or 0 for r in found)
-    months_30 = [r["month"] for r in found if r["overdue_30"]]
+    # months as people read them (`Aug 2026`); the chart's categories keep their sortable `2026-08`
+    months_30 = [date.fromisoformat(f"{r['month']}-01").strftime("%b %Y") for r in found if r["overdue_30"]]
     if total_30:
         takeaway = f"EUR {total_30:,.0f} is 30+ days overdue, issued in {', '.join(months_30)}"
     else:
