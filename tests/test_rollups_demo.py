@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from heartbeat_core import clock
-from heartbeat_core.compute.engine import compute_metrics, evaluate
+from heartbeat_core.compute.engine import Evaluation, compute_metrics, evaluate
 from heartbeat_core.metrics.definition import MetricDefinition, load_directory
 from heartbeat_core.metrics.registry import RegistryMetric, active_metrics
 from heartbeat_core.rollups.read import reads
@@ -26,9 +26,17 @@ RAW = Path(__file__).parent / "fixtures" / "metrics_on_raw_rows"
 
 
 def _on_raw(metric: RegistryMetric, raw: dict[str, MetricDefinition]) -> RegistryMetric:
+    on_raw = raw[metric.metric_id]
     return replace(
-        metric, value_sql=raw[metric.metric_id].value_sql, detail_sql=raw[metric.metric_id].detail_sql
-    )
+        metric, value_sql=on_raw.value_sql, detail_sql=on_raw.detail_sql,
+        segments_sql=on_raw.segments_sql or metric.segments_sql,
+    )  # fmt: skip
+
+
+def _segments(result: Evaluation) -> list[tuple[str, str, float | None, float | None]] | None:
+    if result.segments is None:
+        return None
+    return sorted((r.dimension, r.segment, r.value, r.weight) for r in result.segments.rows)
 
 
 def _land_late_rows(conn: psycopg.Connection, now: datetime) -> set[date]:
@@ -149,7 +157,7 @@ def test_every_demo_metric_reads_the_same_through_rollups_as_raw_rows(
         today = clock.business_day(now, tz)
         late = {today - timedelta(days=1), today - timedelta(days=4)}
         assert {k: r.days_rebuilt for k, r in report.rollups.items()} == {
-            "entry_day": 2, "entry_client_prev_day": 5,
+            "entry_day": 2, "entry_currency_day": 2, "entry_client_prev_day": 5,
             "entry_client_day": len(late | moved_days), "entry_tier_day": len(late | moved_days),
             "entry_gap_day": len(with_reach(sorted(late | moved_days), 31, today)),
         }  # fmt: skip
@@ -157,7 +165,11 @@ def test_every_demo_metric_reads_the_same_through_rollups_as_raw_rows(
         metrics = [m for m in active_metrics(conn, None) if m.metric_id in raw]
         conn.commit()
         assert sorted(m.metric_id for m in metrics) == sorted(raw)
-        assert all(reads(m.value_sql) for m in metrics if m.metric_id != "onboarding_funnel_30d")
+        assert all(
+            reads(m.value_sql) or reads(m.segments_sql)
+            for m in metrics
+            if m.metric_id != "onboarding_funnel_30d"
+        )
         moments = [
             now,  # mid-day: the open day and the window's cut day from raw rows
             clock.end_of_business_day(today - timedelta(days=1), tz),  # late rows and the reversal
@@ -166,9 +178,11 @@ def test_every_demo_metric_reads_the_same_through_rollups_as_raw_rows(
         ]
         for metric in metrics:
             for as_of in moments:
-                via = evaluate(conn, metric, as_of)
-                on_raw = evaluate(conn, _on_raw(metric, raw), as_of)
+                via = evaluate(conn, metric, as_of, with_segments=True)
+                on_raw = evaluate(conn, _on_raw(metric, raw), as_of, with_segments=True)
                 assert (via.value, via.detail) == (on_raw.value, on_raw.detail), (metric.metric_id, as_of)
+                assert _segments(via) == _segments(on_raw), (metric.metric_id, as_of, "segments")
+                assert via.segment_error is None and on_raw.segment_error is None
             history = conn.execute(
                 "SELECT as_of_date, value FROM heartbeat.metric_history WHERE metric_id = %s"
                 " AND as_of_date < %s ORDER BY 1 DESC LIMIT 6",

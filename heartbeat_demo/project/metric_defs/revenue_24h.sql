@@ -35,11 +35,9 @@ GROUP BY e.product
 ORDER BY revenue_eur DESC;
 
 -- @segments
-SELECT 'currency' AS dimension, p.currency AS segment, sum(e.fee) AS value, sum(e.fee) AS weight
-FROM webbank.entry e
-JOIN webbank.payment p ON p.id = e.payment_id
-    -- a payment completes (and books its entry) within minutes of its creation; a week bounds the scan
-    AND p.create_time >= heartbeat.window_start('24h') - interval '7 days' AND p.create_time < heartbeat.as_of()
-WHERE e.create_time >= heartbeat.window_start('24h') AND e.create_time < heartbeat.as_of()
-  AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of())
-GROUP BY p.currency;
+-- Booked fees per payment currency from the day × currency rollup (whole days from the table; today and the
+-- window's cut day from raw rows, each entry joined to its payment of the week before).
+SELECT 'currency' AS dimension, r.currency AS segment, sum(r.fee) AS value, sum(r.fee) AS weight
+FROM rollups.entry_currency_day r
+WHERE (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of())
+GROUP BY r.currency;
