@@ -14,7 +14,7 @@
 -- methodology: Booked fees (webbank.entry, not reversed by the as-of moment) of the last 30 days
 --   joined to webbank.client_profile.tier; fees of tiers 'top' and 'business' over all fees, in percent.
 --   The value read through rollups/entry_tier_day (fees per day and tier), the top clients through
---   rollups/entry_client_day (whole days; today and the window's cut day from raw rows).
+--   rollups/entry_top_client_day (whole days; today and the window's cut day from raw rows).
 
 -- @value
 SELECT round(100.0 * sum(r.fee) FILTER (WHERE r.tier IN ('top', 'business')) / nullif(sum(r.fee), 0), 2) AS value
@@ -22,12 +22,12 @@ FROM rollups.entry_tier_day r
 WHERE (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of());
 
 -- @detail
--- The 20 top and business clients with the most fees in the window: their rows of the day × client rollup
--- (an index range on tier and day), summed per client, then named.
+-- The 20 top and business clients with the most fees in the window: their rows of the day × big client
+-- rollup, summed per client, then named.
 WITH per_client AS (
     SELECT r.client_profile_id, sum(r.fee) AS revenue_eur, sum(r.entries)::bigint AS entries
-    FROM rollups.entry_client_day r
-    WHERE r.tier IN ('top', 'business') AND (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of())
+    FROM rollups.entry_top_client_day r
+    WHERE r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of()
     GROUP BY r.client_profile_id
     ORDER BY revenue_eur DESC
     LIMIT 20
