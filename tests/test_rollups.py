@@ -448,7 +448,9 @@ def test_a_rollup_watching_a_dimension_rebuilds_the_days_of_a_changed_key_only(p
             " 'c2', 'rare') AND s.sold_at::date = rollups.sales_segment_day.day)"
         ).fetchone()
         assert rare_days == (10,)  # every day of those ten counts the rare customer's sales as big now
-        conn.execute("UPDATE shop.customers SET segment = 'big', updated_at = '2026-11-03 13:46+00' WHERE id = 'c4'")
+        conn.execute(
+            "UPDATE shop.customers SET segment = 'big', updated_at = '2026-11-03 13:46+00' WHERE id = 'c4'"
+        )
         conn.commit()
         assert _refresh(conn)["sales_segment_day"] == 41  # c4 buys every day: now every day moves
     via = _big_sales(project, BIG_SALES_VIA_SEGMENTS)
@@ -465,8 +467,14 @@ def test_a_bad_watch_fails_the_sync_with_file_and_line(project: Project) -> None
     )
     unknown = project.rollups / "bad_watch_key.sql"
     unknown.write_text(SEGMENT_ROLLUP.replace("id = customer", "customer_id = customer"), encoding="utf-8")
+    typo = project.rollups / "bad_watch_typo.sql"
+    typo.write_text(SEGMENT_ROLLUP.replace("columns segment", "columns segmnt"), encoding="utf-8")
     problems = sorted(str(p) for p in sync_project().rollups.problems)
-    assert problems[0].startswith(f"{malformed}:5: watch 'shop.customers on id = customer, columns segment': expected")
+    assert len(problems) == 3, problems
+    assert problems[2].startswith(f"{typo}:5: watch: ") and '"segmnt" does not exist' in problems[2]
+    assert problems[0].startswith(
+        f"{malformed}:5: watch 'shop.customers on id = customer, columns segment': expected"
+    )
     assert "webbank.client_profile (cursor updated_at) id = client_profile_id, columns tier" in problems[0]
     assert problems[1].startswith(f"{unknown}:5: watch: ") and '"customer_id" does not exist' in problems[1]
     assert "shop.customers" in problems[1]

@@ -255,3 +255,79 @@ def test_days_are_the_projects_business_days_on_every_engine(
         reset_settings()
     window = [r for r in _events(False) if AS_OF - timedelta(days=7) <= r["created_at"] < AS_OF]
     assert on_table == on_raw == float(sum(r["amount"] for r in window))
+
+
+WATCH_ROLLUP = """\
+-- name: Orders per day and shop label
+-- table: s.orders
+-- cursor: updated_at
+-- time: created_at
+-- watch: s.shops (cursor updated_at) id = shop_id, columns label
+SELECT o.created_at::date AS day, h.label, count(*) AS orders
+FROM s.orders o
+LEFT JOIN s.shops h ON h.id = o.shop_id
+WHERE o.created_at >= heartbeat.rollup_from() AND o.created_at < heartbeat.rollup_to()
+GROUP BY 1, 2
+"""
+
+
+def _land_shops(config: WarehouseConfig, label: str, updated_at: datetime) -> None:
+    """Orders of ten days: shop 2 sells every day, shop 1 on days 0, 3 and 6 only; shop 1 is `label`."""
+    stamp = pa.timestamp("us", "UTC")
+    orders = [
+        {"id": n, "shop_id": shop, "created_at": moment, "updated_at": moment}
+        for n, (shop, moment) in enumerate(
+            (shop, datetime.combine(FIRST + timedelta(days=d), datetime.min.time(), UTC) + timedelta(hours=9))
+            for d in range(10)
+            for shop in ((1, 2) if d % 3 == 0 and d < 7 else (2,))
+        )
+    ]
+    shops = [
+        {"id": 1, "label": label, "updated_at": updated_at},
+        {"id": 2, "label": "big", "updated_at": datetime(2026, 11, 1, tzinfo=UTC)},
+    ]
+    order_schema = pa.schema(
+        [("id", pa.int64()), ("shop_id", pa.int64()), ("created_at", stamp), ("updated_at", stamp)]
+    )
+    shop_schema = pa.schema([("id", pa.int64()), ("label", pa.string()), ("updated_at", stamp)])
+    writer = open_engine(config, read_only=False)
+    try:
+        writer.replace_table("s", "orders", pa.Table.from_pylist(orders, order_schema), ["created_at"])
+        writer.replace_table("s", "shops", pa.Table.from_pylist(shops, shop_schema), ["id"])
+    finally:
+        writer.close()
+
+
+def test_an_engine_rollup_watching_a_dimension_rebuilds_the_days_of_a_changed_key(
+    marts_url: str, tmp_path: Path, config: WarehouseConfig
+) -> None:
+    """A shop renamed after the build: the days of its orders (0, 3, 6) are rebuilt, not the other seven,
+    and the stored rows carry the new label."""
+    directory = tmp_path / "rollups"
+    directory.mkdir()
+    (directory / "orders_day.sql").write_text(WATCH_ROLLUP)
+    tz = get_settings().tz
+    with psycopg.connect(marts_url) as conn:
+        assert not sync_rollups(conn, directory).problems
+        conn.commit()
+        (rollup,) = stored_rollups(conn, ["orders_day"])
+        assert rollup.watched is not None and rollup.watched.columns == ("label",)
+        _land_shops(config, "small", datetime(2026, 11, 1, tzinfo=UTC))
+        writer = open_engine(config, read_only=False)
+        try:
+            assert engine_rollups.refresh_on_engine(conn, writer, rollup, tz).full
+            again = engine_rollups.refresh_on_engine(conn, writer, rollup, tz)
+            assert (again.full, again.days_rebuilt) == (False, 0)
+        finally:
+            writer.close()
+        _land_shops(config, "big", LOADED + timedelta(hours=1))
+        writer = open_engine(config, read_only=False)
+        try:
+            touched = engine_rollups.refresh_on_engine(conn, writer, rollup, tz)
+            assert (touched.error, touched.full, touched.days_rebuilt) == (None, False, 3)
+            labels = writer.query(
+                'SELECT DISTINCT label FROM rollups."orders_day"', timeout_s=10, timezone="UTC"
+            ).rows
+            assert [r[0] for r in labels] == ["big"]  # shop 1's days now count it as big
+        finally:
+            writer.close()
