@@ -157,7 +157,7 @@ def test_every_demo_metric_reads_the_same_through_rollups_as_raw_rows(
         today = clock.business_day(now, tz)
         late = {today - timedelta(days=1), today - timedelta(days=4)}
         assert {k: r.days_rebuilt for k, r in report.rollups.items()} == {
-            "entry_day": 2, "entry_currency_day": 2, "entry_client_prev_day": 5,
+            "entry_day": 2, "entry_currency_day": 2, "entry_client_prev_day": 5, "payment_state_day": 0,
             "entry_top_client_day": len(late | moved_days), "entry_tier_day": len(late | moved_days),
             "entry_gap_day": len(with_reach(sorted(late | moved_days), 31, today)),
         }  # fmt: skip

@@ -13,9 +13,10 @@
 --   each one is a support ticket and often a reversal.
 -- methodology: webbank.payment_state_log rows with state_id 5 (failed) over rows with state_id 4
 --   (completed) or 5, timestamped in the 7 days before the as-of moment, in percent.
+--   Read through rollups/payment_state_day (whole days; today and the window's cut day from raw rows).
 
 -- @value
-SELECT round(100.0 * count(*) FILTER (WHERE l.state_id = 5) / nullif(count(*), 0), 3) AS value
-FROM webbank.payment_state_log l
-WHERE l.state_id IN (4, 5)
-  AND l."timestamp" >= heartbeat.window_start('7d') AND l."timestamp" < heartbeat.as_of();
+SELECT round(100.0 * coalesce(sum(r.payments) FILTER (WHERE r.state_id = 5), 0) / nullif(sum(r.payments), 0), 3)
+           AS value
+FROM rollups.payment_state_day r
+WHERE r.state_id IN (4, 5);

@@ -19,12 +19,14 @@
 -- methodology: Sum of webbank.entry.fee over ledger entries created in the 24 hours before the
 --   as-of moment, excluding entries that had been reversed (entry_state_id 3) by then. Entries
 --   are booked in EUR when the payment completes.
+--   The value read through rollups/entry_day (whole days; the window's partial days from raw rows).
 
 -- @value
-SELECT coalesce(sum(e.fee), 0) AS value
-FROM webbank.entry e
-WHERE e.create_time >= heartbeat.window_start('24h') AND e.create_time < heartbeat.as_of()
-  AND NOT (e.entry_state_id = 3 AND e.updated_at < heartbeat.as_of());
+-- Booked fees from the day × product rollup: a past day's end reads one stored day; today mid-day the
+-- window's two partial days come from raw rows, as before.
+SELECT coalesce(sum(r.fee), 0) AS value
+FROM rollups.entry_day r
+WHERE (r.reversed_at IS NULL OR r.reversed_at >= heartbeat.as_of());
 
 -- @detail
 SELECT e.product, count(*) AS entries, sum(e.fee) AS revenue_eur, sum(e.amount) AS volume_eur
