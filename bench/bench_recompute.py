@@ -13,7 +13,8 @@ alert phase), and `compute_metrics()` alone beside it. Full: `heartbeat demo`'s 
 source database, helpdesk API on loopback, ingest with dlt, sync) without a backfill, then
 `request_recompute(ingest=True)`.
 
-Issue 19: every compute refreshes the rollups the metrics read first (rollups/, the first run builds them in
+Each scale also computes every metric one at a time (parallelism 1): each metric's own time, with no other metric
+sharing the two cores (the job's pool runs 4 at once). Issue 19: every compute refreshes the rollups the metrics read first (rollups/, the first run builds them in
 full: timed apart); `--backfill-scales` also times `compute_metrics(backfill_days=N)` of every metric there;
 `--world-url` (with `{scale}`) reuses a demo world already built at that scale (a scale-50 world takes
 13–18 min to build) instead of building a scratch one, and leaves it in place. Each line states the load
@@ -129,6 +130,7 @@ def compute_only(
                 job_s.append(time.perf_counter() - started)
                 last = compute_metrics()
                 compute_s.append(last.seconds)
+            alone = compute_metrics(parallelism=1)  # each metric's own time, no other metric beside it
             backfill_s = None
             if backfill_days:
                 started = time.perf_counter()
@@ -153,6 +155,10 @@ def compute_only(
             "compute_s": compute_s,
             "last_state": ticket.state,
             "slowest": [(o.metric_id, o.duration_ms) for o in slowest],
+            "alone_s": alone.seconds,
+            "slowest_alone": [
+                (o.metric_id, o.duration_ms) for o in sorted(alone.outcomes, key=lambda o: -o.duration_ms)[:5]
+            ],
         }
 
 
@@ -259,7 +265,8 @@ def main() -> None:
         f"# recompute benchmark — {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     )
-    with psycopg.connect(admin) as conn:
+    server = args.world_url.format(scale=1) if args.world_url else admin  # the worlds' server, if reused
+    with psycopg.connect(server) as conn:
         print(f"# server: {conn.execute('SELECT version()').fetchone()[0]}")  # type: ignore[index]
     backfill_scales = {int(s) for s in args.backfill_scales.split(",") if s}
     for scale in [int(s) for s in args.scales.split(",")]:
@@ -282,7 +289,8 @@ def main() -> None:
             f"cold compute {r['cold_compute_s']:.2f} s; job (ingest off) median "
             f"{statistics.median(r['job_s']):.2f} s {[round(x, 2) for x in r['job_s']]}; "  # type: ignore[arg-type]
             f"compute_metrics median {statistics.median(r['compute_s']):.2f} s; "  # type: ignore[arg-type]
-            f"job state {r['last_state']}; slowest five (last run, ms) {r['slowest']}"
+            f"job state {r['last_state']}; slowest five (last run, ms) {r['slowest']}; one metric at a time "
+            f"{r['alone_s']:.2f} s, slowest five alone (ms) {r['slowest_alone']}"
         )
     if args.cold:
         c = full_cold(admin, now)
