@@ -37,8 +37,8 @@ GROUP BY a.reviewer;
 
 -- @history
 -- Every past day's end at once: a review counts at the end of day d when it was created more than 72 hours
--- before and not reviewed by then, so the day's value is a running sum of +1 when it starts to count and −1
--- when it stops (whichever is later), by business day: one pass over the table instead of one per day.
+-- before and not reviewed by then: +1 when it starts to count, −1 when it stops
+-- (shared_sql/open_items_by_day).
 WITH moves AS (
     SELECT a.created_at + interval '72 hours' AS at, 1 AS delta
     FROM aml.aml_retrospective a
@@ -46,17 +46,6 @@ WITH moves AS (
     SELECT greatest(a.created_at + interval '72 hours', a.reviewed_at), -1
     FROM aml.aml_retrospective a
     WHERE a.reviewed_at IS NOT NULL
-), per_day AS (
-    SELECT (m.at)::date AS day, sum(m.delta) AS delta
-    FROM moves m
-    WHERE m.at < date_trunc('day', heartbeat.as_of())
-    GROUP BY 1
-), days AS (
-    SELECT g::date AS day
-    FROM generate_series(heartbeat.history_from(), date_trunc('day', heartbeat.as_of())::date - 1, interval '1 day') AS g
-)
-SELECT days.day AS as_of_date,
-       (SELECT coalesce(sum(p.delta), 0) FROM per_day p WHERE p.day < heartbeat.history_from())
-       + sum(coalesce(p.delta, 0)) OVER (ORDER BY days.day) AS value
-FROM days
-LEFT JOIN per_day p ON p.day = days.day;
+),
+-- @include open_items_by_day
+;

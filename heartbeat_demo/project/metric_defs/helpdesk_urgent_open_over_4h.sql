@@ -34,8 +34,8 @@ ORDER BY t.created_at;
 
 -- @history
 -- Every past day's end at once: an urgent ticket counts at the end of day d when it was created more than 4
--- hours before and not resolved by then, so the day's value is a running sum of +1 when it starts to count
--- and −1 when it stops (whichever is later), by business day: one pass over the table instead of one per day.
+-- hours before and not resolved by then: +1 when it starts to count, −1 when it stops
+-- (shared_sql/open_items_by_day).
 WITH moves AS (
     SELECT t.created_at + interval '4 hours' AS at, 1 AS delta
     FROM helpdesk.ticket t
@@ -44,17 +44,6 @@ WITH moves AS (
     SELECT greatest(t.created_at + interval '4 hours', t.resolved_at), -1
     FROM helpdesk.ticket t
     WHERE t.resolved_at IS NOT NULL AND t.priority = 'urgent'
-), per_day AS (
-    SELECT (m.at)::date AS day, sum(m.delta) AS delta
-    FROM moves m
-    WHERE m.at < date_trunc('day', heartbeat.as_of())
-    GROUP BY 1
-), days AS (
-    SELECT g::date AS day
-    FROM generate_series(heartbeat.history_from(), date_trunc('day', heartbeat.as_of())::date - 1, interval '1 day') AS g
-)
-SELECT days.day AS as_of_date,
-       (SELECT coalesce(sum(p.delta), 0) FROM per_day p WHERE p.day < heartbeat.history_from())
-       + sum(coalesce(p.delta, 0)) OVER (ORDER BY days.day) AS value
-FROM days
-LEFT JOIN per_day p ON p.day = days.day;
+),
+-- @include open_items_by_day
+;
