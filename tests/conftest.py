@@ -38,7 +38,19 @@ def pg_admin_url() -> str:
     external = os.environ.get("HEARTBEAT_TEST_DATABASE_URL")
     if external:
         return with_database(external, "postgres")
-    return embedded.ensure_running(TEST_HOME)
+    url = embedded.ensure_running(TEST_HOME)
+    _throwaway_durability(url)
+    return url
+
+
+def _throwaway_durability(url: str) -> None:
+    """The embedded test server's data is thrown away after the run, so it need not survive a crash: no fsync,
+    no full-page writes, no waiting for WAL flushes. Queries, plans and results are the same; only the disk
+    waits go (the suite creates and drops a database per test, each a burst of fsyncs on a slow disk)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for setting in ("fsync", "full_page_writes", "synchronous_commit"):
+            conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        conn.execute("SELECT pg_reload_conf()")
 
 
 @pytest.fixture(scope="session")
