@@ -104,6 +104,11 @@ class RollupDefinition:
     index_columns: tuple[str, ...] = ()
     watch: Watch | None = None
 
+    @property
+    def watch_spec(self) -> str:
+        """The watch as the registry stores it ("" for none)."""
+        return self.watch.spec if self.watch else ""
+
     def sql_line(self, position: int | None) -> int:
         """File line of a 1-based character position inside the SQL (as Postgres reports it)."""
         if not position:

@@ -258,8 +258,8 @@ def _touched(conn: psycopg.Connection[Any], rollup: StoredRollup) -> list[date]:
 def _stale(conn: psycopg.Connection[Any], rollup: StoredRollup, tz: ZoneInfo) -> bool:
     """Whether the stored table (or the watched columns' mirror) is missing, or from another file or zone."""
     watch = rollup.watched
-    tables = [f"rollups.{rollup.rollup_id}"] + (
-        [f"rollups.{rollup.rollup_id}__watched"] if watch is not None and watch.columns else []
+    tables = [rollup.table] + (
+        [mirror_table(rollup.rollup_id)] if watch is not None and watch.columns else []
     )
     found = conn.execute("SELECT bool_and(to_regclass(t) IS NOT NULL) FROM unnest(%s::text[]) t", (tables,))
     row = found.fetchone()

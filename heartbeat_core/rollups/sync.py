@@ -136,7 +136,7 @@ def _upsert(conn: psycopg.Connection[Any], d: RollupDefinition, *, rebuild: bool
             "id": d.rollup_id, "name": d.name, "description": d.description, "table": d.source_table,
             "cursor": d.cursor_column, "time": d.time_column, "sql": d.sql, "path": d.path, "hash": d.file_hash,
             "rebuild": rebuild, "reach": d.reach_days, "index": ";".join(d.index_columns),
-            "watch": d.watch.spec if d.watch else "",
+            "watch": d.watch_spec,
         },
     )  # fmt: skip
 
@@ -145,7 +145,7 @@ def _create_table(conn: psycopg.Connection[Any], d: RollupDefinition) -> None:
     """The empty table with the query's columns, so metrics reading it pass their check before the refresh."""
     stored = StoredRollup(
         d.rollup_id, d.source_table, d.cursor_column, d.time_column, d.sql, d.file_hash,
-        reach_days=d.reach_days, index_columns=";".join(d.index_columns), watch=d.watch.spec if d.watch else "",
+        reach_days=d.reach_days, index_columns=";".join(d.index_columns), watch=d.watch_spec,
     )  # fmt: skip
     with conn.transaction():
         conn.execute("CREATE SCHEMA IF NOT EXISTS rollups")
