@@ -30,3 +30,29 @@ SELECT 'reviewer' AS dimension, a.reviewer AS segment,
 FROM aml.aml_retrospective a
 WHERE a.created_at < heartbeat.as_of()
 GROUP BY a.reviewer;
+
+-- @history
+-- Every past day's end at once: the open reviews as in aml_review_backlog's @history (a running sum of
+-- +1 when a review is created and −1 when it is reviewed), over the reviews created in the day and the 27
+-- before it (the 28 days before the day's end) / 28.
+WITH open_items AS (
+    WITH moves AS (
+        SELECT a.created_at AS at, 1 AS delta
+        FROM aml.aml_retrospective a
+        UNION ALL
+        SELECT greatest(a.created_at, a.reviewed_at), -1
+        FROM aml.aml_retrospective a
+        WHERE a.reviewed_at IS NOT NULL
+    ),
+    -- @include open_items_by_day
+), intake AS (
+    SELECT (a.created_at)::date AS day, count(*) AS created
+    FROM aml.aml_retrospective a
+    WHERE a.created_at >= (heartbeat.history_from() - 27)::timestamptz
+      AND a.created_at < date_trunc('day', heartbeat.as_of())
+    GROUP BY 1
+)
+SELECT o.as_of_date,
+       round(o.value / nullif((SELECT coalesce(sum(i.created), 0) FROM intake i
+                               WHERE i.day > o.as_of_date - 28 AND i.day <= o.as_of_date) / 28.0, 0), 2) AS value
+FROM open_items o;

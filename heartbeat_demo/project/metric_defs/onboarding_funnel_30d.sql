@@ -70,6 +70,32 @@ CROSS JOIN LATERAL (VALUES (1, 'signed up', counts.signed_up), (2, 'approved', c
     AS s(n, step, clients)
 ORDER BY s.n;
 
+-- @history
+-- Every past day's end at once. Each client is probed twice, not once per day: paid at the end of day d
+-- (as-of A) means a payment in [A − 30 days, A), that is its first payment since sign-up before A, or its
+-- last one before sign-up (if any) no older than A − 30 days — the same set as @value's EXISTS, for any
+-- order of sign-up and payments.
+WITH days AS (
+    SELECT g::date AS day, (g::date + 1)::timestamptz AS as_of
+    FROM generate_series(heartbeat.history_from(), date_trunc('day', heartbeat.as_of())::date - 1, interval '1 day') AS g
+), cohort AS (
+    SELECT c.id, c.created_at,
+           (SELECT min(p.create_time) FROM webbank.payment p
+            WHERE p.sender_profile_id = c.id AND p.create_time >= c.created_at) AS first_after,
+           (SELECT max(p.create_time) FROM webbank.payment p
+            WHERE p.sender_profile_id = c.id AND p.create_time < c.created_at) AS last_before
+    FROM webbank.client_profile c
+    WHERE c.created_at >= (heartbeat.history_from() + 1)::timestamptz - interval '30 days'
+      AND c.created_at < date_trunc('day', heartbeat.as_of())
+)
+SELECT d.day AS as_of_date,
+       round(100.0 * count(c.id) FILTER (WHERE c.first_after < d.as_of
+                                            OR c.last_before >= d.as_of - interval '30 days')
+             / nullif(count(c.id), 0), 2) AS value
+FROM days d
+LEFT JOIN cohort c ON c.created_at >= d.as_of - interval '30 days' AND c.created_at < d.as_of
+GROUP BY d.day;
+
 -- @detail[clickhouse]
 -- ClickHouse has no LATERAL join: the four steps are one row each through ARRAY JOIN.
 WITH cohort AS (
