@@ -45,7 +45,7 @@ WITH open_items AS (
         WHERE a.reviewed_at IS NOT NULL
     ),
     -- @include open_items_by_day
-), intake AS (
+), intake AS MATERIALIZED (  -- read once, not once per day
     SELECT (a.created_at)::date AS day, count(*) AS created
     FROM aml.aml_retrospective a
     WHERE a.created_at >= (heartbeat.history_from() - 27)::timestamptz

@@ -71,15 +71,14 @@ CROSS JOIN LATERAL (VALUES (1, 'signed up', counts.signed_up), (2, 'approved', c
 ORDER BY s.n;
 
 -- @history
--- Every past day's end at once. Each client is probed twice, not once per day: paid at the end of day d
--- (as-of A) means a payment in [A − 30 days, A), that is its first payment since sign-up before A, or its
--- last one before sign-up (if any) no older than A − 30 days — the same set as @value's EXISTS, for any
--- order of sign-up and payments.
-WITH days AS (
-    SELECT g::date AS day, (g::date + 1)::timestamptz AS as_of
-    FROM generate_series(heartbeat.history_from(), date_trunc('day', heartbeat.as_of())::date - 1, interval '1 day') AS g
-), cohort AS (
-    SELECT c.id, c.created_at,
+-- Every past day's end at once, as running sums (shared_sql/open_items_by_day's method), not a range join of
+-- days and clients. At as-of A a client is in the cohort for A in (sign-up, sign-up + 30 days], and has paid
+-- when a payment lies in [A − 30 days, A): its first payment since sign-up is before A (A past
+-- greatest(sign-up, first)), or its last one before sign-up (if any) is no older than A − 30 days (A up to
+-- that payment + 30 days) — the same set as @value's EXISTS, for any order of sign-up and payments. Each
+-- span (from, to] adds 1 at `from` and takes it back at `to`; paid counts either span, less their overlap.
+WITH clients AS (
+    SELECT c.created_at, c.created_at + interval '30 days' AS cohort_to,
            (SELECT min(p.create_time) FROM webbank.payment p
             WHERE p.sender_profile_id = c.id AND p.create_time >= c.created_at) AS first_after,
            (SELECT max(p.create_time) FROM webbank.payment p
@@ -87,14 +86,43 @@ WITH days AS (
     FROM webbank.client_profile c
     WHERE c.created_at >= (heartbeat.history_from() + 1)::timestamptz - interval '30 days'
       AND c.created_at < date_trunc('day', heartbeat.as_of())
+), spans AS (
+    SELECT c.created_at AS from_at, c.cohort_to AS to_at, 1 AS cohort, 0 AS paid
+    FROM clients c
+    UNION ALL
+    SELECT greatest(c.created_at, c.first_after), c.cohort_to, 0, 1
+    FROM clients c
+    WHERE c.first_after IS NOT NULL
+    UNION ALL
+    SELECT c.created_at, least(c.cohort_to, c.last_before + interval '30 days'), 0, 1
+    FROM clients c
+    WHERE c.last_before IS NOT NULL
+    UNION ALL
+    SELECT greatest(c.created_at, c.first_after), least(c.cohort_to, c.last_before + interval '30 days'), 0, -1
+    FROM clients c
+    WHERE c.first_after IS NOT NULL AND c.last_before IS NOT NULL
+), moves AS (
+    SELECT s.from_at AS at, s.cohort, s.paid
+    FROM spans s
+    UNION ALL
+    SELECT greatest(s.from_at, s.to_at), -s.cohort, -s.paid  -- an empty span adds nothing
+    FROM spans s
+), per_day AS (
+    SELECT (m.at)::date AS day, sum(m.cohort) AS cohort, sum(m.paid) AS paid
+    FROM moves m
+    WHERE m.at < date_trunc('day', heartbeat.as_of())
+    GROUP BY 1
+), running AS (
+    SELECT g::date AS day,
+           sum(coalesce(p.cohort, 0)) OVER (ORDER BY g) AS cohort,
+           sum(coalesce(p.paid, 0)) OVER (ORDER BY g) AS paid
+    FROM generate_series(heartbeat.history_from() - 30, date_trunc('day', heartbeat.as_of())::date - 1,
+                         interval '1 day') AS g
+    LEFT JOIN per_day p ON p.day = g::date
 )
-SELECT d.day AS as_of_date,
-       round(100.0 * count(c.id) FILTER (WHERE c.first_after < d.as_of
-                                            OR c.last_before >= d.as_of - interval '30 days')
-             / nullif(count(c.id), 0), 2) AS value
-FROM days d
-LEFT JOIN cohort c ON c.created_at >= d.as_of - interval '30 days' AND c.created_at < d.as_of
-GROUP BY d.day;
+SELECT r.day AS as_of_date, round(100.0 * r.paid / nullif(r.cohort, 0), 2) AS value
+FROM running r
+WHERE r.day >= heartbeat.history_from();
 
 -- @detail[clickhouse]
 -- ClickHouse has no LATERAL join: the four steps are one row each through ARRAY JOIN.
