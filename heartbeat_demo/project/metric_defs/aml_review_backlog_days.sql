@@ -45,14 +45,20 @@ WITH open_items AS (
         WHERE a.reviewed_at IS NOT NULL
     ),
     -- @include open_items_by_day
-), intake AS MATERIALIZED (  -- read once, not once per day
+), created_per_day AS (
     SELECT (a.created_at)::date AS day, count(*) AS created
     FROM aml.aml_retrospective a
     WHERE a.created_at >= (heartbeat.history_from() - 27)::timestamptz
       AND a.created_at < date_trunc('day', heartbeat.as_of())
     GROUP BY 1
+), intake AS (
+    -- the reviews created in each day and the 27 before it (a gap-free day series: 28 rows are 28 days)
+    SELECT g::date AS day,
+           sum(coalesce(c.created, 0)) OVER (ORDER BY g ROWS BETWEEN 27 PRECEDING AND CURRENT ROW) AS created
+    FROM generate_series(heartbeat.history_from() - 27, date_trunc('day', heartbeat.as_of())::date - 1,
+                         interval '1 day') AS g
+    LEFT JOIN created_per_day c ON c.day = g::date
 )
-SELECT o.as_of_date,
-       round(o.value / nullif((SELECT coalesce(sum(i.created), 0) FROM intake i
-                               WHERE i.day > o.as_of_date - 28 AND i.day <= o.as_of_date) / 28.0, 0), 2) AS value
-FROM open_items o;
+SELECT o.as_of_date, round(o.value / nullif(i.created / 28.0, 0), 2) AS value
+FROM open_items o
+JOIN intake i ON i.day = o.as_of_date;

@@ -77,15 +77,22 @@ ORDER BY s.n;
 -- greatest(sign-up, first)), or its last one before sign-up (if any) is no older than A − 30 days (A up to
 -- that payment + 30 days) — the same set as @value's EXISTS, for any order of sign-up and payments. Each
 -- span (from, to] adds 1 at `from` and takes it back at `to`; paid counts either span, less their overlap.
-WITH clients AS (
-    SELECT c.created_at, c.created_at + interval '30 days' AS cohort_to,
-           (SELECT min(p.create_time) FROM webbank.payment p
-            WHERE p.sender_profile_id = c.id AND p.create_time >= c.created_at) AS first_after,
-           (SELECT max(p.create_time) FROM webbank.payment p
-            WHERE p.sender_profile_id = c.id AND p.create_time < c.created_at) AS last_before
+WITH signups AS (
+    SELECT c.id, c.created_at
     FROM webbank.client_profile c
     WHERE c.created_at >= (heartbeat.history_from() + 1)::timestamptz - interval '30 days'
       AND c.created_at < date_trunc('day', heartbeat.as_of())
+), clients AS (
+    -- payments older than the first day's window or from today on cannot change any day's answer
+    SELECT s.created_at, s.created_at + interval '30 days' AS cohort_to,
+           min(p.create_time) FILTER (WHERE p.create_time >= s.created_at) AS first_after,
+           max(p.create_time) FILTER (WHERE p.create_time < s.created_at) AS last_before
+    FROM signups s
+    LEFT JOIN webbank.payment p
+        ON p.sender_profile_id = s.id
+       AND p.create_time >= (heartbeat.history_from() + 1)::timestamptz - interval '30 days'
+       AND p.create_time < date_trunc('day', heartbeat.as_of())
+    GROUP BY s.id, s.created_at
 ), spans AS (
     SELECT c.created_at AS from_at, c.cohort_to AS to_at, 1 AS cohort, 0 AS paid
     FROM clients c

@@ -46,19 +46,25 @@ ORDER BY c.created_at;
 -- Every past day's end at once. A client counts at as-of A when it signed up in [A − 60 days, A − 48 h)
 -- with no decision in [A − 60 days, A): with its first decision since sign-up and its last one before
 -- (if any), that is A in (greatest(sign-up + 48 h, last before + 60 days), least(sign-up + 60 days, first
--- after)] — +1 at the interval's start and −1 at its end (shared_sql/open_items_by_day), two index probes per
--- client instead of a two-month scan per day.
-WITH decided AS (
-    SELECT c.created_at,
-           (SELECT min(l."timestamp") FROM webbank.client_profile_state_log l
-            WHERE l.client_profile_id = c.id AND l.profile_state IN ('approved', 'rejected')
-              AND l."timestamp" >= c.created_at) AS first_after,
-           (SELECT max(l."timestamp") FROM webbank.client_profile_state_log l
-            WHERE l.client_profile_id = c.id AND l.profile_state IN ('approved', 'rejected')
-              AND l."timestamp" < c.created_at) AS last_before
+-- after)] — +1 at the interval's start and −1 at its end (shared_sql/open_items_by_day): each client's
+-- decisions read once, not a two-month scan per day.
+WITH signups AS (
+    SELECT c.id, c.created_at
     FROM webbank.client_profile c
     WHERE c.created_at < date_trunc('day', heartbeat.as_of()) - interval '48 hours'
       AND c.created_at >= (heartbeat.history_from() + 1)::timestamptz - interval '60 days'
+), decided AS (
+    -- decisions older than the first day's window or from today on cannot change any day's answer
+    SELECT s.created_at,
+           min(l."timestamp") FILTER (WHERE l."timestamp" >= s.created_at) AS first_after,
+           max(l."timestamp") FILTER (WHERE l."timestamp" < s.created_at) AS last_before
+    FROM signups s
+    LEFT JOIN webbank.client_profile_state_log l
+        ON l.client_profile_id = s.id
+       AND l.profile_state IN ('approved', 'rejected')
+       AND l."timestamp" >= (heartbeat.history_from() + 1)::timestamptz - interval '60 days'
+       AND l."timestamp" < date_trunc('day', heartbeat.as_of())
+    GROUP BY s.id, s.created_at
 ), spans AS (
     SELECT greatest(d.created_at + interval '48 hours', d.last_before + interval '60 days') AS from_at,
            least(d.created_at + interval '60 days', d.first_after) AS to_at
