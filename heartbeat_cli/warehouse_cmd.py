@@ -105,19 +105,20 @@ def transpile_cmd(
         "clickhouse", "--engine", "-e", help="duckdb, clickhouse, bigquery or snowflake."
     ),
 ) -> None:
-    """Print a metric's sections as the engine would run them (moments bound at now)."""
+    """Print a metric's sections as the engine would run them (moments bound at now, its own period's window)."""
     from heartbeat_core import clock
+    from heartbeat_core.compute.binding import nominal_moments
     from heartbeat_core.metrics.definition import parse_metric_file
     from heartbeat_core.metrics.gate import resolve_target, to_registry_metric
     from heartbeat_core.metrics.shared_sql import SharedSQL, fragment_dir
     from heartbeat_core.settings import get_settings
-    from heartbeat_core.warehouse.transpile import TranspileError, for_engine, nominal_moments
+    from heartbeat_core.warehouse.transpile import TranspileError, for_engine
 
     settings = get_settings()
     path = resolve_target(metric_id, settings.metric_defs)
     shared = SharedSQL(fragment_dir(path, settings.shared_sql_override))
     metric = to_registry_metric(parse_metric_file(path, shared=shared))
-    moments = nominal_moments(clock.now(), settings.tz)
+    moments = nominal_moments(clock.now(), settings.tz, metric.period)
     failed = False
     for section in ("value", "detail", "history"):
         try:

@@ -9,10 +9,10 @@ from datetime import UTC, date, datetime
 import psycopg
 import pytest
 
-from heartbeat_core.compute.binding import begin_point_in_time
+from heartbeat_core.compute.binding import begin_point_in_time, nominal_moments
 from heartbeat_core.metrics.definition import TypicalOptions
 from heartbeat_core.metrics.registry import RegistryMetric
-from heartbeat_core.settings import reset_settings
+from heartbeat_core.settings import get_settings, reset_settings
 
 # Europe/Berlin left summer time on 2026-10-25: a 30-day window from early November crosses it.
 AS_OF = datetime(2026, 11, 3, 9, 15, 30, 250000, tzinfo=UTC)
@@ -54,6 +54,19 @@ def test_constants_equal_the_functions(
     thirty = moments.window_starts["30d"]
     # Calendar days in the metric's zone: 30 days back from 10:15 CET is 10:15 CEST, i.e. 08:15 UTC.
     assert thirty == datetime(2026, 10, 4, 8, 15, 30, 250000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("period", ["snapshot", "24h", "7d", "30d", "funnel"])
+def test_nominal_moments_are_the_ones_postgres_gives_the_metric(
+    conn: psycopg.Connection, period: str
+) -> None:
+    # the previews' moments (no database) bind the metric's own window, as compute does, across the DST change
+    with conn.transaction():
+        asked = begin_point_in_time(conn, _metric(period), AS_OF)
+    worked_out = nominal_moments(AS_OF, get_settings().tz, period)
+    assert worked_out.window_start == asked.window_start
+    assert worked_out.window_starts == asked.window_starts
+    assert (worked_out.as_of, worked_out.history_from) == (asked.as_of, asked.history_from)
 
 
 def test_every_authoring_form_is_bound_and_others_are_left_alone(conn: psycopg.Connection) -> None:

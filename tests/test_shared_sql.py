@@ -222,6 +222,36 @@ def test_the_gate_validates_a_metric_with_includes(
     assert "no fragment 'active_customers'" in missing.check("parses").evidence
 
 
+def test_a_todo_in_an_included_fragment_fails_the_gate(marts_url: str, project: Path) -> None:
+    metric = project / "metric_defs" / f"{SHARED}.sql"
+    with psycopg.connect(marts_url, autocommit=True) as conn:
+        build_mini_sources(conn, NOW)
+        clean = validate_file(metric, conn, now=NOW)
+        # order_window is included by active_customers, itself included by the metric: two levels down
+        window = project / "shared_sql" / "order_window.sql"
+        lines = window.read_text().splitlines()
+        lines.insert(2, "    -- TODO: whole days only?")  # line 3 of the fragment
+        window.write_text("\n".join(lines) + "\n")
+        active = project / "shared_sql" / "active_customers.sql"
+        active.write_text(active.read_text().replace("`window_orders`", "`window_orders` (TODO: name it)"))
+        dirty = validate_file(metric, conn, now=NOW)
+        # a file that does not parse (an unknown include) still has its fragments read for TODOs
+        broken = _metric(
+            project, "WITH\n-- @include active_customers\n-- @include nowhere\nSELECT 1 AS value\n"
+        )
+        unparsed = validate_file(broken, conn, now=NOW)
+    assert clean.check("no_todo").status == "pass", clean.check("no_todo").evidence
+    check = dirty.check("no_todo")
+    assert check.status == "fail"
+    assert check.evidence == (
+        "2 TODO marker(s) left: shared_sql/active_customers.sql:2, shared_sql/order_window.sql:3"
+    )
+    assert "shared_sql fragments" in (check.fix or "")
+    assert "TODO" not in metric.read_text()  # the metric file itself holds none
+    assert unparsed.check("parses").status == "fail"
+    assert unparsed.check("no_todo").evidence == dirty.check("no_todo").evidence
+
+
 def test_a_parse_problem_loses_nothing(project: Path) -> None:
     _metric(project, "WITH\n-- @include nowhere\nSELECT 1 AS value\n")
     loaded = load_directory(project / "metric_defs")

@@ -12,7 +12,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from heartbeat_core.compute.binding import Moments
+from heartbeat_core.compute.binding import Moments, nominal_moments
 from heartbeat_core.metrics.definition import DefinitionError, load_directory, parse_metric_text
 from heartbeat_core.metrics.gate import Limits
 from heartbeat_core.metrics.gate.context import GateContext, to_registry_metric
@@ -22,7 +22,7 @@ from heartbeat_core.warehouse import current
 from heartbeat_core.warehouse.config import WarehouseError, parse_url
 from heartbeat_core.warehouse.engines import EngineQueryError, open_engine
 from heartbeat_core.warehouse.parity import values_match
-from heartbeat_core.warehouse.transpile import TranspileError, bind, for_engine, nominal_moments, transpile
+from heartbeat_core.warehouse.transpile import TranspileError, bind, for_engine, transpile
 from tests.conftest import REPO_ROOT
 
 DEMO_DEFS = REPO_ROOT / "heartbeat_demo" / "project" / "metric_defs"
@@ -114,7 +114,7 @@ def test_override_sections_parse_into_engine_sql() -> None:
     assert definition.value_sql == "SELECT 1 AS value"
     assert definition.engine_sql == {"value[clickhouse]": "SELECT toUInt8(1) AS value"}
     metric = to_registry_metric(definition)
-    moments = nominal_moments(NOW, UTC_ZONE)
+    moments = nominal_moments(NOW, UTC_ZONE, metric.period)
     ready = for_engine(metric, "value", "clickhouse", moments, UTC_ZONE)
     assert ready is not None and ready.override and ready.sql == "SELECT toUInt8(1) AS value"
     duck = for_engine(metric, "value", "duckdb", moments, UTC_ZONE)
@@ -131,9 +131,9 @@ def test_an_override_for_an_unknown_engine_names_file_and_line() -> None:
 def test_every_demo_metric_carries_over_to_both_engines_with_at_most_three_overrides() -> None:
     loaded = load_directory(DEMO_DEFS)
     assert not loaded.problems
-    moments = nominal_moments(NOW, UTC_ZONE)
     for definition in loaded.definitions:
         metric = to_registry_metric(definition)
+        moments = nominal_moments(NOW, UTC_ZONE, metric.period)
         for engine in ("duckdb", "clickhouse"):
             for section in ("value", "detail", "history", "segments"):
                 for_engine(metric, section, engine, moments, UTC_ZONE)  # raises if it does not carry over
@@ -330,6 +330,32 @@ def test_warehouse_transpile_prints_what_the_engine_runs() -> None:
     assert done.returncode == 0, done.stderr
     assert "-- @value (override)\n" in done.stdout and "toDateTime64(" in done.stdout
     assert "-- @detail (override)" in done.stdout and "ARRAY JOIN" in done.stdout
+
+
+def test_warehouse_transpile_binds_the_metrics_own_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from heartbeat_cli.main import app
+    from heartbeat_core.clock import frozen_clock
+
+    defs = tmp_path / "metric_defs"
+    defs.mkdir()
+    sql = "SELECT count(*) AS value FROM shop.orders\nWHERE created_at >= heartbeat.window_start() AND created_at < heartbeat.as_of()\n"
+    (defs / "orders_30d.sql").write_text(HEADER.replace("24h", "30d") + "\n-- @value\n" + sql)
+    monkeypatch.setenv("HEARTBEAT_METRIC_DEFS", str(defs))
+    monkeypatch.setenv("HEARTBEAT_TIMEZONE", "UTC")
+    reset_settings()
+    try:
+        with frozen_clock(NOW):
+            done = CliRunner().invoke(app, ["warehouse", "transpile", "orders_30d", "--engine", "duckdb"])
+    finally:
+        reset_settings()
+    assert done.exit_code == 0, done.output
+    # the window a 30d metric computes over: 30 days before its as-of, not the 24 h of a plain psql session
+    assert "created_at >= CAST('2026-11-02 09:30:15.123456' AS TIMESTAMP)" in done.output, done.output
+    assert "created_at < CAST('2026-12-02 09:30:15.123456' AS TIMESTAMP)" in done.output, done.output
 
 
 def test_landing_keeps_postgres_numeric_precision_and_orders_by_the_time_index(

@@ -131,6 +131,23 @@ def test_metric_page_and_api(client: httpx.Client) -> None:
     assert client.get("/api/metrics/shop_orders_24h/history", params={"days": 0}).status_code == 422
 
 
+def test_metric_page_axis_of_a_count_stops_at_zero(mini_world: str, client: httpx.Client) -> None:
+    # a wide typical band (μ − σ under zero each day) on a count that never went negative
+    with psycopg.connect(mini_world) as conn:
+        changed = conn.execute(
+            "UPDATE heartbeat.metric_history SET typical_mean = value, typical_stddev = value + 5"
+            " WHERE metric_id = 'shop_orders_24h' AND value IS NOT NULL"
+        ).rowcount
+    assert changed > 1
+    html = client.get("/metrics/shop_orders_24h").text
+    chart = html[html.index('<svg class="chart"') : html.index("</svg>", html.index('<svg class="chart"'))]
+    assert '<polygon class="band"' in chart
+    ticks = re.findall(r'<text class="axis" [^>]*text-anchor="end">([^<]*)</text>', chart)[
+        :3
+    ]  # low, mid, high
+    assert ticks[0] == "0" and not any(t.startswith("-") for t in ticks), ticks
+
+
 def test_operator_writes_without_token_on_loopback(client: httpx.Client) -> None:
     r = client.patch("/api/metrics/shop_orders_24h/verification", json={"owner": "ops@example.com"})
     assert r.status_code == 200, r.text

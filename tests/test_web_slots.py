@@ -4,6 +4,7 @@ look as before), filled ones draw where the contract says; charts share one scal
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from heartbeat_core.readmodel.annotations import Flag
 from heartbeat_core.readmodel.status import display_state
 from heartbeat_web.charts import history_chart, render_cut, sparkline
 from heartbeat_web.charts.base import Scale, index_scale, nice_ticks, padded_range, runs
+from heartbeat_web.charts.metric import history_range
 from heartbeat_web.live import JobStrip
 from heartbeat_web.render import make_env, tile
 from heartbeat_web.tiles import Culprit, grouped
@@ -169,6 +171,39 @@ def test_history_chart_draws_lines_in_force_and_escapes_statuses() -> None:
     assert history_chart([], [], [], unit="count", norm=[], alert=[], band=[]) == Markup(
         '<p class="muted">No history yet.</p>'
     )
+
+
+def test_history_axis_never_goes_under_zero_for_values_that_never_did() -> None:
+    # padding under a count that touched 0, and a band whose μ − σ dips under it: floored at 0
+    assert history_range([0.0, 3.0, 5.0], [])[0] == 0.0
+    lo, hi = history_range([1.0, 2.0, 4.0], [-3.0, 7.0])
+    assert lo == 0.0 and hi > 7.0
+    assert history_range([0.0, 0.0], []) == (0.0, 1.0)  # an all-zero line keeps a span above its floor
+    assert history_range([10.0, 20.0], [9.0, 21.0])[0] > 0  # well above zero: no forced 0
+    # a real negative (a net balance, a line set under zero) keeps its room below
+    assert history_range([-5.0, 3.0], [])[0] < -5.0
+    assert history_range([2.0, 3.0], [-4.0, 8.0]) == (0.0, padded_range(0.0, 8.0)[1])
+
+
+def test_history_chart_of_an_amount_draws_no_negative_tick_or_band() -> None:
+    days = [date(2025, 1, 1) + timedelta(days=i) for i in range(3)]
+    chart = history_chart(
+        days, [0.0, 1.0, 4.0], ["green"] * 3, unit="money:EUR", norm=[None] * 3, alert=[6.0] * 3,
+        band=[(-2.0, 3.0), (-1.5, 3.5), (-1.0, 4.0)],
+    )  # fmt: skip
+    ticks = re.findall(r'<text class="axis" [^>]*text-anchor="end">([^<]*)</text>', chart)
+    assert ticks[0] == "EUR 0" and not any("-" in t for t in ticks), ticks
+    plot_bottom = 320 - 28
+    ys = [
+        float(y)
+        for pts in re.findall(r'class="band" points="([^"]*)"', chart)
+        for y in re.findall(r",([\d.]+)", pts)
+    ]
+    assert ys and max(ys) <= plot_bottom, ys  # the band stops at the axis floor, not under the labels
+    negative = history_chart(
+        days, [-3.0, 1.0, 4.0], ["green"] * 3, unit="money:EUR", norm=[None] * 3, alert=[None] * 3, band=[None] * 3
+    )  # fmt: skip
+    assert "EUR -" in negative
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,15 @@ from heartbeat_core.rollups.compute import reads_rollups
 from heartbeat_core.rollups.read import expand, expand_whole_days
 from heartbeat_core.settings import get_settings
 
-_PERIODS = ("snapshot", "24h", "7d", "30d", "funnel")
+# `heartbeat.period_interval(period)` as written in its SQL (migration 0001): the span a period's window covers
+PERIOD_INTERVALS = {
+    "snapshot": "0 seconds",
+    "24h": "24 hours",
+    "7d": "7 days",
+    "30d": "30 days",
+    "funnel": "30 days",
+}
+_PERIODS = tuple(PERIOD_INTERVALS)
 _AS_OF = re.compile(r"\bheartbeat\s*\.\s*as_of\s*\(\s*\)", re.IGNORECASE)
 _WINDOW_START = re.compile(
     r"\bheartbeat\s*\.\s*window_start\s*\(\s*(?:'(" + "|".join(_PERIODS) + r")'(?:\s*::\s*text)?\s*)?\)",
@@ -95,6 +103,24 @@ class Moments:
     def _window_moment(self, match: re.Match[str]) -> datetime:
         period = match.group(1)
         return self.window_starts[period.lower()] if period else self.window_start
+
+
+def nominal_moments(now: datetime, tz: ZoneInfo, period: str) -> Moments:
+    """The moments of a metric of `period` at `now`, worked out here rather than asked of Postgres: for checks
+    and previews that need the SQL's shape and its window (the gate's `transpiles`, `heartbeat warehouse
+    transpile`), never for a value. `window_start()` is the metric's own period, as compute binds it."""
+    starts = {p: _minus_period(now, p, tz) for p in _PERIODS}
+    history_from = (now.astimezone(tz) - timedelta(days=90)).date()
+    return Moments(now, starts[period], history_from, starts, tz=tz)
+
+
+def _minus_period(moment: datetime, period: str, tz: ZoneInfo) -> datetime:
+    """`moment - period_interval(period)` as Postgres works it in the metric's zone: days move the wall
+    clock (a 7-day window over a DST change is 7 calendar days), hours and seconds are elapsed time."""
+    amount, unit = PERIOD_INTERVALS[period].split()
+    if unit == "days":
+        return (moment.astimezone(tz) - timedelta(days=int(amount))).astimezone(moment.tzinfo)
+    return moment - timedelta(**{unit: int(amount)})
 
 
 def _timestamptz(moment: datetime) -> str:

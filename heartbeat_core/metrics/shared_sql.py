@@ -135,6 +135,12 @@ class SharedSQL:
         self._expand_into(out, lines, metric_path, first_line, top=None, chain=())
         return out
 
+    def included(self, text: str) -> list[Fragment]:
+        """The readable fragments a metric file's text includes, directly or through another fragment, in
+        order of first use: what the file really holds, even when it does not parse (the gate's `no_todo`)."""
+        used = self.expand(text.splitlines(), 1, "").used
+        return [found for found in map(self.fragment, used) if isinstance(found, Fragment)]
+
     def file_hash(self, text: str, used: list[str]) -> str:
         """The metric file's hash; with includes it also covers each fragment's name and text, so editing a
         fragment updates every metric that includes it. Without includes it is the file's own hash."""

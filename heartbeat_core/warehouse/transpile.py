@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError
 
-from heartbeat_core.compute.binding import Moments
+from heartbeat_core.compute.binding import PERIOD_INTERVALS, Moments
 from heartbeat_core.metrics.registry import RegistryMetric
 
 SECTIONS = ("value", "detail", "history", "segments")
@@ -33,17 +33,11 @@ SECTIONS = ("value", "detail", "history", "segments")
 # DuckDB's bare DECIMAL is (18,3) and ClickHouse's (10,0) — either would round rates and shares away.
 DECIMAL_SCALE = 10
 _PERIOD_INTERVAL = re.compile(
-    r"\bheartbeat\s*\.\s*period_interval\s*\(\s*'(snapshot|24h|7d|30d|funnel)'(?:\s*::\s*text)?\s*\)",
+    r"\bheartbeat\s*\.\s*period_interval\s*\(\s*'("
+    + "|".join(PERIOD_INTERVALS)
+    + r")'(?:\s*::\s*text)?\s*\)",
     re.IGNORECASE,
 )
-_INTERVALS = {
-    "snapshot": "0 seconds",
-    "24h": "24 hours",
-    "7d": "7 days",
-    "30d": "30 days",
-    "funnel": "30 days",
-}
-_DAYS = {"snapshot": 0, "24h": 1, "7d": 7, "30d": 30, "funnel": 30}
 _HELPER = re.compile(r"\bheartbeat\s*\.\s*([a-z_]+)\s*\(", re.IGNORECASE)
 
 
@@ -79,14 +73,6 @@ def section_source(metric: RegistryMetric, section: str, engine: str) -> tuple[s
     return {**sections, "segments": metric.segments_sql}[section], False
 
 
-def nominal_moments(now: datetime, tz: ZoneInfo) -> Moments:
-    """Moments computed here, not asked of Postgres: for checks and printing that only need the SQL's shape
-    (the gate's `transpiles`, `heartbeat warehouse transpile`), never for a value."""
-    spans = {p: timedelta(hours=24) if p == "24h" else timedelta(days=days) for p, days in _DAYS.items()}
-    starts = {period: now - span for period, span in spans.items()}
-    return Moments(now, starts["24h"], (now.astimezone(tz) - timedelta(days=90)).date(), starts)
-
-
 def quoted(name: str) -> str:
     """A name as a double-quoted SQL identifier (Postgres and DuckDB; transpile carries it to ClickHouse)."""
     return '"' + name.replace('"', '""') + '"'
@@ -107,7 +93,7 @@ def moment_literal(engine: str, tz: ZoneInfo) -> Callable[[datetime], str]:
 
 def bind(sql: str, moments: Moments, engine: str, tz: ZoneInfo) -> str:
     """The `heartbeat.*` helpers as constants; any other `heartbeat.` function is named in the error."""
-    sql = _PERIOD_INTERVAL.sub(lambda m: f"interval '{_INTERVALS[m.group(1).lower()]}'", sql)
+    sql = _PERIOD_INTERVAL.sub(lambda m: f"interval '{PERIOD_INTERVALS[m.group(1).lower()]}'", sql)
     sql = moments.bind(sql, moment_literal(engine, tz))
     left = _HELPER.search(sql)
     if left:

@@ -89,6 +89,19 @@ def _values(dates: Sequence[date], values: Sequence[float | None], statuses: Seq
     return "".join(out)
 
 
+def history_range(real: Sequence[float], derived: Sequence[float]) -> tuple[float, float]:
+    """The history chart's value axis: `real` values and lines with the `derived` μ ± σ band, padded.
+
+    Floored at 0 when no real value is negative: a count, an amount or a share that never went below zero
+    gets no negative axis from its band's μ − σ or from the padding (a real negative keeps its room)."""
+    pool = [*real, *derived]
+    if not real or min(real) < 0:
+        return padded_range(min(pool), max(pool))
+    pool = [max(v, 0.0) for v in pool]
+    lo, hi = padded_range(min(pool), max(pool))
+    return max(lo, 0.0), hi
+
+
 def history_chart(
     dates: Sequence[date],
     values: Sequence[float | None],
@@ -108,13 +121,15 @@ def history_chart(
     Days read as people read them relative to `today` (`2 Sep (91 d ago)`), by default the last day drawn."""
     if not dates:
         return muted("No history yet.")
-    pool = [v for series in (values, norm, alert) for v in series if v is not None]
-    pool += [v for pair in band if pair for v in pair] + ([] if target is None else [target])
-    if not pool:
+    real = [v for series in (values, norm, alert) for v in series if v is not None]
+    real += [] if target is None else [target]
+    typical = [v for pair in band if pair for v in pair]
+    if not real and not typical:
         return muted("No values in the history yet.")
     left, right, top, bottom = 90, 12, 12, 28  # room for a money tick label (`EUR -5,036`)
     w, h, n = width - left - right, height - top - bottom, len(dates)
-    lo, hi = padded_range(min(pool), max(pool))
+    lo, hi = history_range(real, typical)
+    band = [None if b is None else (max(b[0], lo), max(b[1], lo)) for b in band]  # cut at a floor of 0
     x, y = index_scale(n, left, w, single=0.5), Scale(lo, hi, top, h, upward=True)
     upper = [(x(i), y(b[1])) for i, b in enumerate(band) if b]
     lower = [(x(i), y(b[0])) for i, b in reversed(list(enumerate(band))) if b]

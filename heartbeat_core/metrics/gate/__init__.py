@@ -6,7 +6,8 @@ act on. The SQL runs through the compute engine's own point-in-time, read-only, 
 
 The checks, in the order of `checks.REGISTRY`, one module per family:
 - header.py  `parses` (every problem with file:line), `header_complete` (owner, description, how_to_read,
-             period, direction, sources set), `no_todo` (a scaffold fails until it is finished),
+             period, direction, sources set), `no_todo` (no TODO in the file or its included
+             shared_sql fragments: a scaffold fails until it is finished),
              `lines_consistent` (norm / alert / target agree with the direction), `sources_exist` (every
              source is a marts schema with a `_dlt_loads` table);
 - sql.py     `no_correlated_subqueries` (no subquery references a table alias of an outer scope),

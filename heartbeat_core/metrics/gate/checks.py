@@ -91,6 +91,7 @@ def validate_file(
         definition=definition,
         parse_problems=problems,
         line_problems=line_problems,
+        shared=shared,
     )
     report = ValidationReport(path.stem, str(path))
     for check in REGISTRY:

@@ -15,6 +15,7 @@ import psycopg
 from heartbeat_core.metrics.definition import MetricDefinition, TypicalOptions
 from heartbeat_core.metrics.gate.report import Limits
 from heartbeat_core.metrics.registry import RegistryMetric
+from heartbeat_core.metrics.shared_sql import SharedSQL
 
 T = TypeVar("T")
 
@@ -31,6 +32,7 @@ class GateContext:
     definition: MetricDefinition | None
     parse_problems: list[str]
     line_problems: list[str]
+    shared: SharedSQL = field(default_factory=lambda: SharedSQL(None))  # the fragments its includes read
     _facts: dict[Callable[..., Any], Any] = field(default_factory=dict, init=False)
 
     @property

@@ -4,6 +4,7 @@ with the direction, and the sources it names have landed in marts."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from heartbeat_core.metrics.definition import (
     DefinitionError,
@@ -77,13 +78,23 @@ def header_complete(ctx: GateContext) -> Outcome:
 
 
 def no_todo(ctx: GateContext) -> Outcome:
-    todo_lines = [str(n) for n, line in enumerate(ctx.text.splitlines(), 1) if TODO.search(line)]
-    if todo_lines:
+    """No TODO in the metric file nor in a shared_sql fragment it includes: a fragment's SQL is the metric's."""
+    found = _todo_lines(ctx.path.name, ctx.text)
+    for fragment in ctx.shared.included(ctx.text):
+        shown = Path(fragment.path)
+        found += _todo_lines(f"{shown.parent.name}/{shown.name}", fragment.text)
+    if found:
         return failed(
-            f"{len(todo_lines)} TODO marker(s) left on line(s) {', '.join(todo_lines)} of {ctx.path.name}",
-            fix="resolve every TODO, then validate again",
+            f"{len(found)} TODO marker(s) left: {', '.join(found)}",
+            fix="resolve every TODO (the metric file and the shared_sql fragments it includes), then validate again",
+            data={"todo": found},
         )
     return passed("no TODO markers")
+
+
+def _todo_lines(shown: str, text: str) -> list[str]:
+    """`file:line` of each line holding a TODO marker."""
+    return [f"{shown}:{n}" for n, line in enumerate(text.splitlines(), 1) if TODO.search(line)]
 
 
 def lines_consistent(ctx: GateContext) -> Outcome:

@@ -8,18 +8,19 @@ sees which metrics would need an override before anyone moves the marts.
 
 from __future__ import annotations
 
+from heartbeat_core.compute.binding import nominal_moments
 from heartbeat_core.metrics.gate.context import GateContext
 from heartbeat_core.metrics.gate.report import Outcome, failed, passed
 from heartbeat_core.settings import get_settings
 from heartbeat_core.warehouse.config import parse_url
-from heartbeat_core.warehouse.transpile import SECTIONS, TranspileError, for_engine, nominal_moments
+from heartbeat_core.warehouse.transpile import SECTIONS, TranspileError, for_engine
 
 ENGINES = ("duckdb", "clickhouse")
 
 
 def problems(ctx: GateContext, engine: str) -> list[TranspileError]:
     """The sections that do not carry over to `engine` (an override counts as carrying over)."""
-    moments = nominal_moments(ctx.now, ctx.tz)  # type: ignore[arg-type]  # a ZoneInfo from settings
+    moments = nominal_moments(ctx.now, ctx.tz, ctx.metric.period)  # type: ignore[arg-type]  # a ZoneInfo from settings
     found = []
     for section in SECTIONS:
         try:
