@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from heartbeat_core.formatting import counted, plural
 from heartbeat_core.metrics.definition import (
     DefinitionError,
     MetricDefinition,
@@ -80,7 +81,8 @@ def no_todo(ctx: GateContext) -> Outcome:
     todo_lines = [str(n) for n, line in enumerate(ctx.text.splitlines(), 1) if TODO.search(line)]
     if todo_lines:
         return failed(
-            f"{len(todo_lines)} TODO marker(s) left on line(s) {', '.join(todo_lines)} of {ctx.path.name}",
+            f"{counted(len(todo_lines), 'TODO marker')} left on {plural(len(todo_lines), 'line')} "
+            f"{', '.join(todo_lines)} of {ctx.path.name}",
             fix="resolve every TODO, then validate again",
         )
     return passed("no TODO markers")
