@@ -16,6 +16,7 @@ from heartbeat_core import alerts, clock
 from heartbeat_core.alerts.config import CHANNELS, configured_channels
 from heartbeat_core.db import connect
 from heartbeat_core.db.migrate import migrate
+from heartbeat_core.formatting import counted, plural
 from heartbeat_core.metrics.registry import UnknownMetric
 from heartbeat_core.settings import get_settings
 
@@ -67,7 +68,7 @@ def evaluate_cmd(
             print("no alert channel configured (HEARTBEAT_SLACK_WEBHOOK_URL, _TELEGRAM_*, _WEBHOOK_URL)")
         for name in report.channels:
             events = report.notifications.get(name, [])
-            print(f"{name}: {len(events)} notification(s)")
+            print(f"{name}: {counted(len(events), 'notification')}")
             for event in events:
                 print(f"  {event.headline}")
         if delivery:
@@ -81,7 +82,7 @@ def _delivery_line(delivery: alerts.DeliveryReport) -> str:
     if delivery.next_attempt_at:
         line += f"; next attempt {delivery.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC"
     if delivery.unconfigured:
-        line += f"; pending for unconfigured channel(s): {', '.join(delivery.unconfigured)}"
+        line += f"; pending for unconfigured {plural(len(delivery.unconfigured), 'channel')}: {', '.join(delivery.unconfigured)}"
     return line
 
 

@@ -17,7 +17,7 @@ from heartbeat_core.audit.refresh import refresh_cuts
 from heartbeat_core.audit.registry import UnknownCut
 from heartbeat_core.db import connect
 from heartbeat_core.db.migrate import migrate
-from heartbeat_core.formatting import format_duration
+from heartbeat_core.formatting import counted, format_duration
 
 audit = typer.Typer(help="Audit cuts: small charts with prose behind the /audit pages.", no_args_is_help=True)
 
@@ -50,7 +50,7 @@ def refresh_cmd(
             print(f"error: {outcome.cut_id} [{outcome.window}]: {outcome.error}", file=sys.stderr)
         computed = len(report.outcomes) - len(report.failed)
         print(
-            f"refreshed {computed} of {len(report.outcomes)} snapshot(s) in {report.seconds:.1f} s; "
+            f"refreshed {computed} of {counted(len(report.outcomes), 'snapshot')} in {report.seconds:.1f} s; "
             f"{len(report.failed)} failed (kept their last good snapshot)"
         )
     if not report.ok:
@@ -92,7 +92,7 @@ def list_cmd(
             or "[dim]not computed[/]",
         )
     console.print(table)
-    console.print(f"{len(rows)} cut(s)")
+    console.print(counted(len(rows), "cut"))
 
 
 @audit.command("show")

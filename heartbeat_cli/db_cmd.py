@@ -10,6 +10,7 @@ from heartbeat_cli.errors import one_line_errors
 from heartbeat_core.db import connect, database_url
 from heartbeat_core.db import embedded as embedded_server
 from heartbeat_core.db.migrate import applied, migrate
+from heartbeat_core.formatting import counted
 from heartbeat_core.redaction import redact
 from heartbeat_core.settings import get_settings
 
@@ -31,7 +32,7 @@ def start_cmd() -> None:
     """Start the embedded server (if used) and apply migrations."""
     with connect() as conn:
         done = migrate(conn)
-    print(f"database ready at {redact(database_url())}; {len(done)} migration(s) applied")
+    print(f"database ready at {redact(database_url())}; {counted(len(done), 'migration')} applied")
 
 
 @db.command("stop")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from heartbeat_cli.errors import CommandError, one_line_errors
+from heartbeat_core.formatting import counted
 
 
 def register(app: typer.Typer) -> None:
@@ -42,7 +43,7 @@ def register(app: typer.Typer) -> None:
                 result.helpdesk.close()
             if result.failed_metrics:
                 raise CommandError(
-                    f"{len(result.failed_metrics)} metric(s) failed: {', '.join(result.failed_metrics)}"
+                    f"{counted(len(result.failed_metrics), 'metric')} failed: {', '.join(result.failed_metrics)}"
                 )
             return
         if live:

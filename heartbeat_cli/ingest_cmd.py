@@ -10,7 +10,7 @@ import typer
 
 from heartbeat_cli.errors import CommandError, one_line_errors
 from heartbeat_core import clock
-from heartbeat_core.formatting import format_moment
+from heartbeat_core.formatting import counted, format_moment
 from heartbeat_core.settings import get_settings
 
 if TYPE_CHECKING:  # the ingest package imports dlt (seconds): commands import it when they run
@@ -74,10 +74,11 @@ def ingest_cmd(
         print(json.dumps([r.to_dict() for r in results], default=str))
     failed = [r.source for r in results if not r.ok]
     if failed:
-        raise CommandError(f"{len(failed)} of {len(results)} source(s) failed: {', '.join(failed)}")
+        raise CommandError(f"{len(failed)} of {counted(len(results), 'source')} failed: {', '.join(failed)}")
     if not as_json:
         total = sum(r.rows for r in results)
-        print(f"landed {total} rows from {len(results)} source(s) in {sum(r.seconds for r in results):.1f}s")
+        seconds = sum(r.seconds for r in results)
+        print(f"landed {counted(total, 'row')} from {counted(len(results), 'source')} in {seconds:.1f}s")
 
 
 @sources_app.command("status")
@@ -136,7 +137,7 @@ def report_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-reada
             f"{flag} {r['source'] + '.' + r['table']:<44} {r['write_disposition'] or '-':<8} {size:>10}  {r['note']}"
         )
     replaced = [r for r in rows if r["replace"]]
-    print(f"{len(replaced)} replace table(s) of {len(rows)}")
+    print(f"{len(replaced)} of {counted(len(rows), 'table')} to replace")
 
 
 def register(app: typer.Typer) -> None:

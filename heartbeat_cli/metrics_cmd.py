@@ -15,7 +15,7 @@ from heartbeat_cli.errors import CommandError, one_line_errors
 from heartbeat_core import readmodel
 from heartbeat_core.compute.engine import compute_metrics
 from heartbeat_core.db import connect
-from heartbeat_core.formatting import format_duration, format_number, format_value
+from heartbeat_core.formatting import counted, format_duration, format_number, format_value
 from heartbeat_core.metrics.registry import UnknownMetric
 from heartbeat_core.settings import get_settings
 from heartbeat_core.sync import sync_project
@@ -54,7 +54,10 @@ def run_sync(quiet: bool = False) -> SyncReport:
         for cut_problem in synced.cuts.problems:
             print(f"error: {cut_problem}", file=sys.stderr)
         if synced.data_tests:
-            print(f"checked {settings.sources}: {len(synced.data_tests)} wrong data test(s)", file=sys.stderr)
+            print(
+                f"checked {settings.sources}: {counted(len(synced.data_tests), 'wrong data test')}",
+                file=sys.stderr,
+            )
     synced.metrics.problems.extend(synced.rollups.problems)  # a bad rollup fails the sync too
     return synced.metrics
 
@@ -101,7 +104,7 @@ def compute_cmd(
             if outcome.error:
                 print(f"error: {outcome.metric_id}: {outcome.error}", file=sys.stderr)
         print(
-            f"computed {len(report.outcomes)} metric(s), {sum(o.days for o in report.outcomes)} day(s) "
+            f"computed {counted(len(report.outcomes), 'metric')}, {counted(sum(o.days for o in report.outcomes), 'day')} "
             f"in {report.seconds:.1f} s; {len(report.failed)} failed"
         )
     if not report.ok:

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from heartbeat_cli.errors import CommandError, one_line_errors
+from heartbeat_core.formatting import counted
 from heartbeat_core.jobs.ledger import JobView, wait_for_job
 from heartbeat_core.jobs.runner import JobTicket, request_recompute, request_typical_refresh
 from heartbeat_core.metrics.registry import UnknownMetric
@@ -181,7 +182,7 @@ def typical_refresh_cmd(
     if as_json:
         print(json.dumps(payload))
     else:
-        print(_summary(view) + (f"; re-scored {rescored} past row(s)" if rescore_history else ""))
+        print(_summary(view) + (f"; re-scored {counted(rescored, 'past row')}" if rescore_history else ""))
     if view.state != "succeeded":
         raise typer.Exit(1)
 

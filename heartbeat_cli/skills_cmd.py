@@ -8,6 +8,7 @@ import typer
 
 from heartbeat_cli.errors import CommandError, one_line_errors
 from heartbeat_cli.skills import SkillError, available_skills, install, target_dir
+from heartbeat_core.formatting import counted
 
 skills = typer.Typer(
     help="Agent skills (Claude Code format): add a metric, validate one, daily triage.", no_args_is_help=True
@@ -32,7 +33,7 @@ def install_cmd(
         raise CommandError(str(exc)) from None
     for path in written:
         print(path)
-    print(f"installed {len(written)} skill(s) into {destination}")
+    print(f"installed {counted(len(written), 'skill')} into {destination}")
 
 
 @skills.command("list")

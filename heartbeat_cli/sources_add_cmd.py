@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from heartbeat_cli.errors import CommandError, one_line_errors
+from heartbeat_core.formatting import counted
 
 add_app = typer.Typer(
     help="Add a source from introspection: the sources.toml block and starter metrics.", no_args_is_help=True
@@ -22,7 +23,7 @@ def _print_plan(plan: object) -> None:
 
     assert isinstance(plan, SourcePlan)
     s = plan.schema
-    print(f"{plan.origin}: {len(s.tables)} table(s)")
+    print(f"{plan.origin}: {counted(len(s.tables), 'table')}")
     for t in s.tables:
         cursor = t.cursor or "none (reloaded in full)"
         print(
@@ -80,7 +81,9 @@ def _write(plan: object, yes: bool, owner: str | None) -> None:
     sources_path, metric_defs = settings.sources, settings.metric_defs
     _print_plan(plan)
     print(f"\nto {sources_path}:\n{plan.toml_block}")
-    if not yes and not typer.confirm(f"Write this to {sources_path} and {len(plan.metrics)} metric file(s)?"):
+    if not yes and not typer.confirm(
+        f"Write this to {sources_path} and {counted(len(plan.metrics), 'metric file')}?"
+    ):
         raise CommandError("nothing written")
     try:
         written = write_plan(plan, sources_path, metric_defs)

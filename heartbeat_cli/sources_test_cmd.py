@@ -11,6 +11,7 @@ import json
 import typer
 
 from heartbeat_cli.errors import CommandError, one_line_errors
+from heartbeat_core.formatting import counted
 
 
 @one_line_errors
@@ -42,13 +43,13 @@ def sources_test_cmd(
     else:
         for r in results:
             cols = ", ".join(r.spec.columns)
-            rows = f" ({r.failing_rows} failing row(s))" if r.failing_rows else ""
+            rows = f" ({counted(r.failing_rows, 'failing row')})" if r.failing_rows else ""
             print(f"{r.status.upper():<5} {r.spec.source}.{r.spec.table} {r.spec.test} [{cols}]{rows}")
             if r.message:
                 print(f"      {r.message}")
             for row in r.sample[:3] if r.status != "pass" else []:
                 print(f"      e.g. {json.dumps(row, default=str)}")
-        print(f"{len(results) - len(bad)} of {len(results)} test(s) passed")
+        print(f"{len(results) - len(bad)} of {counted(len(results), 'test')} passed")
     if bad:
         raise typer.Exit(1)
 

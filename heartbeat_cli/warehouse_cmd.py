@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from heartbeat_cli.errors import CommandError, one_line_errors
+from heartbeat_core.formatting import counted
 
 warehouse_app = typer.Typer(
     help="Warehouse mode: metric SQL on DuckDB or ClickHouse (docs/scale-out.md).", no_args_is_help=True
@@ -85,14 +86,14 @@ def _summary(report: Any, engines: list[str]) -> None:
     for name, refreshed in report.refreshed.items():
         for result in refreshed.values():
             done = result.error or (
-                f"{'built' if result.full else 'refreshed'} {result.days_rebuilt} day(s) in {result.seconds:.1f} s"
+                f"{'built' if result.full else 'refreshed'} {counted(result.days_rebuilt, 'day')} in {result.seconds:.1f} s"
             )
             print(f"rollup {result.rollup_id} on {name}: {done}")
     for name in engines:
         rows = [r for r in report.rows if r.engine == name]
         overrides = report.overrides(name)
         print(
-            f"{name}: {sum(r.match for r in rows)}/{len(rows)} match; {len(overrides)} metric(s) with an "
+            f"{name}: {sum(r.match for r in rows)}/{len(rows)} match; {counted(len(overrides), 'metric')} with an "
             f"engine-specific section{': ' + ', '.join(overrides) if overrides else ''}"
         )
 

@@ -178,9 +178,17 @@ def format_when(value: object, now: datetime, tz: tzinfo = UTC) -> str | None:
     return None
 
 
-def counted(n: int, noun: str) -> str:
-    """`1 client`, `3 clients`: a count with its noun (a singular entity type)."""
-    return f"{n:,} {noun if n == 1 else noun + 's'}"
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """The word a count of `n` takes, so no message says `client(s)`: `client` for 1, `clients` otherwise;
+    `many` where an added s is wrong (`is`/`are`, `entry`/`entries`)."""
+    if n == 1:
+        return one
+    return many if many is not None else one + "s"
+
+
+def counted(n: int, noun: str, many: str | None = None) -> str:
+    """`1 client`, `3 clients`: a count with its noun (a singular entity type), as `plural` spells it."""
+    return f"{n:,} {plural(n, noun, many)}"
 
 
 # ------------------------------------------------------------------------------------- detail-row cells

@@ -168,6 +168,7 @@ def _routes(app: FastAPI, live: LiveCockpit, build: str, mcp_app: Starlette | No
     app.include_router(api.router)
     app.include_router(entities_api.router)  # acknowledgements, change feed (issue 13)
     app.include_router(sources_api.router)  # sources and their data tests (issue 18)
+    audit_views.reset_cache()  # bodies are keyed by version counters another database (a test's) repeats
     app.include_router(audit_views.pages)  # /audit pages and /api/audit
     app.include_router(audit_views.api)
     app.include_router(catalog_views.router)  # /catalog (issue 16)

@@ -87,6 +87,13 @@ class _PageCache:
                 self.render_locks.clear()
             return self.render_locks.setdefault(key, threading.Lock())
 
+    def clear(self) -> None:
+        """Forget every body: a new app may read another database, whose version counters can repeat."""
+        with self.lock:
+            self.items.clear()
+            self.last.clear()
+            self.versions, self.checked_at = None, 0.0
+
     def invalidate(self) -> None:
         """After a write through this process: ask the database again on the next read."""
         with self.lock:
@@ -94,6 +101,11 @@ class _PageCache:
 
 
 _cache = _PageCache()
+
+
+def reset_cache() -> None:
+    """An app starts with no rendered audit pages (`create_app`)."""
+    _cache.clear()
 
 
 def _versions(conn: Any) -> tuple[int, int]:
@@ -117,12 +129,15 @@ def _current_versions(w: Web) -> tuple[int, int] | None:
     return versions
 
 
+def _clock(moment: Any, tz: Any) -> str:
+    """A moment on an audit page, as a time without an age (`15:16 UTC`, `28 Nov 01:12 UTC`): pages are
+    cached for up to an hour without a change, so an age would be up to an hour wrong."""
+    return "never" if moment is None else format_clock(moment, clock.now(), tz)
+
+
 def _age(view: dict[str, Any], tz: Any) -> str:
-    """When a snapshot was computed, as a time (pages are cached for up to an hour without a change)."""
-    computed = view.get("computed_at")
-    if computed is None:
-        return "never"
-    return format_clock(computed, clock.now(), tz)
+    """When a snapshot was computed."""
+    return _clock(view.get("computed_at"), tz)
 
 
 HTML = "html"
@@ -146,6 +161,7 @@ def _decorate(cut: dict[str, Any], tz: Any, hide: bool = False) -> dict[str, Any
     cut = _without_names(cut, hide)
     cut["chart"] = "" if cut.get("names_hidden") else render_cut(cut["kind"], cut["payload"], cut["title"])
     cut["age"] = _age(cut, tz)
+    cut["error_clock"] = _clock(cut["error_at"], tz) if cut.get("error_at") else None
     return cut
 
 
@@ -159,7 +175,7 @@ def _render_page(w: Web, conn: Any, page: str, window: str | None, hide: bool) -
         "window": window,
         "windows": WINDOWS,
         "token_set": token_configured(),
-        "generated": clock.now().astimezone(w.settings.tz).strftime("%Y-%m-%d %H:%M"),
+        "generated": _clock(clock.now(), w.settings.tz),
         "degraded": False,
     }
     return w.env.get_template("audit_page.html").render(ctx).encode()
@@ -173,7 +189,7 @@ def _render_index(w: Web, conn: Any, hide: bool) -> bytes:
         "build": w.build,
         "index": index,
         "pages": [page_info(p["page"]) for p in index],
-        "generated": clock.now().astimezone(w.settings.tz).strftime("%Y-%m-%d %H:%M"),
+        "generated": _clock(clock.now(), w.settings.tz),
     }
     return w.env.get_template("audit_index.html").render(ctx).encode()
 

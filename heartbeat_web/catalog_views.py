@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from heartbeat_core import clock
+from heartbeat_core.formatting import format_clock
 from heartbeat_core.readmodel.catalog import catalog
 from heartbeat_web.deps import database_reads, web
 from heartbeat_web.views import _html
@@ -27,6 +28,7 @@ def catalog_page(request: Request) -> Response:
             )
             return _html(page, 503, {"Retry-After": "5"})
         cat = catalog(conn)
-    generated = f"{clock.now():%Y-%m-%d %H:%M} UTC"
+    now = clock.now()
+    generated = format_clock(now, now, w.settings.tz)  # rendered per request: a time, no "(0 s ago)"
     page = w.env.get_template("catalog.html").render(build=w.build, cat=cat, generated=generated)
     return _html(page)

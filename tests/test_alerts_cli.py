@@ -53,7 +53,7 @@ def test_alerts_cli_test_evaluate_snooze_outbox(mini_world: str, slack: SlackRec
     assert report["delivery"]["sent"] == 1 and len(slack.accepted) == 2
 
     again = run("evaluate")
-    assert again.returncode == 0 and "slack: 0 notification(s)" in again.stdout
+    assert again.returncode == 0 and "slack: 0 notifications" in again.stdout
 
     outbox = run("outbox", "--json")
     rows = json.loads(outbox.stdout)

@@ -4,6 +4,8 @@ token-gated writes, markup in titles and labels rendering inert, the metric page
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import textwrap
 import time
 from collections.abc import Iterator
@@ -15,16 +17,20 @@ import psycopg
 import pytest
 from mcp import Client
 
-from heartbeat_core.audit import refresh_cuts
+from heartbeat_core.audit import cut_view, refresh_cuts, sync_cuts
 from heartbeat_core.settings import reset_settings
 from heartbeat_mcp.server import build_server
 from heartbeat_web.app import create_app
-from tests.test_audit import FLAKY, ORDERS, UNPAID, write_cuts
+from tests.test_audit import FLAKY, ORDERS, REPO, UNPAID, write_cuts
 from tests.web_server import LiveServer
 
 pytestmark = pytest.mark.db
 
 TOKEN = "audit-token-for-tests"
+
+# A moment as a machine prints it (`2026-11-02 15:16`): never on a page people read on a phone or a TV.
+ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
+CLOCK = r"\d{2}:\d{2} [A-Z]+"  # `15:16 UTC`, as formatting.format_clock prints a moment today
 
 EVIL = """
 META = {"page": "money", "title": "Evil <script>alert('t')</script> title", "kind": "stacked", "order": 4,
@@ -260,3 +266,63 @@ def test_window_cut_without_snapshot_shows_placeholder(audit_world: str, tmp_pat
         assert "Not computed yet" in html
     finally:
         srv.stop()
+
+
+COLLATERAL = "risk_collateral_overdue_by_client"
+
+# The two tables the demo's collateral cut reads, with one client 40 days behind on one invoice.
+COLLATERAL_WORLD = """
+CREATE SCHEMA webbank;
+CREATE TABLE webbank.client_profile (id bigint PRIMARY KEY, name text, tier text);
+CREATE SCHEMA card_management;
+CREATE TABLE card_management.collateral_invoice (
+    id bigint PRIMARY KEY, client_profile_id bigint, amount numeric,
+    issued_at timestamptz, due_date date, paid_at timestamptz);
+INSERT INTO webbank.client_profile VALUES (1, 'ACME Ltd', 'business'), (2, 'Beta GmbH', 'business');
+INSERT INTO card_management.collateral_invoice VALUES
+    (1, 1, 5200, now() - interval '70 days', current_date - 40, NULL);
+"""
+
+
+def test_pages_name_moments_and_counts_as_people_read_them(audit_world: str, tmp_path: Path) -> None:
+    """The demo's collateral cut, run for real on one overdue client, says "1 client" (not "client(s)");
+    no page prints a machine moment: generated, computed and a failed refresh read `15:16 UTC`."""
+    shutil.copy(REPO / "heartbeat_demo" / "project" / "audit_cuts" / f"{COLLATERAL}.py", tmp_path / "cuts")
+    with psycopg.connect(audit_world) as conn:
+        conn.execute(COLLATERAL_WORLD)
+        sync_cuts(conn)
+        conn.commit()
+    assert refresh_cuts([COLLATERAL]).ok
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("FLAKY_MODE", "raise")
+        assert not refresh_cuts(["money_flaky"]).ok  # its page shows when the refresh failed
+    srv = LiveServer(lambda: create_app(mcp=False, poll_s=0.2)).start()
+    try:
+        with httpx.Client(base_url=srv.url, timeout=20) as c:
+            pages = {path: c.get(path).text for path in ("/audit", "/audit/money", "/audit/risk")}
+    finally:
+        srv.stop()
+    for path, html in pages.items():
+        assert not ISO_MOMENT.search(html), (path, ISO_MOMENT.findall(html))
+        assert re.search(rf"generated {CLOCK}", html), path
+    risk = pages["/audit/risk"]
+    assert (
+        "1 client is 30+ days behind; ACME Ltd owes EUR 5,200 over 1 invoice, the oldest due 40 days" in risk
+    )
+    assert "client(s)" not in risk and "invoice(s)" not in risk
+    assert re.search(rf"Last refresh failed \({CLOCK}\): RuntimeError", pages["/audit/money"])
+    assert re.search(rf"computed {CLOCK} in \d+ ms", pages["/audit/money"])
+
+    with psycopg.connect(audit_world) as conn:
+        conn.execute(
+            "INSERT INTO card_management.collateral_invoice VALUES"
+            " (2, 2, 900, now() - interval '60 days', current_date - 35, NULL),"
+            " (3, 2, 800, now() - interval '50 days', current_date - 32, NULL)"
+        )
+        conn.commit()
+    assert refresh_cuts([COLLATERAL]).ok
+    with psycopg.connect(audit_world) as conn:
+        takeaway = cut_view(conn, COLLATERAL)["payload"]["takeaway"]
+    assert takeaway.startswith("2 clients are 30+ days behind; ACME Ltd owes EUR 5,200 over 1 invoice"), (
+        takeaway
+    )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 from heartbeat_cli.main import app
 from heartbeat_core.readmodel.catalog import catalog
 from heartbeat_web.app import create_app
-from tests.test_audit_surfaces import audit_world  # noqa: F401  (fixture)
+from tests.test_audit_surfaces import CLOCK, ISO_MOMENT, audit_world  # noqa: F401  (fixture)
 from tests.web_server import LiveServer
 
 pytestmark = pytest.mark.db
@@ -47,6 +48,10 @@ def test_catalog_page_lists_every_metric_and_cut_escaped_and_linked(verified: st
     for metric_id in ids:
         assert f'href="/metrics/{metric_id}"' in html, metric_id
     assert "verified by c.muller@example.com" in html
+    # moments as people read them: the page's own and the verification's (with its age), never `2026-11-02 15:16`
+    assert not ISO_MOMENT.search(html), ISO_MOMENT.findall(html)
+    assert re.search(rf"generated from the registries at {CLOCK}:", html)
+    assert re.search(rf'title="verified {CLOCK} \(\d+ s ago\)"', html)
     assert "Evil &lt;script&gt;alert(" in html and "<img src=x" not in html
     assert 'id="catalog-filter"' in html and "/static/catalog.js" in html
     unpaid = next(e for e in cat.metrics if e.id == "shop_unpaid_invoices")

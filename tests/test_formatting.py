@@ -141,6 +141,17 @@ def test_one_of_a_plural_unit_reads_singular() -> None:
     assert format_value(1, "business") == "1 business"  # not a plural noun: left alone
 
 
+def test_counts_in_messages_take_their_plural() -> None:
+    from heartbeat_core.formatting import counted, plural
+
+    assert [counted(n, "client") for n in (0, 1, 2, 12400)] == [
+        "0 clients", "1 client", "2 clients", "12,400 clients",
+    ]  # fmt: skip
+    assert counted(1, "entry", "entries") == "1 entry" and counted(3, "entry", "entries") == "3 entries"
+    assert f"unknown {plural(1, 'field')} colour" == "unknown field colour"
+    assert [plural(n, "is", "are") for n in (1, 2)] == ["is", "are"]
+
+
 def test_dates_in_messages_say_when_and_how_long() -> None:
     today = NOW.date()
     assert format_since(date(2026, 10, 26), today, days=True) == "since 26 Oct (30 d)"

@@ -102,7 +102,7 @@ def test_cli_ingest_status_and_report(
 
     failed = runner.invoke(app, ["ingest"])
     assert failed.exit_code == 1
-    assert "HB_CLI_MISSING" in failed.output and "1 of 2 source(s) failed: gone" in failed.output
+    assert "HB_CLI_MISSING" in failed.output and "1 of 2 sources failed: gone" in failed.output
 
     unknown = runner.invoke(app, ["ingest", "--source", "nope"])
     assert unknown.exit_code == 1 and "no source 'nope'" in unknown.output

@@ -244,7 +244,7 @@ def test_a_todo_in_an_included_fragment_fails_the_gate(marts_url: str, project: 
     check = dirty.check("no_todo")
     assert check.status == "fail"
     assert check.evidence == (
-        "2 TODO marker(s) left: shared_sql/active_customers.sql:2, shared_sql/order_window.sql:3"
+        "2 TODO markers left: shared_sql/active_customers.sql:2, shared_sql/order_window.sql:3"
     )
     assert "shared_sql fragments" in (check.fix or "")
     assert "TODO" not in metric.read_text()  # the metric file itself holds none

@@ -67,7 +67,7 @@ def test_install_project_writes_where_claude_code_looks(tmp_path: Path) -> None:
     for name in EXPECTED:
         installed = tmp_path / "x" / ".claude" / "skills" / name / "SKILL.md"
         assert installed.read_text() == (SKILLS_DIR / name / "SKILL.md").read_text()
-    assert "installed 3 skill(s)" in result.stdout
+    assert "installed 3 skills" in result.stdout
     # installing again replaces the copies
     assert _install("--project", str(tmp_path / "x"), home=tmp_path / "home").returncode == 0
 

@@ -478,7 +478,7 @@ def test_a_correct_history_section_passes(world: str) -> None:
         Path(__file__).parent / "fixtures" / "good_metrics" / "shop_orders_history_24h.sql", world
     )
     assert report.ok, [c.as_json() for c in report.failed]
-    assert "@history row(s)" in report.check("history_matches").evidence
+    assert "@history rows" in report.check("history_matches").evidence
 
 
 def test_a_wrong_history_section_names_the_days(world: str) -> None:

@@ -39,7 +39,7 @@ from heartbeat_core.alerts.messages import (
     summary_line,
 )
 from heartbeat_core.alerts.test_alerts import test_events, told_test_keys
-from heartbeat_core.formatting import format_since
+from heartbeat_core.formatting import format_since, plural
 from heartbeat_core.readmodel.entities import entity_detail_line
 from heartbeat_core.readmodel.incidents import current_incidents
 from heartbeat_core.readmodel.snapshot import MetricState
@@ -437,7 +437,8 @@ class _Facts:
             open_ones = [r for r in summary.top if f"entity:{summary.type}:{r.key}" not in self.acknowledged]
             lines += [f"In it: {entity_detail_line(r, summary.type, unit, today)}" for r in open_ones]
             if summary.total_count > len(summary.top):
-                lines.append(f"… {summary.total_count - len(summary.top)} more {summary.type}(s)")
+                more = summary.total_count - len(summary.top)
+                lines.append(f"… {more:,} more {plural(more, summary.type)}")
         return lines
 
     def events(

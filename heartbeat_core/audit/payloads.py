@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from heartbeat_core.formatting import plural
+
 KINDS = ("bar", "line", "stacked", "funnel", "table", "heat_table")
 Kind = Literal["bar", "line", "stacked", "funnel", "table", "heat_table"]
 
@@ -181,7 +183,7 @@ class TablePayload(_Base):
         for i, row in enumerate(self.rows):
             extra = set(row) - allowed
             if extra:
-                raise ValueError(f"rows[{i}]: unknown key(s) {', '.join(sorted(extra))}")
+                raise ValueError(f"rows[{i}]: unknown {plural(len(extra), 'key')} {', '.join(sorted(extra))}")
             for k, v in row.items():
                 if isinstance(v, float):
                     _finite(v, f"rows[{i}].{k}")

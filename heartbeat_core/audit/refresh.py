@@ -25,6 +25,7 @@ from heartbeat_core.audit.discovery import Cut, Problem
 from heartbeat_core.audit.payloads import PayloadError, validate_payload
 from heartbeat_core.audit.registry import CutSyncReport, UnknownCut, cuts_directory, load_cuts, sync_cuts
 from heartbeat_core.db import connect, get_pool
+from heartbeat_core.formatting import counted
 from heartbeat_core.settings import get_settings
 
 
@@ -240,7 +241,7 @@ def scheduled_refresh() -> RefreshReport:
         failed = [f"{o.cut_id}[{o.window}]: {o.error}" for o in report.failed[:5]]
         failed += [str(p) for p in report.problems[:3]]
         raise AuditRefreshFailed(
-            f"{len(report.failed)} of {len(report.outcomes)} audit snapshot(s) failed, "
-            f"{len(report.problems)} broken cut file(s): " + "; ".join(failed)
+            f"{len(report.failed)} of {counted(len(report.outcomes), 'audit snapshot')} failed, "
+            f"{counted(len(report.problems), 'broken cut file')}: " + "; ".join(failed)
         )
     return report

@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 from heartbeat_core import clock
 from heartbeat_core.audit.currency import out_of_date_cuts
 from heartbeat_core.audit.discovery import Cut, Discovery, discover
+from heartbeat_core.formatting import plural
 from heartbeat_core.metrics.definition import EMAIL
 from heartbeat_core.settings import get_settings
 from heartbeat_core.sync_report import SyncReport
@@ -114,7 +115,7 @@ def sync_cuts(conn: psycopg.Connection[Any], directory: Path | None = None) -> C
             missing = [m for m in cut.meta.metrics if m not in known_metrics]
             if missing:
                 report.warnings.append(
-                    f"{cut.path}: related metric(s) not in the registry yet: {', '.join(missing)}"
+                    f"{cut.path}: related {plural(len(missing), 'metric')} not in the registry yet: {', '.join(missing)}"
                 )
         gone = [cid for cid, (_, retired) in existing.items() if cid not in found.present and retired is None]
         if gone:
@@ -216,7 +217,7 @@ def set_cut_fields(
     unknown = set(changes) - {"owner", "verification_state"}
     if unknown:
         raise CutInputError(
-            f"unknown field(s) {', '.join(sorted(unknown))}: expected owner, verification_state"
+            f"unknown {plural(len(unknown), 'field')} {', '.join(sorted(unknown))}: expected owner, verification_state"
         )
     if not changes:
         raise CutInputError("nothing to change: send owner and/or verification_state")

@@ -32,6 +32,7 @@ from heartbeat_core.datatests.incremental import (
 )
 from heartbeat_core.datatests.spec import TestSpec, declared_tests
 from heartbeat_core.datatests.volume import latest_load, per_day, per_load, record_load
+from heartbeat_core.formatting import counted
 from heartbeat_core.ingest.config import AnySource, PostgresSource, WebhookSource, resolved_tables
 from heartbeat_core.redaction import redact
 from heartbeat_core.settings import get_settings
@@ -401,5 +402,5 @@ def run_source_tests(
         store_results(conn, name, [r for r in results if r.spec.source == name], job_id)
     failed = [r for r in results if r.status != "pass"]
     if failed:
-        log.info("%d of %d data test(s) did not pass", len(failed), len(results))
+        log.info("%d of %s did not pass", len(failed), counted(len(results), "data test"))
     return results

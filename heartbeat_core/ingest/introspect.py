@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from heartbeat_core.formatting import plural
 from heartbeat_core.ingest.config import IDENT
 from heartbeat_core.metrics.scaffold import pick_time_column
 from heartbeat_core.redaction import redact, url_secrets
@@ -142,7 +143,9 @@ def _tables(conn: psycopg.Connection[Any], schema: str, role: str) -> list[Table
     bad = [r[0] for r in rows if not IDENT.match(r[0])]
     if bad:
         raise IntrospectError(
-            f"table name(s) {', '.join(bad)} are not lowercase identifiers; pass --exclude for them"
+            f"{plural(len(bad), 'table name')} {', '.join(bad)} "
+            f"{plural(len(bad), 'is not a lowercase identifier', 'are not lowercase identifiers')}; "
+            f"pass --exclude for {plural(len(bad), 'it', 'them')}"
         )
     plans = []
     for name, _oid, reltuples, size, _sel, pk, fks in rows:

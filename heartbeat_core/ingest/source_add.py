@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from heartbeat_core.formatting import plural
 from heartbeat_core.ingest.config import IDENT, SourcesConfigError, parse_sources
 from heartbeat_core.ingest.introspect import IntrospectError, SchemaPlan, TablePlan, introspect_postgres
 from heartbeat_core.ingest.starter import StarterMetric, starter_metrics
@@ -235,7 +236,10 @@ def write_plan(plan: SourcePlan, sources_path: Path, metric_defs: Path) -> list[
     targets = [(metric_defs / f"{m.metric_id}.sql", m.text) for m in plan.metrics]
     clashes = [str(p) for p, _ in targets if p.exists()]
     if clashes:
-        raise IntrospectError(f"metric file(s) already exist: {', '.join(clashes[:3])}; nothing was written")
+        raise IntrospectError(
+            f"{plural(len(clashes), 'a metric file already exists', 'metric files already exist')}: "
+            f"{', '.join(clashes[:3])}; nothing was written"
+        )
     written: list[Path] = []
     try:
         metric_defs.mkdir(parents=True, exist_ok=True)

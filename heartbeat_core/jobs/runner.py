@@ -27,6 +27,7 @@ import psycopg
 from heartbeat_core import clock
 from heartbeat_core.alerts import evaluate_and_deliver
 from heartbeat_core.db import connect, get_pool
+from heartbeat_core.formatting import counted
 from heartbeat_core.jobs.cron import last_tick
 from heartbeat_core.jobs.ledger import (
     GATE_LOCK,
@@ -351,12 +352,13 @@ class _Worker:
             return "failed"
         if failed_sources:
             self.errors.append(
-                f"{len(failed_sources)} source(s) failed: " + ", ".join(s["source"] for s in failed_sources)
+                f"{counted(len(failed_sources), 'source')} failed: "
+                + ", ".join(s["source"] for s in failed_sources)
             )
         if failed_metrics:
-            self.errors.append(f"{len(failed_metrics)} metric(s) failed")
+            self.errors.append(f"{counted(len(failed_metrics), 'metric')} failed")
         if failed_hooks:
-            self.errors.append(f"{len(failed_hooks)} alert hook(s) failed")
+            self.errors.append(f"{counted(len(failed_hooks), 'alert hook')} failed")
         if self.errors:
             return "partial"
         return "succeeded"

@@ -14,6 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from heartbeat_core import clock
+from heartbeat_core.formatting import plural
 from heartbeat_core.metrics.definition import EMAIL, check_lines
 from heartbeat_core.metrics.registry import UnknownMetric
 
@@ -88,7 +89,7 @@ def set_thresholds(
     unknown = set(changes) - set(LINE_FIELDS)
     if unknown:
         raise OperatorInputError(
-            f"unknown field(s) {', '.join(sorted(unknown))}: expected {', '.join(LINE_FIELDS)}"
+            f"unknown {plural(len(unknown), 'field')} {', '.join(sorted(unknown))}: expected {', '.join(LINE_FIELDS)}"
         )
     with conn.transaction():
         row = _load(conn, metric_id)

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from heartbeat_core import clock
 from heartbeat_core.audit.currency import OutOfDate, out_of_date_cuts
-from heartbeat_core.formatting import format_moment, format_value
+from heartbeat_core.formatting import counted, format_moment, format_value
 from heartbeat_core.jobs import ledger
 from heartbeat_core.readmodel import MetricState, triage
 from heartbeat_core.readmodel.cache import CachedSnapshot
@@ -146,7 +146,7 @@ def _distrust(
             subject=s.source,
             text=f"source {s.source} {s.freshness}: {s.freshness_reason}"
             + (f" (last load {s.last_status})" if s.last_status else "")
-            + f"; {len(s.metrics)} metric(s) read it",
+            + f"; {counted(len(s.metrics), 'metric')} read it",
             metrics=s.metrics[:NOTICE_METRICS] or None,
         )
         for s in sources

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import dlt
 
+from heartbeat_core.formatting import plural
 from heartbeat_core.ingest.config import FilesSource, FilesTable, ResolvedTable, WriteDisposition
 from heartbeat_core.ingest.connectors.base import Built, Connector
 from heartbeat_core.ingest.errors import IngestError
@@ -133,7 +134,7 @@ def _csv_header(reader: Any, spec: FilesTable, bad: Bad) -> list[str] | None:
         raise bad(1, "the header has empty or repeated column names")
     missing = [c for c in spec.columns if c not in names]
     if missing:
-        raise bad(1, f"missing column(s) {', '.join(missing)}")
+        raise bad(1, f"missing {plural(len(missing), 'column')} {', '.join(missing)}")
     return names
 
 

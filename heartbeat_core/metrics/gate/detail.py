@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from heartbeat_core.compute.engine import MetricSQLError, evaluate
+from heartbeat_core.formatting import plural
 from heartbeat_core.metrics.gate.context import GateContext
 from heartbeat_core.metrics.gate.report import Outcome, failed, passed, skipped
 from heartbeat_core.metrics.gate.value import value_run
@@ -28,4 +29,6 @@ def detail_rows(ctx: GateContext) -> Outcome:
             fix="the detail must list the rows behind a non-zero value (same filters as @value)",
         )
     more = "+" if result.detail.get("truncated") else ""
-    return passed(f"@detail returned {rows}{more} row(s) ({', '.join(result.detail['columns'])})")
+    return passed(
+        f"@detail returned {rows}{more} {plural(rows, 'row')} ({', '.join(result.detail['columns'])})"
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from heartbeat_core.formatting import counted
 from heartbeat_core.metrics.definition import (
     DefinitionError,
     MetricDefinition,
@@ -85,7 +86,7 @@ def no_todo(ctx: GateContext) -> Outcome:
         found += _todo_lines(f"{shown.parent.name}/{shown.name}", fragment.text)
     if found:
         return failed(
-            f"{len(found)} TODO marker(s) left: {', '.join(found)}",
+            f"{counted(len(found), 'TODO marker')} left: {', '.join(found)}",
             fix="resolve every TODO (the metric file and the shared_sql fragments it includes), then validate again",
             data={"todo": found},
         )

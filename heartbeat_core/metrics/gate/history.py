@@ -11,6 +11,7 @@ import psycopg
 from heartbeat_core import clock
 from heartbeat_core.compute.binding import begin_point_in_time
 from heartbeat_core.compute.engine import MetricSQLError, evaluate
+from heartbeat_core.formatting import counted
 from heartbeat_core.metrics.gate.context import GateContext
 from heartbeat_core.metrics.gate.report import Outcome, failed, passed, skipped
 from heartbeat_core.metrics.gate.value import value_run
@@ -84,4 +85,4 @@ def history_matches(ctx: GateContext) -> Outcome:
             "; ".join(mismatches),
             fix="@history must compute, per day, exactly what @value computes at that day's end",
         )
-    return passed(f"{len(rows)} @history row(s); " + "; ".join(compared))
+    return passed(f"{counted(len(rows), '@history row')}; " + "; ".join(compared))

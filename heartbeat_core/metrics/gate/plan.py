@@ -19,6 +19,7 @@ from psycopg import sql
 from sqlglot import exp
 
 from heartbeat_core.compute.binding import begin_point_in_time
+from heartbeat_core.formatting import counted
 from heartbeat_core.metrics.gate.context import GateContext
 from heartbeat_core.metrics.gate.report import Limits, Outcome, failed, passed, skipped
 from heartbeat_core.metrics.gate.value import value_run
@@ -212,7 +213,7 @@ class _PlanReader:
         columns = self.index_columns(condition, schema, table, node.get("Alias"))
         detail = (
             f"{nbytes / 1048576:.1f} MB > {self.limits.large_table_bytes / 1048576:g} MB, "
-            f"{int(_rows(node))} row(s) kept × {int(node.get('Actual Loops', 1))} loop(s)"
+            f"{counted(int(_rows(node)), 'row')} kept × {counted(int(node.get('Actual Loops', 1)), 'loop')}"
             + (f", filter {_short(condition)}" if condition else ", no filter: the whole table is read")
         )
         covering = _covering_index(existing_indexes(self.conn, schema, table), columns)

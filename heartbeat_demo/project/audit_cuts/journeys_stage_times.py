@@ -5,6 +5,7 @@ from typing import Any
 import psycopg
 
 from heartbeat_core.audit.helpers import rows, window_days
+from heartbeat_core.formatting import counted
 
 META = {
     "page": "journeys",
@@ -91,7 +92,7 @@ def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     if slowest:
         takeaway = f"Slowest step: {slowest['step'].lower()} (p90 {slowest['p90']:.1f} min)"
         takeaway += (
-            f"; {sum(t['waiting_now'] for t in stuck)} payment(s) waiting over an hour"
+            f"; {counted(sum(t['waiting_now'] for t in stuck), 'payment')} waiting over an hour"
             if stuck
             else "; nothing stuck now"
         )

@@ -5,6 +5,7 @@ from typing import Any
 import psycopg
 
 from heartbeat_core.audit.helpers import rows
+from heartbeat_core.formatting import counted, plural
 
 META = {
     "page": "risk",
@@ -59,11 +60,14 @@ def compute(conn: psycopg.Connection[Any], *, window: str) -> dict[str, Any]:
     if flagged:
         worst = flagged[0]
         takeaway = (
-            f"{len(flagged)} client(s) are 30+ days behind; {worst['client']} owes EUR {worst['owed']:,.0f} "
-            f"over {worst['invoices']} invoice(s), the oldest due {worst['days_overdue']} days ago"
+            f"{counted(len(flagged), 'client')} {plural(len(flagged), 'is', 'are')} 30+ days behind; "
+            f"{worst['client']} owes EUR {worst['owed']:,.0f} over {counted(worst['invoices'], 'invoice')}, "
+            f"the oldest due {counted(worst['days_overdue'], 'day')} ago"
         )
     elif found:
-        takeaway = f"{len(found)} client(s) are past due, none by 30 days yet"
+        takeaway = (
+            f"{counted(len(found), 'client')} {plural(len(found), 'is', 'are')} past due, none by 30 days yet"
+        )
     else:
         takeaway = "No collateral invoice is past due"
     return {
