@@ -44,14 +44,7 @@ GROUP BY a.reviewer;
 
 -- @history
 -- Every past day's end at once: a review counts at the end of day d when it was created before and not
--- reviewed by then: +1 when it starts to count, −1 when it stops (shared_sql/open_items_by_day).
-WITH moves AS (
-    SELECT a.created_at AS at, 1 AS delta
-    FROM aml.aml_retrospective a
-    UNION ALL
-    SELECT greatest(a.created_at, a.reviewed_at), -1
-    FROM aml.aml_retrospective a
-    WHERE a.reviewed_at IS NOT NULL
-),
--- @include open_items_by_day
+-- reviewed by then: +1 when it starts to count, −1 when it stops (shared_sql/aml_open_reviews_by_day).
+WITH
+-- @include aml_open_reviews_by_day
 ;

@@ -32,19 +32,12 @@ WHERE a.created_at < heartbeat.as_of()
 GROUP BY a.reviewer;
 
 -- @history
--- Every past day's end at once: the open reviews as in aml_review_backlog's @history (a running sum of
--- +1 when a review is created and −1 when it is reviewed), over the reviews created in the day and the 27
+-- Every past day's end at once: the open reviews as in aml_review_backlog's @history
+-- (shared_sql/aml_open_reviews_by_day), over the reviews created in the day and the 27
 -- before it (the 28 days before the day's end) / 28.
 WITH open_items AS (
-    WITH moves AS (
-        SELECT a.created_at AS at, 1 AS delta
-        FROM aml.aml_retrospective a
-        UNION ALL
-        SELECT greatest(a.created_at, a.reviewed_at), -1
-        FROM aml.aml_retrospective a
-        WHERE a.reviewed_at IS NOT NULL
-    ),
-    -- @include open_items_by_day
+    WITH
+    -- @include aml_open_reviews_by_day
 ), created_per_day AS (
     SELECT (a.created_at)::date AS day, count(*) AS created
     FROM aml.aml_retrospective a
