@@ -10,7 +10,7 @@ import hashlib
 from datetime import date, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -131,6 +131,31 @@ def tile(m: MetricState, detail: bool = True) -> Tile:
     )
 
 
+Band = Literal["red", "attention", "calm"]
+
+
+def _band(m: MetricState) -> Band:
+    """By display state: stale data is never drawn as a calm green."""
+    if m.display_state == "red":
+        return "red"
+    if m.display_state in ("amber", "stale", "error") or needs_attention(m.status, m.freshness):
+        return "attention"
+    return "calm"
+
+
+def banded(metrics: list[MetricState], detail: bool = True) -> dict[Band, list[Tile]]:
+    """The tiles per band, in rank order. An incident's tiles all go to the band of its first (worst) member,
+    so its card is drawn once, with the calmer members as chips, never a second card under the same headline."""
+    bands: dict[Band, list[Tile]] = {"red": [], "attention": [], "calm": []}
+    band_of_incident: dict[str, Band] = {}
+    for m in metrics:
+        band = _band(m)
+        if m.incident_id is not None:
+            band = band_of_incident.setdefault(m.incident_id, band)
+        bands[band].append(tile(m, detail))
+    return bands
+
+
 def _cols(n: int, table: tuple[tuple[int, N], ...], most: N) -> N:
     """The value for the first limit `n` fits under (columns, type scale), `most` past the last."""
     for limit, cols in table:
@@ -188,14 +213,8 @@ class CockpitRenderer:
     def context(self, cached: CachedSnapshot, job: JobStrip | None) -> dict[str, Any]:
         snap = cached.snapshot
         tz = self.settings.tz
-        red, attention, calm = [], [], []
-        for m in snap.metrics:  # by display state: stale data is never drawn as a calm green
-            if m.display_state == "red":
-                red.append(tile(m, self.detail))
-            elif m.display_state in ("amber", "stale", "error") or needs_attention(m.status, m.freshness):
-                attention.append(tile(m, self.detail))
-            else:
-                calm.append(tile(m, self.detail))
+        bands = banded(snap.metrics, self.detail)
+        red, attention, calm = bands["red"], bands["attention"], bands["calm"]
         pipeline = snap.pipeline  # the stalled verdict is the read model's (readmodel.pipeline)
         last_success = pipeline.last_success_at
         stalled = pipeline.stalled

@@ -19,7 +19,7 @@ from heartbeat_web.charts import history_chart, render_cut, sparkline
 from heartbeat_web.charts.base import Scale, index_scale, nice_ticks, padded_range, runs
 from heartbeat_web.charts.metric import history_range
 from heartbeat_web.live import JobStrip
-from heartbeat_web.render import make_env, tile
+from heartbeat_web.render import banded, make_env, tile
 from heartbeat_web.tiles import Culprit, grouped
 
 
@@ -327,3 +327,18 @@ def test_an_incident_card_has_its_headline_the_lead_tile_and_members_as_chips() 
     assert '<p class="g-headline">Two things, one cause: ACME Ltd</p>' in html
     assert html.count("<article") == 1 and 'class="g-member s-' in html
     assert html.index('<article class="tile') < html.index('data-metric="m1"')
+
+
+def test_an_incident_is_drawn_once_in_the_band_of_its_worst_member() -> None:
+    """A red lead with an amber member: one card in the red band, the amber one a chip in it, never a second card
+    under the same headline in the attention band (seen on the demo: the approval rate's incident twice)."""
+    lead = _state("approval_rate", incident_id="inc-1")
+    amber = _state("revenue_24h", status="amber", incident_id="inc-1")
+    alone = _state("tickets", status="amber")
+    calm_member = _state("payments", status="green", incident_id="inc-1")
+    bands = banded([lead, amber, alone, calm_member])
+    assert [t.m.metric_id for t in bands["red"]] == ["approval_rate", "revenue_24h", "payments"]
+    assert [t.m.metric_id for t in bands["attention"]] == ["tickets"]
+    assert bands["calm"] == []
+    cards = grouped(bands["red"], {"inc-1": "Approvals down"})
+    assert len(cards) == 1 and [t.m.metric_id for t in cards[0].tiles[1:]] == ["revenue_24h", "payments"]
