@@ -5,10 +5,10 @@ An agent reads one or the other; lines are cheaper than repeating the JSON, and 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from heartbeat_core import clock
-from heartbeat_core.formatting import format_moment, format_since, format_value
+from heartbeat_core.formatting import format_date, format_moment, format_row, format_since, format_value
 from heartbeat_core.readmodel.annotations import Acknowledgement, Driver
 from heartbeat_core.readmodel.entities import culprit_line
 from heartbeat_core.readmodel.incidents import Incident
@@ -55,15 +55,16 @@ def problem_line(p: models.Problem, *, owner: bool = True, grouped: bool = False
     return "; ".join(parts)
 
 
-def grouped_lines(incidents: list[Incident], problems: list[models.Problem]) -> list[str]:
-    """Problems under their incident (its headline first), then those in no incident shown."""
+def grouped_lines(incidents: list[Incident], problems: list[models.Problem], today: date) -> list[str]:
+    """Problems under their incident (its headline first, `since 14 Nov` as of `today`), then those in no
+    incident shown."""
     lines: list[str] = []
     placed: set[str] = set()
     for i in incidents:
         members = [p for p in problems if p.metric_id in i.metrics]
         if not members:
             continue
-        since = f" since {i.started_at:%Y-%m-%d}" if i.started_at else ""
+        since = f" {format_since(i.started_at.date(), today)}" if i.started_at else ""
         owners = f"; owner {', '.join(i.owners)}" if i.owners else ""
         lines.append(f"Incident {i.incident_id} {i.status.upper()}{since}: {i.headline}{owners}")
         one_owner = len(i.owners or []) == 1
@@ -83,7 +84,7 @@ def what_is_red(answer: models.WhatIsRed) -> str:
         f"{answer.total} need attention (red {c.get('red', 0)}, amber {c.get('amber', 0)}, "
         f"stale {c.get('stale', 0)}, no data {c.get('no_data', 0)}), worst first"
     )
-    lines = [head, *grouped_lines(answer.incidents, answer.items)]
+    lines = [head, *grouped_lines(answer.incidents, answer.items, clock.now().date())]
     if answer.more:
         lines.append(f"... {answer.more} more (raise limit)")
     if answer.degraded:
@@ -145,10 +146,15 @@ def _section(title: str, items: list[str]) -> list[str]:
     return [title, *items] if items else []
 
 
+def day_name(day: date) -> str:
+    """A briefing's day as people say it: `Thu 3 Dec` (never `2026-12-03`)."""
+    return f"{day:%a} {format_date(day, day)}"
+
+
 def today(answer: models.Today) -> str:
     """The first answer as a short briefing (not a copy of the JSON): incidents with their members by name,
     other problems, what is new, what not to trust, changes, the job."""
-    lines = [f"{answer.business_day.isoformat()}: {answer.headline}", *_incidents_section(answer)]
+    lines = [f"{day_name(answer.business_day)}: {answer.headline}", *_incidents_section(answer)]
     lines += _section("Other problems:", [problem_line(p) for p in answer.top])
     lines += _section("New since yesterday:", [f"- {n.text}" for n in answer.new])
     lines += _section("Do not trust:", [f"- {n.text}" for n in answer.not_to_trust])
@@ -179,16 +185,23 @@ def explanation(e: models.Explanation) -> str:
     if e.error:
         lines.append(f"Last compute failed: {e.error}")
     if e.detail is not None:
-        d = e.detail
-        total = "?" if d.total is None else str(d.total)
-        lines.append(f"Rows {d.offset + 1}-{d.offset + len(d.rows)} of {total}: {' | '.join(d.columns)}")
-        lines += ["  " + " | ".join("" if v is None else str(v) for v in row) for row in d.rows]
-        if d.more:
-            lines.append(f"  ... {d.more} more (detail_offset={d.offset + len(d.rows)})")
+        lines += detail_lines(e.detail, e.unit)
     for cut in e.audit_cuts:
         state = f" [OUT OF DATE: {cut.out_of_date}]" if cut.out_of_date else ""
         lines.append(f"Audit cut {cut.cut_id} ({cut.title}): {cut.takeaway or 'not computed'}{state}")
     return "\n".join(lines)
+
+
+def detail_lines(d: models.Detail, unit: str) -> list[str]:
+    """A page of the rows behind a value, cells as people read them (`24 Nov 11:54 UTC (3.2 d ago)`,
+    `EUR 12,400`); the JSON keeps them as stored."""
+    total = "?" if d.total is None else str(d.total)
+    lines = [f"Rows {d.offset + 1}-{d.offset + len(d.rows)} of {total}: {' | '.join(d.columns)}"]
+    now = clock.now()
+    lines += ["  " + " | ".join(format_row(d.columns, row, now, unit=unit)) for row in d.rows]
+    if d.more:
+        lines.append(f"  ... {d.more} more (detail_offset={d.offset + len(d.rows)})")
+    return lines
 
 
 def metric_list(answer: models.MetricList) -> str:

@@ -4,6 +4,8 @@ when empty, and valid against the advertised output schemas, which define each s
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -11,9 +13,11 @@ import jsonschema
 import pytest
 from mcp import Client
 
+from heartbeat_core.clock import frozen_clock
 from heartbeat_core.readmodel import CockpitSnapshot, MetricState
 from heartbeat_core.readmodel.annotations import Acknowledgement, Driver, EntityRef, EntitySummary, Flag
 from heartbeat_core.readmodel.cache import CachedSnapshot
+from heartbeat_core.readmodel.incidents import Incident
 from heartbeat_mcp import models, render
 from heartbeat_mcp.answers import answer
 from heartbeat_mcp.schema import shared_shapes
@@ -109,3 +113,31 @@ def test_models_use_the_shared_vocabulary() -> None:
     assert models.Problem.model_fields["flags"].annotation == list[Flag] | None
     with_ack = models.Explanation.model_fields["acknowledgement"].annotation
     assert with_ack == Acknowledgement | None
+
+
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def test_text_names_an_incidents_start_and_the_briefings_day_as_people_do() -> None:
+    """`since 14 Nov`, `Wed 25 Nov: …`: the text block never prints an ISO date (the JSON keeps them)."""
+    incident = Incident(
+        incident_id="inc-7",
+        headline="ACME Ltd behind on collateral",
+        status="red",
+        metrics=["a_red"],
+        evidence=["entity client:c1"],
+        started_at=datetime(2026, 11, 14, 6, 12, tzinfo=UTC),
+    )
+    red = models.WhatIsRed(
+        generated_at=NOW, counts={"red": 1}, total=1, incidents=[incident], items=[problem(ANNOTATED)]
+    )
+    with frozen_clock(NOW):
+        text = render.what_is_red(red)
+    assert "Incident inc-7 RED since 14 Nov: ACME Ltd behind on collateral" in text
+    brief = models.Today(
+        generated_at=NOW, business_day=NOW.date(), headline="1 incident", counts={}, incidents=[], top=[],
+        new=[], not_to_trust=[], changed=[], targets_hit=[],
+    )  # fmt: skip
+    day = render.today(brief)
+    assert day.startswith("Wed 25 Nov: 1 incident"), day
+    assert not ISO_DAY.search(text + day), ISO_DAY.findall(text + day)

@@ -79,3 +79,21 @@ def test_detail_pages_carry_a_total_and_go_past_the_stored_rows(marts_url: str, 
 
     assert DETAIL_ROW_LIMIT == 50
     anyio.run(main)
+
+
+def test_detail_rows_in_the_text_read_as_people_do() -> None:
+    """The text block's rows name moments and dates relative to now and amounts with their currency; the
+    JSON rows stay as stored (ISO)."""
+    from datetime import UTC, datetime
+
+    from heartbeat_mcp import models, render
+
+    page = models.Detail(
+        columns=["client_id", "amount", "due_date", "created_at"],
+        rows=[[48213, 5200, "2026-11-14", "2026-11-25T06:12:00+00:00"]],
+        total=1,
+    )
+    with clock.frozen_clock(datetime(2026, 11, 25, 12, tzinfo=UTC)):
+        lines = render.detail_lines(page, "money:EUR")
+    assert lines[1] == "  48213 | EUR 5,200 | 14 Nov (11 d ago) | 06:12 UTC (5.8 h ago)", lines
+    assert page.rows[0][2] == "2026-11-14"
