@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -236,6 +237,20 @@ def test_source_due_by_schedule() -> None:
     assert source_due("0 6 * * *", datetime(2026, 3, 1, 5, 17, tzinfo=UTC), now, tz)
 
 
+def test_a_skipped_sources_note_names_when_it_landed_as_people_read_it() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from heartbeat_core.jobs.runner import not_due_note
+
+    now = datetime(2026, 3, 2, 5, 17, tzinfo=UTC)
+    landed = datetime(2026, 3, 2, 1, 12, tzinfo=UTC)
+    assert not_due_note("daily", landed, now, UTC) == "not due: schedule daily, landed 01:12 UTC"
+    berlin = not_due_note("daily", datetime(2026, 3, 1, 23, 30, tzinfo=UTC), now, ZoneInfo("Europe/Berlin"))
+    assert berlin == "not due: schedule daily, landed 00:30 CET"  # the office's day and clock
+    assert not_due_note("daily", None, now, UTC) is None and not_due_note("hourly", landed, now, UTC) is None
+
+
 def test_scheduled_job_skips_sources_that_are_not_due(
     mini_world: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -266,7 +281,8 @@ def test_scheduled_job_skips_sources_that_are_not_due(
     assert view is not None and view.state == "succeeded"
     assert landed == ["fx"]  # hourly: always due; shop is daily and landed today
     shop = next(s for s in view.sources if s.source == "shop")
-    assert shop.state == "skipped" and "not due: schedule daily" in (shop.note or "")
+    assert shop.state == "skipped" and "not due: schedule daily, landed " in (shop.note or "")
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", shop.note or ""), shop.note  # `landed 06:12 UTC`, not ISO
     landed.clear()
     runner.request_recompute(
         trigger="cli", background=False, steps=steps

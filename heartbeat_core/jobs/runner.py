@@ -27,7 +27,7 @@ import psycopg
 from heartbeat_core import clock
 from heartbeat_core.alerts import evaluate_and_deliver
 from heartbeat_core.db import connect, get_pool
-from heartbeat_core.formatting import counted
+from heartbeat_core.formatting import counted, format_clock
 from heartbeat_core.jobs.cron import last_tick
 from heartbeat_core.jobs.ledger import (
     GATE_LOCK,
@@ -562,10 +562,18 @@ def _sources_not_due(sources: list[str]) -> dict[str, str]:
     out = {}
     for name in sources:
         spec = config.get(name)
-        schedule = spec.schedule if spec is not None else "hourly"
-        if not source_due(schedule, last.get(name), now, settings.tz):
-            out[name] = f"not due: schedule {schedule}, landed {last[name]:%Y-%m-%d %H:%M} UTC"
+        note = not_due_note(spec.schedule if spec is not None else "hourly", last.get(name), now, settings.tz)
+        if note is not None:
+            out[name] = note
     return out
+
+
+def not_due_note(schedule: str, landed: datetime | None, now: datetime, tz: tzinfo) -> str | None:
+    """Why a source is skipped, or None when it is due: `not due: schedule daily, landed 01:12 UTC`. The
+    note is kept with the job and read later, so the moment has no age (`format_clock`)."""
+    if landed is None or source_due(schedule, landed, now, tz):
+        return None
+    return f"not due: schedule {schedule}, landed {format_clock(landed, now, tz)}"
 
 
 def _still_active(conn: psycopg.Connection[Any], ids: list[str] | None) -> list[RegistryMetric]:
