@@ -27,7 +27,8 @@ def export_cmd(
 
     with connect() as conn:
         cat = catalog(conn)
-    text = catalog_markdown(cat, get_settings().public_url, f"{clock.now():%Y-%m-%d %H:%M} UTC")
+    settings = get_settings()
+    text = catalog_markdown(cat, settings.public_url, clock.now(), settings.tz)
     if output is None:
         print(text, end="")
         return

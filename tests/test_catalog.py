@@ -70,4 +70,10 @@ def test_catalog_export_writes_the_same_entries_as_markdown(verified: str, tmp_p
     for entry in [*cat.metrics, *cat.cuts]:
         assert f"(`{entry.id}`)" in text
     assert "- **Verification:** verified by c.muller@example.com" in text
+    # a wiki page is read for months: days named, no ages, never an ISO date (`on 3 Dec at 06:12 UTC`)
+    assert re.search(rf"Generated from the registries on \d{{1,2}} [A-Z][a-z]{{2}} at {CLOCK}: ", text), text[
+        :300
+    ]
+    assert re.search(r"verified by c\.muller@example\.com on \d{1,2} [A-Z][a-z]{2}\n", text)
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", text)
     assert "http://127.0.0.1:8787/metrics/shop_unpaid_invoices" in text

@@ -8,13 +8,13 @@ the owner likewise; verification names who verified and when.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
-from heartbeat_core.formatting import format_value
+from heartbeat_core.formatting import format_clock, format_date, format_value
 
 
 @dataclass(frozen=True)
@@ -123,10 +123,10 @@ def catalog(conn: psycopg.Connection[Any]) -> Catalog:
     return Catalog(metrics, cuts)
 
 
-def _md_entry(e: CatalogEntry, base_url: str) -> list[str]:
+def _md_entry(e: CatalogEntry, base_url: str, today: date, tz: tzinfo) -> list[str]:
     verified = f"verified by {e.verified_by}" if e.verification_state == "verified" else "unverified"
     if e.verified_at is not None and e.verification_state == "verified":
-        verified += f" on {e.verified_at:%Y-%m-%d}"
+        verified += f" on {format_date(e.verified_at.astimezone(tz).date(), today)}"
     rows = [
         f"### [{e.name}]({base_url}{e.link}) (`{e.id}`)",
         "",
@@ -142,8 +142,11 @@ def _md_entry(e: CatalogEntry, base_url: str) -> list[str]:
     return rows
 
 
-def catalog_markdown(cat: Catalog, base_url: str, generated: str) -> str:
-    """The catalog as Markdown for a wiki: the same fields as `/catalog`, links to the live pages."""
+def catalog_markdown(cat: Catalog, base_url: str, now: datetime, tz: tzinfo) -> str:
+    """The catalog as Markdown for a wiki: the same fields as `/catalog`, links to the live pages. A wiki
+    page is read for months, so days are named (`on 3 Dec at 06:12 UTC`, `verified … on 2 Nov`), without ages."""
+    today = now.astimezone(tz).date()
+    generated = f"on {format_date(today, today)} at {format_clock(now, now, tz)}"
     out = [
         "# Heartbeat catalog",
         "",
@@ -153,8 +156,8 @@ def catalog_markdown(cat: Catalog, base_url: str, generated: str) -> str:
         "",
     ]
     for entry in cat.metrics:
-        out += _md_entry(entry, base_url)
+        out += _md_entry(entry, base_url, today, tz)
     out += ["## Audit cuts", ""]
     for entry in cat.cuts:
-        out += _md_entry(entry, base_url)
+        out += _md_entry(entry, base_url, today, tz)
     return "\n".join(out).rstrip() + "\n"
