@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from datetime import datetime, tzinfo
 
 import typer
 
@@ -13,8 +14,10 @@ from heartbeat_core import clock
 from heartbeat_core.alerts.acknowledge import AcknowledgeInputError, acknowledge
 from heartbeat_core.db import connect
 from heartbeat_core.db.migrate import migrate
+from heartbeat_core.formatting import format_date, format_moment
 from heartbeat_core.metrics.registry import UnknownMetric
-from heartbeat_core.readmodel.changes import changes_since
+from heartbeat_core.readmodel.changes import Changes, changes_since
+from heartbeat_core.settings import get_settings
 
 
 def ack_cmd(
@@ -39,7 +42,7 @@ def ack_cmd(
     if result is None:
         print(f"{subject}: not acknowledged")
     else:
-        end = f" until {result.until.isoformat()}" if result.until else ""
+        end = f" until {format_moment(result.until, clock.now(), get_settings().tz)}" if result.until else ""
         print(
             f"{result.subject}: acknowledged by {result.by}{end}"
             + (f" — {result.note}" if result.note else "")
@@ -62,17 +65,27 @@ def changes_cmd(
     if as_json:
         print(json.dumps(feed.model_dump(mode="json")))
         return
-    print(f"since {feed.since:%Y-%m-%d %H:%M %Z}:")
+    print("\n".join(changes_lines(feed, now, get_settings().tz)))
+
+
+def changes_lines(feed: Changes, now: datetime, tz: tzinfo) -> list[str]:
+    """The feed as `heartbeat changes` prints it: `since 24 Nov 06:12 UTC (24.0 h ago):`, then one line a
+    change, days as `24 Nov`."""
+    today = clock.business_day(now, tz)
+    lines = [f"since {format_moment(feed.since, now, tz)}:"]
     for c in feed.colours:
-        print(f"  colour  {c.metric_id}: {c.before} -> {c.after} ({c.as_of_date}): {c.reason}")
+        day = format_date(c.as_of_date, today)
+        lines.append(f"  colour  {c.metric_id}: {c.before} -> {c.after} ({day}): {c.reason}")
     for e in feed.entity_events:
-        print(f"  entity  {e.metric_id}: {e.kind} {e.type} {e.label or e.key} ({e.as_of_date})")
+        day = format_date(e.as_of_date, today)
+        lines.append(f"  entity  {e.metric_id}: {e.kind} {e.type} {e.label or e.key} ({day})")
     for a in feed.acknowledgements:
-        print(f"  ack     {a.subject}: {a.action} by {a.by}" + (f" — {a.note}" if a.note else ""))
+        lines.append(f"  ack     {a.subject}: {a.action} by {a.by}" + (f" — {a.note}" if a.note else ""))
     for s in feed.sources:
-        print(f"  source  {s.source}: {s.last_status or '?'}, {s.freshness} ({s.freshness_reason})")
-    if not (feed.colours or feed.entity_events or feed.acknowledgements or feed.sources):
-        print("  nothing changed")
+        lines.append(f"  source  {s.source}: {s.last_status or '?'}, {s.freshness} ({s.freshness_reason})")
+    if len(lines) == 1:
+        lines.append("  nothing changed")
+    return lines
 
 
 def register(app: typer.Typer) -> None:

@@ -7,14 +7,17 @@ to open on the screen (`HEARTBEAT_PUBLIC_URL/?key=…`).
 from __future__ import annotations
 
 import json
+from datetime import datetime, tzinfo
 
 import typer
 
 from heartbeat_cli.errors import CommandError, one_line_errors
+from heartbeat_core import clock
 from heartbeat_core.access import CredentialError, create_credential, list_credentials, revoke_credential
 from heartbeat_core.access.keys import Credential
 from heartbeat_core.db import connect
 from heartbeat_core.db.migrate import migrate
+from heartbeat_core.formatting import format_moment
 from heartbeat_core.settings import get_settings
 
 group = typer.Typer(help="Read credentials: viewer tokens (people, agents) and display keys (wall screens).",
@@ -67,11 +70,15 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readabl
         return
     if not creds:
         print("no credentials yet: heartbeat keys create viewer|display --name NAME")
+    now, tz = clock.now(), get_settings().tz
     for c in creds:
-        state = f"revoked {c.revoked_at:%Y-%m-%d %H:%M}" if c.revoked_at else "live"
-        print(
-            f"{c.credential_id:>4}  {c.kind:<8} {c.name:<24} created {c.created_at:%Y-%m-%d %H:%M}  {state}"
-        )
+        print(credential_line(c, now, tz))
+
+
+def credential_line(c: Credential, now: datetime, tz: tzinfo) -> str:
+    """`   3  viewer   alice    created 28 Nov 01:12 UTC (3.2 d ago)  live`: one line of `keys list`."""
+    state = f"revoked {format_moment(c.revoked_at, now, tz)}" if c.revoked_at else "live"
+    return f"{c.credential_id:>4}  {c.kind:<8} {c.name:<24} created {format_moment(c.created_at, now, tz)}  {state}"
 
 
 @group.command("revoke")

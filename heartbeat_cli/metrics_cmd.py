@@ -12,10 +12,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from heartbeat_cli.errors import CommandError, one_line_errors
-from heartbeat_core import readmodel
+from heartbeat_core import clock, readmodel
 from heartbeat_core.compute.engine import compute_metrics
 from heartbeat_core.db import connect
-from heartbeat_core.formatting import counted, format_duration, format_number, format_value
+from heartbeat_core.formatting import counted, format_clock, format_duration, format_number, format_value
 from heartbeat_core.metrics.registry import UnknownMetric
 from heartbeat_core.settings import get_settings
 from heartbeat_core.sync import sync_project
@@ -119,7 +119,8 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="The read mode
         print(snapshot.model_dump_json())
         return
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-    table = Table(title=f"Heartbeat — {snapshot.generated_at:%Y-%m-%d %H:%M} UTC", expand=False)
+    generated = format_clock(snapshot.generated_at, clock.now(), get_settings().tz)
+    table = Table(title=f"Heartbeat — {generated}", expand=False)
     for column in ("status", "metric", "value", "period", "reason", "freshness"):
         table.add_column(column, no_wrap=column in ("status", "metric", "value", "freshness"))
     for state in snapshot.metrics:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,7 +38,11 @@ def test_alerts_cli_test_evaluate_snooze_outbox(mini_world: str, slack: SlackRec
 
     snoozed = run("snooze", "rates_coverage", "--until", "4h", "--actor", "ops@example.com")
     assert snoozed.returncode == 0, snoozed.stderr
-    assert "snoozed until" in snoozed.stdout
+    # `snoozed until 10:12 UTC (in 4.0 h) by …` (a date only when it is another day), never ISO
+    until = re.search(r"snoozed until (.+) by ops@example.com", snoozed.stdout)
+    assert until and re.fullmatch(r"(\d+ \w+ )?\d{2}:\d{2} [A-Z]+ \(in 4\.0 h\)", until.group(1)), (
+        snoozed.stdout
+    )
     unknown = run("snooze", "shop_unpaid_invoice", "--until", "4h")
     assert unknown.returncode == 1 and "shop_unpaid_invoices" in unknown.stderr
     bad = run("snooze", "rates_coverage", "--until", "soonish")
@@ -64,3 +69,19 @@ def test_alerts_cli_test_evaluate_snooze_outbox(mini_world: str, slack: SlackRec
     assert lifted.returncode == 0 and "not snoozed" in lifted.stdout
     with psycopg.connect(mini_world) as conn:
         assert conn.execute("SELECT count(*) FROM heartbeat.alert_snooze").fetchone() == (0,)
+
+
+def test_the_delivery_line_names_the_next_attempt_as_people_read_it() -> None:
+    from datetime import UTC, datetime
+
+    from heartbeat_cli.alerts_cmd import delivery_line
+    from heartbeat_core.alerts import DeliveryReport
+
+    now = datetime(2026, 11, 25, 6, 12, tzinfo=UTC)
+    report = DeliveryReport(
+        sent=[1, 2], retrying=[3], next_attempt_at=datetime(2026, 11, 25, 6, 14, tzinfo=UTC)
+    )
+    assert (
+        delivery_line(report, now, UTC)
+        == "delivered 2, failed 0, waiting 1; next attempt 06:14 UTC (in 2 min)"
+    )

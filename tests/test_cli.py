@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,9 @@ def test_sync_compute_backfill_status_json(marts_url: str, tmp_path: Path) -> No
     table = run("status", env=env)
     assert table.returncode == 0
     assert "shop_unpaid_invoices" in table.stdout and "1 red, 1 amber" in table.stdout
+    # the title's moment as people read it (`Heartbeat — 06:12 UTC`), never an ISO date
+    assert re.search(r"Heartbeat — \d{2}:\d{2} [A-Z]+", table.stdout), table.stdout[:200]
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", table.stdout)
     shown = run("metric", "show", "shop_unpaid_invoices", env=env)
     assert shown.returncode == 0 and "ACME Ltd" in shown.stdout
 

@@ -4,8 +4,9 @@ real loopback server (token-protected write), and the real MCP client; the read 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -26,6 +27,9 @@ from tests.web_server import LiveServer
 METRIC = "shop_unpaid_invoices"
 TOKEN = "s3cret-token-for-ack-tests"
 HEARTBEAT = str(REPO_ROOT / ".venv" / "bin" / "heartbeat")
+
+
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _state(url: str) -> readmodel.MetricState:
@@ -62,6 +66,19 @@ def test_cli_ack_fills_the_read_model_and_the_feed(mini_world: str, monkeypatch:
     assert [(a["subject"], a["action"], a["by"]) for a in acks] == [
         ("entity:client:ACME Ltd", "acknowledged", "anna@example.com")
     ]
+    # for people: the moment read on a phone (`since 05:12 UTC (59 min ago):`), never an ISO date
+    text = subprocess.run([HEARTBEAT, "changes", "--since", "1h"], capture_output=True, text=True, env=env,
+                          check=False).stdout  # fmt: skip
+    assert re.match(r"since \d{2}:\d{2} [A-Z]+ \((59 min|1\.0 h) ago\):\n", text), text
+    assert "  ack     entity:client:ACME Ltd: acknowledged by anna@example.com" in text
+    until = subprocess.run(
+        [HEARTBEAT, "ack", "client:ACME Ltd", "--until", "2h", "--by", "anna@example.com"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert re.search(
+        r"acknowledged by anna@example.com until (\d+ \w+ )?\d{2}:\d{2} [A-Z]+ \(in 2\.0 h\)", until.stdout
+    ), until.stdout + until.stderr
+    assert not ISO_DAY.search(text + until.stdout)
 
 
 def test_rest_ack_needs_the_token_and_changes_lists_the_new_client(
@@ -118,3 +135,32 @@ def test_mcp_acknowledge_and_what_changed(mini_world: str) -> None:
 
     feed = anyio.run(body)
     assert [a["subject"] for a in feed["acknowledgements"]] == ["entity:client:ACME Ltd"]
+
+
+def test_the_feed_for_people_names_days_and_moments_as_they_read_them() -> None:
+    from heartbeat_cli.entities_cmd import changes_lines
+    from heartbeat_core.readmodel.changes import Changes, ColourChange
+    from heartbeat_core.readmodel.entities import EntityEvent
+
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    feed = Changes(
+        since=now - timedelta(days=2),
+        until=now,
+        colours=[
+            ColourChange(metric_id=METRIC, name="Unpaid", as_of_date=date(2026, 11, 24), before="green",
+                         after="red", reason="12 unpaid", computed_at=now)
+        ],
+        entity_events=[
+            EntityEvent(metric_id=METRIC, type="client", key="7", label="ACME Ltd", kind="new",
+                        as_of_date=date(2025, 12, 30), recorded_at=now)
+        ],
+        acknowledgements=[],
+        sources=[],
+    )  # fmt: skip
+    assert changes_lines(feed, now, UTC) == [
+        "since 23 Nov 12:00 UTC (2.0 d ago):",
+        f"  colour  {METRIC}: green -> red (24 Nov): 12 unpaid",
+        f"  entity  {METRIC}: new client ACME Ltd (30 Dec 2025)",
+    ]
+    empty = feed.model_copy(update={"colours": [], "entity_events": []})
+    assert changes_lines(empty, now, UTC)[1:] == ["  nothing changed"]

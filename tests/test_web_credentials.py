@@ -202,9 +202,16 @@ def test_keys_command_creates_lists_and_revokes(marts_url: str, tmp_path: Path) 
     assert wrong.returncode == 1 and "expected one of viewer, display" in wrong.stderr
     listed = json.loads(run("keys", "list", "--json", env=env).stdout)
     assert {(c["kind"], c["name"]) for c in listed} == {("display", "lobby-tv"), ("viewer", "alice")}
-    assert url.split("=")[1] not in run("keys", "list", env=env).stdout  # a key is shown once only
+    listing = run("keys", "list", env=env).stdout
+    assert url.split("=")[1] not in listing  # a key is shown once only
     gone = run("keys", "revoke", "lobby-tv", env=env)
     assert gone.returncode == 0 and "revoked display 'lobby-tv'" in gone.stdout
+    # moments as people read them: `created 06:12 UTC (4 s ago)  revoked 06:12 UTC (1 s ago)`, never ISO
+    moment = r"\d{2}:\d{2} [A-Z]+ \(\d+ (s|min) ago\)"
+    assert re.search(rf"alice +created {moment}  live", listing), listing
+    revoked = run("keys", "list", env=env).stdout
+    assert re.search(rf"lobby-tv +created {moment}  revoked {moment}", revoked), revoked
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", listing + revoked)
     assert run("keys", "revoke", "lobby-tv", env=env).returncode == 1
     with psycopg.connect(marts_url) as conn:
         hashes = conn.execute("SELECT key_hash, cookie_hash FROM heartbeat.credential").fetchall()
