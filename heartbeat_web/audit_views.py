@@ -36,7 +36,7 @@ from heartbeat_core.audit import (
 from heartbeat_core.audit.read import check_window, known_pages, page_info
 from heartbeat_core.formatting import format_clock
 from heartbeat_web.auth import require_token, token_configured
-from heartbeat_web.charts import render_cut
+from heartbeat_web.charts import AsOf, render_cut
 from heartbeat_web.deps import Web, database_reads, database_writes, web
 from heartbeat_web.gate import principal_of
 from heartbeat_web.views import _html
@@ -157,25 +157,27 @@ def _without_names(cut: dict[str, Any], hide: bool) -> dict[str, Any]:
     return {**cut, "payload": None, "names_hidden": True}
 
 
-def _decorate(cut: dict[str, Any], tz: Any, hide: bool = False) -> dict[str, Any]:
+def _decorate(cut: dict[str, Any], at: AsOf, hide: bool = False) -> dict[str, Any]:
     cut = _without_names(cut, hide)
-    cut["chart"] = "" if cut.get("names_hidden") else render_cut(cut["kind"], cut["payload"], cut["title"])
-    cut["age"] = _age(cut, tz)
-    cut["error_clock"] = _clock(cut["error_at"], tz) if cut.get("error_at") else None
+    drawn = "" if cut.get("names_hidden") else render_cut(cut["kind"], cut["payload"], cut["title"], at)
+    cut["chart"] = drawn
+    cut["age"] = _age(cut, at.tz)
+    cut["error_clock"] = _clock(cut["error_at"], at.tz) if cut.get("error_at") else None
     return cut
 
 
 def _render_page(w: Web, conn: Any, page: str, window: str | None, hide: bool) -> bytes:
     view = page_view(conn, page, window)
+    at = AsOf(clock.now(), w.settings.tz)
     ctx = {
         "build": w.build,
         "p": view,
-        "cuts": [_decorate(c, w.settings.tz, hide) for c in view["cuts"]],
+        "cuts": [_decorate(c, at, hide) for c in view["cuts"]],
         "pages": [page_info(x) for x in known_pages(conn)],
         "window": window,
         "windows": WINDOWS,
         "token_set": token_configured(),
-        "generated": _clock(clock.now(), w.settings.tz),
+        "generated": _clock(at.now, at.tz),
         "degraded": False,
     }
     return w.env.get_template("audit_page.html").render(ctx).encode()

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from heartbeat_core import clock
 from heartbeat_core.formatting import (
     column_label,
+    format_date,
     format_day,
     format_duration,
     format_row,
@@ -181,8 +182,8 @@ def layout(red: int, attention: int, calm: int) -> dict[str, float]:
     }
 
 
-def _short_time(moment: datetime | None, now: datetime, tz: Any) -> str:
-    """`14:05` today, `Tue 14:05` within a week, else the date: the strip's "last refresh"."""
+def short_time(moment: datetime | None, now: datetime, tz: Any) -> str:
+    """`14:05` today, `Tue 14:05` within a week, else the day (`14 Nov`): the strip's "last refresh"."""
     if moment is None:
         return "never"
     local, today = moment.astimezone(tz), now.astimezone(tz)
@@ -190,7 +191,7 @@ def _short_time(moment: datetime | None, now: datetime, tz: Any) -> str:
         return local.strftime("%H:%M")
     if (today - local).days < 7:
         return local.strftime("%a %H:%M")
-    return local.strftime("%Y-%m-%d")
+    return format_date(local.date(), today.date())
 
 
 def _newest(metrics: list[MetricState]) -> datetime | None:
@@ -242,8 +243,8 @@ class CockpitRenderer:
             "stalled": stalled,
             "stalled_for": stalled_for,
             "last_success": last_success.astimezone(tz).strftime("%a %H:%M") if last_success else None,
-            "last_refresh": _short_time(last_success, now, tz),
-            "data_as_of": _short_time(last_success or _newest(snap.metrics), now, tz),
+            "last_refresh": short_time(last_success, now, tz),
+            "data_as_of": short_time(last_success or _newest(snap.metrics), now, tz),
             "build": self.build,
             "refresh_s": self.settings.cockpit_refresh_s,
             "head": {},  # the JSON's `pipeline` comes with the snapshot itself

@@ -30,6 +30,7 @@ TOKEN = "audit-token-for-tests"
 
 # A moment as a machine prints it (`2026-11-02 15:16`): never on a page people read on a phone or a TV.
 ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # a day as a machine prints it (`2026-11-02`)
 CLOCK = r"\d{2}:\d{2} [A-Z]+"  # `15:16 UTC`, as formatting.format_clock prints a moment today
 
 EVIL = """
@@ -304,12 +305,14 @@ def test_pages_name_moments_and_counts_as_people_read_them(audit_world: str, tmp
         srv.stop()
     for path, html in pages.items():
         assert not ISO_MOMENT.search(html), (path, ISO_MOMENT.findall(html))
+        assert not ISO_DAY.search(html), (path, ISO_DAY.findall(html))
         assert re.search(rf"generated {CLOCK}", html), path
     risk = pages["/audit/risk"]
     assert (
         "1 client is 30+ days behind; ACME Ltd owes EUR 5,200 over 1 invoice, the oldest due 40 days" in risk
     )
     assert "client(s)" not in risk and "invoice(s)" not in risk
+    assert re.search(r"<td[^>]*>\d{1,2} [A-Z][a-z]{2}( \d{4})? \(40 d ago\)</td>", risk)  # the oldest due day
     assert re.search(rf"Last refresh failed \({CLOCK}\): RuntimeError", pages["/audit/money"])
     assert re.search(rf"computed {CLOCK} in \d+ ms", pages["/audit/money"])
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from markupsafe import Markup
@@ -15,12 +16,15 @@ from heartbeat_core.jobs.ledger import JobView
 from heartbeat_core.readmodel import MetricState
 from heartbeat_core.readmodel.annotations import Flag
 from heartbeat_core.readmodel.status import display_state
-from heartbeat_web.charts import history_chart, render_cut, sparkline
+from heartbeat_web.charts import AsOf, history_chart, render_cut, sparkline
 from heartbeat_web.charts.base import Scale, index_scale, nice_ticks, padded_range, runs
 from heartbeat_web.charts.metric import history_range
 from heartbeat_web.live import JobStrip
-from heartbeat_web.render import banded, make_env, tile
+from heartbeat_web.render import banded, make_env, short_time, tile
 from heartbeat_web.tiles import Culprit, grouped
+
+AT = AsOf(datetime(2026, 11, 25, 12, tzinfo=UTC), UTC)  # a page drawn on Wed 25 Nov at noon
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # a day as a machine prints it: never on a page
 
 
 def _state(metric_id: str = "orders_24h", **over: Any) -> MetricState:
@@ -217,7 +221,7 @@ def test_history_chart_of_an_amount_draws_no_negative_tick_or_band() -> None:
         (
             "line",
             {"takeaway": "t", "series": [{"name": "s", "points": [{"x": "2025-11-02", "y": 1}]}]},
-            "Nov 2",
+            "2 Nov",
         ),
         (
             "stacked",
@@ -234,14 +238,59 @@ def test_history_chart_of_an_amount_draws_no_negative_tick_or_band() -> None:
     ],
 )
 def test_every_cut_kind_renders_from_its_payload(kind: str, payload: dict[str, Any], expected: str) -> None:
-    html = render_cut(kind, payload, "Title <i>")
+    html = render_cut(kind, payload, "Title <i>", AT)
     assert expected in html and "<b>" not in html and "<i>" not in html
+    assert not ISO_DAY.search(html), ISO_DAY.findall(html)  # axis ticks and tooltips name days as `2 Nov`
 
 
 def test_a_cut_payload_that_no_longer_fits_its_kind_says_so() -> None:
-    assert "no longer fits its kind" in render_cut("bar", {"takeaway": "t", "bars": "nope"}, "T")
-    assert "No renderer for kind" in render_cut("pie", {"x": 1}, "T")
-    assert "Not computed yet" in render_cut("bar", None, "T")
+    assert "no longer fits its kind" in render_cut("bar", {"takeaway": "t", "bars": "nope"}, "T", AT)
+    assert "No renderer for kind" in render_cut("pie", {"x": 1}, "T", AT)
+    assert "Not computed yet" in render_cut("bar", None, "T", AT)
+
+
+def test_audit_table_cells_read_moments_and_days_relative_to_the_page() -> None:
+    """A cut stores dates as ISO text; its table reads them as people do, numbers and units unchanged."""
+    columns = [
+        {"key": "client", "label": "Client"},
+        {"key": "owed", "label": "Owed", "unit": "money:EUR"},
+        {"key": "oldest_due", "label": "Oldest due"},
+        {"key": "submitted", "label": "Submitted"},
+        {"key": "opened", "label": "Opened"},
+        {"key": "invoices", "label": "Invoices"},
+    ]
+    row = {"client": "ACME Ltd", "owed": 5200, "oldest_due": "2026-10-16", "submitted": "2026-11-25T06:12:00Z",
+           "opened": "2026-07-01T00:00:00+00:00", "invoices": 12000}  # fmt: skip
+    html = render_cut("table", {"takeaway": "t", "columns": columns, "rows": [row]}, "T", AT)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", html)
+    assert cells == [
+        "ACME Ltd", "EUR 5,200", "16 Oct (40 d ago)", "06:12 UTC (5.8 h ago)", "1 Jul (147 d ago)", "12,000",
+    ], cells  # fmt: skip
+    berlin = render_cut("table", {"takeaway": "t", "columns": columns, "rows": [row]}, "T",
+                        AsOf(AT.now, ZoneInfo("Europe/Berlin")))  # fmt: skip
+    assert "07:12 CET (5.8 h ago)" in berlin
+    assert not ISO_DAY.search(html + berlin)
+
+
+def test_heat_table_rows_that_are_days_are_labelled_as_people_read_them() -> None:
+    payload = {
+        "takeaway": "t",
+        "rows": ["2026-11-02", "web"],
+        "columns": ["2026-11-09"],
+        "values": [[1], [2]],
+    }
+    html = render_cut("heat_table", payload, "T", AT)
+    assert "<th>2 Nov</th>" in html and "<th>web</th>" in html and ">9 Nov</th>" in html
+    assert not ISO_DAY.search(html)
+
+
+def test_the_strips_last_refresh_names_an_old_day_not_an_iso_date() -> None:
+    now = AT.now
+    assert short_time(None, now, UTC) == "never"
+    assert short_time(now - timedelta(hours=1), now, UTC) == "11:00"
+    assert short_time(now - timedelta(days=2), now, UTC) == "Mon 12:00"
+    assert short_time(datetime(2026, 11, 14, 9, tzinfo=UTC), now, UTC) == "14 Nov"
+    assert short_time(datetime(2025, 11, 14, 9, tzinfo=UTC), now, UTC) == "14 Nov 2025"
 
 
 def test_stale_tile_has_its_own_look_age_big_last_value_small() -> None:

@@ -4,7 +4,8 @@
 and the metric page's history; `cuts` and `tables` the audit cut kinds.
 """
 
+from heartbeat_web.charts.base import AsOf
 from heartbeat_web.charts.cuts import RENDERERS, render_cut
 from heartbeat_web.charts.metric import history_chart, sparkline
 
-__all__ = ["RENDERERS", "history_chart", "render_cut", "sparkline"]
+__all__ = ["RENDERERS", "AsOf", "history_chart", "render_cut", "sparkline"]

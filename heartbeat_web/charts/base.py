@@ -8,20 +8,30 @@ every text goes through `escape`, so nothing from a metric's or a cut's text bec
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
 from typing import Literal, TypeVar
 
 from markupsafe import Markup, escape
 
-from heartbeat_core.formatting import format_number
+from heartbeat_core.formatting import format_date, format_number
 
 T = TypeVar("T")
 Point = tuple[float, float]
 Anchor = Literal["start", "middle", "end"]
 
 PALETTE = 12  # series colour classes c0…c11 (audit.css)
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """When and where a page is drawn: table cells that are moments or dates read relative to it."""
+
+    now: datetime
+    tz: tzinfo
 
 
 # ------------------------------------------------------------------------------------- ranges and scales
@@ -102,14 +112,21 @@ def truncate(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def day_label(text: str) -> str | None:
+    """An ISO day as a chart labels a category (a weekly cohort, an axis tick): `2026-11-02` → `2 Nov`, as
+    `format_date` names it (the year is the page's); None for any other text."""
+    if not _ISO_DAY.fullmatch(text):
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return format_date(day, day)
+
+
 def tick_label(text: str) -> str:
-    """Category axis labels: ISO dates as `Nov 2`, anything else truncated."""
-    if len(text) == 10 and text[4] == "-" and text[7] == "-" and text[:4].isdigit():
-        try:
-            return f"{_MONTHS[int(text[5:7]) - 1]} {int(text[8:10])}"
-        except (ValueError, IndexError):
-            pass
-    return truncate(text, 12)
+    """Category axis labels: ISO dates as `2 Nov`, anything else truncated."""
+    return day_label(text) or truncate(text, 12)
 
 
 def series_class(i: int, tone: str | None = None) -> str:

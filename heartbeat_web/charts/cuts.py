@@ -25,9 +25,11 @@ from heartbeat_core.audit.payloads import (
     TablePayload,
 )
 from heartbeat_web.charts.base import (
+    AsOf,
     Scale,
     axis_title,
     circle,
+    day_label,
     group,
     index_scale,
     legend,
@@ -112,7 +114,9 @@ def _series(
     out = [polyline(f"ser {cls}", [(px, py) for _, px, py in run]) for run in runs(placed) if len(run) > 1]
     if dots:
         out += [
-            circle(f"dot {cls}", px, py, 2.2, f"{s.name} {pt.x}: {value_label(pt.y, unit)}")
+            circle(
+                f"dot {cls}", px, py, 2.2, f"{s.name} {day_label(pt.x) or pt.x}: {value_label(pt.y, unit)}"
+            )
             for pt, px, py in (p for p in placed if p is not None)
         ]
     return "".join(out)
@@ -166,7 +170,8 @@ def _stack(p: StackedPayload, i: int, y: Scale, cx: float, bw: float, total: flo
         share = 100 * v / total if total else 0.0
         height = share if p.percent else v
         y0, y1 = y(base + height), y(base)
-        tip = f"{s.name} · {p.categories[i]}: {value_label(v, p.unit)}" + (
+        cat = p.categories[i]
+        tip = f"{s.name} · {day_label(cat) or cat}: {value_label(v, p.unit)}" + (
             f" ({share:.1f}%)" if total else ""
         )
         out.append(rect(f"seg {series_class(si, s.tone)}", cx - bw / 2, y0, bw, max(y1 - y0, 0.5), tip))
@@ -223,34 +228,43 @@ def funnel(p: FunnelPayload, title: str) -> Markup:
     return _svg(top + row_h * len(p.steps) + 6, "".join(parts), title)
 
 
-def _parsed(model: type[M], draw: Callable[[M, str], Markup]) -> Callable[[dict[str, Any], str], Markup]:
+Renderer = Callable[[dict[str, Any], str, AsOf], Markup]
+
+
+def _parsed(model: type[M], draw: Callable[[M, str, AsOf], Markup]) -> Renderer:
     """A renderer over a stored payload: parsed into its kind's model first, so drawing code is typed."""
 
-    def render_payload(payload: dict[str, Any], title: str) -> Markup:
+    def render_payload(payload: dict[str, Any], title: str, at: AsOf) -> Markup:
         try:
             parsed = model.model_validate(payload)
         except ValidationError as exc:
             return muted(f"This snapshot no longer fits its kind: {escape(str(exc.errors()[0]['msg']))}")
-        return draw(parsed, title)
+        return draw(parsed, title, at)
 
     return render_payload
 
 
-RENDERERS: dict[str, Callable[[dict[str, Any], str], Markup]] = {
-    "bar": _parsed(BarPayload, bar),
-    "line": _parsed(LinePayload, line_chart),
-    "stacked": _parsed(StackedPayload, stacked),
-    "funnel": _parsed(FunnelPayload, funnel),
+def _timeless(draw: Callable[[M, str], Markup]) -> Callable[[M, str, AsOf], Markup]:
+    """A drawing that names no moment relative to now (the charts and the heat grid)."""
+    return lambda payload, title, _at: draw(payload, title)
+
+
+RENDERERS: dict[str, Renderer] = {
+    "bar": _parsed(BarPayload, _timeless(bar)),
+    "line": _parsed(LinePayload, _timeless(line_chart)),
+    "stacked": _parsed(StackedPayload, _timeless(stacked)),
+    "funnel": _parsed(FunnelPayload, _timeless(funnel)),
     "table": _parsed(TablePayload, table),
-    "heat_table": _parsed(HeatTablePayload, heat_table),
+    "heat_table": _parsed(HeatTablePayload, _timeless(heat_table)),
 }
 
 
-def render_cut(kind: str, payload: dict[str, Any] | None, title: str) -> Markup:
-    """The chart for a snapshot payload, or a placeholder when there is none yet."""
+def render_cut(kind: str, payload: dict[str, Any] | None, title: str, at: AsOf) -> Markup:
+    """The chart for a snapshot payload, or a placeholder when there is none yet; table cells that are
+    moments or days read relative to `at` (the page's moment and the office's zone)."""
     if not payload:
         return muted("Not computed yet: run <code>heartbeat audit refresh</code>.")
     renderer = RENDERERS.get(kind)
     if renderer is None:
         return muted(f"No renderer for kind {escape(kind)}.")
-    return renderer(payload, title)
+    return renderer(payload, title, at)

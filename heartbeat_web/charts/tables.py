@@ -5,13 +5,15 @@ from __future__ import annotations
 from markupsafe import Markup, escape
 
 from heartbeat_core.audit.payloads import Cell, Column, HeatTablePayload, TablePayload
-from heartbeat_core.formatting import format_number
-from heartbeat_web.charts.base import muted, value_label
+from heartbeat_core.formatting import format_number, format_when
+from heartbeat_web.charts.base import AsOf, day_label, muted, value_label
 
 NO_ROWS = "No rows in this window."
 
 
-def _cell(value: Cell, unit: str | None) -> str:
+def _cell(value: Cell, unit: str | None, at: AsOf) -> str:
+    """A cell as people read it: numbers in their unit, yes/no, and a moment or a day the cut stored as ISO
+    text relative to the page (`24 Nov 11:54 UTC (3.2 d ago)`, `2 Nov (30 d ago)`); other text as it is."""
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -22,15 +24,16 @@ def _cell(value: Cell, unit: str | None) -> str:
         return f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}"
-    return str(value)
+    return format_when(value, at.now, at.tz) or value
 
 
 def _align(c: Column) -> str:
     return "num" if (c.unit or c.align == "right") else ""
 
 
-def table(p: TablePayload, title: str) -> Markup:
-    """Rows as the cut returned them; rows whose `highlight_key` column is true are marked."""
+def table(p: TablePayload, title: str, at: AsOf) -> Markup:
+    """Rows as the cut returned them, moments and days read relative to `at`; rows whose `highlight_key`
+    column is true are marked."""
     if not p.rows:
         return muted(NO_ROWS)
     head = "".join(f'<th class="{_align(c)}">{escape(c.label)}</th>' for c in p.columns)
@@ -38,7 +41,7 @@ def table(p: TablePayload, title: str) -> Markup:
     for r in p.rows:
         cls = ' class="hl"' if p.highlight_key and r.get(p.highlight_key) else ""
         cells = "".join(
-            f'<td class="{_align(c)}">{escape(_cell(r.get(c.key), c.unit))}</td>' for c in p.columns
+            f'<td class="{_align(c)}">{escape(_cell(r.get(c.key), c.unit, at))}</td>' for c in p.columns
         )
         body.append(f"<tr{cls}>{cells}</tr>")
     more = ""
@@ -51,7 +54,8 @@ def table(p: TablePayload, title: str) -> Markup:
 
 
 def heat_table(p: HeatTablePayload, title: str) -> Markup:
-    """A grid of values shaded from the lowest to the highest (darker = worse, as the cut says)."""
+    """A grid of values shaded from the lowest to the highest (darker = worse, as the cut says); rows and
+    columns that are days (weekly cohorts) labelled `2 Nov`."""
     if not p.rows:
         return muted(NO_ROWS)
     unit = p.unit or "count"
@@ -60,7 +64,7 @@ def heat_table(p: HeatTablePayload, title: str) -> Markup:
     span = (hi - lo) or 1.0
     corner = escape(p.row_label or "") + (" / " + escape(p.column_label) if p.column_label else "")
     head = f'<th class="corner">{corner}</th>' + "".join(
-        f'<th class="num">{escape(c)}</th>' for c in p.columns
+        f'<th class="num">{escape(day_label(c) or c)}</th>' for c in p.columns
     )
     body = []
     for label, line_values in zip(p.rows, p.values, strict=True):
@@ -74,7 +78,7 @@ def heat_table(p: HeatTablePayload, title: str) -> Markup:
             cells.append(
                 f'<td class="num heat" style="--heat:{alpha:.2f}">{escape(value_label(v, unit))}</td>'
             )
-        body.append(f"<tr><th>{escape(label)}</th>{''.join(cells)}</tr>")
+        body.append(f"<tr><th>{escape(day_label(label) or label)}</th>{''.join(cells)}</tr>")
     scale = (
         f'<p class="legend audit-legend"><span class="heat-scale"></span>'
         f"{'darker = higher' if p.higher_is_worse else 'darker = lower'} · range {escape(value_label(lo, unit))}–"
