@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime, tzinfo
 from typing import Any
 
 import typer
@@ -11,13 +12,15 @@ from rich.console import Console
 from rich.table import Table
 
 from heartbeat_cli.errors import CommandError, one_line_errors
+from heartbeat_core import clock
 from heartbeat_core.audit import read
 from heartbeat_core.audit.discovery import WINDOWS
 from heartbeat_core.audit.refresh import refresh_cuts
 from heartbeat_core.audit.registry import UnknownCut
 from heartbeat_core.db import connect
 from heartbeat_core.db.migrate import migrate
-from heartbeat_core.formatting import counted, format_duration
+from heartbeat_core.formatting import counted, format_duration, format_when
+from heartbeat_core.settings import get_settings
 
 audit = typer.Typer(help="Audit cuts: small charts with prose behind the /audit pages.", no_args_is_help=True)
 
@@ -116,8 +119,19 @@ def show_cmd(
     if view["error"]:
         print(f"last refresh failed: {view['error']}")
     print(f"takeaway: {summary.get('takeaway') or '—'}")
+    now, tz = clock.now(), get_settings().tz
     for row in summary.get("top", []):
-        print("  " + "  ".join(f"{k}: {v}" for k, v in row.items()))
+        print("  " + "  ".join(f"{k}: {shown(v, now, tz)}" for k, v in row.items()))
+
+
+def shown(value: Any, now: datetime, tz: tzinfo) -> str:
+    """A top row's value for people: a day or a moment as they read it (`16 Oct (40 d ago)`), a point as
+    `3 Nov (30 d ago): 1,043`, anything else as it is."""
+    if isinstance(value, dict):
+        if set(value) == {"x", "y"}:
+            return f"{shown(value['x'], now, tz)}: {shown(value['y'], now, tz)}"
+        return ", ".join(f"{k} {shown(v, now, tz)}" for k, v in value.items())
+    return format_when(value, now, tz) or str(value)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -363,6 +364,12 @@ def test_cli_refresh_list_show_and_sync(mini_world: str, cuts_dir: Path, tmp_pat
     assert {r["cut_id"] for r in json.loads(listed.stdout)} == {"money_unpaid", "money_orders", "money_flaky"}
     shown = _cli("audit", "show", "money_unpaid", env_extra=env)
     assert shown.returncode == 0 and "ACME Ltd owes" in shown.stdout
+    assert _cli("audit", "refresh", "money_orders", env_extra=env).returncode == 0
+    days = _cli("audit", "show", "money_orders", env_extra=env)  # a line over days: its top rows name them
+    assert days.returncode == 0 and re.search(r"\d{1,2} [A-Z][a-z]{2} \((\d+ d ago|today)\)", days.stdout), (
+        days.stdout
+    )
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", shown.stdout + days.stdout), shown.stdout + days.stdout
     unknown = _cli("audit", "refresh", "money_unpiad", env_extra=env)
     assert unknown.returncode == 1
     assert unknown.stderr.strip().startswith("heartbeat: unknown audit cut 'money_unpiad'")
