@@ -161,7 +161,7 @@ def test_read_model_carries_entities_culprit_and_new_flag(world: str) -> None:
     assert [f.kind for f in state.flags] == ["new_entity"]
     line = culprit_line(summary, TODAY)
     assert line is not None
-    assert line.named == "ACME Ltd · EUR 12.4k · since 15 Nov · +1 more"
+    assert line.named == "ACME Ltd · EUR 12.4k · since 15 Nov · +1 more client"
     assert line.counted == "2 clients · EUR 14.9k"
     with psycopg.connect(world) as conn, clock.frozen_clock(NOW + timedelta(days=1, hours=1)):
         (later,) = metric_states(conn, [METRIC])
@@ -197,3 +197,19 @@ def test_mcp_what_is_red_and_explain_metric_name_the_new_client(world: str) -> N
 
     with clock.frozen_clock(NOW + timedelta(minutes=10)):
         anyio.run(body)
+
+
+def test_the_culprit_line_counts_the_rest_with_their_noun() -> None:
+    """Invoices labelled by their client's name: "+2 more invoices", never a bare "+2 more" that reads as two
+    more clients while the client count says one."""
+    from heartbeat_core.readmodel.annotations import EntityRef, EntitySummary
+    from heartbeat_core.readmodel.entities import culprit_line
+
+    top = EntityRef(key="inv-7", label="ACME Ltd", weight=28100.0, since=TODAY - timedelta(days=19))
+    summary = EntitySummary(
+        type="invoice", total_count=3, total_weight=31000.0, weight_unit="money:EUR", top=[top]
+    )
+    line = culprit_line(summary, TODAY)
+    assert line is not None
+    assert line.named == "ACME Ltd · EUR 28.1k · since 6 Nov · +2 more invoices"
+    assert line.counted == "3 invoices · EUR 31k"

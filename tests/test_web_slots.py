@@ -340,9 +340,9 @@ def test_culprit_slot_is_filled_from_entities() -> None:
     )  # fmt: skip
     t = tile(_state(entities=summary, as_of_date=date(2026, 9, 30)))
     assert t.culprit == Culprit(
-        named="ACME Ltd · EUR 76.5k · since 3 Aug · +1 more", counted="2 clients · EUR 94k"
+        named="ACME Ltd · EUR 76.5k · since 3 Aug · +1 more client", counted="2 clients · EUR 94k"
     )
-    assert "ACME Ltd · EUR 76.5k · since 3 Aug · +1 more" in _tile_html(t)  # people see names
+    assert "ACME Ltd · EUR 76.5k · since 3 Aug · +1 more client" in _tile_html(t)  # people see names
     on_display = tile(_state(entities=summary, as_of_date=date(2026, 9, 30)), detail=False)
     assert "2 clients · EUR 94k" in _tile_html(on_display) and "ACME" not in _tile_html(on_display)
     assert tile(_state(entities=summary, status="green")).culprit is None

@@ -17,7 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
-from heartbeat_core.formatting import counted, format_number, format_since
+from heartbeat_core.formatting import counted, format_number, format_since, plural
 from heartbeat_core.readmodel.annotations import EntityRef, EntitySummary, Flag
 
 NEW_FOR = timedelta(days=1)
@@ -94,7 +94,10 @@ class CulpritLine:
 
 
 def culprit_line(summary: EntitySummary | None, today: date) -> CulpritLine | None:
-    """ "ACME Ltd · EUR 12.4k · since Sep 14 · +1 more" and "2 clients · EUR 94k"; None without entities."""
+    """ "ACME Ltd · EUR 12.4k · since 14 Sep · +1 more client" and "2 clients · EUR 94k"; None without entities.
+
+    The rest are counted with their noun: an invoice labelled by its client's name ("ACME Ltd · … · +2 more
+    invoices") must not read as two more clients."""
     if summary is None or summary.total_count == 0:
         return None
     unit = summary.weight_unit or "count"
@@ -110,7 +113,8 @@ def culprit_line(summary: EntitySummary | None, today: date) -> CulpritLine | No
     if top.since is not None:
         parts.append(format_since(top.since, today))
     if summary.total_count > 1:
-        parts.append(f"+{summary.total_count - 1} more")
+        rest = summary.total_count - 1
+        parts.append(f"+{rest} more {plural(rest, summary.type)}")
     return CulpritLine(" · ".join(parts), counted_line)
 
 
