@@ -166,7 +166,8 @@ def _cols(n: int, table: tuple[tuple[int, N], ...], most: N) -> N:
 
 
 def layout(red: int, attention: int, calm: int) -> dict[str, float]:
-    """Columns and type scale per band so up to ~40 metrics fit one screen: fewer reds, bigger reds."""
+    """Columns and type scale per band from its cards (an incident is one card, its members chips on it), so up
+    to ~40 metrics fit one screen: fewer red cards, bigger ones."""
     red_cols = _cols(red, ((1, 1), (2, 2), (3, 3), (4, 4), (6, 3), (8, 4), (12, 4), (15, 5)), 6)
     att_cols = _cols(attention, ((1, 2), (2, 2), (3, 3), (4, 4), (10, 5), (18, 6)), 7)
     red_k = _cols(red, ((1, 1.45), (2, 1.25), (4, 1.05), (8, 0.95), (12, 0.85)), 0.75)
@@ -214,7 +215,8 @@ class CockpitRenderer:
     def context(self, cached: CachedSnapshot, job: JobStrip | None) -> dict[str, Any]:
         snap = cached.snapshot
         tz = self.settings.tz
-        bands = banded(snap.metrics, self.detail)
+        headlines = {i.incident_id: i.headline for i in snap.incidents}  # the `group` slot's card title
+        bands = {name: grouped(tiles, headlines) for name, tiles in banded(snap.metrics, self.detail).items()}
         red, attention, calm = bands["red"], bands["attention"], bands["calm"]
         pipeline = snap.pipeline  # the stalled verdict is the read model's (readmodel.pipeline)
         last_success = pipeline.last_success_at
@@ -227,8 +229,7 @@ class CockpitRenderer:
             "red": red,
             "attention": attention,
             "calm": calm,
-            "headlines": {i.incident_id: i.headline for i in snap.incidents},  # the `group` slot's card title
-            "layout": layout(len(red), len(attention), len(calm)),
+            "layout": layout(len(red), len(attention), len(calm)),  # a card fills one cell, whatever it holds
             "counts": snap.counts,
             "updated": snap.generated_at.astimezone(tz).strftime("%H:%M"),
             "updated_iso": snap.generated_at.isoformat(),

@@ -391,3 +391,28 @@ def test_an_incident_is_drawn_once_in_the_band_of_its_worst_member() -> None:
     assert bands["calm"] == []
     cards = grouped(bands["red"], {"inc-1": "Approvals down"})
     assert len(cards) == 1 and [t.m.metric_id for t in cards[0].tiles[1:]] == ["revenue_24h", "payments"]
+
+
+def test_the_bands_are_laid_out_by_cards_not_by_metrics() -> None:
+    """Nine red metrics in three incidents are three cards: three columns at a larger type, not four narrow
+    columns at the nine-metric scale with a quarter of the screen left empty (seen on the demo at 1080p)."""
+    import time
+
+    from heartbeat_core.readmodel.cache import CachedSnapshot
+    from heartbeat_core.readmodel.snapshot import CockpitSnapshot
+    from heartbeat_core.settings import get_settings
+    from heartbeat_web.render import CockpitRenderer
+
+    red = [_state(f"m{i}", incident_id=f"inc-{i % 3}") for i in range(9)]
+    calm = [_state(f"g{i}", status="green") for i in range(4)]
+    snap = CockpitSnapshot(
+        generated_at=datetime(2025, 11, 12, 9, 0, tzinfo=UTC), version=1, last_job=None,
+        counts={"red": 9, "green": 4}, metrics=red + calm,
+    )  # fmt: skip
+    renderer = CockpitRenderer(make_env(), get_settings(), "test")
+    ctx = renderer.context(CachedSnapshot(snap, b"{}", time.monotonic()), None)
+    assert [len(g.tiles) for g in ctx["red"]] == [3, 3, 3] and ctx["attention"] == []
+    assert ctx["layout"]["red_cols"] == 3 and ctx["layout"]["red_k"] == 1.05
+    html = renderer(CachedSnapshot(snap, b"{}", time.monotonic()), None)[1].decode()
+    assert html.count('<div class="t-group"') == 3 and html.count('class="g-member ') == 6
+    assert 'class="band band-red" style="--cols: 3; --k: 1.05"' in html
