@@ -154,6 +154,25 @@ def test_sparkline_breaks_at_gaps_and_shades_one_piece_only() -> None:
     assert "<polyline" not in sparkline([None, 1.0])
 
 
+def _svg_points(svg: str, cls: str) -> list[tuple[float, float]]:
+    found = re.findall(
+        rf'<{cls} points="([^"]+)"' if cls == "polyline" else rf'class="{cls}" points="([^"]+)"', svg
+    )
+    return [(float(x), float(y)) for x, y in (p.split(",") for p in found[0].split())]
+
+
+def test_sparkline_of_a_count_never_shades_below_zero() -> None:
+    """A queue that is 0 most days: the line's zero is the floor of the shading, not a padded negative."""
+    svg = str(sparkline([0.0, 0.0, 5.0, 0.0], "green", width=100, height=28))
+    line, area = _svg_points(svg, "polyline"), _svg_points(svg, "area")
+    zero_y = line[0][1]
+    assert zero_y == 27.0 and min(y for _, y in line) > 1.0  # the zero line sits on the floor, whole
+    assert max(y for _, y in area) == zero_y  # no shading under the zero line
+    signed = str(sparkline([-2.0, 3.0], "green", width=100, height=28))
+    low = max(y for _, y in _svg_points(signed, "polyline"))
+    assert low < max(y for _, y in _svg_points(signed, "area"))  # a real negative keeps its room below
+
+
 def test_history_chart_draws_lines_in_force_and_escapes_statuses() -> None:
     days = [date(2025, 1, 1) + timedelta(days=i) for i in range(4)]
     chart = history_chart(

@@ -43,7 +43,9 @@ def sparkline(
     values = [p for p in points if p is not None]
     if len(values) < 2:
         return Markup(f'{head} aria-hidden="true"></svg>')
-    x, y = index_scale(len(points), 0, width), Scale(*padded_range(min(values), max(values)), 0, height, True)
+    # the history chart's axis rule: values that never go below zero get no negative room, so the shaded
+    # area stops at the zero line; a pixel of margin keeps a line at either edge whole
+    x, y = index_scale(len(points), 0, width), Scale(*history_range(values, []), 1, height - 2, True)
     stretches = runs(None if p is None else (x(i), y(p)) for i, p in enumerate(points))
     lines = "".join(
         f'<polyline points="{points_attr(run)}" vector-effect="non-scaling-stroke"/>' for run in stretches
@@ -51,7 +53,8 @@ def sparkline(
     drawn = [run for run in stretches if len(run) > 1]
     area = ""
     if len(drawn) == 1:  # shaded underneath only while the line is in one piece
-        area = polygon("area", [(drawn[0][0][0], height), *drawn[0], (drawn[0][-1][0], height)])
+        floor = y(y.lo)
+        area = polygon("area", [(drawn[0][0][0], floor), *drawn[0], (drawn[0][-1][0], floor)])
     last_x, last_y = stretches[-1][-1]
     dot = (
         f'<line class="now" x1="{last_x:.1f}" y1="{last_y:.1f}" x2="{last_x:.1f}" y2="{last_y:.1f}" '
