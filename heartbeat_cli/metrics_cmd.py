@@ -59,6 +59,9 @@ def run_sync(quiet: bool = False) -> SyncReport:
                 file=sys.stderr,
             )
     synced.metrics.problems.extend(synced.rollups.problems)  # a bad rollup fails the sync too
+    synced.metrics.problems.extend(
+        synced.cuts.problems
+    )  # and a broken audit cut file (the others still load)
     return synced.metrics
 
 

@@ -65,6 +65,29 @@ def test_sync_compute_backfill_status_json(marts_url: str, tmp_path: Path) -> No
     assert shown.returncode == 0 and "ACME Ltd" in shown.stdout
 
 
+def test_a_broken_audit_cut_fails_sync_and_loses_nothing(marts_url: str, tmp_path: Path) -> None:
+    """A cut file that does not import fails `heartbeat sync` (exit 1, its file and line named, in --json too),
+    while every metric and every other cut is still synced."""
+    import shutil
+
+    cuts = tmp_path / "audit_cuts"
+    shutil.copytree(PROJECT_DIR / "audit_cuts", cuts, ignore=shutil.ignore_patterns("__pycache__"))
+    (cuts / "broken_cut.py").write_text("from heartbeat_core.audit import cut\n\n\ndef oops(:\n    pass\n")
+    env = {**cli_env(marts_url, tmp_path), "HEARTBEAT_AUDIT_CUTS": str(cuts)}
+    synced = run("sync", env=env)
+    assert synced.returncode == 1, synced.stdout
+    assert "5 added" in synced.stdout and "broken_cut.py: line 4: syntax error" in synced.stderr
+    as_json = run("sync", "--json", env=env)
+    assert as_json.returncode == 1 and "broken_cut.py" in json.dumps(json.loads(as_json.stdout))
+    from heartbeat_core.audit.discovery import discover
+
+    with psycopg.connect(marts_url) as conn:
+        rows = conn.execute(
+            "SELECT cut_id FROM heartbeat.audit_cut_registry WHERE retired_at IS NULL"
+        ).fetchall()
+    assert {r[0] for r in rows} == {c.cut_id for c in discover(PROJECT_DIR / "audit_cuts").cuts}
+
+
 def test_unknown_metric_suggests_the_closest(marts_url: str, tmp_path: Path) -> None:
     env = cli_env(marts_url, tmp_path)
     with psycopg.connect(marts_url) as conn:
