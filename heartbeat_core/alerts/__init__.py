@@ -4,6 +4,7 @@ What surfaces and jobs call:
 
     report = evaluate(conn, job_id=None)          # queue notifications for every transition (one transaction)
     delivery = deliver(conn)                      # one pass over the outbox; never sleeps
+    next_due(conn)                                # when a pass would next send something (or None)
     evaluate_and_deliver(conn, job_id)            # both: the recompute job's alert phase
     snooze(conn, metric_id, until, actor, reason=None)  # until=None lifts it
     snoozes(conn), snoozed_until(conn, metric_id)
@@ -32,7 +33,7 @@ from heartbeat_core.alerts.config import (
 )
 from heartbeat_core.alerts.evaluate import EvaluationReport, decide, evaluate
 from heartbeat_core.alerts.messages import AlertEvent
-from heartbeat_core.alerts.outbox import DeliveryReport, deliver, outbox_rows
+from heartbeat_core.alerts.outbox import DeliveryReport, deliver, next_due, outbox_rows
 from heartbeat_core.alerts.snooze import Snooze, SnoozeInputError, snooze, snoozed_until, snoozes
 from heartbeat_core.alerts.view import metric_alerts
 from heartbeat_core.settings import get_settings
@@ -52,6 +53,7 @@ __all__ = [
     "evaluate",
     "evaluate_and_deliver",
     "metric_alerts",
+    "next_due",
     "outbox_rows",
     "send_test",
     "sign",

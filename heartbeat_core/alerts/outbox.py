@@ -16,12 +16,15 @@ separate rows, so at most one part repeats; the webhook channel carries the idem
 Outcomes: sent → `sent`; 429 → retry after the channel's wait (`Retry-After`, `parameters.retry_after`),
 not counted as a failed attempt; 5xx/network → retry after 30 s · 2^(attempt−1), capped at 1 h, until
 `HEARTBEAT_ALERT_MAX_ATTEMPTS`, then `failed`; any other 4xx → `failed` at once, with the channel's answer.
-A channel whose head row waits blocks the rows behind it (messages stay in order). Nothing here sleeps.
+A channel whose head row waits blocks the rows behind it (messages stay in order). Nothing here sleeps:
+`next_due` says when a pass would next send something, for whoever paces the passes (the scheduler inside
+`heartbeat serve`, `heartbeat alerts deliver --watch`).
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -183,6 +186,25 @@ def deliver(
         if own is not None:
             own.close()
     return report
+
+
+def next_due(conn: psycopg.Connection[Any], channels: Iterable[str] | None = None) -> datetime | None:
+    """When the next pass would send something: the earliest `next_attempt_at` among each channel's head row
+    (its oldest pending one; rows behind a waiting head wait with it, to keep order).
+
+    Only `channels` count (default: the configured ones; rows for a channel without settings are never sent).
+    None when nothing waits. A due head may still be in flight in another deliverer's claim.
+    """
+    names = sorted(c.name for c in config.configured_channels()) if channels is None else list(channels)
+    if not names:
+        return None
+    row = conn.execute(
+        """SELECT min(next_attempt_at) FROM (
+               SELECT DISTINCT ON (channel) next_attempt_at FROM heartbeat.alert_outbox
+               WHERE state = 'pending' AND channel = ANY(%s) ORDER BY channel, id) AS heads""",
+        (names,),
+    ).fetchone()
+    return row[0] if row else None
 
 
 def outbox_rows(

@@ -6,8 +6,13 @@ Cron expressions come from settings (HEARTBEAT_SCHEDULE_RECOMPUTE / _TYPICAL / _
 and are read in the office's timezone (HEARTBEAT_TIMEZONE). The last tick each schedule ran for lives in
 `heartbeat.schedule_state`, claimed atomically: a tick missed while the server was down runs once at start (not
 once per missed tick), and two servers never run the same tick. Recompute and typical refresh go through
-the single-flight job, so the scheduler never runs two jobs at once. The loop only calls `tick(now)`, which
-tests drive with a frozen clock.
+the single-flight job, so the scheduler never runs two jobs at once.
+
+Between jobs it also sends the alert outbox's due retries (a 429's `Retry-After`, a 5xx's backoff): when a
+channel's head row is due, `tick` runs one `heartbeat_core.alerts.deliver()` pass, and the loop wakes for the
+earliest due row. The outbox's claims (a per-channel advisory lock, then the row) keep that pass and a job's
+alert phase from sending a row twice. A failing delivery is logged, redacted, and backed off; it never stops
+the schedules. The loop only calls `tick(now)` and `next_wake(now)`, which tests drive with a frozen clock.
 """
 
 from __future__ import annotations
@@ -16,24 +21,27 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from croniter import croniter
 from psycopg.rows import dict_row
 
-from heartbeat_core import clock
+from heartbeat_core import alerts, clock
 from heartbeat_core.audit import scheduled_refresh
 from heartbeat_core.db import get_pool
 from heartbeat_core.jobs.cron import last_tick, next_tick
 from heartbeat_core.jobs.ledger import wait_for_job
 from heartbeat_core.jobs.runner import request_recompute, request_typical_refresh
+from heartbeat_core.redaction import redact
 from heartbeat_core.settings import Settings, SettingsError, get_settings
 
 log = logging.getLogger("heartbeat.scheduler")
 
 DISABLED = ("", "off", "none", "disabled", "never")
 MAX_SLEEP_S = 60.0
+OUTBOX_MIN_SLEEP_S = 1.0  # a due row another deliverer holds in flight: look again this soon, not in a spin
+OUTBOX = "outbox"  # the name `tick` reports for a delivery pass
 
 __all__ = ["Schedule", "Scheduler", "default_schedules", "last_tick", "next_tick", "run_audit_refresh"]
 
@@ -111,13 +119,16 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
+        self._outbox_failures = 0
+        self._outbox_held_until: datetime | None = None  # after a failed pass: back off until then
 
     # -- the testable core --
 
     def tick(self, now: datetime | None = None) -> list[str]:
-        """Run every schedule whose latest tick (≤ now) has not run yet; returns the names run."""
+        """Send the outbox's due rows, then run every schedule whose latest tick (≤ now) has not run yet;
+        returns the names run (`outbox` for a delivery pass)."""
         moment = now or clock.now()
-        ran = []
+        ran = [OUTBOX] if self.deliver_due(moment) else []
         for schedule in self.schedules:
             due = last_tick(schedule.expression, moment, self.settings.tz)
             if not self._claim(schedule, due, moment):
@@ -133,9 +144,57 @@ class Scheduler:
         return ran
 
     def next_wake(self, now: datetime | None = None) -> datetime | None:
+        """The next schedule tick or due outbox row after `now`, whichever is first."""
         moment = now or clock.now()
         ticks = [next_tick(s.expression, moment, self.settings.tz) for s in self.schedules]
+        outbox = self._outbox_wake(moment)
+        if outbox is not None:
+            ticks.append(outbox)
         return min(ticks) if ticks else None
+
+    def deliver_due(self, now: datetime) -> bool:
+        """One outbox pass if a channel's head row is due at `now`; True if a pass ran. Never raises."""
+        if self._outbox_held_until is not None and now < self._outbox_held_until:
+            return False
+        try:
+            due = self._outbox_due()
+        except Exception as exc:
+            self._outbox_failed(now, exc)
+            return False
+        if due is None or due > now:
+            return False
+        try:
+            report = alerts.deliver()
+        except Exception as exc:
+            self._outbox_failed(now, exc)
+            return True
+        self._outbox_failures, self._outbox_held_until = 0, None
+        if report.sent or report.failed:
+            log.info("outbox: sent %d, failed %d", len(report.sent), len(report.failed))
+        return True
+
+    def _outbox_due(self) -> datetime | None:
+        with get_pool().connection() as conn:
+            return alerts.next_due(conn)
+
+    def _outbox_failed(self, now: datetime, exc: Exception) -> None:
+        self._outbox_failures += 1
+        wait = min(MAX_SLEEP_S, 2.0**self._outbox_failures)
+        self._outbox_held_until = now + timedelta(seconds=wait)
+        log.warning("outbox delivery failed (next try in %.0f s): %s", wait, redact(_one_line(exc)))
+
+    def _outbox_wake(self, now: datetime) -> datetime | None:
+        """When the loop should wake for the outbox: its earliest due row, not sooner than a second from now
+        (a due row may be in another deliverer's hands) nor than a failure's backoff."""
+        try:
+            due = self._outbox_due()
+        except Exception as exc:
+            log.warning("outbox: cannot read when the next retry is due: %s", redact(_one_line(exc)))
+            return None
+        if due is None:
+            return None
+        floor = now + timedelta(seconds=OUTBOX_MIN_SLEEP_S)
+        return max(due, floor, self._outbox_held_until or floor)
 
     def _claim(self, schedule: Schedule, due: datetime, now: datetime) -> bool:
         """Atomically take `due` for this schedule; a schedule seen for the first time starts from `due`."""
@@ -202,10 +261,11 @@ class Scheduler:
     def _sleep_s(self, failures: int) -> float:
         if failures:
             return min(MAX_SLEEP_S, 2.0**failures)
-        wake = self.next_wake()
+        moment = clock.now()
+        wake = self.next_wake(moment)
         if wake is None:
             return MAX_SLEEP_S
-        seconds = (wake - clock.now()).total_seconds() + 0.05
+        seconds = (wake - moment).total_seconds() + 0.05
         return max(0.05, min(MAX_SLEEP_S, seconds))
 
 
