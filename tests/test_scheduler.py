@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
-from heartbeat_core import clock
+from heartbeat_core import alerts, clock
+from heartbeat_core.alerts.evaluate import enqueue
 from heartbeat_core.jobs import scheduler
 from heartbeat_core.jobs.scheduler import Schedule, Scheduler, last_tick, next_tick
 from heartbeat_core.settings import SettingsError, get_settings
+from tests.test_alerts_support import (  # noqa: F401  (fixtures)
+    Reply,
+    Request,
+    SlackReceiver,
+    no_channels_fixture,
+    slack_fixture,
+)
 
 pytestmark = pytest.mark.db
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -201,3 +212,152 @@ def test_started_loop_runs_a_missed_tick_once(marts_url: str) -> None:
         finally:
             sched.stop(timeout_s=5)
     assert calls == [later]
+
+
+# -- the outbox's due retries, sent between jobs --
+
+
+def _queue(url: str, channel: str, texts: list[str], now: datetime) -> list[int]:
+    ids: list[int] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for text in texts:
+            payload = {
+                "text": text,
+                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+            }
+            ids += enqueue(
+                conn, channel, [payload], key=f"t:{text}", evaluation_id=None, summary=text, now=now
+            )
+    return ids
+
+
+def _outbox(url: str, row_id: int) -> dict[str, Any]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT state, attempts, next_attempt_at, last_status FROM heartbeat.alert_outbox WHERE id = %s",
+            (row_id,),
+        ).fetchone()
+    assert row is not None
+    return dict(zip(("state", "attempts", "next_attempt_at", "last_status"), row, strict=True))
+
+
+def test_a_rate_limited_alert_is_sent_by_the_tick_once_its_wait_is_over_and_only_once(
+    marts_url: str, slack: SlackReceiver
+) -> None:
+    sched, calls = _counting(marts_url)
+    slack.script.append(Reply(429, b"rate_limited", {"Retry-After": "30"}))
+    with clock.frozen_clock(T0) as now:
+        (row_id,) = _queue(marts_url, "slack", ["Unpaid invoices is red"], T0)
+        assert sched.tick(T0) == ["outbox"]  # due at once: the 429
+        assert _outbox(marts_url, row_id)["next_attempt_at"] == T0 + timedelta(seconds=30)
+        assert sched.next_wake(T0) == T0 + timedelta(seconds=30)  # not the 10:17 recompute
+        now[0] = T0 + timedelta(seconds=29)
+        assert sched.tick(now[0]) == []
+        assert len(slack.requests) == 1 and slack.accepted == []
+        now[0] = T0 + timedelta(seconds=30)
+        assert sched.tick(now[0]) == ["outbox"]
+        assert _outbox(marts_url, row_id)["state"] == "sent"
+        now[0] = T0 + timedelta(minutes=17)
+        assert sched.tick(now[0]) == ["recompute"]  # nothing left to send
+        assert sched.next_wake(now[0]) == T0 + timedelta(hours=1, minutes=17)
+    assert [r.json["text"] for r in slack.accepted] == ["Unpaid invoices is red"]
+    assert len(slack.requests) == 2
+    assert [c[0] for c in calls] == ["recompute"]
+
+
+def test_the_loop_wakes_only_for_a_head_row_of_a_configured_channel(
+    marts_url: str, slack: SlackReceiver
+) -> None:
+    sched, _ = _counting(marts_url)
+    slack.script.append(Reply(429, b"rate_limited", {"Retry-After": "40"}))
+    with clock.frozen_clock(T0) as now:
+        _queue(marts_url, "slack", ["first"], T0)
+        sched.tick(T0)
+        now[0] = T0 + timedelta(seconds=5)
+        _queue(marts_url, "slack", ["second"], now[0])  # due now, but waits behind "first" to keep order
+        _queue(marts_url, "telegram", ["no such channel here"], now[0])  # never sent: not configured
+        assert sched.next_wake(now[0]) == T0 + timedelta(seconds=40)
+        assert sched.tick(now[0]) == []
+        now[0] = T0 + timedelta(seconds=40)
+        # a due head another deliverer may hold in flight: look again in a second, not in a spin
+        assert sched.next_wake(now[0]) == now[0] + timedelta(seconds=scheduler.OUTBOX_MIN_SLEEP_S)
+        assert sched.tick(now[0]) == ["outbox"]
+        assert sched.next_wake(now[0]) == T0 + timedelta(minutes=17)
+    assert [r.json["text"] for r in slack.accepted] == ["first", "second"]
+
+
+def test_a_receiver_that_keeps_failing_does_not_stop_the_schedules(
+    marts_url: str, slack: SlackReceiver
+) -> None:
+    sched, calls = _counting(marts_url)
+    slack.script.extend([Reply(503, b"service_unavailable")] * 10)
+    with clock.frozen_clock(T0) as now:
+        (row_id,) = _queue(marts_url, "slack", ["down"], T0)
+        assert sched.tick(T0) == ["outbox"]
+        now[0] = T0 + timedelta(seconds=30)  # first backoff: 30 s
+        assert sched.tick(now[0]) == ["outbox"]
+        now[0] = T0 + timedelta(minutes=17)  # second backoff (60 s) is over, and the recompute is due
+        assert sched.tick(now[0]) == ["outbox", "recompute"]
+        now[0] = T0 + timedelta(hours=1, minutes=17)
+        assert sched.tick(now[0]) == ["outbox", "recompute"]
+    row = _outbox(marts_url, row_id)
+    assert (row["state"], row["attempts"], row["last_status"]) == ("pending", 4, 503)
+    assert len(slack.requests) == 4 and slack.accepted == []
+    assert [c[0] for c in calls] == ["recompute", "recompute"]
+
+
+def test_a_delivery_that_raises_is_logged_redacted_backed_off_and_the_schedules_go_on(
+    marts_url: str, slack: SlackReceiver, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    attempts: list[datetime] = []
+
+    def broken(*args: object, **kwargs: object) -> alerts.DeliveryReport:
+        attempts.append(clock.now())
+        raise RuntimeError(f"cannot post to {slack.url}")
+
+    monkeypatch.setattr(alerts, "deliver", broken)
+    sched, calls = _counting(marts_url)
+    with clock.frozen_clock(T0) as now, caplog.at_level(logging.WARNING):
+        _queue(marts_url, "slack", ["x"], T0)
+        assert sched.tick(T0) == ["outbox"]  # fails: held off 2 s
+        now[0] = T0 + timedelta(seconds=1)
+        assert sched.tick(now[0]) == []
+        now[0] = T0 + timedelta(minutes=16, seconds=59)
+        assert sched.tick(now[0]) == ["outbox"]  # fails again: held off 4 s
+        now[0] = T0 + timedelta(minutes=17)
+        assert sched.tick(now[0]) == ["recompute"]  # the job runs all the same
+        now[0] = T0 + timedelta(minutes=17, seconds=3)
+        assert sched.tick(now[0]) == ["outbox"]
+    assert attempts == [T0, T0 + timedelta(minutes=16, seconds=59), T0 + timedelta(minutes=17, seconds=3)]
+    assert [c[0] for c in calls] == ["recompute"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "heartbeat.scheduler"]
+    assert len(logged) == 3 and all(m.startswith("outbox delivery failed") for m in logged)
+    assert "next try in 4 s" in logged[1]
+    assert not any(SlackReceiver.path in m or "slacksecret" in m for m in logged)
+    assert "***" in logged[0]
+
+
+def test_a_tick_and_a_job_alert_phase_never_send_a_row_twice(marts_url: str, slack: SlackReceiver) -> None:
+    arrived, release = threading.Event(), threading.Event()
+
+    def slow(request: Request) -> Reply:
+        arrived.set()
+        assert release.wait(30)
+        return Reply(200, b"ok")
+
+    slack.script.append(slow)
+    sched, _ = _counting(marts_url)
+    with clock.frozen_clock(T0):
+        ids = _queue(marts_url, "slack", ["one", "two"], T0)
+        job_phase = threading.Thread(target=alerts.deliver)  # what the job's alert phase calls
+        job_phase.start()
+        try:
+            assert arrived.wait(30), "the job's pass never reached the channel"
+            assert sched.tick(T0) == ["outbox"]  # the pass ran, found the channel busy, sent nothing
+            assert len(slack.requests) == 1
+        finally:
+            release.set()
+            job_phase.join(30)
+        assert sched.tick(T0) == []  # nothing left due
+    assert [_outbox(marts_url, i)["state"] for i in ids] == ["sent", "sent"]
+    assert [r.json["text"] for r in slack.requests] == ["one", "two"]
