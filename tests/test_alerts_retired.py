@@ -6,6 +6,7 @@ when none is; a metric restored later starts fresh."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -121,12 +122,10 @@ def test_a_red_metric_retired_is_resolved_once_and_starts_fresh_when_restored(
         assert _kinds(retired, channel) == [("resolved", "probe_lone")]
     assert len(slack.accepted) == len(telegram.accepted) == len(webhook.accepted) == 2
     phone = telegram_visible_text(telegram.accepted[-1].json["text"])
-    assert (
-        "RESOLVED: Unmatched bank lines — retired: removed from metric_defs/ — no longer watched" in phone
-    )
+    assert "RESOLVED: Unmatched bank lines — retired: removed from metric_defs/ — no longer watched" in phone
     assert re.search(r"Retired (\w{3} \d\d? )?\d\d:\d\d UTC \(\d+ s ago\) by heartbeat sync", phone)
-    assert "Was red at 2 payments" in phone and "owner ops@example.com" in phone
-    assert "probe_lone" not in phone.replace("/metrics/probe_lone", "")  # the name, not the id
+    assert "Was red since today at 2 payments · owner ops@example.com" in phone
+    assert "probe_lone" not in phone  # the name, not the id (its page is gone: the link is the cockpit)
     assert "RESOLVED: Unmatched bank lines" in _slack_text(slack)
     event = webhook.accepted[-1].json["events"][0]
     assert (event["kind"], event["status"], event["previous"]) == ("resolved", "retired", "red")
@@ -145,4 +144,79 @@ def test_a_red_metric_retired_is_resolved_once_and_starts_fresh_when_restored(
     assert _sync(marts_url, defs) == []
     restored = _job(marts_url)
     assert _kinds(restored, "webhook") == [("red", "probe_lone")]
-    assert "RED: Unmatched bank lines at 2 payments" in telegram_visible_text(telegram.accepted[-1].json["text"])
+    assert "RED: Unmatched bank lines at 2 payments" in telegram_visible_text(
+        telegram.accepted[-1].json["text"]
+    )
+
+
+def test_an_incident_stays_open_while_a_member_is_red_and_resolves_when_the_rest_is_green(
+    marts_url: str,
+    slack: SlackReceiver,
+    telegram: TelegramReceiver,
+    webhook: WebhookReceiver,
+    tmp_path: Path,
+) -> None:
+    defs = tmp_path / "defs"
+    _world(marts_url, defs)
+    opened = _job(marts_url, {"x": 0})  # the lone metric green: only the incident of a and b
+    assert _kinds(opened, "webhook")[0][0] == "incident_opened"
+    incident_id = webhook.accepted[-1].json["events"][0]["metric_id"]
+
+    (defs / "probe_stuck_a.sql").unlink()
+    assert _sync(marts_url, defs) == ["probe_stuck_a"]
+    retired = _job(marts_url)
+    kinds = _kinds(retired, "webhook")
+    assert kinds == [("resolved", "probe_stuck_a")]  # b is still red: the incident is not resolved
+    phone = telegram_visible_text(telegram.accepted[-1].json["text"])
+    assert "RESOLVED: Stuck payments in clearing — retired: removed from metric_defs/" in phone
+    assert "INCIDENT" not in phone
+    with psycopg.connect(marts_url, autocommit=True) as conn:
+        stored = conn.execute(
+            "SELECT members, resolved_at FROM heartbeat.incident WHERE incident_id = %s", (incident_id,)
+        ).fetchone()
+    assert stored == (["probe_stuck_b"], None)
+    assert _job(marts_url)["evaluation"]["notifications"] == NOTHING
+
+    resolved = _job(marts_url, {"b": 0})
+    assert _kinds(resolved, "webhook") == [("incident_resolved", incident_id)]
+    phone = telegram_visible_text(telegram.accepted[-1].json["text"])
+    assert "INCIDENT RESOLVED: Stuck payments in clearing +1 more — back to normal or retired" in phone
+    assert "Members: Stuck payments in clearing, Stuck payments amount" in phone  # names, the retired one too
+    assert "Retired (removed from metric_defs/, no longer watched): Stuck payments in clearing" in phone
+
+
+def test_an_incident_whose_members_are_all_retired_resolves_in_one_message(
+    marts_url: str,
+    slack: SlackReceiver,
+    telegram: TelegramReceiver,
+    webhook: WebhookReceiver,
+    tmp_path: Path,
+) -> None:
+    defs = tmp_path / "defs"
+    _world(marts_url, defs)
+    _job(marts_url, {"x": 0})
+    incident_id = webhook.accepted[-1].json["events"][0]["metric_id"]
+    with psycopg.connect(
+        marts_url, autocommit=True
+    ) as conn:  # a snooze on a retired metric holds nothing back
+        alerts.snooze(conn, "probe_stuck_b", clock.now() + timedelta(days=3), "ops@example.com")
+
+    (defs / "probe_stuck_a.sql").unlink()
+    (defs / "probe_stuck_b.sql").unlink()
+    assert _sync(marts_url, defs) == ["probe_stuck_a", "probe_stuck_b"]
+    retired = _job(marts_url)
+    assert _kinds(retired, "webhook") == [("incident_resolved", incident_id)]  # it speaks for its members
+    assert retired["evaluation"]["snoozed"] == []
+    phone = telegram_visible_text(telegram.accepted[-1].json["text"])
+    assert "INCIDENT RESOLVED: Stuck payments in clearing +1 more — its metrics were retired" in phone
+    with psycopg.connect(marts_url, autocommit=True) as conn:
+        logged = conn.execute(
+            "SELECT subject_id, kind, status FROM heartbeat.alert_notification"
+            " WHERE subject_type = 'metric' AND kind = 'resolved' ORDER BY subject_id"
+        ).fetchall()
+        assert alerts.snoozes(conn) == []
+    # logged under the incident's message on each of the three channels, not sent on their own
+    assert logged == [
+        (m, "resolved", "retired") for m in ("probe_stuck_a", "probe_stuck_b") for _ in range(3)
+    ]
+    assert _job(marts_url)["evaluation"]["notifications"] == NOTHING
