@@ -6,6 +6,7 @@ when none is; a metric restored later starts fresh."""
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from heartbeat_core import alerts, clock
 from heartbeat_core.compute.engine import compute_metrics
 from heartbeat_core.metrics.sync import sync_directory
 from heartbeat_core.readmodel.incident_history import refresh_incidents
-from tests.mini_world import build_mini_sources
+from tests.mini_world import MINI_DEFS, build_mini_sources
 from tests.test_alerts_support import (  # noqa: F401  (fixtures)
     SlackReceiver,
     TelegramReceiver,
@@ -220,3 +221,37 @@ def test_an_incident_whose_members_are_all_retired_resolves_in_one_message(
         (m, "resolved", "retired") for m in ("probe_stuck_a", "probe_stuck_b") for _ in range(3)
     ]
     assert _job(marts_url)["evaluation"]["notifications"] == NOTHING
+
+
+def test_the_entities_still_open_in_a_retired_metric_are_closed_with_it(
+    mini_world: str, slack: SlackReceiver, tmp_path: Path
+) -> None:
+    metric = "shop_unpaid_invoices"  # red, with clients in it (tests/mini_world.py)
+    with psycopg.connect(mini_world, autocommit=True) as conn:
+        alerts.evaluate_and_deliver(conn)
+        conn.execute(
+            "INSERT INTO shop.invoices VALUES (20, 'Hooli', 2500, %s, NULL)",
+            (clock.now() - timedelta(days=40),),
+        )
+    assert compute_metrics([metric]).ok
+    with psycopg.connect(mini_world, autocommit=True) as conn:
+        told = alerts.evaluate_and_deliver(conn)["evaluation"]["notifications"]["slack"]
+        assert [e["kind"] for e in told] == ["entity_new"]  # Hooli, inside the red already told
+        defs = tmp_path / "mini_defs"
+        shutil.copytree(MINI_DEFS, defs)
+        (defs / f"{metric}.sql").unlink()
+        assert sync_directory(conn, defs, MINI_DEFS.parent / "shared_sql").retired == [metric]
+        closed = alerts.evaluate_and_deliver(conn)["evaluation"]["notifications"]["slack"]
+        assert [(e["metric_id"], e["kind"]) for e in closed] == [(metric, "resolved")]
+        entities = conn.execute(
+            "SELECT subject_id, kind FROM heartbeat.alert_notification WHERE subject_type = 'entity'"
+            " AND kind = 'resolved' ORDER BY subject_id"
+        ).fetchall()
+    text = _slack_text(slack)
+    assert "RESOLVED: Customers with unpaid invoices — retired: removed from metric_defs/" in text
+    assert re.search(r"Was red since \d\d? \w{3} \(\d+ d\) at 1 client · owner finance@", text)
+    # the entity alert told on its own (Hooli) is closed with it; ACME Ltd was a row of the red message
+    assert "Still in it, closed with it: Hooli\n" in text
+    assert entities == [(f"{metric}/client:Hooli", "resolved")]
+    with psycopg.connect(mini_world, autocommit=True) as conn:
+        assert alerts.evaluate_and_deliver(conn)["evaluation"]["notifications"]["slack"] == []
