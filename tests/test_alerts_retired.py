@@ -124,7 +124,7 @@ def test_a_red_metric_retired_is_resolved_once_and_starts_fresh_when_restored(
     assert len(slack.accepted) == len(telegram.accepted) == len(webhook.accepted) == 2
     phone = telegram_visible_text(telegram.accepted[-1].json["text"])
     assert "RESOLVED: Unmatched bank lines — retired: removed from metric_defs/ — no longer watched" in phone
-    assert re.search(r"Retired (\w{3} \d\d? )?\d\d:\d\d UTC \(\d+ s ago\) by heartbeat sync", phone)
+    assert re.search(r"Retired (\w{3} \d\d? )?\d\d:\d\d UTC \(\d+ (s|min) ago\) by heartbeat sync", phone)
     assert "Was red since today at 2 payments · owner ops@example.com" in phone
     assert "probe_lone" not in phone  # the name, not the id (its page is gone: the link is the cockpit)
     assert "RESOLVED: Unmatched bank lines" in _slack_text(slack)
