@@ -38,6 +38,7 @@ from heartbeat_core.alerts.messages import (
     render_webhook,
     summary_line,
 )
+from heartbeat_core.alerts.retired import RetiredMetric, close_retired, retired_metrics
 from heartbeat_core.alerts.test_alerts import test_events, told_test_keys
 from heartbeat_core.formatting import format_since, plural
 from heartbeat_core.readmodel.entities import entity_detail_line
@@ -206,8 +207,12 @@ class EvaluationReport:
 
 
 def active_snoozes(conn: psycopg.Connection[Any], now: datetime) -> dict[str, datetime]:
+    """Snoozes in force on active metrics (a retired metric's snooze holds nothing back)."""
     rows = conn.execute(
-        "SELECT metric_id, until FROM heartbeat.alert_snooze WHERE until > %s", (now,)
+        "SELECT s.metric_id, s.until FROM heartbeat.alert_snooze s"
+        " JOIN heartbeat.metric_registry r ON r.metric_id = s.metric_id AND r.retired_at IS NULL"
+        " WHERE s.until > %s",
+        (now,),
     ).fetchall()
     return {r[0]: r[1] for r in rows}
 
@@ -321,12 +326,13 @@ def evaluate(
             evaluation_id, job_id, now, [c.name for c in chosen], len(states), sorted(snoozed)
         )
         facts = _Facts(conn, public_url, recent_events(conn, now), set(acknowledgements(conn, now)))
+        retired = retired_metrics(conn)
         incidents = IncidentFacts(
             current_incidents(conn, states), {s.metric_id: s for s in states}, opened_moments(conn),
-            public_url, now,
+            public_url, now, {m: r.name for m, r in retired.items()},
         )  # fmt: skip
         for ch in chosen:
-            _evaluate_channel(conn, ch, states, snoozed, facts, incidents, report, repeat_s)
+            _evaluate_channel(conn, ch, states, snoozed, facts, incidents, report, repeat_s, retired)
         conn.execute(
             "UPDATE heartbeat.alert_evaluation SET notifications = %s, messages = %s WHERE evaluation_id = %s",
             (report.total_notifications, sum(len(v) for v in report.outbox_ids.values()), evaluation_id),
@@ -343,9 +349,10 @@ def _evaluate_channel(
     incidents: IncidentFacts,
     report: EvaluationReport,
     repeat_s: float,
+    retired: dict[str, RetiredMetric],
 ) -> None:
-    """One channel: its metric transitions, incident messages standing for their members, failing tests;
-    queued as one grouped message."""
+    """One channel: its metric transitions, incident messages standing for their members, retired metrics
+    closed, failing tests; queued as one grouped message."""
     now, evaluation_id = report.at, report.evaluation_id
     views = _load_views(conn, ch.name)
     already = told_keys(conn, ch.name, now)
@@ -370,6 +377,11 @@ def _evaluate_channel(
         for event in mine:  # the incident's message speaks for its members' own transitions
             spoken = event.subject_type == "metric" and not (event.repeat and _reminds(state, plan.leads))
             (covered if spoken else events).append(event)
+    for event in close_retired(conn, ch.name, retired, facts.public_url):
+        # a resolving incident's message speaks for its retired members; otherwise the channel hears it,
+        # unless it does not take `resolved` (then it is logged only, as the view is dropped either way)
+        quiet = event.metric_id in plan.covering or "resolved" not in ch.levels
+        (covered if quiet else events).append(event)
     events += test_events(
         conn, [s.metric_id for s in states], facts.public_url, told_test_keys(conn, ch.name)
     )

@@ -104,6 +104,7 @@ class IncidentFacts:
     opened: dict[str, datetime]
     public_url: str
     now: datetime
+    retired: dict[str, str] = field(default_factory=dict)  # retired metric id → name
 
     def plan(self, levels: frozenset[str], told: dict[str, ToldIncident]) -> IncidentPlan:
         out = IncidentPlan()
@@ -163,6 +164,7 @@ class IncidentFacts:
 
     def resolved_event(self, prior: ToldIncident) -> AlertEvent:
         names = [self._name(m) for m in sorted(prior.members)]
+        gone = [self.retired[m] for m in sorted(prior.members) if m in self.retired]
         open_for = (
             f"Open for {format_age((self.now - prior.started_at).total_seconds())}, started "
             f"{format_moment(prior.started_at, self.now)}"
@@ -181,15 +183,19 @@ class IncidentFacts:
             status="resolved",
             reason=prior.headline,
             source_as_of=prior.started_at,
-            details=[open_for, f"Members: {', '.join(names)}", f"Was: {prior.headline}"],
+            details=[open_for, f"Members: {', '.join(names)}", f"Was: {prior.headline}"]
+            + (
+                [f"Retired (removed from metric_defs/, no longer watched): {', '.join(gone)}"] if gone else []
+            ),
             url=f"{self.public_url}/",
             idempotency_key=key,
             members=sorted(prior.members),
+            retired_members=sorted(m for m in prior.members if m in self.retired),
         )
 
     def _name(self, metric_id: str) -> str:
         state = self.states.get(metric_id)
-        return state.name if state else metric_id
+        return state.name if state else self.retired.get(metric_id, metric_id)
 
     def lines(self, incident: Incident, joined: Sequence[str]) -> list[str]:
         """The body: when it started and who owns it, each member with its value, then what explains it."""

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from heartbeat_core import clock
 from heartbeat_core.alerts.kinds import AlertKind as Kind
 from heartbeat_core.alerts.kinds import SubjectType
-from heartbeat_core.formatting import column_label, format_row, format_since, format_value
+from heartbeat_core.formatting import column_label, format_moment, format_row, format_since, format_value
 from heartbeat_core.readmodel.snapshot import MetricState
 from heartbeat_core.settings import get_settings
 
@@ -88,6 +88,11 @@ class AlertEvent(BaseModel):
     # incident events: the member metrics (ids, lead first) and those that joined in this update
     members: list[str] = Field(default_factory=list)
     joined: list[str] = Field(default_factory=list)
+    retired_members: list[str] = Field(
+        default_factory=list
+    )  # a resolved incident's members that were retired
+    # a metric retired by `heartbeat sync` (its file left metric_defs/): the resolved message says so
+    retired_at: datetime | None = None
 
     @property
     def headline(self) -> str:
@@ -104,21 +109,30 @@ class AlertEvent(BaseModel):
             since = self._since()
             return f"{icon} STILL {self.status.upper()}{since}, not acknowledged: {self.name} at {self.value_text}"
         if self.kind == "resolved":
-            if self.track == "freshness":
-                return f"{icon} RESOLVED: {self.name} — data is fresh again"
-            if self.status == "green":
-                return f"{icon} RESOLVED: {self.name} — back to green at {self.value_text}"
-            return f"{icon} RESOLVED: {self.name} — no longer {self.previous}, now {self.status} at {self.value_text}"
+            return f"{icon} RESOLVED: {self.name} — {self._resolved_why()}"
         if self.kind == "stale":
             return f"{icon} STALE: {self.name} — {self.freshness_reason}"
         label = ("STILL " if self.repeat else "") + self.kind.upper()
         was = f" (was {self.previous})" if self.previous == "red" and self.kind == "amber" else ""
         return f"{icon} {label}: {self.name} at {self.value_text}{was}"
 
+    def _resolved_why(self) -> str:
+        if self.retired_at is not None:
+            return self.reason  # "retired: removed from metric_defs/ — no longer watched"
+        if self.track == "freshness":
+            return "data is fresh again"
+        if self.status == "green":
+            return f"back to green at {self.value_text}"
+        return f"no longer {self.previous}, now {self.status} at {self.value_text}"
+
     def _incident_headline(self) -> str:
         if self.kind == "incident_resolved":
             more = f" +{len(self.members) - 1} more" if len(self.members) > 1 else ""
-            return f"INCIDENT RESOLVED: {self.name}{more} — all back to normal"
+            if not self.retired_members:
+                return f"INCIDENT RESOLVED: {self.name}{more} — all back to normal"
+            if set(self.retired_members) >= set(self.members):
+                return f"INCIDENT RESOLVED: {self.name}{more} — its metrics were retired, no longer watched"
+            return f"INCIDENT RESOLVED: {self.name}{more} — back to normal or retired"
         if self.kind == "incident_updated":
             return f"INCIDENT GREW (+{len(self.joined)}): {self.reason}"
         return f"INCIDENT ({len(self.members)} metrics, {self.status}): {self.reason}"
@@ -139,6 +153,8 @@ class AlertEvent(BaseModel):
             return list(self.details)
         if self.kind.startswith("entity_"):
             return self._entity_lines()
+        if self.retired_at is not None:
+            return self._retired_lines()
         if self.kind in ("test_failed", "test_passed"):
             return [f"Why: {self.reason}", f"owner {self.owner}" if self.owner else "no owner"] + [
                 f"• {row}" for row in self.details
@@ -168,6 +184,20 @@ class AlertEvent(BaseModel):
     def _since(self) -> str:
         """` since 2 Nov (30 d)`: the status's first day, and how long ago that is by the clock ("" without one)."""
         return f" {format_since(self.status_since, today(), days=True)}" if self.status_since else ""
+
+    def _retired_lines(self) -> list[str]:
+        """When and how it was retired, what the channel was last told, who was still in it."""
+        assert self.retired_at is not None
+        when = format_moment(self.retired_at, clock.now(), get_settings().tz)
+        was = "stale" if self.previous == "stale" else f"{self.previous}{self._since()} at {self.value_text}"
+        owner = f"owner {self.owner}" if self.owner else "no owner"
+        lines = [
+            f"Retired {when} by heartbeat sync: its file is no longer in metric_defs/ (a rename counts too)",
+            f"Was {was} · {owner}",
+        ]
+        if self.details:
+            lines.append(f"Still in it, closed with it: {', '.join(self.details)}")
+        return lines
 
     def _entity_lines(self) -> list[str]:
         since = self._since()
