@@ -59,9 +59,8 @@ def run_sync(quiet: bool = False) -> SyncReport:
                 file=sys.stderr,
             )
     synced.metrics.problems.extend(synced.rollups.problems)  # a bad rollup fails the sync too
-    synced.metrics.problems.extend(
-        synced.cuts.problems
-    )  # and a broken audit cut file (the others still load)
+    # and so does a broken audit cut file (the others still load)
+    synced.metrics.problems.extend(synced.cuts.problems)
     return synced.metrics
 
 

@@ -103,6 +103,18 @@ def format_date(day: date, today: date) -> str:
     return _day_month(day, today)
 
 
+def format_iso_day(text: str) -> str:
+    """A label that is an ISO day as a chart names it (`2026-11-02` → `2 Nov`, the year being the page's);
+    any other text as it is."""
+    if not _ISO_DAY.match(text):
+        return text
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return text
+    return format_date(day, day)
+
+
 def format_moment(moment: datetime | None, now: datetime, tz: tzinfo = UTC) -> str:
     """A moment as people read it on a phone: `01:12 UTC (5.8 h ago)`, `28 Nov 01:12 UTC (3.2 d ago)`.
 

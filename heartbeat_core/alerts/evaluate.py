@@ -39,6 +39,7 @@ from heartbeat_core.alerts.messages import (
     summary_line,
 )
 from heartbeat_core.alerts.retired import RetiredMetric, close_retired, retired_metrics
+from heartbeat_core.alerts.snooze import snoozes
 from heartbeat_core.alerts.test_alerts import test_events, told_test_keys
 from heartbeat_core.formatting import format_since, plural
 from heartbeat_core.readmodel.entities import entity_detail_line
@@ -207,14 +208,8 @@ class EvaluationReport:
 
 
 def active_snoozes(conn: psycopg.Connection[Any], now: datetime) -> dict[str, datetime]:
-    """Snoozes in force on active metrics (a retired metric's snooze holds nothing back)."""
-    rows = conn.execute(
-        "SELECT s.metric_id, s.until FROM heartbeat.alert_snooze s"
-        " JOIN heartbeat.metric_registry r ON r.metric_id = s.metric_id AND r.retired_at IS NULL"
-        " WHERE s.until > %s",
-        (now,),
-    ).fetchall()
-    return {r[0]: r[1] for r in rows}
+    """Snoozes in force on active metrics (a retired metric's snooze holds nothing back): `snoozes`' rule."""
+    return {s.metric_id: s.until for s in snoozes(conn, now=now) if s.until is not None}
 
 
 def _load_views(conn: psycopg.Connection[Any], channel: str) -> dict[str, ChannelView]:

@@ -88,9 +88,8 @@ class AlertEvent(BaseModel):
     # incident events: the member metrics (ids, lead first) and those that joined in this update
     members: list[str] = Field(default_factory=list)
     joined: list[str] = Field(default_factory=list)
-    retired_members: list[str] = Field(
-        default_factory=list
-    )  # a resolved incident's members that were retired
+    # a resolved incident's members that were retired
+    retired_members: list[str] = Field(default_factory=list)
     # a metric retired by `heartbeat sync` (its file left metric_defs/): the resolved message says so
     retired_at: datetime | None = None
 

@@ -120,16 +120,18 @@ def _mirror_acknowledgement(
     )
 
 
-def snoozes(conn: psycopg.Connection[Any], active_only: bool = True) -> list[Snooze]:
-    """Current snoozes (or every stored one) of active metrics, soonest end first. A retired metric's snooze
-    is kept (it holds nothing back, and applies again if the file is restored before it ends) but not listed:
-    `snooze()` refuses a retired metric, so a listed snooze could not be lifted."""
+def snoozes(
+    conn: psycopg.Connection[Any], active_only: bool = True, now: datetime | None = None
+) -> list[Snooze]:
+    """Current snoozes as of `now` (or every stored one) of active metrics, soonest end first. A retired
+    metric's snooze is kept (it holds nothing back, and applies again if the file is restored before it ends)
+    but not listed: `snooze()` refuses a retired metric, so a listed snooze could not be lifted."""
     rows = conn.execute(
         "SELECT s.metric_id, s.until, s.actor, s.reason FROM heartbeat.alert_snooze s"
         " JOIN heartbeat.metric_registry r ON r.metric_id = s.metric_id AND r.retired_at IS NULL"
         + (" WHERE s.until > %s" if active_only else " WHERE %s IS NOT NULL")
         + " ORDER BY s.until",
-        (clock.now(),),
+        (now or clock.now(),),
     ).fetchall()
     return [Snooze(r[0], r[1], r[2], r[3]) for r in rows]
 

@@ -156,11 +156,7 @@ class Scheduler:
         """One outbox pass if a channel's head row is due at `now`; True if a pass ran. Never raises."""
         if self._outbox_held_until is not None and now < self._outbox_held_until:
             return False
-        try:
-            due = self._outbox_due()
-        except Exception as exc:
-            self._outbox_failed(now, exc)
-            return False
+        due = self._outbox_due(now)
         if due is None or due > now:
             return False
         try:
@@ -173,9 +169,14 @@ class Scheduler:
             log.info("outbox: sent %d, failed %d", len(report.sent), len(report.failed))
         return True
 
-    def _outbox_due(self) -> datetime | None:
-        with get_pool().connection() as conn:
-            return alerts.next_due(conn)
+    def _outbox_due(self, now: datetime) -> datetime | None:
+        """The outbox's next due row; None (and a backoff, as for a failed pass) when it cannot be read."""
+        try:
+            with get_pool().connection() as conn:
+                return alerts.next_due(conn)
+        except Exception as exc:
+            self._outbox_failed(now, exc)
+            return None
 
     def _outbox_failed(self, now: datetime, exc: Exception) -> None:
         self._outbox_failures += 1
@@ -186,11 +187,7 @@ class Scheduler:
     def _outbox_wake(self, now: datetime) -> datetime | None:
         """When the loop should wake for the outbox: its earliest due row, not sooner than a second from now
         (a due row may be in another deliverer's hands) nor than a failure's backoff."""
-        try:
-            due = self._outbox_due()
-        except Exception as exc:
-            log.warning("outbox: cannot read when the next retry is due: %s", redact(_one_line(exc)))
-            return None
+        due = self._outbox_due(now)
         if due is None:
             return None
         floor = now + timedelta(seconds=OUTBOX_MIN_SLEEP_S)

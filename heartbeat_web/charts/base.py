@@ -8,22 +8,20 @@ every text goes through `escape`, so nothing from a metric's or a cut's text bec
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Literal, TypeVar
 
 from markupsafe import Markup, escape
 
-from heartbeat_core.formatting import format_date, format_number
+from heartbeat_core.formatting import format_iso_day, format_number
 
 T = TypeVar("T")
 Point = tuple[float, float]
 Anchor = Literal["start", "middle", "end"]
 
 PALETTE = 12  # series colour classes c0…c11 (audit.css)
-_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True)
@@ -112,21 +110,9 @@ def truncate(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def day_label(text: str) -> str | None:
-    """An ISO day as a chart labels a category (a weekly cohort, an axis tick): `2026-11-02` → `2 Nov`, as
-    `format_date` names it (the year is the page's); None for any other text."""
-    if not _ISO_DAY.fullmatch(text):
-        return None
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        return None
-    return format_date(day, day)
-
-
 def tick_label(text: str) -> str:
     """Category axis labels: ISO dates as `2 Nov`, anything else truncated."""
-    return day_label(text) or truncate(text, 12)
+    return truncate(format_iso_day(text), 12)
 
 
 def series_class(i: int, tone: str | None = None) -> str:

@@ -24,12 +24,12 @@ from heartbeat_core.audit.payloads import (
     StackedPayload,
     TablePayload,
 )
+from heartbeat_core.formatting import format_iso_day
 from heartbeat_web.charts.base import (
     AsOf,
     Scale,
     axis_title,
     circle,
-    day_label,
     group,
     index_scale,
     legend,
@@ -114,9 +114,7 @@ def _series(
     out = [polyline(f"ser {cls}", [(px, py) for _, px, py in run]) for run in runs(placed) if len(run) > 1]
     if dots:
         out += [
-            circle(
-                f"dot {cls}", px, py, 2.2, f"{s.name} {day_label(pt.x) or pt.x}: {value_label(pt.y, unit)}"
-            )
+            circle(f"dot {cls}", px, py, 2.2, f"{s.name} {format_iso_day(pt.x)}: {value_label(pt.y, unit)}")
             for pt, px, py in (p for p in placed if p is not None)
         ]
     return "".join(out)
@@ -170,8 +168,7 @@ def _stack(p: StackedPayload, i: int, y: Scale, cx: float, bw: float, total: flo
         share = 100 * v / total if total else 0.0
         height = share if p.percent else v
         y0, y1 = y(base + height), y(base)
-        cat = p.categories[i]
-        tip = f"{s.name} · {day_label(cat) or cat}: {value_label(v, p.unit)}" + (
+        tip = f"{s.name} · {format_iso_day(p.categories[i])}: {value_label(v, p.unit)}" + (
             f" ({share:.1f}%)" if total else ""
         )
         out.append(rect(f"seg {series_class(si, s.tone)}", cx - bw / 2, y0, bw, max(y1 - y0, 0.5), tip))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from markupsafe import Markup, escape
 
 from heartbeat_core.audit.payloads import Cell, Column, HeatTablePayload, TablePayload
-from heartbeat_core.formatting import format_number, format_when
-from heartbeat_web.charts.base import AsOf, day_label, muted, value_label
+from heartbeat_core.formatting import format_iso_day, format_number, format_when
+from heartbeat_web.charts.base import AsOf, muted, value_label
 
 NO_ROWS = "No rows in this window."
 
@@ -64,7 +64,7 @@ def heat_table(p: HeatTablePayload, title: str) -> Markup:
     span = (hi - lo) or 1.0
     corner = escape(p.row_label or "") + (" / " + escape(p.column_label) if p.column_label else "")
     head = f'<th class="corner">{corner}</th>' + "".join(
-        f'<th class="num">{escape(day_label(c) or c)}</th>' for c in p.columns
+        f'<th class="num">{escape(format_iso_day(c))}</th>' for c in p.columns
     )
     body = []
     for label, line_values in zip(p.rows, p.values, strict=True):
@@ -78,7 +78,7 @@ def heat_table(p: HeatTablePayload, title: str) -> Markup:
             cells.append(
                 f'<td class="num heat" style="--heat:{alpha:.2f}">{escape(value_label(v, unit))}</td>'
             )
-        body.append(f"<tr><th>{escape(day_label(label) or label)}</th>{''.join(cells)}</tr>")
+        body.append(f"<tr><th>{escape(format_iso_day(label))}</th>{''.join(cells)}</tr>")
     scale = (
         f'<p class="legend audit-legend"><span class="heat-scale"></span>'
         f"{'darker = higher' if p.higher_is_worse else 'darker = lower'} · range {escape(value_label(lo, unit))}–"
